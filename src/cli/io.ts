@@ -1,0 +1,19 @@
+/** Where commands write, injectable so tests can run them in-process. */
+import type { Logger } from '../core/logger.js';
+import type { AnyJob } from '../jobs/types.js';
+
+export interface CliDeps {
+  jobs: readonly AnyJob[];
+  log: Logger;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The parsed command line common to every command. */
+export interface CliArgs {
+  positionals: string[];
+  config?: string;
+  wait: boolean;
+  json: boolean;
+  timeoutSeconds: number;
+}

@@ -1,0 +1,105 @@
+/**
+ * `enqueue <job> <json> [--wait]` and `run <job> <json>`: the same validation, the same
+ * processor, the same result JSON, whether through the queue or in the foreground.
+ */
+import { randomUUID } from 'node:crypto';
+import { Job, QueueEvents } from 'bullmq';
+import { enqueueJob } from '../client/enqueue.js';
+import { bullConnection, queuePrefix } from '../core/redis.js';
+import { findJob } from '../jobs/registry.js';
+import type { JobContext } from '../jobs/types.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+import { executeJob } from '../worker/execute.js';
+import type { CliArgs, CliDeps } from './io.js';
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`the payload is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A mistake on the command line: printed as one line, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+async function waitForJob(rt: Runtime, name: string, jobId: string, timeoutSeconds: number): Promise<unknown> {
+  const queue = rt.queues.get(name)!;
+  const events = new QueueEvents(name, {
+    connection: bullConnection(rt.redisUrl, { blocking: true }),
+    prefix: queuePrefix(rt.config.redis.prefix),
+  });
+  try {
+    await events.waitUntilReady();
+    const job = await Job.fromId(queue, jobId);
+    if (!job) throw new Error(`job ${jobId} no longer exists`);
+    return await job.waitUntilFinished(events, timeoutSeconds * 1000);
+  } finally {
+    await events.close();
+  }
+}
+
+export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<number> {
+  const [, name, json] = args.positionals;
+  if (!name) throw new UsageError('usage: mailjobs enqueue <job> <json> [--wait]');
+  const def = findJob(deps.jobs, name);
+  const payload = parseJson(json);
+  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: false });
+  try {
+    const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, { redis: rt.redis, prefix: rt.config.redis.prefix });
+    if (!args.wait) {
+      deps.out(args.json ? JSON.stringify(outcome) : `${outcome.status} ${outcome.jobId}`);
+      return 0;
+    }
+    if (outcome.status !== 'queued') deps.err(`${outcome.status}: waiting for job ${outcome.jobId}`);
+    const result = await waitForJob(rt, def.name, outcome.jobId, args.timeoutSeconds);
+    deps.out(JSON.stringify(result));
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || !args.wait) throw err;
+    deps.err(`job failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await rt.close();
+  }
+}
+
+export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> {
+  const [, name, json] = args.positionals;
+  if (!name) throw new UsageError('usage: mailjobs run <job> <json>');
+  const def = findJob(deps.jobs, name);
+  const payload = parseJson(json);
+  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: true });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort('interrupted');
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const jobId = `run-${randomUUID()}`;
+  const ctx: JobContext = {
+    jobId,
+    attempt: 1,
+    log: deps.log.child({ queue: def.name, jobId }),
+    signal: abort.signal,
+    config: rt.config,
+    redis: rt.redis,
+    key: rt.key,
+    progress: async (value) => deps.log.info({ progress: value }, 'progress'),
+    trail: async (line) => deps.err(line),
+  };
+  try {
+    const result = await executeJob(def, payload, ctx, rt.config.workers.lockDurationSeconds * 1000);
+    deps.out(JSON.stringify(result));
+    return 0;
+  } catch (err) {
+    deps.err(`job failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await rt.close();
+  }
+}

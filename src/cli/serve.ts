@@ -1,0 +1,62 @@
+/**
+ * Long-running roles: `start` (scheduler + workers [+ dashboard]), `worker`, `scheduler`.
+ * SIGHUP reloads the config and reconciles schedules; SIGTERM/SIGINT shut down gracefully.
+ */
+import { loadConfig } from '../config/load.js';
+import { desiredSchedules } from '../scheduler/desired.js';
+import { reconcileSchedules } from '../scheduler/reconcile.js';
+import { announceRedis, openRuntime, type Runtime } from '../runtime.js';
+import { startWorkers } from '../worker/workers.js';
+import type { CliArgs, CliDeps } from './io.js';
+
+export type Role = 'start' | 'worker' | 'scheduler';
+
+/** Reconciles the schedules of `rt.config` into BullMQ. */
+export async function reconcile(rt: Runtime) {
+  const desired = desiredSchedules(rt.jobs, rt.config);
+  return reconcileSchedules(rt.queues, rt.jobs, desired, rt.redis, rt.key('scheduler-lock'), rt.log);
+}
+
+/** Resolves when the process gets SIGTERM or SIGINT; runs `onHup` on SIGHUP. */
+export function untilStopSignal(onHup?: () => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', stop).off('SIGINT', stop);
+      if (onHup) process.off('SIGHUP', onHup);
+      resolve(sig);
+    };
+    process.on('SIGTERM', stop).on('SIGINT', stop);
+    if (onHup) process.on('SIGHUP', onHup);
+  });
+}
+
+export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<number> {
+  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: true });
+  await announceRedis(rt);
+  const withScheduler = role !== 'worker';
+  const withWorkers = role !== 'scheduler';
+  if (withScheduler) await reconcile(rt);
+  const workers = withWorkers
+    ? startWorkers({ jobs: rt.jobs, config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: rt.log })
+    : undefined;
+  if (role === 'start') deps.log.info('dashboard: not built yet (see issue "Dashboard"); run without it');
+  deps.log.info({ role }, 'mailjobs running');
+
+  const onHup = withScheduler
+    ? () => {
+        try {
+          rt.config = loadConfig(rt.configFile);
+        } catch (err) {
+          deps.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
+          return;
+        }
+        reconcile(rt).catch((err) => deps.log.error({ err }, 'reconcile after SIGHUP failed'));
+      }
+    : undefined;
+  const sig = await untilStopSignal(onHup);
+  deps.log.info({ signal: sig }, 'shutting down: active jobs stop at a safe point and return to the queue');
+  await workers?.close();
+  await rt.close();
+  deps.log.info('stopped');
+  return 0;
+}

@@ -1,0 +1,57 @@
+/**
+ * Enqueue with validation and per-target deduplication. Used by the CLI, the dashboard,
+ * the typed client, and anything else that produces jobs, so they all answer alike.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobOptions } from '../core/queues.js';
+import { stateKey } from '../core/redis.js';
+import { targetLockHolder } from '../core/target-lock.js';
+import type { JobContract } from '../jobs/types.js';
+import { parsePayload } from '../worker/execute.js';
+
+export type EnqueueOutcome =
+  /** A new job was queued. */
+  | { status: 'queued'; jobId: string; target: string }
+  /** A job for the same target is already waiting; nothing new was queued. */
+  | { status: 'already-queued'; jobId: string; target: string }
+  /** A job for the same target is running now; nothing new was queued. */
+  | { status: 'running'; jobId: string; target: string };
+
+export interface EnqueueOptions {
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs?: number;
+}
+
+/** The BullMQ deduplication id of a target: one waiting-or-active job per target. */
+export function dedupId(jobName: string, target: string): string {
+  return `${jobName}:${target}`;
+}
+
+/**
+ * Validates `payload` (throws `InvalidPayloadError` naming the field) and queues it, unless
+ * a job for the same target is already queued or running.
+ */
+export async function enqueueJob(
+  queue: Queue,
+  def: JobContract,
+  payload: unknown,
+  state: { redis: Redis; prefix: string },
+  opts: EnqueueOptions = {},
+): Promise<EnqueueOutcome> {
+  const target = def.target(parsePayload(def, payload));
+  const holder = await targetLockHolder(state.redis, stateKey(state.prefix, 'lock', def.name, target));
+  if (holder) return { status: 'running', jobId: holder, target };
+  const jobId = randomUUID();
+  const job = await queue.add(def.name, payload, {
+    ...jobOptions(def),
+    jobId,
+    deduplication: { id: dedupId(def.name, target) },
+    ...(opts.delayMs ? { delay: opts.delayMs } : {}),
+  });
+  if (job.id === jobId) return { status: 'queued', jobId, target };
+  const existing = job.id ?? 'unknown';
+  const state_ = await queue.getJobState(existing);
+  return { status: state_ === 'active' ? 'running' : 'already-queued', jobId: existing, target };
+}

@@ -1,0 +1,138 @@
+/**
+ * The config file's schema. Every default is filled in here, so the rest of the code reads
+ * one typed `Config` and never guesses. Secret files are read by `secretFrom` (see load.ts).
+ */
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { Secret } from './secret.js';
+
+/** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
+export type SecretReader = (path: string, ctx: z.RefinementCtx) => Secret | typeof z.NEVER;
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1);
+const security = z.enum(['tls', 'starttls', 'none']);
+
+/** A cron expression checked by cron-parser, so a typo stops start-up with the field named. */
+export const cronExpression = z.string().superRefine((expr, ctx) => {
+  try {
+    CronExpressionParser.parse(expr);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${expr}": ${(err as Error).message}` });
+  }
+});
+
+const scheduleSchema = z.union([
+  z.strictObject({ cron: cronExpression, tz: z.string().optional() }),
+  z.strictObject({ everySeconds: z.number().int().min(1) }),
+  z.strictObject({ enabled: z.literal(false) }),
+]);
+
+export function configSchema(readSecret: SecretReader) {
+  const secretFile = z.string().min(1).transform(readSecret);
+  const inlineSecret = z
+    .string()
+    .min(1)
+    .transform((v) => new Secret(v, 'inline'));
+
+  const connector = z
+    .strictObject({
+      id: z.string().min(3),
+      protocol: z.enum(['pop3', 'imap']),
+      security: security.default('tls'),
+      host,
+      port: port.optional(),
+      username: z.string().min(1),
+      password: inlineSecret.optional(),
+      passwordFile: secretFile.optional(),
+      deliverTo: z.string().min(1),
+      delete: z
+        .union([z.enum(['never', 'immediately']), z.strictObject({ afterDays: z.number().int().min(1) })])
+        .default('never'),
+      folders: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default(['INBOX']),
+      intervalMinutes: z.number().int().min(1).max(10080).default(30),
+      enabled: z.boolean().default(true),
+      verifyCertificate: z.boolean().default(true),
+      filters: z
+        .strictObject({ antispam: z.boolean().default(false), antivirus: z.boolean().default(false) })
+        .default({ antispam: false, antivirus: false }),
+    })
+    .superRefine((c, ctx) => {
+      if (!c.password && !c.passwordFile)
+        ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'password or passwordFile is required' });
+    })
+    .transform(({ passwordFile, password, ...rest }) => ({ ...rest, password: (password ?? passwordFile) as Secret }));
+
+  return z.strictObject({
+    redis: z
+      .strictObject({
+        url: z.string().regex(/^rediss?:\/\/|^unix:\//, 'must start with redis://, rediss:// or unix:/').optional(),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
+          .default('mailjobs'),
+      })
+      .default({ prefix: 'mailjobs' }),
+    workers: z
+      .strictObject({
+        concurrency: z.record(z.string(), z.number().int().min(1).max(1000)).default({}),
+        lockDurationSeconds: z.number().int().min(5).default(30),
+      })
+      .default({ concurrency: {}, lockDurationSeconds: 30 }),
+    schedules: z.record(z.string(), scheduleSchema).default({}),
+    dovecot: z
+      .strictObject({
+        imap: z
+          .strictObject({
+            host: host.default('127.0.0.1'),
+            port: port.default(143),
+            security: security.default('starttls'),
+            verifyCertificate: z.boolean().default(false),
+          })
+          .default({ host: '127.0.0.1', port: 143, security: 'starttls', verifyCertificate: false }),
+        lmtp: z
+          .union([z.strictObject({ socket: z.string().min(1) }), z.strictObject({ host, port })])
+          .default({ host: '127.0.0.1', port: 24 }),
+        masterUser: z.string().min(1).default('vmail'),
+        masterPasswordFile: secretFile.optional(),
+      })
+      .default({
+        imap: { host: '127.0.0.1', port: 143, security: 'starttls', verifyCertificate: false },
+        lmtp: { host: '127.0.0.1', port: 24 },
+        masterUser: 'vmail',
+      }),
+    rspamd: z
+      .strictObject({
+        url: z.url().default('http://127.0.0.1:11333'),
+        controllerUrl: z.url().default('http://127.0.0.1:11334'),
+        passwordFile: secretFile.optional(),
+        timeoutSeconds: z.number().min(1).default(30),
+      })
+      .default({ url: 'http://127.0.0.1:11333', controllerUrl: 'http://127.0.0.1:11334', timeoutSeconds: 30 }),
+    clamd: z
+      .union([
+        z.strictObject({ socket: z.string().min(1), timeoutSeconds: z.number().min(1).default(60) }),
+        z.strictObject({ host, port, timeoutSeconds: z.number().min(1).default(60) }),
+      ])
+      .default({ socket: '/run/clamd.scan/clamd.sock', timeoutSeconds: 60 }),
+    postfix: z.strictObject({ configDir: z.string().default('/etc/postfix') }).default({ configDir: '/etc/postfix' }),
+    connectors: z
+      .array(connector)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((c, i) => {
+          if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate connector id "${c.id}"` });
+          seen.add(c.id);
+        });
+      }),
+  });
+}
+
+export type ConfigSchema = ReturnType<typeof configSchema>;
+/** The file as written (defaults optional). */
+export type ConfigInput = z.input<ConfigSchema>;
+/** The resolved config: defaults filled in, secrets as `Secret`. */
+export type Config = z.output<ConfigSchema>;
+export type ConnectorConfig = Config['connectors'][number];
+export type ScheduleConfig = z.output<typeof scheduleSchema>;

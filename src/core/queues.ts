@@ -1,0 +1,37 @@
+/**
+ * BullMQ queues, one per job, all under the `{prefix}` hash tag. Producers (CLI, client,
+ * dashboard, scheduler) open them here so every one agrees on names, prefix and retention.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { JobContract } from '../jobs/types.js';
+import { bullConnection, queuePrefix } from './redis.js';
+
+/** How long finished jobs stay visible (dashboard, `status`) before BullMQ trims them. */
+const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 1000 };
+const KEEP_FAILED = { age: 30 * 24 * 3600, count: 5000 };
+
+/** Default job options from the job's retry policy: exponential backoff, bounded history. */
+export function jobOptions(def: JobContract): JobsOptions {
+  return {
+    attempts: def.retry.attempts,
+    backoff: { type: 'exponential', delay: def.retry.backoffSeconds * 1000 },
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
+  };
+}
+
+export function openQueue(name: string, redisUrl: string, prefix: string): Queue {
+  return new Queue(name, {
+    connection: bullConnection(redisUrl, { blocking: false }),
+    prefix: queuePrefix(prefix),
+  });
+}
+
+/** One queue per job contract, keyed by job name. Close them with `closeQueues`. */
+export function openQueues(defs: readonly JobContract[], redisUrl: string, prefix: string): Map<string, Queue> {
+  return new Map(defs.map((d) => [d.name, openQueue(d.name, redisUrl, prefix)]));
+}
+
+export async function closeQueues(queues: Map<string, Queue>): Promise<void> {
+  await Promise.allSettled([...queues.values()].map((q) => q.close()));
+}

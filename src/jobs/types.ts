@@ -1,0 +1,80 @@
+/**
+ * The contract of a job (name, payload schema, target, retry policy) and its definition
+ * (the contract plus the processor and the schedules it wants). See registry.ts.
+ */
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { Config, ScheduleConfig } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+
+/** What other services need to enqueue a job: no processor, no heavy imports. */
+export interface JobContract<S extends z.ZodType = z.ZodType> {
+  /** Queue name and job name. */
+  readonly name: string;
+  /** One line for the README table, `status` and the dashboard. */
+  readonly summary: string;
+  readonly schema: S;
+  /**
+   * The stable id of what the job works on (an account, a sync task, a user). One job per
+   * target runs at a time; a second trigger answers "already queued/running".
+   */
+  target(payload: z.output<S>): string;
+  readonly retry: { attempts: number; backoffSeconds: number };
+}
+
+/** What a processor gets besides its payload. */
+export interface JobContext {
+  readonly jobId: string;
+  /** 1 on the first try. */
+  readonly attempt: number;
+  readonly log: Logger;
+  /** Aborted on cancel or shutdown: check it between messages and stop at a safe point. */
+  readonly signal: AbortSignal;
+  readonly config: Config;
+  /** A connection for state (checkpoints): keys from `stateKey`. */
+  readonly redis: Redis;
+  /** `stateKey(config.redis.prefix, ...parts)`. */
+  key(...parts: string[]): string;
+  /** Progress for the dashboard (folder, done, total, bytes, eta...). */
+  progress(value: Record<string, unknown>): Promise<void>;
+  /** One human-readable line in the job's trail (BullMQ `job.log`). */
+  trail(line: string): Promise<void>;
+}
+
+/** A recurring job that the config asks for; the scheduler reconciles these into BullMQ. */
+export interface DesiredSchedule {
+  /** Stable id, e.g. `getmail:john@example.com`. */
+  id: string;
+  payload: unknown;
+  pattern?: string;
+  tz?: string;
+  everyMs?: number;
+  /** Offset within `everyMs`, so many targets do not fire in the same second. */
+  offsetMs?: number;
+}
+
+/** The summary a processor returns; numbers are logged on the job's last line. */
+export type JobResult = Record<string, unknown>;
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType, R extends JobResult = JobResult>
+  extends JobContract<S> {
+  /** Default worker concurrency for this queue (config `workers.concurrency.<name>` overrides). */
+  readonly concurrency: number;
+  process(payload: z.output<S>, ctx: JobContext): Promise<R>;
+  /**
+   * The job's one global schedule (e.g. daily Junk expunge), which config
+   * `schedules.<name>` overrides or disables. None: on demand only.
+   */
+  readonly defaultSchedule?: { schedule: ScheduleConfig; payload: z.input<S> };
+  /** Per-target schedules the config asks for (one per connector, say). */
+  schedules?(config: Config): DesiredSchedule[];
+}
+
+/** Identity function that keeps the schema's and result's types. */
+export function defineJob<S extends z.ZodType, R extends JobResult>(def: JobDefinition<S, R>): JobDefinition<S, R> {
+  return def;
+}
+
+/** Any job definition, as the runtime handles them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyJob = JobDefinition<z.ZodType, any>;

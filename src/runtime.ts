@@ -1,0 +1,63 @@
+/**
+ * What every command needs: the config, the Redis in use, a state connection, the queues.
+ * Opened once per process; `close()` tries every step even when one fails.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { configPath, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import type { Logger } from './core/logger.js';
+import { closeQueues, openQueues } from './core/queues.js';
+import { connectRedis, displayUrl, durabilityWarnings, resolveRedisUrl, stateKey } from './core/redis.js';
+import type { AnyJob } from './jobs/types.js';
+
+export interface Runtime {
+  readonly configFile: string;
+  config: Config;
+  readonly redisUrl: string;
+  /** For state, locks and short commands (not for BullMQ's blocking calls). */
+  readonly redis: Redis;
+  readonly jobs: readonly AnyJob[];
+  readonly queues: Map<string, Queue>;
+  readonly log: Logger;
+  key(...parts: string[]): string;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  configFlag?: string;
+  jobs: readonly AnyJob[];
+  log: Logger;
+  /** Start a private redis-server when none is configured or answers (start, worker, scheduler, run). */
+  startPrivateRedis: boolean;
+}
+
+export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const configFile = configPath(opts.configFlag);
+  const config = loadConfig(configFile);
+  const redisUrl = await resolveRedisUrl(config.redis.url, opts.log, { startPrivate: opts.startPrivateRedis });
+  const redis = connectRedis(redisUrl);
+  redis.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
+  const queues = openQueues(opts.jobs, redisUrl, config.redis.prefix);
+  const runtime: Runtime = {
+    configFile,
+    config,
+    redisUrl,
+    redis,
+    jobs: opts.jobs,
+    queues,
+    log: opts.log,
+    key: (...parts) => stateKey(runtime.config.redis.prefix, ...parts),
+    async close() {
+      await closeQueues(queues);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  return runtime;
+}
+
+/** Logs where Redis is and warns when it may lose jobs. */
+export async function announceRedis(rt: Runtime): Promise<void> {
+  rt.log.info({ redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, config: rt.configFile }, 'using redis');
+  for (const w of await durabilityWarnings(rt.redis)) rt.log.warn(w);
+}

@@ -1,0 +1,86 @@
+/**
+ * Makes BullMQ's job schedulers match the desired schedules: adds, changes, removes.
+ * Unchanged schedulers are not touched (an upsert would fire an interval job at once).
+ * A Redis lock serialises concurrent schedulers, and each computes its diff from the
+ * state it sees under the lock, so two at once create nothing twice.
+ */
+import type { JobSchedulerJson, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobOptions } from '../core/queues.js';
+import type { Logger } from '../core/logger.js';
+import type { AnyJob, DesiredSchedule } from '../jobs/types.js';
+import { MANAGED_PREFIX } from './desired.js';
+
+export interface ReconcileReport {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchanged: number;
+}
+
+function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boolean {
+  return (
+    (have.pattern ?? undefined) === want.pattern &&
+    (have.every ? Number(have.every) : undefined) === want.everyMs &&
+    (want.everyMs ? Number(have.offset ?? 0) === (want.offsetMs ?? 0) : true) &&
+    (have.tz ?? undefined) === want.tz &&
+    JSON.stringify(have.template?.data ?? null) === JSON.stringify(want.payload ?? null)
+  );
+}
+
+async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Promise<T> {
+  const token = `${process.pid}:${Date.now()}:${Math.random()}`;
+  const deadline = Date.now() + 60_000;
+  while ((await redis.set(key, token, 'PX', 60_000, 'NX')) !== 'OK') {
+    if (Date.now() > deadline) throw new Error(`scheduler lock ${key} is held for more than 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    return await fn();
+  } finally {
+    await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, token);
+  }
+}
+
+/** Reconciles one job's queue; `lockKey` is shared by every scheduler process. */
+export async function reconcileSchedules(
+  queues: Map<string, Queue>,
+  jobs: readonly AnyJob[],
+  desired: Map<string, DesiredSchedule[]>,
+  redis: Redis,
+  lockKey: string,
+  log: Logger,
+): Promise<ReconcileReport> {
+  return withLock(redis, lockKey, async () => {
+    const report: ReconcileReport = { added: [], changed: [], removed: [], unchanged: 0 };
+    for (const def of jobs) {
+      const queue = queues.get(def.name);
+      if (!queue) continue;
+      const existing = new Map(
+        (await queue.getJobSchedulers(0, -1)).filter((s) => (s.key ?? '').startsWith(MANAGED_PREFIX)).map((s) => [s.key, s]),
+      );
+      for (const want of desired.get(def.name) ?? []) {
+        const have = existing.get(want.id);
+        existing.delete(want.id);
+        if (have && sameSchedule(have, want)) {
+          report.unchanged++;
+          continue;
+        }
+        await queue.upsertJobScheduler(
+          want.id,
+          want.pattern
+            ? { pattern: want.pattern, ...(want.tz ? { tz: want.tz } : {}) }
+            : { every: want.everyMs, ...(want.offsetMs ? { offset: want.offsetMs } : {}) },
+          { name: def.name, data: want.payload, opts: jobOptions(def) },
+        );
+        (have ? report.changed : report.added).push(want.id);
+      }
+      for (const id of existing.keys()) {
+        await queue.removeJobScheduler(id);
+        report.removed.push(id);
+      }
+    }
+    log.info({ ...report, added: report.added.length, changed: report.changed.length, removed: report.removed.length }, 'schedules reconciled');
+    return report;
+  });
+}

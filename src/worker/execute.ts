@@ -1,0 +1,62 @@
+/**
+ * Runs one job through its processor: validate the payload, take the target lock, process,
+ * log one summary line. Shared by BullMQ workers and `mailjobs run`, so both behave the same.
+ */
+import type { z } from 'zod';
+import { InvalidPayloadError } from '../core/errors.js';
+import { formatPath } from '../config/load.js';
+import { acquireTargetLock } from '../core/target-lock.js';
+import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
+
+/** Validates `raw` against the job's schema; the error names every bad field. */
+export function parsePayload<S extends z.ZodType>(def: JobContract<S>, raw: unknown): z.output<S> {
+  const result = def.schema.safeParse(raw);
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((i) => `${formatPath(i.path) || '(payload)'}: ${i.message}`);
+  throw new InvalidPayloadError(`invalid ${def.name} payload: ${fields.join('; ')}`);
+}
+
+/** The Redis key of a target's lock. */
+export function targetLockKey(ctx: Pick<JobContext, 'key'>, jobName: string, target: string): string {
+  return ctx.key('lock', jobName, target);
+}
+
+/** What a job returns when its target is busy with another job (a scheduled tick during a manual run). */
+export interface SkippedResult extends JobResult {
+  skipped: 'already running';
+  runningJobId: string;
+}
+
+export async function executeJob(
+  def: AnyJob,
+  raw: unknown,
+  ctx: JobContext,
+  lockTtlMs: number,
+): Promise<JobResult | SkippedResult> {
+  const payload = parsePayload(def, raw);
+  const target = def.target(payload);
+  const log = ctx.log.child({ target });
+  const lock = await acquireTargetLock(ctx.redis, targetLockKey(ctx, def.name, target), ctx.jobId, lockTtlMs);
+  if ('heldBy' in lock) {
+    log.info({ runningJobId: lock.heldBy }, 'target already has a running job; skipped');
+    return { skipped: 'already running', runningJobId: lock.heldBy };
+  }
+  const started = Date.now();
+  try {
+    const result = await def.process(payload, { ...ctx, log });
+    log.info({ ...countsOf(result), durationMs: Date.now() - started }, `${def.name} job completed`);
+    return result;
+  } catch (err) {
+    log.warn({ err, durationMs: Date.now() - started, attempt: ctx.attempt }, `${def.name} job failed`);
+    throw err;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The numeric and short string fields of a result, for the summary log line. */
+function countsOf(result: JobResult): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(result).filter(([, v]) => typeof v === 'number' || (typeof v === 'string' && v.length < 80)),
+  );
+}

@@ -1,0 +1,97 @@
+/**
+ * One BullMQ Worker per queue of the registry. Shutdown (SIGTERM/SIGINT) aborts active
+ * processors at their next safe point and returns their jobs to the queue: nothing is lost,
+ * and the job resumes from its checkpoints on the next start.
+ */
+import { WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
+import type { AnyJob, JobContext } from '../jobs/types.js';
+import { executeJob } from './execute.js';
+
+const SHUTDOWN = 'mailjobs-shutdown';
+
+export interface WorkerSet {
+  readonly workers: readonly Worker[];
+  /** Abort active jobs (they return to the queue) and close every worker, trying each. */
+  close(): Promise<void>;
+}
+
+export interface WorkerDeps {
+  jobs: readonly AnyJob[];
+  /** Read for every job, so a config reloaded on SIGHUP applies to the next job. */
+  config(): Config;
+  redisUrl: string;
+  /** Connection for job state (checkpoints, locks). */
+  redis: Redis;
+  log: Logger;
+}
+
+/** The context a processor gets for a BullMQ job. */
+function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext {
+  const config = deps.config();
+  return {
+    jobId: job.id ?? 'unknown',
+    attempt: job.attemptsMade + 1,
+    log: deps.log.child({ queue: job.queueName, jobId: job.id }),
+    signal,
+    config,
+    redis: deps.redis,
+    key: (...parts) => stateKey(config.redis.prefix, ...parts),
+    progress: (value) => job.updateProgress(value),
+    trail: async (line) => {
+      await job.log(line);
+    },
+  };
+}
+
+export function startWorkers(deps: WorkerDeps): WorkerSet {
+  const { log } = deps;
+  const config = deps.config();
+  const lockMs = config.workers.lockDurationSeconds * 1000;
+  const workers = deps.jobs.map((def) => {
+    const concurrency = config.workers.concurrency[def.name] ?? def.concurrency;
+    const worker = new Worker(
+      def.name,
+      async (job: Job, token?: string, signal?: AbortSignal) => {
+        const abort = signal ?? new AbortController().signal;
+        try {
+          return await executeJob(def, job.data, contextFor(job, abort, deps), lockMs);
+        } catch (err) {
+          if (abort.aborted && abort.reason === SHUTDOWN) {
+            // Back to the queue without spending an attempt; it resumes from its checkpoints.
+            await job.moveToWait(token);
+            throw new WaitingError();
+          }
+          throw err;
+        }
+      },
+      {
+        connection: bullConnection(deps.redisUrl, { blocking: true }),
+        prefix: queuePrefix(config.redis.prefix),
+        concurrency,
+        lockDuration: lockMs,
+        maxStalledCount: 3,
+      },
+    );
+    worker.on('error', (err) => log.error({ err, queue: def.name }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      if (job && !(err instanceof WaitingError)) {
+        log.debug({ queue: def.name, jobId: job.id, attemptsMade: job.attemptsMade }, 'job attempt failed');
+      }
+    });
+    log.info({ queue: def.name, concurrency }, 'worker started');
+    return worker;
+  });
+
+  return {
+    workers,
+    async close() {
+      for (const w of workers) w.cancelAllJobs(SHUTDOWN);
+      const results = await Promise.allSettled(workers.map((w) => w.close()));
+      for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'worker close failed');
+    },
+  };
+}
