@@ -78,12 +78,7 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
-function privateSocketUrl(): string {
-  return `unix:${resolve(PRIVATE_REDIS_DIR, 'redis.sock')}`;
-}
-
-function startPrivateRedis(log: Logger): string {
-  const dir = resolve(PRIVATE_REDIS_DIR);
+function startPrivateRedis(dir: string, log: Logger): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socket = resolve(dir, 'redis.sock');
   const args = [
@@ -99,7 +94,7 @@ function startPrivateRedis(log: Logger): string {
   const run = spawnSync('redis-server', args, { stdio: 'pipe' });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new ConfigError(
-      `no Redis answers at ${DEFAULT_REDIS_URL} and redis-server is not installed: ` +
+      'no Redis is configured or answers, and redis-server is not installed: ' +
         'install it (Debian: apt-get install redis-server) or set REDIS_URL / redis.url in the config',
     );
   }
@@ -118,23 +113,23 @@ function startPrivateRedis(log: Logger): string {
 export async function resolveRedisUrl(
   configured: string | undefined,
   log: Logger,
-  opts: { startPrivate: boolean },
+  opts: { startPrivate: boolean; defaultUrl?: string; privateDir?: string },
 ): Promise<string> {
   if (configured) return configured;
-  if (await redisAnswers(DEFAULT_REDIS_URL)) return DEFAULT_REDIS_URL;
-  const privateUrl = privateSocketUrl();
+  const defaultUrl = opts.defaultUrl ?? DEFAULT_REDIS_URL;
+  const dir = resolve(opts.privateDir ?? PRIVATE_REDIS_DIR);
+  if (await redisAnswers(defaultUrl)) return defaultUrl;
+  const privateUrl = `unix:${resolve(dir, 'redis.sock')}`;
   if (existsSync(privateUrl.slice(5)) && (await redisAnswers(privateUrl))) return privateUrl;
   if (!opts.startPrivate) {
-    throw new ConfigError(
-      `no Redis answers at ${DEFAULT_REDIS_URL} nor in ${PRIVATE_REDIS_DIR}: run "mailjobs start" first, or set REDIS_URL`,
-    );
+    throw new ConfigError(`no Redis answers at ${defaultUrl} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`);
   }
-  const url = startPrivateRedis(log);
+  const url = startPrivateRedis(dir, log);
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers(url, 200)) return url;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new ConfigError(`the private redis-server did not answer on ${url} (see ${PRIVATE_REDIS_DIR}/redis.log)`);
+  throw new ConfigError(`the private redis-server did not answer on ${url} (see ${dir}/redis.log)`);
 }
 
 /** Warnings about a Redis that may lose jobs: no persistence, or keys evicted under memory pressure. */

@@ -49,7 +49,7 @@ export interface DesiredSchedule {
   pattern?: string;
   tz?: string;
   everyMs?: number;
-  /** Offset within `everyMs`, so many targets do not fire in the same second. */
+  /** Offset within `everyMs`, so many targets do not fire in the same second (set by the scheduler). */
   offsetMs?: number;
 }
 

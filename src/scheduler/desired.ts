@@ -11,10 +11,14 @@ import type { AnyJob, DesiredSchedule } from '../jobs/types.js';
 /** Scheduler ids we manage start with this, so schedulers made by others are left alone. */
 export const MANAGED_PREFIX = 'config:';
 
-/** A stable offset in [0, periodMs) for `target`: the same target always gets the same slot. */
+/**
+ * A stable offset within `periodMs` for `target`, on a one-second grid: the same target always
+ * gets the same slot. Never 0, since BullMQ reads offset 0 as "derive one from the clock",
+ * which would make every restart look like a changed schedule.
+ */
 export function stableOffset(target: string, periodMs: number): number {
   const n = createHash('sha256').update(target).digest().readUInt32BE(0);
-  return Math.floor((n / 0x1_0000_0000) * (periodMs / 1000)) * 1000;
+  return Math.floor((n / 0x1_0000_0000) * Math.max(1, periodMs / 1000)) * 1000 + 1;
 }
 
 /** Desired schedules of every job, by job name. Unknown names in `schedules:` are a config error. */
@@ -31,11 +35,19 @@ export function desiredSchedules(jobs: readonly AnyJob[], config: Config): Map<s
     const global = config.schedules[def.name] ?? def.defaultSchedule?.schedule;
     if (global && def.defaultSchedule && !('enabled' in global)) {
       const base = { id: `${MANAGED_PREFIX}${def.name}`, payload: def.defaultSchedule.payload };
-      list.push('cron' in global ? { ...base, pattern: global.cron, tz: global.tz } : { ...base, everyMs: global.everySeconds * 1000 });
+      const everyMs = 'everySeconds' in global ? global.everySeconds * 1000 : 0;
+      list.push(
+        'cron' in global
+          ? { ...base, pattern: global.cron, tz: global.tz }
+          : { ...base, everyMs, offsetMs: stableOffset(base.id, everyMs) },
+      );
     } else if (global && !def.defaultSchedule) {
       throw new ConfigError(`schedules.${def.name}: this job has no global schedule (it runs per target or on demand)`);
     }
-    for (const s of def.schedules?.(config) ?? []) list.push({ ...s, id: `${MANAGED_PREFIX}${s.id}` });
+    for (const s of def.schedules?.(config) ?? []) {
+      const everyMs = s.everyMs;
+      list.push({ ...s, id: `${MANAGED_PREFIX}${s.id}`, ...(everyMs ? { offsetMs: stableOffset(s.id, everyMs) } : {}) });
+    }
     out.set(def.name, list);
   }
   return out;

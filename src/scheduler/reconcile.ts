@@ -22,7 +22,7 @@ function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boolean {
   return (
     (have.pattern ?? undefined) === want.pattern &&
     (have.every ? Number(have.every) : undefined) === want.everyMs &&
-    (want.everyMs ? Number(have.offset ?? 0) === (want.offsetMs ?? 0) : true) &&
+    (want.everyMs ? Number(have.offset) === want.offsetMs : true) &&
     (have.tz ?? undefined) === want.tz &&
     JSON.stringify(have.template?.data ?? null) === JSON.stringify(want.payload ?? null)
   );
@@ -70,7 +70,7 @@ export async function reconcileSchedules(
           want.id,
           want.pattern
             ? { pattern: want.pattern, ...(want.tz ? { tz: want.tz } : {}) }
-            : { every: want.everyMs, ...(want.offsetMs ? { offset: want.offsetMs } : {}) },
+            : { every: want.everyMs, offset: want.offsetMs },
           { name: def.name, data: want.payload, opts: jobOptions(def) },
         );
         (have ? report.changed : report.added).push(want.id);

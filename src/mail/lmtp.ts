@@ -1,0 +1,347 @@
+/**
+ * LMTP client (RFC 2033) for delivering fetched messages into the local Dovecot, one recipient
+ * per transaction, several transactions per connection. Messages are streamed: memory stays
+ * bounded by the chunk size whatever the message size.
+ */
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { ProtocolError } from '../core/errors.js';
+
+/** Where the LMTP server listens: TCP, or a unix socket such as Dovecot's `/run/dovecot/lmtp`. */
+export type LmtpTarget = { host: string; port: number } | { socket: string };
+
+/** Options of {@link LmtpClient}. Timeouts reject with a `ProtocolError` whose code is `ETIMEOUT`. */
+export interface LmtpClientOptions {
+  /** Name announced in LHLO. Default `localhost`. */
+  lhloName?: string;
+  /** TCP connect plus the server greeting. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Each command's reply, and the longest pause while the message is being written. Default 60 s. */
+  commandTimeoutMs?: number;
+  /** The reply after the end of DATA, when the server stores the message. Default 10 min (RFC 5321 4.5.3.2.6). */
+  dataTimeoutMs?: number;
+}
+
+/** A server reply: `250 2.0.0 <alice> Saved` → `{ code: 250, enhanced: '2.0.0', text: '<alice> Saved' }`. */
+export interface LmtpReply {
+  code: number;
+  enhanced?: string;
+  /** Reply text; lines of a multi-line reply are joined with `\n`. */
+  text: string;
+}
+
+/** One message for one local recipient. */
+export interface LmtpDelivery {
+  /** Envelope sender; `''` for the null sender `<>`. */
+  from: string;
+  /** The local recipient, as the LMTP server's user database knows it. */
+  to: string;
+  /** The raw message. Bytes are kept as they are, apart from line endings (see {@link DataEncoder}). */
+  message: Buffer | Readable;
+  /** Size in bytes for the SIZE parameter when `message` is a stream (a Buffer knows its own). */
+  size?: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n');
+const CHUNK_SIZE = 64 * 1024;
+/** RFC 5321 4.5.3.1.5 allows 512 bytes per reply line; anything far beyond that is not LMTP. */
+const MAX_REPLY_LINE = 8 * 1024;
+
+/**
+ * Encodes a message for the DATA phase (RFC 5321 4.5.2), chunk by chunk: a bare LF becomes
+ * CRLF (SMTP lines end in CRLF; Dovecot stores them as LF, so the stored message equals a
+ * CRLF input), a line starting with '.' gets a second '.', and `end()` adds the final
+ * CRLF if missing and the `.` terminator. No other byte changes: 8-bit data, bare CRs and
+ * broken MIME pass through. State carries across chunks (a CR at the end of one chunk and
+ * the LF at the start of the next are one CRLF).
+ */
+export class DataEncoder {
+  private atLineStart = true;
+  private lastWasCR = false;
+
+  /** Encodes the next chunk of the message. */
+  encode(chunk: Uint8Array): Buffer {
+    const parts: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      const lf = chunk.indexOf(LF, pos);
+      const end = lf === -1 ? chunk.length : lf;
+      if (end > pos) {
+        if (this.atLineStart && chunk[pos] === DOT) parts.push(Buffer.from('.'));
+        parts.push(chunk.subarray(pos, end));
+        this.atLineStart = false;
+        this.lastWasCR = chunk[end - 1] === CR;
+      }
+      if (lf === -1) break;
+      parts.push(this.lastWasCR ? chunk.subarray(lf, lf + 1) : CRLF);
+      this.atLineStart = true;
+      this.lastWasCR = false;
+      pos = lf + 1;
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Ends the message: completes the last line and appends the terminator `.\r\n`. */
+  end(): Buffer {
+    // A trailing bare CR becomes CRLF (one line ending, not two); no line ending gets CRLF.
+    const tail = this.atLineStart ? '' : this.lastWasCR ? '\n' : '\r\n';
+    return Buffer.from(`${tail}.\r\n`);
+  }
+}
+
+async function* chunksOf(message: Buffer | Readable): AsyncGenerator<Uint8Array> {
+  if (!Buffer.isBuffer(message)) {
+    for await (const chunk of message)
+      yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+    return;
+  }
+  for (let i = 0; i < message.length; i += CHUNK_SIZE) yield message.subarray(i, i + CHUNK_SIZE);
+}
+
+/** Parses `code[-| ]text` lines into one reply (RFC 5321 4.2.1; enhanced codes RFC 2034). */
+function parseReply(lines: string[]): LmtpReply {
+  const code = Number(lines[0]?.slice(0, 3));
+  let enhanced: string | undefined;
+  const text = lines.map((line) => {
+    const m = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(line.slice(4));
+    if (m && (enhanced === undefined || enhanced === m[1])) {
+      enhanced = m[1];
+      return m[2];
+    }
+    return line.slice(4);
+  });
+  return enhanced === undefined ? { code, text: text.join('\n') } : { code, enhanced, text: text.join('\n') };
+}
+
+/** Refuses addresses that could end the command line early (CRLF injection) or break `<...>`. */
+function checkAddress(address: string, role: string): void {
+  if (/[\p{Cc}<>]/u.test(address)) {
+    throw new ProtocolError(`invalid ${role} address ${JSON.stringify(address)}`, 'EENVELOPE');
+  }
+}
+
+/**
+ * An LMTP session. `deliver()` runs one transaction and resolves with the recipient's reply
+ * after DATA. A refusal throws `ProtocolError` with `responseCode`: code `EENVELOPE` (MAIL or
+ * RCPT refused; no `responseCode` for an address refused here before sending) or `EMESSAGE`
+ * (DATA or the message refused); 4xx means try again later, 5xx means permanent. `ETIMEOUT`,
+ * `ECONNECTION` and `EPROTOCOL` drop the connection; `connect()` starts a new one.
+ */
+export class LmtpClient {
+  /** Extensions from the LHLO reply, keyword (upper case) → parameters. */
+  readonly extensions = new Map<string, string>();
+  private socket: net.Socket | undefined;
+  private pending: Buffer = Buffer.alloc(0);
+  private lines: string[] = [];
+  private replies: LmtpReply[] = [];
+  private waiter: { resolve: (r: LmtpReply) => void; reject: (e: Error) => void } | undefined;
+  private failure: ProtocolError | undefined;
+  private transactions = 0;
+  private busy = false;
+  private readonly opts: Required<LmtpClientOptions>;
+
+  constructor(
+    private readonly target: LmtpTarget,
+    opts: LmtpClientOptions = {},
+  ) {
+    this.opts = {
+      lhloName: 'localhost',
+      connectTimeoutMs: 10_000,
+      commandTimeoutMs: 60_000,
+      dataTimeoutMs: 600_000,
+      ...opts,
+    };
+  }
+
+  /** Connects, reads the greeting and sends LHLO. */
+  async connect(): Promise<void> {
+    if (this.socket) throw new ProtocolError('LMTP client is already connected', 'EPROTOCOL');
+    this.pending = Buffer.alloc(0);
+    this.lines = [];
+    this.replies = [];
+    this.failure = undefined;
+    this.transactions = 0;
+    this.extensions.clear();
+    const socket =
+      'socket' in this.target ? net.connect({ path: this.target.socket }) : net.connect(this.target);
+    this.socket = socket;
+    // Events of a socket already given up (after abort or reconnect) must not touch the new session.
+    const current = (fn: () => void) => () => void (this.socket === socket && fn());
+    const lost = (message: string, code = 'ECONNECTION') =>
+      current(() => this.abort(new ProtocolError(message, code)));
+    socket.on('data', (data: Buffer) => current(() => this.onData(data))());
+    socket.on('error', (err) => lost(`LMTP connection failed: ${err.message}`)());
+    socket.on('close', lost('LMTP connection closed by the server'));
+    socket.on('timeout', lost('LMTP server stopped reading the message', 'ETIMEOUT'));
+    const greeting = await this.nextReply(this.opts.connectTimeoutMs, 'connect and greeting');
+    if (greeting.code !== 220) this.fatal(greeting, 'greeting', 'ECONNECTION');
+    const lhlo = await this.command(`LHLO ${this.opts.lhloName}`);
+    if (lhlo.code !== 250) this.fatal(lhlo, 'LHLO', 'EPROTOCOL');
+    for (const line of lhlo.text.split('\n').slice(1)) {
+      const [keyword = '', ...params] = line.trim().split(/\s+/);
+      this.extensions.set(keyword.toUpperCase(), params.join(' '));
+    }
+  }
+
+  /**
+   * Delivers one message to one recipient; resolves with the 2xx reply after DATA. One delivery
+   * at a time per client. If a `Readable` message fails, that error is thrown and the
+   * connection is dropped (a half-sent DATA cannot be taken back).
+   */
+  async deliver(delivery: LmtpDelivery): Promise<LmtpReply> {
+    if (this.busy) throw new ProtocolError('LMTP client: one delivery at a time', 'EPROTOCOL');
+    this.busy = true;
+    try {
+      return await this.transaction(delivery);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async transaction({ from, to, message, size }: LmtpDelivery): Promise<LmtpReply> {
+    checkAddress(from, 'sender');
+    checkAddress(to, 'recipient');
+    // RSET between transactions: a previous one may have stopped half-way (RFC 5321 4.1.1.5).
+    if (this.transactions++ > 0) this.expect(await this.command('RSET'), 'RSET', 'EPROTOCOL');
+    const params: string[] = [];
+    // RFC 6152: declare 8-bit content so the server takes the bytes as they are.
+    if (this.extensions.has('8BITMIME')) params.push('BODY=8BITMIME');
+    const bytes = Buffer.isBuffer(message) ? message.length : size;
+    if (this.extensions.has('SIZE') && bytes !== undefined) params.push(`SIZE=${bytes}`);
+    if (this.extensions.has('SMTPUTF8') && /[^\p{ASCII}]/u.test(from + to)) params.push('SMTPUTF8');
+    this.expect(
+      await this.command(`MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`),
+      'MAIL FROM',
+      'EENVELOPE',
+    );
+    this.expect(await this.command(`RCPT TO:<${to}>`), `RCPT TO:<${to}>`, 'EENVELOPE');
+    const go = await this.command('DATA');
+    if (go.code !== 354) {
+      if (go.code >= 400) this.expect(go, 'DATA', 'EMESSAGE');
+      this.fatal(go, 'DATA (expected 354)', 'EPROTOCOL');
+    }
+    await this.writeMessage(message);
+    // RFC 2033 4.2: one reply per accepted recipient after the terminator; we sent one RCPT.
+    const reply = await this.nextReply(this.opts.dataTimeoutMs, 'message delivery');
+    return this.expect(reply, `message for <${to}>`, 'EMESSAGE');
+  }
+
+  /** Sends QUIT and closes the connection; safe to call twice or after a failure. */
+  async close(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    if (!this.failure) {
+      // The server's answer to QUIT changes nothing: the connection ends either way.
+      await this.command('QUIT', Math.min(this.opts.commandTimeoutMs, 5000)).catch(() => undefined);
+    }
+    this.abort(new ProtocolError('LMTP client closed', 'ECONNECTION'));
+  }
+
+  private async writeMessage(message: Buffer | Readable): Promise<void> {
+    const socket = this.connected();
+    const encoder = new DataEncoder();
+    socket.setTimeout(this.opts.commandTimeoutMs); // idle socket while writing → 'timeout' → abort
+    try {
+      for await (const chunk of chunksOf(message)) await this.write(encoder.encode(chunk));
+      await this.write(encoder.end());
+    } catch (err) {
+      // DATA cannot be cancelled in SMTP: a half-sent message poisons the session, drop it.
+      this.abort(new ProtocolError('LMTP DATA aborted', 'ECONNECTION'));
+      throw err;
+    } finally {
+      socket.setTimeout(0);
+    }
+  }
+
+  private async write(data: Buffer): Promise<void> {
+    const socket = this.connected();
+    if (data.length === 0 || socket.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const settle = (): void => {
+        socket.off('drain', settle);
+        socket.off('close', settle);
+        if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      socket.on('drain', settle);
+      socket.on('close', settle);
+    });
+  }
+
+  private async command(line: string, timeoutMs = this.opts.commandTimeoutMs): Promise<LmtpReply> {
+    this.connected().write(`${line}\r\n`);
+    return this.nextReply(timeoutMs, line.split(':')[0] ?? line);
+  }
+
+  private connected(): net.Socket {
+    if (this.failure) throw this.failure;
+    if (!this.socket) throw new ProtocolError('LMTP client is not connected', 'ECONNECTION');
+    return this.socket;
+  }
+
+  private nextReply(timeoutMs: number, what: string): Promise<LmtpReply> {
+    const queued = this.replies.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.abort(new ProtocolError(`LMTP ${what} timed out after ${timeoutMs} ms`, 'ETIMEOUT')),
+        timeoutMs,
+      );
+      const done =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          this.waiter = undefined;
+          fn(v);
+        };
+      this.waiter = { resolve: done(resolve), reject: done(reject) };
+    });
+  }
+
+  private onData(data: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : data;
+    let lf: number;
+    while ((lf = this.pending.indexOf(LF)) !== -1) {
+      const line = this.pending.subarray(0, lf).toString('utf8').replace(/\r$/, '');
+      this.pending = this.pending.subarray(lf + 1);
+      if (!/^\d{3}([ -]|$)/.test(line)) {
+        return this.abort(
+          new ProtocolError(`LMTP server sent garbage: ${JSON.stringify(line.slice(0, 100))}`, 'EPROTOCOL'),
+        );
+      }
+      this.lines.push(line);
+      if (this.lines.length > 200) return this.abort(new ProtocolError('LMTP reply too long', 'EPROTOCOL'));
+      if (line[3] === '-') continue;
+      const reply = parseReply(this.lines);
+      this.lines = [];
+      if (this.waiter) this.waiter.resolve(reply);
+      else this.replies.push(reply);
+    }
+    if (this.pending.length > MAX_REPLY_LINE)
+      this.abort(new ProtocolError('LMTP reply line too long', 'EPROTOCOL'));
+  }
+
+  /** Ends the session for good; the first failure is the one every later call reports. */
+  private abort(err: ProtocolError): void {
+    this.failure ??= err;
+    this.socket?.destroy();
+    this.socket = undefined;
+    this.waiter?.reject(this.failure);
+  }
+
+  private expect(reply: LmtpReply, what: string, code: string): LmtpReply {
+    if (reply.code >= 200 && reply.code < 300) return reply;
+    const enhanced = reply.enhanced ? `${reply.enhanced} ` : '';
+    throw new ProtocolError(`LMTP ${what} refused: ${reply.code} ${enhanced}${reply.text}`, code, reply.code);
+  }
+
+  private fatal(reply: LmtpReply, what: string, code: string): never {
+    const err = new ProtocolError(`LMTP ${what} failed: ${reply.code} ${reply.text}`, code, reply.code);
+    this.abort(err);
+    throw err;
+  }
+}

@@ -1,0 +1,37 @@
+/** Test helpers for the runtime: a config for a private Redis, a silent logger, a CLI harness. */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { main } from '../../src/cli/main.js';
+import type { AnyJob } from '../../src/jobs/types.js';
+
+export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A fresh queue prefix per test: tests isolate by name, never by wiping Redis. */
+export function freshPrefix(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
+
+/** Writes a config file for `redisUrl` and `prefix` (plus extra YAML) and returns its path. */
+export function writeConfig(redisUrl: string, prefix: string, extra = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailjobs-config-'));
+  const file = join(dir, 'mailjobs.yaml');
+  writeFileSync(file, `redis: { url: "${redisUrl}", prefix: ${prefix} }\nworkers: { lockDurationSeconds: 5 }\n${extra}`);
+  return file;
+}
+
+export function configFor(redisUrl: string, prefix: string, extra = ''): Config {
+  return loadConfig(writeConfig(redisUrl, prefix, extra), {});
+}
+
+/** Runs the CLI in-process with `jobs`; returns exit code and what it printed. */
+export async function runCli(argv: string[], jobs: readonly AnyJob[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { jobs, log: silentLog, out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}

@@ -1,0 +1,149 @@
+/**
+ * Real processes: SIGTERM during an active job loses nothing; two worker processes share
+ * one queue; a private redis-server is started when none is configured or answers; a bad
+ * config stops start-up with the file, the field and the reason.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueJob } from '../../src/client/enqueue.js';
+import { closeQueues, openQueues } from '../../src/core/queues.js';
+import { bullConnection, connectRedis, queuePrefix, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
+import { freePort } from '../fixtures/ports.js';
+import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import { echoJob, testJobs } from '../helpers/test-jobs.js';
+
+let redisFx: RedisFixture;
+let redis: Redis;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  redisFx = await startRedis();
+  redis = connectRedis(redisFx.url);
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis?.quit();
+  await redisFx?.stop();
+});
+
+const TSX = ['--import', 'tsx'];
+
+/** Starts test/helpers/worker-main.ts; resolves once it printed "ready". */
+async function workerProcess(configFile: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...TSX, 'test/helpers/worker-main.ts', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
+
+function harness() {
+  const prefix = freshPrefix();
+  const file = writeConfig(redisFx.url, prefix);
+  const queues = openQueues(testJobs, redisFx.url, prefix);
+  const queue = queues.get('echo')!;
+  queue.setMaxListeners(50); // one listener per job awaited below
+  const events = new QueueEvents('echo', { connection: bullConnection(redisFx.url, { blocking: true }), prefix: queuePrefix(prefix) });
+  return {
+    prefix,
+    file,
+    queue,
+    events,
+    enqueue: (p: unknown) => enqueueJob(queue, echoJob, p, { redis, prefix }),
+    async close() {
+      await events.close();
+      await closeQueues(queues);
+    },
+  };
+}
+
+describe('worker processes', () => {
+  it('SIGTERM during an active job returns it to the queue; another worker finishes it, each step once', async () => {
+    const h = harness();
+    try {
+      const first = await workerProcess(h.file);
+      const { jobId } = await h.enqueue({ target: 'long', steps: 12, stepMs: 150 });
+      const steps = stateKey(h.prefix, 'echo', 'long');
+      await expect.poll(() => redis.llen(steps), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      first.kill('SIGTERM');
+      expect(await exited(first)).toBe(0);
+      const job = (await h.queue.getJob(jobId))!;
+      expect(await job.getState()).toBe('waiting');
+      expect(job.attemptsMade).toBe(0); // back to the queue, no attempt spent
+      const done = await redis.llen(steps);
+      expect(done).toBeLessThan(12);
+
+      const second = await workerProcess(h.file);
+      const result = await job.waitUntilFinished(h.events, 20_000);
+      expect(result).toMatchObject({ target: 'long', steps: 12, processedBy: second.pid });
+      expect(await redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+      second.kill('SIGTERM');
+      expect(await exited(second)).toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('two worker processes on one queue share the work', async () => {
+    const h = harness();
+    try {
+      const [a, b] = await Promise.all([workerProcess(h.file), workerProcess(h.file)]);
+      const ids = [];
+      for (let i = 0; i < 16; i++) ids.push((await h.enqueue({ target: `t${i}`, steps: 1, stepMs: 100 })).jobId);
+      const results = await Promise.all(ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)));
+      const pids = new Set(results.map((r: { processedBy: number }) => r.processedBy));
+      expect(pids).toEqual(new Set([a.pid, b.pid]));
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+      await Promise.all([exited(a), exited(b)]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('start-up', () => {
+  it('starts a private redis-server with append-only persistence when none is configured or answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailjobs-private-redis-'));
+    const unused = `redis://127.0.0.1:${await freePort()}`;
+    await expect(resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir })).rejects.toThrow(
+      /no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/,
+    );
+    const url = await resolveRedisUrl(undefined, silentLog, { startPrivate: true, defaultUrl: unused, privateDir: dir });
+    expect(url).toBe(`unix:${dir}/redis.sock`);
+    const r = connectRedis(url);
+    r.on('error', () => undefined); // it reconnects after SHUTDOWN below
+    try {
+      expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      // a second process finds the running private instance instead of starting another
+      expect(await resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir })).toBe(url);
+      await r.shutdown('NOSAVE').catch(() => undefined);
+    } finally {
+      r.disconnect();
+    }
+    await expect.poll(() => redisAnswers(url, 200)).toBe(false);
+  });
+
+  it('a bad config stops `mailjobs start` with the file, the field and the reason, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailjobs-badcfg-'));
+    const file = join(dir, 'mailjobs.yaml');
+    writeFileSync(file, 'schedules:\n  echo: { cron: "every day" }\n');
+    const child = spawn(process.execPath, [...TSX, 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    expect(await exited(child)).toBe(2);
+    expect(stderr.trim()).toMatch(new RegExp(`^mailjobs: ${file}: schedules\\.echo\\.cron: invalid cron expression "every day"`));
+    expect(stderr).not.toContain('    at ');
+  });
+});
