@@ -1,0 +1,72 @@
+/**
+ * `mailjobs/client`: enqueue mailjobs jobs from another Node service, typed by the registry.
+ *
+ * ```ts
+ * import { createClient } from 'mailjobs/client';
+ * const jobs = createClient({ redisUrl: 'redis://127.0.0.1:6379' });
+ * await jobs.enqueue('getmail', { account: 'john@example.com' }); // { status: 'queued', jobId, target }
+ * await jobs.close();
+ * ```
+ * Payloads are validated here and again by the worker; a second trigger for the same target
+ * answers `already-queued` or `running` instead of queueing twice.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { PermanentJobError } from '../core/errors.js';
+import { closeQueues, openQueue } from '../core/queues.js';
+import { connectRedis, DEFAULT_REDIS_URL } from '../core/redis.js';
+import { contracts, type Contracts, type JobName } from '../jobs/contracts.js';
+import type { JobContract } from '../jobs/types.js';
+import { enqueueJob, type EnqueueOptions, type EnqueueOutcome } from './enqueue.js';
+
+export type { EnqueueOptions, EnqueueOutcome, JobName };
+/** The payload a job accepts (defaults optional). */
+export type PayloadOf<N extends JobName> = z.input<Contracts[N]['schema']>;
+
+export interface ClientOptions {
+  /** Default: `REDIS_URL`, else redis://127.0.0.1:6379. */
+  redisUrl?: string;
+  /** The mailjobs `redis.prefix` (default `mailjobs`). */
+  prefix?: string;
+}
+
+export interface MailjobsClient {
+  enqueue<N extends JobName>(name: N, payload: PayloadOf<N>, opts?: EnqueueOptions): Promise<EnqueueOutcome>;
+  close(): Promise<void>;
+}
+
+export function createClient(opts: ClientOptions = {}): MailjobsClient {
+  const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const prefix = opts.prefix ?? process.env.MAILJOBS_PREFIX ?? 'mailjobs';
+  const queues = new Map<string, Queue>();
+  let redis: Redis | undefined;
+  return {
+    async enqueue(name, payload, enqueueOpts) {
+      const def = (contracts as Record<string, JobContract>)[name];
+      if (!def) throw new PermanentJobError(`unknown job "${String(name)}"`, 'EUNKNOWNJOB');
+      redis ??= connectRedis(redisUrl);
+      let queue = queues.get(def.name);
+      if (!queue) queues.set(def.name, (queue = openQueue(def.name, redisUrl, prefix)));
+      return enqueueJob(queue, def, payload, { redis, prefix }, enqueueOpts);
+    },
+    async close() {
+      await closeQueues(queues);
+      await redis?.quit();
+    },
+  };
+}
+
+let shared: MailjobsClient | undefined;
+
+/** Enqueues through a shared client configured from the environment (`REDIS_URL`, `MAILJOBS_PREFIX`). */
+export function enqueue<N extends JobName>(name: N, payload: PayloadOf<N>, opts?: EnqueueOptions): Promise<EnqueueOutcome> {
+  shared ??= createClient();
+  return shared.enqueue(name, payload, opts);
+}
+
+/** Closes the shared client's connections. */
+export async function closeClient(): Promise<void> {
+  await shared?.close();
+  shared = undefined;
+}
