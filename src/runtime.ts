@@ -35,7 +35,9 @@ export interface RuntimeOptions {
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const configFile = configPath(opts.configFlag);
   const config = loadConfig(configFile);
-  const redisUrl = await resolveRedisUrl(config.redis.url, opts.log, { startPrivate: opts.startPrivateRedis });
+  const redisUrl = await resolveRedisUrl(config.redis.url, opts.log, {
+    startPrivate: opts.startPrivateRedis,
+  });
   const redis = connectRedis(redisUrl);
   redis.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
   const queues = openQueues(opts.jobs, redisUrl, config.redis.prefix);
@@ -58,6 +60,9 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
 /** Logs where Redis is and warns when it may lose jobs. */
 export async function announceRedis(rt: Runtime): Promise<void> {
-  rt.log.info({ redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, config: rt.configFile }, 'using redis');
+  rt.log.info(
+    { redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, config: rt.configFile },
+    'using redis',
+  );
   for (const w of await durabilityWarnings(rt.redis)) rt.log.warn(w);
 }

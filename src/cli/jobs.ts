@@ -29,7 +29,12 @@ export class UsageError extends Error {
   }
 }
 
-async function waitForJob(rt: Runtime, name: string, jobId: string, timeoutSeconds: number): Promise<unknown> {
+async function waitForJob(
+  rt: Runtime,
+  name: string,
+  jobId: string,
+  timeoutSeconds: number,
+): Promise<unknown> {
   const queue = rt.queues.get(name)!;
   const events = new QueueEvents(name, {
     connection: bullConnection(rt.redisUrl, { blocking: true }),
@@ -50,9 +55,17 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
   if (!name) throw new UsageError('usage: mailjobs enqueue <job> <json> [--wait]');
   const def = findJob(deps.jobs, name);
   const payload = parseJson(json);
-  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: false });
+  const rt = await openRuntime({
+    configFlag: args.config,
+    jobs: deps.jobs,
+    log: deps.log,
+    startPrivateRedis: false,
+  });
   try {
-    const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, { redis: rt.redis, prefix: rt.config.redis.prefix });
+    const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, {
+      redis: rt.redis,
+      prefix: rt.config.redis.prefix,
+    });
     if (!args.wait) {
       deps.out(args.json ? JSON.stringify(outcome) : `${outcome.status} ${outcome.jobId}`);
       return 0;
@@ -75,7 +88,12 @@ export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> 
   if (!name) throw new UsageError('usage: mailjobs run <job> <json>');
   const def = findJob(deps.jobs, name);
   const payload = parseJson(json);
-  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: true });
+  const rt = await openRuntime({
+    configFlag: args.config,
+    jobs: deps.jobs,
+    log: deps.log,
+    startPrivateRedis: true,
+  });
   const abort = new AbortController();
   const onSignal = () => abort.abort('interrupted');
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);

@@ -31,13 +31,24 @@ export function untilStopSignal(onHup?: () => void): Promise<NodeJS.Signals> {
 }
 
 export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<number> {
-  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: true });
+  const rt = await openRuntime({
+    configFlag: args.config,
+    jobs: deps.jobs,
+    log: deps.log,
+    startPrivateRedis: true,
+  });
   await announceRedis(rt);
   const withScheduler = role !== 'worker';
   const withWorkers = role !== 'scheduler';
   if (withScheduler) await reconcile(rt);
   const workers = withWorkers
-    ? startWorkers({ jobs: rt.jobs, config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: rt.log })
+    ? startWorkers({
+        jobs: rt.jobs,
+        config: () => rt.config,
+        redisUrl: rt.redisUrl,
+        redis: rt.redis,
+        log: rt.log,
+      })
     : undefined;
   if (role === 'start') deps.log.info('dashboard: not built yet (see issue "Dashboard"); run without it');
   deps.log.info({ role }, 'mailjobs running');

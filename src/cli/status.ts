@@ -11,16 +11,29 @@ export interface QueueStatus {
 }
 
 export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  const rt = await openRuntime({ configFlag: args.config, jobs: deps.jobs, log: deps.log, startPrivateRedis: false });
+  const rt = await openRuntime({
+    configFlag: args.config,
+    jobs: deps.jobs,
+    log: deps.log,
+    startPrivateRedis: false,
+  });
   try {
     const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : undefined);
     const queues: QueueStatus[] = [];
     for (const [name, q] of rt.queues) {
-      const [counts, failed, schedulers] = await Promise.all([q.getJobCounts(), q.getFailed(0, 4), q.getJobSchedulers(0, -1, true)]);
+      const [counts, failed, schedulers] = await Promise.all([
+        q.getJobCounts(),
+        q.getFailed(0, 4),
+        q.getJobSchedulers(0, -1, true),
+      ]);
       queues.push({
         queue: name,
         counts,
-        failed: failed.map((j) => ({ jobId: j.id ?? '', reason: j.failedReason, finishedAt: iso(j.finishedOn) })),
+        failed: failed.map((j) => ({
+          jobId: j.id ?? '',
+          reason: j.failedReason,
+          finishedAt: iso(j.finishedOn),
+        })),
         schedules: schedulers.map((s) => ({
           id: s.key,
           ...(s.every ? { every: `${Number(s.every) / 1000}s` } : {}),
@@ -31,7 +44,13 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
     }
     const warnings = await durabilityWarnings(rt.redis);
     if (args.json) {
-      deps.out(JSON.stringify({ redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, warnings, queues }, null, 2));
+      deps.out(
+        JSON.stringify(
+          { redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, warnings, queues },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     deps.out(`redis ${displayUrl(rt.redisUrl)}  prefix ${rt.config.redis.prefix}`);
@@ -42,7 +61,8 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
       deps.out(
         `\n${q.queue}: waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  completed ${c.completed ?? 0}  failed ${c.failed ?? 0}`,
       );
-      for (const s of q.schedules) deps.out(`  schedule ${s.id}  ${s.cron ?? `every ${s.every}`}  next ${s.next ?? '-'}`);
+      for (const s of q.schedules)
+        deps.out(`  schedule ${s.id}  ${s.cron ?? `every ${s.every}`}  next ${s.next ?? '-'}`);
       for (const f of q.failed) deps.out(`  failed ${f.jobId} at ${f.finishedAt ?? '?'}: ${f.reason}`);
     }
     return 0;

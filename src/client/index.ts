@@ -60,7 +60,11 @@ export function createClient(opts: ClientOptions = {}): MailjobsClient {
 let shared: MailjobsClient | undefined;
 
 /** Enqueues through a shared client configured from the environment (`REDIS_URL`, `MAILJOBS_PREFIX`). */
-export function enqueue<N extends JobName>(name: N, payload: PayloadOf<N>, opts?: EnqueueOptions): Promise<EnqueueOutcome> {
+export function enqueue<N extends JobName>(
+  name: N,
+  payload: PayloadOf<N>,
+  opts?: EnqueueOptions,
+): Promise<EnqueueOutcome> {
   shared ??= createClient();
   return shared.enqueue(name, payload, opts);
 }

@@ -9,8 +9,16 @@ const dir = join(process.cwd(), 'schemas');
 describe('committed JSON Schemas', () => {
   it('match the zod contracts (run `npm run schemas` after changing a payload)', () => {
     const expected = jsonSchemas();
-    expect(Object.keys(expected).sort()).toEqual(Object.keys(contracts).map((n) => `${n}.json`).sort());
-    const committed = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+    expect(Object.keys(expected).sort()).toEqual(
+      Object.keys(contracts)
+        .map((n) => `${n}.json`)
+        .sort(),
+    );
+    const committed = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.json'))
+          .sort()
+      : [];
     expect(committed).toEqual(Object.keys(expected).sort());
     for (const [file, schema] of Object.entries(expected)) {
       expect(readFileSync(join(dir, file), 'utf8'), `schemas/${file} is stale`).toBe(renderSchema(schema));

@@ -44,7 +44,9 @@ describe('config', () => {
   });
 
   it('requires a password or a password file', () => {
-    expect(errorOf(connector(''))).toContain('connectors[0].passwordFile: password or passwordFile is required');
+    expect(errorOf(connector(''))).toContain(
+      'connectors[0].passwordFile: password or passwordFile is required',
+    );
   });
 
   it('rejects a bad cron expression with the field named', () => {
@@ -84,6 +86,8 @@ describe('config', () => {
   });
 
   it('says how to fix a missing config file', () => {
-    expect(() => loadConfig(join(dir, 'nope.yaml'), {})).toThrow(/cannot read the config file: ENOENT \(copy mailjobs\.example\.yaml/);
+    expect(() => loadConfig(join(dir, 'nope.yaml'), {})).toThrow(
+      /cannot read the config file: ENOENT \(copy mailjobs\.example\.yaml/,
+    );
   });
 });

@@ -58,7 +58,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   };
   const result = configSchema(readSecret).safeParse(applyEnv(raw as Record<string, unknown>, env));
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${file}: ${formatPath(i.path) || '(top level)'}: ${i.message}`);
+    const lines = result.error.issues.map(
+      (i) => `${file}: ${formatPath(i.path) || '(top level)'}: ${i.message}`,
+    );
     throw new ConfigError(lines.join('\n'), file);
   }
   return result.data;
@@ -72,7 +74,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? ' (copy mailjobs.example.yaml there, or pass --config FILE)' : '';
-    throw new ConfigError(`${file}: cannot read the config file: ${code ?? (err as Error).message}${hint}`, file);
+    throw new ConfigError(
+      `${file}: cannot read the config file: ${code ?? (err as Error).message}${hint}`,
+      file,
+    );
   }
   return parseConfig(text, file, env);
 }

@@ -59,14 +59,24 @@ export function configSchema(readSecret: SecretReader) {
     })
     .superRefine((c, ctx) => {
       if (!c.password && !c.passwordFile)
-        ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'password or passwordFile is required' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['passwordFile'],
+          message: 'password or passwordFile is required',
+        });
     })
-    .transform(({ passwordFile, password, ...rest }) => ({ ...rest, password: (password ?? passwordFile) as Secret }));
+    .transform(({ passwordFile, password, ...rest }) => ({
+      ...rest,
+      password: (password ?? passwordFile) as Secret,
+    }));
 
   return z.strictObject({
     redis: z
       .strictObject({
-        url: z.string().regex(/^rediss?:\/\/|^unix:\//, 'must start with redis://, rediss:// or unix:/').optional(),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\/|^unix:\//, 'must start with redis://, rediss:// or unix:/')
+          .optional(),
         prefix: z
           .string()
           .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
@@ -108,21 +118,42 @@ export function configSchema(readSecret: SecretReader) {
         passwordFile: secretFile.optional(),
         timeoutSeconds: z.number().min(1).default(30),
       })
-      .default({ url: 'http://127.0.0.1:11333', controllerUrl: 'http://127.0.0.1:11334', timeoutSeconds: 30 }),
+      .default({
+        url: 'http://127.0.0.1:11333',
+        controllerUrl: 'http://127.0.0.1:11334',
+        timeoutSeconds: 30,
+      }),
     clamd: z
       .union([
         z.strictObject({ socket: z.string().min(1), timeoutSeconds: z.number().min(1).default(60) }),
         z.strictObject({ host, port, timeoutSeconds: z.number().min(1).default(60) }),
       ])
       .default({ socket: '/run/clamd.scan/clamd.sock', timeoutSeconds: 60 }),
-    postfix: z.strictObject({ configDir: z.string().default('/etc/postfix') }).default({ configDir: '/etc/postfix' }),
+    postfix: z
+      .strictObject({ configDir: z.string().default('/etc/postfix') })
+      .default({ configDir: '/etc/postfix' }),
+    getmail: z
+      .strictObject({
+        maxMessagesPerRun: z.number().int().min(1).default(1000),
+        maxMegabytesPerRun: z.number().min(1).default(1024),
+        maxMessageMegabytes: z.number().min(1).default(100),
+        connectTimeoutSeconds: z.number().min(1).default(30),
+        commandTimeoutSeconds: z.number().min(1).default(300),
+        /** What to do with mail Rspamd wants rejected: file it as spam (default) or drop it. */
+        rejectedSpam: z.enum(['junk', 'discard']).default('junk'),
+        spamSubjectPrefix: z.string().optional(),
+        /** How long an account's fetch state outlives its last run (so re-adding it redelivers nothing). */
+        stateRetentionDays: z.number().int().min(1).default(90),
+      })
+      .prefault({}),
     connectors: z
       .array(connector)
       .default([])
       .superRefine((list, ctx) => {
         const seen = new Set<string>();
         list.forEach((c, i) => {
-          if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate connector id "${c.id}"` });
+          if (seen.has(c.id))
+            ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate connector id "${c.id}"` });
           seen.add(c.id);
         });
       }),

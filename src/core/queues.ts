@@ -28,7 +28,11 @@ export function openQueue(name: string, redisUrl: string, prefix: string): Queue
 }
 
 /** One queue per job contract, keyed by job name. Close them with `closeQueues`. */
-export function openQueues(defs: readonly JobContract[], redisUrl: string, prefix: string): Map<string, Queue> {
+export function openQueues(
+  defs: readonly JobContract[],
+  redisUrl: string,
+  prefix: string,
+): Map<string, Queue> {
   return new Map(defs.map((d) => [d.name, openQueue(d.name, redisUrl, prefix)]));
 }
 

@@ -54,7 +54,9 @@ export function connectRedis(url: string, opts: { blocking?: boolean } = {}): Re
   return new Redis({
     ...redisOptions(url),
     lazyConnect: false,
-    ...(opts.blocking ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 2, enableOfflineQueue: true }),
+    ...(opts.blocking
+      ? { maxRetriesPerRequest: null }
+      : { maxRetriesPerRequest: 2, enableOfflineQueue: true }),
   });
 }
 
@@ -101,7 +103,10 @@ function startPrivateRedis(dir: string, log: Logger): string {
   if (run.status !== 0) {
     throw new ConfigError(`redis-server failed to start (see ${resolve(dir, 'redis.log')}): ${run.stderr}`);
   }
-  log.info({ dir, socket }, 'started a private redis-server (append-only persistence on); it keeps running after mailjobs stops');
+  log.info(
+    { dir, socket },
+    'started a private redis-server (append-only persistence on); it keeps running after mailjobs stops',
+  );
   return `unix:${socket}`;
 }
 
@@ -122,7 +127,9 @@ export async function resolveRedisUrl(
   const privateUrl = `unix:${resolve(dir, 'redis.sock')}`;
   if (existsSync(privateUrl.slice(5)) && (await redisAnswers(privateUrl))) return privateUrl;
   if (!opts.startPrivate) {
-    throw new ConfigError(`no Redis answers at ${defaultUrl} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`);
+    throw new ConfigError(
+      `no Redis answers at ${defaultUrl} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`,
+    );
   }
   const url = startPrivateRedis(dir, log);
   for (let i = 0; i < 50; i++) {
@@ -145,10 +152,14 @@ export async function durabilityWarnings(redis: Redis): Promise<string[]> {
   const [aof, save, policy] = await Promise.all([get('appendonly'), get('save'), get('maxmemory-policy')]);
   const warnings: string[] = [];
   if (aof === 'no' && save === '') {
-    warnings.push('Redis has no persistence (appendonly no, save ""): a restart loses queued jobs and fetch checkpoints');
+    warnings.push(
+      'Redis has no persistence (appendonly no, save ""): a restart loses queued jobs and fetch checkpoints',
+    );
   }
   if (policy !== undefined && policy !== 'noeviction') {
-    warnings.push(`Redis maxmemory-policy is "${policy}": it may evict job and checkpoint keys; use noeviction`);
+    warnings.push(
+      `Redis maxmemory-policy is "${policy}": it may evict job and checkpoint keys; use noeviction`,
+    );
   }
   return warnings;
 }

@@ -33,9 +33,12 @@ export async function acquireTargetLock(
 ): Promise<HeldLock | { heldBy: string }> {
   const ok = (await redis.eval(ACQUIRE, 1, key, holder, ttlMs)) === 1;
   if (!ok) return { heldBy: (await redis.get(key)) ?? 'unknown' };
-  const timer = setInterval(() => {
-    redis.eval(RENEW, 1, key, holder, ttlMs).catch(() => undefined); // next tick retries
-  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  const timer = setInterval(
+    () => {
+      redis.eval(RENEW, 1, key, holder, ttlMs).catch(() => undefined); // next tick retries
+    },
+    Math.max(1000, Math.floor(ttlMs / 3)),
+  );
   timer.unref();
   return {
     async release() {

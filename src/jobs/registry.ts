@@ -3,15 +3,19 @@
  * contract in contracts.ts, its definition here. Nothing else dispatches on job names.
  */
 import { PermanentJobError } from '../core/errors.js';
+import { getmailJob } from './getmail/index.js';
 import type { AnyJob } from './types.js';
 
-export const registry: readonly AnyJob[] = [];
+export const registry: readonly AnyJob[] = [getmailJob];
 
 /** The definition of `name`; an unknown name fails loudly, listing the known ones. */
 export function findJob(jobs: readonly AnyJob[], name: string): AnyJob {
   const def = jobs.find((j) => j.name === name);
   if (!def) {
-    throw new PermanentJobError(`unknown job "${name}"; known jobs: ${jobs.map((j) => j.name).join(', ') || '(none)'}`, 'EUNKNOWNJOB');
+    throw new PermanentJobError(
+      `unknown job "${name}"; known jobs: ${jobs.map((j) => j.name).join(', ') || '(none)'}`,
+      'EUNKNOWNJOB',
+    );
   }
   return def;
 }

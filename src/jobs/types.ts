@@ -56,8 +56,10 @@ export interface DesiredSchedule {
 /** The summary a processor returns; numbers are logged on the job's last line. */
 export type JobResult = Record<string, unknown>;
 
-export interface JobDefinition<S extends z.ZodType = z.ZodType, R extends JobResult = JobResult>
-  extends JobContract<S> {
+export interface JobDefinition<
+  S extends z.ZodType = z.ZodType,
+  R extends JobResult = JobResult,
+> extends JobContract<S> {
   /** Default worker concurrency for this queue (config `workers.concurrency.<name>` overrides). */
   readonly concurrency: number;
   process(payload: z.output<S>, ctx: JobContext): Promise<R>;
@@ -71,7 +73,9 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R extends JobRes
 }
 
 /** Identity function that keeps the schema's and result's types. */
-export function defineJob<S extends z.ZodType, R extends JobResult>(def: JobDefinition<S, R>): JobDefinition<S, R> {
+export function defineJob<S extends z.ZodType, R extends JobResult>(
+  def: JobDefinition<S, R>,
+): JobDefinition<S, R> {
   return def;
 }
 

@@ -101,19 +101,15 @@ async function* chunksOf(message: Buffer | Readable): AsyncGenerator<Uint8Array>
   for (let i = 0; i < message.length; i += CHUNK_SIZE) yield message.subarray(i, i + CHUNK_SIZE);
 }
 
-/** Parses `code[-| ]text` lines into one reply (RFC 5321 4.2.1; enhanced codes RFC 2034). */
+/** Parses `code[-| ]text` lines into one reply (RFC 5321 4.2.1); enhanced code per RFC 2034. */
 function parseReply(lines: string[]): LmtpReply {
   const code = Number(lines[0]?.slice(0, 3));
-  let enhanced: string | undefined;
-  const text = lines.map((line) => {
-    const m = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(line.slice(4));
-    if (m && (enhanced === undefined || enhanced === m[1])) {
-      enhanced = m[1];
-      return m[2];
-    }
-    return line.slice(4);
-  });
-  return enhanced === undefined ? { code, text: text.join('\n') } : { code, enhanced, text: text.join('\n') };
+  const enhanced = /^([245]\.\d{1,3}\.\d{1,3}) /.exec(lines[0]?.slice(4) ?? '')?.[1];
+  const strip = enhanced ? `${enhanced} ` : '';
+  const text = lines
+    .map((l) => (l.slice(4).startsWith(strip) ? l.slice(4 + strip.length) : l.slice(4)))
+    .join('\n');
+  return enhanced ? { code, enhanced, text } : { code, text };
 }
 
 /** Refuses addresses that could end the command line early (CRLF injection) or break `<...>`. */
@@ -147,13 +143,8 @@ export class LmtpClient {
     private readonly target: LmtpTarget,
     opts: LmtpClientOptions = {},
   ) {
-    this.opts = {
-      lhloName: 'localhost',
-      connectTimeoutMs: 10_000,
-      commandTimeoutMs: 60_000,
-      dataTimeoutMs: 600_000,
-      ...opts,
-    };
+    const defaults = { lhloName: 'localhost', connectTimeoutMs: 10_000, commandTimeoutMs: 60_000 };
+    this.opts = { ...defaults, dataTimeoutMs: 600_000, ...opts };
   }
 
   /** Connects, reads the greeting and sends LHLO. */
@@ -177,9 +168,8 @@ export class LmtpClient {
     socket.on('close', lost('LMTP connection closed by the server'));
     socket.on('timeout', lost('LMTP server stopped reading the message', 'ETIMEOUT'));
     const greeting = await this.nextReply(this.opts.connectTimeoutMs, 'connect and greeting');
-    if (greeting.code !== 220) this.fatal(greeting, 'greeting', 'ECONNECTION');
-    const lhlo = await this.command(`LHLO ${this.opts.lhloName}`);
-    if (lhlo.code !== 250) this.fatal(lhlo, 'LHLO', 'EPROTOCOL');
+    this.ok(greeting, 'greeting', 'ECONNECTION', true);
+    const lhlo = this.ok(await this.command(`LHLO ${this.opts.lhloName}`), 'LHLO', 'EPROTOCOL', true);
     for (const line of lhlo.text.split('\n').slice(1)) {
       const [keyword = '', ...params] = line.trim().split(/\s+/);
       this.extensions.set(keyword.toUpperCase(), params.join(' '));
@@ -192,41 +182,52 @@ export class LmtpClient {
    * connection is dropped (a half-sent DATA cannot be taken back).
    */
   async deliver(delivery: LmtpDelivery): Promise<LmtpReply> {
-    if (this.busy) throw new ProtocolError('LMTP client: one delivery at a time', 'EPROTOCOL');
+    return this.exclusive(() => this.transaction(delivery));
+  }
+
+  /**
+   * Asks whether the server would take mail for `to` (MAIL FROM:<> and RCPT TO, no DATA) and
+   * resolves with the RCPT reply whatever its code: 5xx is an unknown user, 4xx a temporary
+   * failure. Lets a caller check the local user before fetching anything.
+   */
+  async checkRecipient(to: string): Promise<LmtpReply> {
+    return this.exclusive(async () => {
+      checkAddress(to, 'recipient');
+      await this.mailFrom('', []);
+      return this.command(`RCPT TO:<${to}>`);
+    });
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new ProtocolError('LMTP client: one transaction at a time', 'EPROTOCOL');
     this.busy = true;
-    try {
-      return await this.transaction(delivery);
-    } finally {
-      this.busy = false;
-    }
+    return fn().finally(() => (this.busy = false));
+  }
+
+  private async mailFrom(from: string, params: string[]): Promise<void> {
+    checkAddress(from, 'sender');
+    // RSET between transactions: a previous one may have stopped half-way (RFC 5321 4.1.1.5).
+    if (this.transactions++ > 0) this.ok(await this.command('RSET'), 'RSET', 'EPROTOCOL', true);
+    const mail = `MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`;
+    this.ok(await this.command(mail), 'MAIL FROM', 'EENVELOPE');
   }
 
   private async transaction({ from, to, message, size }: LmtpDelivery): Promise<LmtpReply> {
-    checkAddress(from, 'sender');
     checkAddress(to, 'recipient');
-    // RSET between transactions: a previous one may have stopped half-way (RFC 5321 4.1.1.5).
-    if (this.transactions++ > 0) this.expect(await this.command('RSET'), 'RSET', 'EPROTOCOL');
     const params: string[] = [];
     // RFC 6152: declare 8-bit content so the server takes the bytes as they are.
     if (this.extensions.has('8BITMIME')) params.push('BODY=8BITMIME');
     const bytes = Buffer.isBuffer(message) ? message.length : size;
     if (this.extensions.has('SIZE') && bytes !== undefined) params.push(`SIZE=${bytes}`);
     if (this.extensions.has('SMTPUTF8') && /[^\p{ASCII}]/u.test(from + to)) params.push('SMTPUTF8');
-    this.expect(
-      await this.command(`MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`),
-      'MAIL FROM',
-      'EENVELOPE',
-    );
-    this.expect(await this.command(`RCPT TO:<${to}>`), `RCPT TO:<${to}>`, 'EENVELOPE');
+    await this.mailFrom(from, params);
+    this.ok(await this.command(`RCPT TO:<${to}>`), `RCPT TO:<${to}>`, 'EENVELOPE');
     const go = await this.command('DATA');
-    if (go.code !== 354) {
-      if (go.code >= 400) this.expect(go, 'DATA', 'EMESSAGE');
-      this.fatal(go, 'DATA (expected 354)', 'EPROTOCOL');
-    }
+    if (go.code !== 354) this.refuse(go, 'DATA', go.code >= 400 ? 'EMESSAGE' : 'EPROTOCOL', go.code < 400);
     await this.writeMessage(message);
     // RFC 2033 4.2: one reply per accepted recipient after the terminator; we sent one RCPT.
     const reply = await this.nextReply(this.opts.dataTimeoutMs, 'message delivery');
-    return this.expect(reply, `message for <${to}>`, 'EMESSAGE');
+    return this.ok(reply, `message for <${to}>`, 'EMESSAGE');
   }
 
   /** Sends QUIT and closes the connection; safe to call twice or after a failure. */
@@ -287,18 +288,10 @@ export class LmtpClient {
     if (queued) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.abort(new ProtocolError(`LMTP ${what} timed out after ${timeoutMs} ms`, 'ETIMEOUT')),
-        timeoutMs,
-      );
-      const done =
-        <T>(fn: (v: T) => void) =>
-        (v: T) => {
-          clearTimeout(timer);
-          this.waiter = undefined;
-          fn(v);
-        };
-      this.waiter = { resolve: done(resolve), reject: done(reject) };
+      const timeout = new ProtocolError(`LMTP ${what} timed out after ${timeoutMs} ms`, 'ETIMEOUT');
+      const timer = setTimeout(() => this.abort(timeout), timeoutMs);
+      const settled = (): void => void (clearTimeout(timer), (this.waiter = undefined));
+      this.waiter = { resolve: (r) => (settled(), resolve(r)), reject: (e) => (settled(), reject(e)) };
     });
   }
 
@@ -308,13 +301,12 @@ export class LmtpClient {
     while ((lf = this.pending.indexOf(LF)) !== -1) {
       const line = this.pending.subarray(0, lf).toString('utf8').replace(/\r$/, '');
       this.pending = this.pending.subarray(lf + 1);
-      if (!/^\d{3}([ -]|$)/.test(line)) {
+      this.lines.push(line);
+      if (!/^\d{3}([ -]|$)/.test(line) || this.lines.length > 200) {
         return this.abort(
-          new ProtocolError(`LMTP server sent garbage: ${JSON.stringify(line.slice(0, 100))}`, 'EPROTOCOL'),
+          new ProtocolError(`LMTP: not a reply: ${JSON.stringify(line.slice(0, 100))}`, 'EPROTOCOL'),
         );
       }
-      this.lines.push(line);
-      if (this.lines.length > 200) return this.abort(new ProtocolError('LMTP reply too long', 'EPROTOCOL'));
       if (line[3] === '-') continue;
       const reply = parseReply(this.lines);
       this.lines = [];
@@ -333,15 +325,16 @@ export class LmtpClient {
     this.waiter?.reject(this.failure);
   }
 
-  private expect(reply: LmtpReply, what: string, code: string): LmtpReply {
-    if (reply.code >= 200 && reply.code < 300) return reply;
-    const enhanced = reply.enhanced ? `${reply.enhanced} ` : '';
-    throw new ProtocolError(`LMTP ${what} refused: ${reply.code} ${enhanced}${reply.text}`, code, reply.code);
+  /** Returns a 2xx reply, else {@link refuse}s it. */
+  private ok(reply: LmtpReply, what: string, code: string, fatal = false): LmtpReply {
+    return reply.code >= 200 && reply.code < 300 ? reply : this.refuse(reply, what, code, fatal);
   }
 
-  private fatal(reply: LmtpReply, what: string, code: string): never {
-    const err = new ProtocolError(`LMTP ${what} failed: ${reply.code} ${reply.text}`, code, reply.code);
-    this.abort(err);
+  /** Throws the reply as a ProtocolError; `fatal` also drops the session (it is in an unknown state). */
+  private refuse(reply: LmtpReply, what: string, code: string, fatal: boolean): never {
+    const text = [reply.code, reply.enhanced, reply.text].filter((t) => t !== undefined).join(' ');
+    const err = new ProtocolError(`LMTP ${what} refused: ${text}`, code, reply.code);
+    if (fatal) this.abort(err);
     throw err;
   }
 }

@@ -14,13 +14,7 @@ import { AuthenticationError, ProtocolError } from '../core/errors.js';
 
 /** Rspamd's actions; `soft reject` comes from greylisting or rate limits, not from spam score. */
 export type RspamdAction =
-  | 'no action'
-  | 'greylist'
-  | 'add header'
-  | 'rewrite subject'
-  | 'soft reject'
-  | 'reject'
-  | (string & {});
+  'no action' | 'greylist' | 'add header' | 'rewrite subject' | 'soft reject' | 'reject' | (string & {});
 
 /** One symbol (rule) that matched. */
 export interface RspamdSymbol {
@@ -74,10 +68,15 @@ export interface ControllerOptions {
   signal?: AbortSignal;
 }
 
-/** Outcome of {@link learn}: `alreadyLearned` is Rspamd's 208, a successful no-op. */
+/**
+ * Outcome of {@link learn}. `alreadyLearned` is Rspamd's 208, a successful no-op. Neither
+ * flag set is Rspamd's 204: it skipped the message (too few words for Bayes), which no retry
+ * changes. `reason` is Rspamd's explanation whenever it did not learn.
+ */
 export interface LearnResult {
   learned: boolean;
   alreadyLearned: boolean;
+  reason?: string;
 }
 
 /** Bayes counters from {@link stat}. */
@@ -108,17 +107,22 @@ interface HttpReply {
   body: Buffer;
 }
 
+/** One HTTP request to Rspamd. */
+interface HttpCall {
+  method: 'GET' | 'POST';
+  base: string;
+  route: string;
+  headers: http.OutgoingHttpHeaders;
+  body?: Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 /** One HTTP exchange with a total deadline; network failures become ProtocolErrors. */
-async function exchange(
-  method: 'GET' | 'POST',
-  base: string,
-  route: string,
-  headers: http.OutgoingHttpHeaders,
-  body: Buffer | undefined,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<HttpReply> {
-  const url = new URL(base.replace(/\/+$/, '') + route);
+async function exchange(call: HttpCall): Promise<HttpReply> {
+  const { method, route, body, signal } = call;
+  const timeoutMs = call.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const url = new URL(call.base.replace(/\/+$/, '') + route);
   // Name host and route only: a URL may carry credentials.
   const what = `rspamd ${method} ${route} at ${url.host}`;
   signal?.throwIfAborted();
@@ -129,42 +133,39 @@ async function exchange(
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      req.destroy();
       if (reply) resolve(reply);
       else reject(err);
     };
-    const onAbort = (): void => {
-      finish(signal?.reason);
-      req.destroy();
-    };
+    const onAbort = (): void => finish(signal?.reason);
     const lib = url.protocol === 'https:' ? https : http;
     // agent: false: Rspamd closes every connection anyway; a pooled one could be stale.
-    const req = lib.request(url, {
-      method,
-      agent: false,
-      headers: { ...headers, 'Content-Length': body?.length ?? 0 },
-    });
-    const timer = setTimeout(() => {
-      finish(new ProtocolError(`${what}: no answer within ${timeoutMs} ms`, 'ETIMEOUT'));
-      req.destroy();
-    }, timeoutMs);
+    const headers = { ...call.headers, 'Content-Length': body?.length ?? 0 };
+    const req = lib.request(url, { method, agent: false, headers });
+    const timer = setTimeout(
+      () => finish(new ProtocolError(`${what}: no answer within ${timeoutMs} ms`, 'ETIMEOUT')),
+      timeoutMs,
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
+    let head: Omit<HttpReply, 'body'> | undefined;
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const parse = err.code?.startsWith('HPE_') ?? false;
-      finish(new ProtocolError(`${what}: ${err.code ?? err.message}`, parse ? 'EPROTOCOL' : 'ECONNECTION'));
+      // Rspamd sends a body with its 204 ("less tokens than required"), which 204 must not
+      // have; Node's parser then fails after the head. The head is the whole answer.
+      if (head?.status === 204) return finish(null, { ...head, body: Buffer.alloc(0) });
+      const code = err.code?.startsWith('HPE_') ? 'EPROTOCOL' : 'ECONNECTION';
+      finish(new ProtocolError(`${what}: ${err.code ?? err.message}`, code));
     });
     req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      head = { status, statusText: res.statusMessage ?? '' };
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
         size += chunk.length;
-        if (size > MAX_REPLY_BYTES) {
-          finish(new ProtocolError(`${what}: reply over ${MAX_REPLY_BYTES} bytes`, 'EPROTOCOL', res.statusCode));
-          req.destroy();
-        } else chunks.push(chunk);
+        if (size > MAX_REPLY_BYTES) finish(new ProtocolError(`${what}: reply too big`, 'EPROTOCOL', status));
       });
-      res.on('end', () =>
-        finish(null, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) }),
-      );
+      res.on('end', () => head && finish(null, { ...head, body: Buffer.concat(chunks) }));
       res.on('error', (err: NodeJS.ErrnoException) =>
         finish(new ProtocolError(`${what}: ${err.code ?? err.message}`, 'ECONNECTION')),
       );
@@ -177,25 +178,29 @@ async function exchange(
 function json(reply: HttpReply, what: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(reply.body.toString('utf8'));
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      return value as Record<string, unknown>;
   } catch {
     // fall through to the error below
   }
   throw new ProtocolError(`${what}: reply is not a JSON object`, 'EPROTOCOL', reply.status);
 }
 
+/** Rspamd's explanation: `{"error": "..."}` in the body, else the status line's reason. */
+function errorText(reply: HttpReply): string {
+  try {
+    const error = (JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error;
+    if (typeof error === 'string') return error;
+  } catch {
+    // not JSON: use the status text
+  }
+  return reply.statusText;
+}
+
 /** Throws for any status not in `ok`: 401/403 as AuthenticationError, others as EPROTOCOL. */
 function expectStatus(reply: HttpReply, ok: number[], what: string): void {
   if (ok.includes(reply.status)) return;
-  // Rspamd explains itself in {"error": "..."}; keep it short, it may quote the message id.
-  let reason = reply.statusText;
-  try {
-    const error = (JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error;
-    if (typeof error === 'string') reason = error;
-  } catch {
-    // not JSON: keep the status text
-  }
-  const message = `${what}: HTTP ${reply.status} ${reason.slice(0, 200)}`;
+  const message = `${what}: HTTP ${reply.status} ${errorText(reply).slice(0, 200)}`;
   if (reply.status === 401 || reply.status === 403) throw new AuthenticationError(message);
   throw new ProtocolError(message, 'EPROTOCOL', reply.status);
 }
@@ -209,7 +214,8 @@ function headerValue(field: string, value: string): string {
 /** The request headers for an envelope; Rspamd reads one `Rcpt` header per recipient. */
 export function envelopeHeaders(envelope: RspamdEnvelope): http.OutgoingHttpHeaders {
   const headers: http.OutgoingHttpHeaders = {};
-  if (envelope.from !== undefined) headers.From = headerValue('from', envelope.from === '' ? '<>' : envelope.from);
+  if (envelope.from !== undefined)
+    headers.From = headerValue('from', envelope.from === '' ? '<>' : envelope.from);
   const rcpt = envelope.rcpt === undefined ? [] : [envelope.rcpt].flat();
   if (rcpt.length > 0) headers.Rcpt = rcpt.map((r) => headerValue('rcpt', r));
   if (envelope.ip !== undefined) headers.IP = headerValue('ip', envelope.ip);
@@ -228,13 +234,16 @@ export async function scanMessage(
   opts: ScanOptions,
 ): Promise<RspamdScanResult> {
   const what = 'rspamd /checkv2';
-  const reply = await exchange('POST', opts.url, '/checkv2', envelopeHeaders(envelope), msg, opts.timeoutMs, opts.signal);
+  const { url: base, timeoutMs, signal } = opts;
+  const call = { base, route: '/checkv2', headers: envelopeHeaders(envelope), timeoutMs, signal };
+  const reply = await exchange({ ...call, method: 'POST', body: msg });
   expectStatus(reply, [200], what);
   const body = json(reply, what);
+  const { action } = body;
   const score = num(body.score);
   const requiredScore = num(body.required_score);
-  if (typeof body.action !== 'string' || score === undefined || requiredScore === undefined) {
-    throw new ProtocolError(`${what}: reply lacks action, score or required_score`, 'EPROTOCOL', reply.status);
+  if (typeof action !== 'string' || score === undefined || requiredScore === undefined) {
+    throw new ProtocolError(`${what}: no action, score or required_score`, 'EPROTOCOL', reply.status);
   }
   const symbols: Record<string, RspamdSymbol> = {};
   for (const [name, raw] of Object.entries((body.symbols ?? {}) as Record<string, Record<string, unknown>>)) {
@@ -246,13 +255,19 @@ export async function scanMessage(
     };
   }
   return {
-    action: body.action,
+    action,
     score,
     requiredScore,
-    isSpam: isSpamAction(body.action),
+    isSpam: isSpamAction(action),
     symbols,
     skipped: body.is_skipped === true,
   };
+}
+
+/** The parts of an {@link HttpCall} that every controller request shares. */
+function controller(opts: ControllerOptions): Omit<HttpCall, 'method' | 'route'> {
+  const { controllerUrl: base, password, timeoutMs, signal } = opts;
+  return { base, headers: { Password: password }, timeoutMs, signal };
 }
 
 /**
@@ -261,17 +276,12 @@ export async function scanMessage(
  */
 export async function learn(cls: 'spam' | 'ham', msg: Buffer, opts: ControllerOptions): Promise<LearnResult> {
   const route = cls === 'spam' ? '/learnspam' : '/learnham';
-  const reply = await exchange(
-    'POST',
-    opts.controllerUrl,
-    route,
-    { Password: opts.password },
-    msg,
-    opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    opts.signal,
-  );
-  // 208 Already Reported: "<message-id> has been already learned as spam, ignore it".
-  if (reply.status === 208) return { learned: false, alreadyLearned: true };
+  const reply = await exchange({ ...controller(opts), method: 'POST', route, body: msg });
+  // 208 Already Reported: "<message-id> has been already learned as spam, ignore it";
+  // 204: "<message-id> contains less tokens than required for bayes classifier: 4 < 11".
+  if (reply.status === 208 || reply.status === 204) {
+    return { learned: false, alreadyLearned: reply.status === 208, reason: errorText(reply).slice(0, 200) };
+  }
   expectStatus(reply, [200], `rspamd ${route}`);
   return { learned: true, alreadyLearned: false };
 }
@@ -282,18 +292,22 @@ export async function learn(cls: 'spam' | 'ham', msg: Buffer, opts: ControllerOp
  */
 export async function stat(opts: ControllerOptions): Promise<RspamdBayesStat> {
   const what = 'rspamd /stat';
-  const headers = { Password: opts.password };
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const reply = await exchange('GET', opts.controllerUrl, '/stat', headers, undefined, timeoutMs, opts.signal);
+  const reply = await exchange({ ...controller(opts), method: 'GET', route: '/stat' });
   expectStatus(reply, [200], what);
   const body = json(reply, what);
-  if (!Array.isArray(body.statfiles)) throw new ProtocolError(`${what}: no statfiles`, 'EPROTOCOL', reply.status);
+  if (!Array.isArray(body.statfiles))
+    throw new ProtocolError(`${what}: no statfiles`, 'EPROTOCOL', reply.status);
   const statfiles = body.statfiles as Array<Record<string, unknown>>;
   const revision = (symbol: string): number =>
     statfiles.filter((s) => s.symbol === symbol).reduce((sum, s) => sum + (num(s.revision) ?? 0), 0);
   const spam = revision('BAYES_SPAM');
   const ham = revision('BAYES_HAM');
-  return { spam, ham, total: num(body.total_learns) ?? spam + ham, learnedSinceStart: num(body.learned) ?? 0 };
+  return {
+    spam,
+    ham,
+    total: num(body.total_learns) ?? spam + ham,
+    learnedSinceStart: num(body.learned) ?? 0,
+  };
 }
 
 /** Header names {@link spamHeaders} writes; remove incoming copies first, a sender may forge them. */
@@ -334,9 +348,14 @@ export function spamHeaders(
   ];
   const prefix = opts.subjectPrefix?.trim();
   if (result.isSpam && prefix) {
-    // Unfold: a folded Subject continues on lines that start with white space.
-    const subject = (opts.subject ?? '').replace(/\r?\n(?=[ \t])/g, '').trim();
-    if (!subject.startsWith(prefix)) lines.push(`Subject: ${encodeWord(prefix)}${subject ? ` ${subject}` : ''}`);
+    // Unfold (a folded Subject continues on lines starting with white space); a stray line
+    // break would end the header early and let the rest pass as a header of its own.
+    const subject = (opts.subject ?? '')
+      .replace(/\r?\n(?=[ \t])/g, '')
+      .replace(/[\r\n]+/g, ' ')
+      .trim();
+    if (!subject.startsWith(prefix))
+      lines.push(`Subject: ${encodeWord(prefix)}${subject ? ` ${subject}` : ''}`);
   }
   return lines;
 }

@@ -72,10 +72,11 @@ export class MessageSpool {
     return Buffer.concat(this.#head);
   }
 
-  /** The whole message as a stream (from memory or from the temp file). */
-  stream(): Readable {
+  /** The message from byte `start` on, as a stream (from memory or from the temp file). */
+  stream(start = 0): Readable {
     if (!this.#closed) throw new Error('spool is still being written');
-    return this.#file ? createReadStream(this.#file.path, { highWaterMark: 256 * 1024 }) : Readable.from(this.#chunks);
+    if (this.#file) return createReadStream(this.#file.path, { start, highWaterMark: 256 * 1024 });
+    return Readable.from(start === 0 ? this.#chunks : [Buffer.concat(this.#chunks).subarray(start)]);
   }
 
   /** The whole message in memory; only for messages known to be small. */

@@ -26,7 +26,9 @@ export function desiredSchedules(jobs: readonly AnyJob[], config: Config): Map<s
   const known = new Set(jobs.map((j) => j.name));
   for (const name of Object.keys(config.schedules)) {
     if (!known.has(name)) {
-      throw new ConfigError(`schedules.${name}: unknown job; known jobs: ${[...known].join(', ') || '(none)'}`);
+      throw new ConfigError(
+        `schedules.${name}: unknown job; known jobs: ${[...known].join(', ') || '(none)'}`,
+      );
     }
   }
   const out = new Map<string, DesiredSchedule[]>();
@@ -42,11 +44,17 @@ export function desiredSchedules(jobs: readonly AnyJob[], config: Config): Map<s
           : { ...base, everyMs, offsetMs: stableOffset(base.id, everyMs) },
       );
     } else if (global && !def.defaultSchedule) {
-      throw new ConfigError(`schedules.${def.name}: this job has no global schedule (it runs per target or on demand)`);
+      throw new ConfigError(
+        `schedules.${def.name}: this job has no global schedule (it runs per target or on demand)`,
+      );
     }
     for (const s of def.schedules?.(config) ?? []) {
       const everyMs = s.everyMs;
-      list.push({ ...s, id: `${MANAGED_PREFIX}${s.id}`, ...(everyMs ? { offsetMs: stableOffset(s.id, everyMs) } : {}) });
+      list.push({
+        ...s,
+        id: `${MANAGED_PREFIX}${s.id}`,
+        ...(everyMs ? { offsetMs: stableOffset(s.id, everyMs) } : {}),
+      });
     }
     out.set(def.name, list);
   }

@@ -38,7 +38,12 @@ async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Pro
   try {
     return await fn();
   } finally {
-    await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, token);
+    await redis.eval(
+      `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+      1,
+      key,
+      token,
+    );
   }
 }
 
@@ -57,7 +62,9 @@ export async function reconcileSchedules(
       const queue = queues.get(def.name);
       if (!queue) continue;
       const existing = new Map(
-        (await queue.getJobSchedulers(0, -1)).filter((s) => (s.key ?? '').startsWith(MANAGED_PREFIX)).map((s) => [s.key, s]),
+        (await queue.getJobSchedulers(0, -1))
+          .filter((s) => (s.key ?? '').startsWith(MANAGED_PREFIX))
+          .map((s) => [s.key, s]),
       );
       for (const want of desired.get(def.name) ?? []) {
         const have = existing.get(want.id);
@@ -80,7 +87,15 @@ export async function reconcileSchedules(
         report.removed.push(id);
       }
     }
-    log.info({ ...report, added: report.added.length, changed: report.changed.length, removed: report.removed.length }, 'schedules reconciled');
+    log.info(
+      {
+        ...report,
+        added: report.added.length,
+        changed: report.changed.length,
+        removed: report.removed.length,
+      },
+      'schedules reconciled',
+    );
     return report;
   });
 }

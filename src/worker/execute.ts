@@ -57,6 +57,8 @@ export async function executeJob(
 /** The numeric and short string fields of a result, for the summary log line. */
 function countsOf(result: JobResult): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(result).filter(([, v]) => typeof v === 'number' || (typeof v === 'string' && v.length < 80)),
+    Object.entries(result).filter(
+      ([, v]) => typeof v === 'number' || (typeof v === 'string' && v.length < 80),
+    ),
   );
 }

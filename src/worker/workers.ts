@@ -91,7 +91,8 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
     async close() {
       for (const w of workers) w.cancelAllJobs(SHUTDOWN);
       const results = await Promise.allSettled(workers.map((w) => w.close()));
-      for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'worker close failed');
+      for (const r of results)
+        if (r.status === 'rejected') log.error({ err: r.reason }, 'worker close failed');
     },
   };
 }

@@ -20,7 +20,10 @@ export function freshPrefix(): string {
 export function writeConfig(redisUrl: string, prefix: string, extra = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-config-'));
   const file = join(dir, 'mailjobs.yaml');
-  writeFileSync(file, `redis: { url: "${redisUrl}", prefix: ${prefix} }\nworkers: { lockDurationSeconds: 5 }\n${extra}`);
+  writeFileSync(
+    file,
+    `redis: { url: "${redisUrl}", prefix: ${prefix} }\nworkers: { lockDurationSeconds: 5 }\n${extra}`,
+  );
   return file;
 }
 

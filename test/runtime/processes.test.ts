@@ -12,7 +12,14 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { bullConnection, connectRedis, queuePrefix, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
+import {
+  bullConnection,
+  connectRedis,
+  queuePrefix,
+  redisAnswers,
+  resolveRedisUrl,
+  stateKey,
+} from '../../src/core/redis.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
@@ -35,7 +42,9 @@ const TSX = ['--import', 'tsx'];
 
 /** Starts test/helpers/worker-main.ts; resolves once it printed "ready". */
 async function workerProcess(configFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...TSX, 'test/helpers/worker-main.ts', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TSX, 'test/helpers/worker-main.ts', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -46,7 +55,8 @@ async function workerProcess(configFile: string): Promise<ChildProcess> {
   return child;
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
 
 function harness() {
   const prefix = freshPrefix();
@@ -54,7 +64,10 @@ function harness() {
   const queues = openQueues(testJobs, redisFx.url, prefix);
   const queue = queues.get('echo')!;
   queue.setMaxListeners(50); // one listener per job awaited below
-  const events = new QueueEvents('echo', { connection: bullConnection(redisFx.url, { blocking: true }), prefix: queuePrefix(prefix) });
+  const events = new QueueEvents('echo', {
+    connection: bullConnection(redisFx.url, { blocking: true }),
+    prefix: queuePrefix(prefix),
+  });
   return {
     prefix,
     file,
@@ -100,8 +113,11 @@ describe('worker processes', () => {
     try {
       const [a, b] = await Promise.all([workerProcess(h.file), workerProcess(h.file)]);
       const ids = [];
-      for (let i = 0; i < 16; i++) ids.push((await h.enqueue({ target: `t${i}`, steps: 1, stepMs: 100 })).jobId);
-      const results = await Promise.all(ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)));
+      for (let i = 0; i < 16; i++)
+        ids.push((await h.enqueue({ target: `t${i}`, steps: 1, stepMs: 100 })).jobId);
+      const results = await Promise.all(
+        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)),
+      );
       const pids = new Set(results.map((r: { processedBy: number }) => r.processedBy));
       expect(pids).toEqual(new Set([a.pid, b.pid]));
       a.kill('SIGTERM');
@@ -117,17 +133,27 @@ describe('start-up', () => {
   it('starts a private redis-server with append-only persistence when none is configured or answers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailjobs-private-redis-'));
     const unused = `redis://127.0.0.1:${await freePort()}`;
-    await expect(resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir })).rejects.toThrow(
-      /no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/,
-    );
-    const url = await resolveRedisUrl(undefined, silentLog, { startPrivate: true, defaultUrl: unused, privateDir: dir });
+    await expect(
+      resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir }),
+    ).rejects.toThrow(/no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/);
+    const url = await resolveRedisUrl(undefined, silentLog, {
+      startPrivate: true,
+      defaultUrl: unused,
+      privateDir: dir,
+    });
     expect(url).toBe(`unix:${dir}/redis.sock`);
     const r = connectRedis(url);
     r.on('error', () => undefined); // it reconnects after SHUTDOWN below
     try {
       expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
       // a second process finds the running private instance instead of starting another
-      expect(await resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir })).toBe(url);
+      expect(
+        await resolveRedisUrl(undefined, silentLog, {
+          startPrivate: false,
+          defaultUrl: unused,
+          privateDir: dir,
+        }),
+      ).toBe(url);
       await r.shutdown('NOSAVE').catch(() => undefined);
     } finally {
       r.disconnect();
@@ -139,11 +165,15 @@ describe('start-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailjobs-badcfg-'));
     const file = join(dir, 'mailjobs.yaml');
     writeFileSync(file, 'schedules:\n  echo: { cron: "every day" }\n');
-    const child = spawn(process.execPath, [...TSX, 'src/cli.ts', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...TSX, 'src/cli.ts', 'start', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     expect(await exited(child)).toBe(2);
-    expect(stderr.trim()).toMatch(new RegExp(`^mailjobs: ${file}: schedules\\.echo\\.cron: invalid cron expression "every day"`));
+    expect(stderr.trim()).toMatch(
+      new RegExp(`^mailjobs: ${file}: schedules\\.echo\\.cron: invalid cron expression "every day"`),
+    );
     expect(stderr).not.toContain('    at ');
   });
 });

@@ -28,14 +28,24 @@ function setup() {
   const config = configFor(redisFx.url, prefix);
   const queues = openQueues(testJobs, redisFx.url, prefix);
   const queue = queues.get('echo')!;
-  const events = new QueueEvents('echo', { connection: bullConnection(redisFx.url, { blocking: true }), prefix: queuePrefix(prefix) });
+  const events = new QueueEvents('echo', {
+    connection: bullConnection(redisFx.url, { blocking: true }),
+    prefix: queuePrefix(prefix),
+  });
   let workers: WorkerSet | undefined;
   return {
     prefix,
     queue,
     events,
     enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis, prefix }),
-    startWorkers: () => (workers = startWorkers({ jobs: testJobs, config: () => config, redisUrl: redisFx.url, redis, log: silentLog })),
+    startWorkers: () =>
+      (workers = startWorkers({
+        jobs: testJobs,
+        config: () => config,
+        redisUrl: redisFx.url,
+        redis,
+        log: silentLog,
+      })),
     async close() {
       await workers?.close();
       await events.close();
@@ -72,7 +82,9 @@ describe('queue runtime', () => {
   it('rejects an invalid payload at enqueue with the field named', async () => {
     const t = setup();
     try {
-      await expect(t.enqueue({ target: 'x', steps: 'many' })).rejects.toThrow(/invalid echo payload: steps: .*number/);
+      await expect(t.enqueue({ target: 'x', steps: 'many' })).rejects.toThrow(
+        /invalid echo payload: steps: .*number/,
+      );
       expect(await t.queue.count()).toBe(0);
     } finally {
       await t.close();
@@ -134,14 +146,19 @@ describe('CLI enqueue and run', () => {
     const t = setup();
     const file = writeConfig(redisFx.url, t.prefix);
     try {
-      const failed = await runCli(['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', file], testJobs);
+      const failed = await runCli(
+        ['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', file],
+        testJobs,
+      );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo x: told to fail' });
       const invalid = await runCli(['run', 'echo', '{"steps":1}', '--config', file], testJobs);
       expect(invalid.code).toBe(1);
       expect(invalid.err).toMatch(/target: .*expected string/);
       const queued = await runCli(['enqueue', 'echo', '{"target":"y"}', '--config', file], testJobs);
       expect(queued.out).toMatch(/^queued [0-9a-f-]{36}$/);
-      await expect(runCli(['enqueue', 'nope', '{}', '--config', file], testJobs)).rejects.toThrow('unknown job "nope"; known jobs: echo');
+      await expect(runCli(['enqueue', 'nope', '{}', '--config', file], testJobs)).rejects.toThrow(
+        'unknown job "nope"; known jobs: echo',
+      );
     } finally {
       await t.close();
     }

@@ -26,7 +26,10 @@ afterAll(async () => {
 
 const connectors = (list: { id: string; interval: number }[]) =>
   `connectors:\n${list
-    .map((c) => `  - { id: ${c.id}, protocol: imap, host: h, username: u, password: p, deliverTo: u, intervalMinutes: ${c.interval} }`)
+    .map(
+      (c) =>
+        `  - { id: ${c.id}, protocol: imap, host: h, username: u, password: p, deliverTo: u, intervalMinutes: ${c.interval} }`,
+    )
     .join('\n')}\n`;
 
 async function reconcileWith(prefix: string, yaml: string) {
@@ -52,20 +55,41 @@ async function reconcileWith(prefix: string, yaml: string) {
 describe('scheduler', () => {
   it('adds, leaves unchanged, changes and removes schedules as the config changes', async () => {
     const prefix = freshPrefix();
-    const a = await reconcileWith(prefix, connectors([{ id: 'a@x', interval: 30 }, { id: 'b@x', interval: 30 }]));
+    const a = await reconcileWith(
+      prefix,
+      connectors([
+        { id: 'a@x', interval: 30 },
+        { id: 'b@x', interval: 30 },
+      ]),
+    );
     expect(a.report.added.sort()).toEqual(['config:echo', 'config:echo:a@x', 'config:echo:b@x']);
-    expect(a.schedulers.map((s) => s.key).sort()).toEqual(['config:echo', 'config:echo:a@x', 'config:echo:b@x']);
+    expect(a.schedulers.map((s) => s.key).sort()).toEqual([
+      'config:echo',
+      'config:echo:a@x',
+      'config:echo:b@x',
+    ]);
     const nightly = a.schedulers.find((s) => s.key === 'config:echo')!;
     expect(nightly.pattern).toBe('0 3 * * *');
     expect(Number(a.schedulers.find((s) => s.key === 'config:echo:a@x')!.every)).toBe(30 * 60_000);
 
-    const same = await reconcileWith(prefix, connectors([{ id: 'a@x', interval: 30 }, { id: 'b@x', interval: 30 }]));
+    const same = await reconcileWith(
+      prefix,
+      connectors([
+        { id: 'a@x', interval: 30 },
+        { id: 'b@x', interval: 30 },
+      ]),
+    );
     expect(same.report).toEqual({ added: [], changed: [], removed: [], unchanged: 3 });
 
-    const changed = await reconcileWith(prefix, connectors([{ id: 'a@x', interval: 10 }]) + 'schedules:\n  echo: { enabled: false }\n');
+    const changed = await reconcileWith(
+      prefix,
+      connectors([{ id: 'a@x', interval: 10 }]) + 'schedules:\n  echo: { enabled: false }\n',
+    );
     expect(changed.report.changed).toEqual(['config:echo:a@x']);
     expect(changed.report.removed.sort()).toEqual(['config:echo', 'config:echo:b@x']);
-    expect(changed.schedulers.map((s) => [s.key, Number(s.every)])).toEqual([['config:echo:a@x', 10 * 60_000]]);
+    expect(changed.schedulers.map((s) => [s.key, Number(s.every)])).toEqual([
+      ['config:echo:a@x', 10 * 60_000],
+    ]);
   });
 
   it('two schedulers reconciling at once create each schedule and each first job once', async () => {

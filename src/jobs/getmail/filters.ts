@@ -1,0 +1,70 @@
+/**
+ * The per-account filters: clamd, then Rspamd. A scanner that is down, reloading or slow
+ * makes the run stop with a retryable error: nothing unscanned is delivered, nothing dropped.
+ */
+import type { Config, ConnectorConfig } from '../../config/schema.js';
+import { ProtocolError } from '../../core/errors.js';
+import { ClamdClient } from '../../mail/clamd.js';
+import { scanMessage, spamHeaders } from '../../mail/rspamd.js';
+import type { MessageSpool } from '../../mail/spool.js';
+
+/** Rspamd's own default `max_message` is 50 MB; above our limit the spam scan is skipped (logged). */
+export const SPAM_SCAN_MAX_BYTES = 20 * 1024 * 1024;
+
+export type FilterVerdict =
+  | { kind: 'infected'; virus: string }
+  | { kind: 'discard'; score: number }
+  | { kind: 'deliver'; spam: boolean; headers: string[]; subject?: string; spamScanSkipped?: boolean };
+
+function unavailable(scanner: string, err: unknown): never {
+  if (err instanceof ProtocolError) {
+    throw new ProtocolError(
+      `${scanner} unavailable (${err.message}); nothing unscanned was delivered`,
+      'ESCANNER',
+    );
+  }
+  throw err;
+}
+
+export async function applyFilters(
+  spool: MessageSpool,
+  envelope: { from: string; rcpt: string },
+  subject: string | undefined,
+  connector: ConnectorConfig,
+  config: Config,
+  signal: AbortSignal,
+): Promise<FilterVerdict> {
+  if (connector.filters.antivirus) {
+    const clamd = new ClamdClient(config.clamd);
+    const scan = await clamd
+      .scanStream(spool.stream(), { timeoutMs: config.clamd.timeoutSeconds * 1000, signal })
+      .catch((err: unknown) => unavailable('antivirus (clamd)', err));
+    if (scan.infected) return { kind: 'infected', virus: scan.virus ?? 'unknown' };
+  }
+  if (!connector.filters.antispam) return { kind: 'deliver', spam: false, headers: [] };
+  const message = spool.size <= SPAM_SCAN_MAX_BYTES ? await bufferOf(spool) : undefined;
+  if (!message) return { kind: 'deliver', spam: false, headers: [], spamScanSkipped: true };
+  const result = await scanMessage(
+    message,
+    { from: envelope.from, rcpt: envelope.rcpt },
+    { url: config.rspamd.url, timeoutMs: config.rspamd.timeoutSeconds * 1000, signal },
+  ).catch((err: unknown) => unavailable('antispam (rspamd)', err));
+  if (result.action === 'reject' && config.getmail.rejectedSpam === 'discard')
+    return { kind: 'discard', score: result.score };
+  const lines = spamHeaders(result, { subjectPrefix: config.getmail.spamSubjectPrefix, subject });
+  const newSubject = lines.find((l) => /^Subject:/i.test(l));
+  return {
+    kind: 'deliver',
+    spam: result.isSpam,
+    headers: lines.filter((l) => l !== newSubject),
+    ...(newSubject ? { subject: newSubject } : {}),
+  };
+}
+
+async function bufferOf(spool: MessageSpool): Promise<Buffer> {
+  const inMemory = spool.buffer();
+  if (inMemory) return inMemory;
+  const chunks: Buffer[] = [];
+  for await (const c of spool.stream()) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,50 @@
+/**
+ * getmail: POP3/IMAP connectors. One job per connector (`{ account }`), scheduled every
+ * `intervalMinutes` (a new or changed connector is fetched at once), or triggered on demand.
+ */
+import type { ConnectorConfig } from '../../config/schema.js';
+import { PermanentJobError } from '../../core/errors.js';
+import { localMessageExists } from '../../mail/imap.js';
+import type { JobContext } from '../types.js';
+import { defineJob } from '../types.js';
+import { getmail, type GetmailDeps } from './processor.js';
+import { openRemote } from './remote.js';
+import { getmailContract } from './schema.js';
+import { TRACE_HEADER } from './trace.js';
+
+/** Looks for the trace header in the user's local mailbox, as Dovecot's master user. */
+async function localHasTrace(connector: ConnectorConfig, trace: string, ctx: JobContext): Promise<boolean> {
+  const { imap, masterUser, masterPasswordFile } = ctx.config.dovecot;
+  if (!masterPasswordFile) {
+    throw new PermanentJobError(
+      `getmail ${connector.id}: a delivery was interrupted and cannot be checked without dovecot.masterPasswordFile in the config`,
+      'ENOMASTER',
+    );
+  }
+  return localMessageExists(
+    {
+      host: imap.host,
+      port: imap.port,
+      security: imap.security,
+      verifyCertificate: imap.verifyCertificate,
+      user: connector.deliverTo,
+      masterUser,
+      masterPassword: masterPasswordFile.reveal(),
+      signal: ctx.signal,
+    },
+    TRACE_HEADER,
+    trace,
+  );
+}
+
+export const realDeps: GetmailDeps = { openRemote, localHasTrace };
+
+export const getmailJob = defineJob({
+  ...getmailContract,
+  concurrency: 10,
+  process: (payload, ctx) => getmail(payload, ctx, realDeps),
+  schedules: (config) =>
+    config.connectors
+      .filter((c) => c.enabled)
+      .map((c) => ({ id: `getmail:${c.id}`, payload: { account: c.id }, everyMs: c.intervalMinutes * 60_000 })),
+});

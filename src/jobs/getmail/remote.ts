@@ -1,0 +1,129 @@
+/**
+ * Opens a connector's remote account as a `RemoteSession`: POP3 (our client, pipelined RETR)
+ * or IMAP (imapflow, BODY.PEEK so nothing becomes \Seen before we delete it).
+ */
+import type { ImapFlow } from 'imapflow';
+import type { ConnectorConfig } from '../../config/schema.js';
+import {
+  connectImap,
+  deleteUids,
+  downloadTo,
+  listFetchFolders,
+  listUids,
+  openFolder,
+  sizesOf,
+} from '../../mail/imap.js';
+import { Pop3Client } from '../../mail/pop3.js';
+import { MessageSpool } from '../../mail/spool.js';
+import type { JobContext } from '../types.js';
+import type { RemoteFolder, RemoteSession } from './source.js';
+
+/** Standard ports (RFC 8314 for implicit TLS). */
+export function defaultPort(protocol: 'pop3' | 'imap', security: ConnectorConfig['security']): number {
+  if (protocol === 'pop3') return security === 'tls' ? 995 : 110;
+  return security === 'tls' ? 993 : 143;
+}
+
+function connectionOptions(c: ConnectorConfig, ctx: JobContext) {
+  if (!c.verifyCertificate && c.security !== 'none') {
+    ctx.log.warn({ host: c.host }, 'TLS certificate verification is off for this connector');
+  }
+  const g = ctx.config.getmail;
+  return {
+    host: c.host,
+    port: c.port ?? defaultPort(c.protocol, c.security),
+    security: c.security,
+    verifyCertificate: c.verifyCertificate,
+    connectTimeoutMs: g.connectTimeoutSeconds * 1000,
+    signal: ctx.signal,
+  };
+}
+
+async function openPop3(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  const opts = connectionOptions(c, ctx);
+  const client = await Pop3Client.connect({
+    ...opts,
+    commandTimeoutMs: ctx.config.getmail.commandTimeoutSeconds * 1000,
+  });
+  try {
+    await client.login(c.username, c.password.reveal());
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return {
+    protocol: 'pop3',
+    tls: c.security !== 'none',
+    async *folders(): AsyncGenerator<RemoteFolder> {
+      const [uidl, sizes] = await Promise.all([client.uidl(), client.list()]);
+      yield {
+        name: 'INBOX',
+        validity: 'pop3',
+        messages: [...uidl].map(([ref, id]) => ({ id, ref, size: sizes.get(ref) ?? 0 })),
+        retrieveEach: (refs, onMessage) => client.retrieveMany(refs, onMessage),
+        async delete(refs) {
+          for (const ref of refs) await client.delete(ref);
+        },
+      };
+    },
+    close: () => client.quit(), // QUIT commits the DELEs (RFC 1939 UPDATE state)
+  };
+}
+
+function imapFolder(
+  client: ImapFlow,
+  path: string,
+  validity: string,
+  sizes: Map<number, number>,
+): RemoteFolder {
+  return {
+    name: path,
+    validity,
+    messages: [...sizes].map(([uid, size]) => ({ id: String(uid), ref: uid, size })),
+    async retrieveEach(refs, onMessage) {
+      for (const uid of refs) {
+        const spool = new MessageSpool();
+        try {
+          if (!(await downloadTo(client, uid, spool))) continue; // expunged meanwhile
+          await spool.close();
+        } catch (err) {
+          await spool.dispose();
+          throw err;
+        }
+        await onMessage(uid, spool);
+      }
+    },
+    async delete(refs) {
+      await deleteUids(client, refs);
+    },
+  };
+}
+
+async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  const client = await connectImap({
+    ...connectionOptions(c, ctx),
+    socketTimeoutMs: ctx.config.getmail.commandTimeoutSeconds * 1000,
+    user: c.username,
+    password: c.password.reveal(),
+  });
+  return {
+    protocol: 'imap',
+    tls: c.security !== 'none',
+    async *folders(): AsyncGenerator<RemoteFolder> {
+      for (const f of await listFetchFolders(client, c.folders)) {
+        // EXAMINE when nothing will be deleted: then nothing in the folder can change.
+        const box = await openFolder(client, f.path, { readOnly: c.delete === 'never' });
+        const sizes =
+          box.exists > 0 ? await sizesOf(client, await listUids(client)) : new Map<number, number>();
+        yield imapFolder(client, f.path, box.uidValidity, sizes);
+      }
+    },
+    async close() {
+      await client.logout().catch(() => client.close());
+    },
+  };
+}
+
+export function openRemote(connector: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  return connector.protocol === 'pop3' ? openPop3(connector, ctx) : openImap(connector, ctx);
+}

@@ -1,0 +1,122 @@
+/**
+ * What getmail remembers per account, in Redis, written after each message (never only at
+ * the end of a run), so a crash at any point loses nothing and redelivers nothing:
+ *  - `seen`: remote message key → retrieval time (ms), for "new?" and `delete: afterDays`;
+ *  - `inflight`: keys whose LMTP outcome is unknown until recorded (crash window);
+ *  - `ids`: identity digests of delivered messages (Message-ID + header), the fallback when
+ *    a server changes UIDVALIDITY or renumbers its UIDLs;
+ *  - `validity`: folder → UIDVALIDITY last seen;
+ *  - `stats`: last run, last error, consecutive failures (for `status` and the dashboard).
+ * Every key expires `stateRetentionDays` after the account's last run: a deleted connector's
+ * state is kept for a while (re-adding it redelivers nothing), then cleaned.
+ */
+import type { Redis } from 'ioredis';
+
+export interface RunStats {
+  lastRunAt?: number;
+  lastSuccessAt?: number;
+  lastError?: string;
+  consecutiveFailures: number;
+  lastResult?: Record<string, unknown>;
+}
+
+export class SeenUidStore {
+  private readonly keys: { seen: string; inflight: string; ids: string; validity: string; stats: string };
+
+  constructor(
+    private readonly redis: Redis,
+    key: (...parts: string[]) => string,
+    account: string,
+    private readonly retentionSeconds: number,
+  ) {
+    const k = (name: string) => key('getmail', account, name);
+    this.keys = {
+      seen: k('seen'),
+      inflight: k('inflight'),
+      ids: k('ids'),
+      validity: k('validity'),
+      stats: k('stats'),
+    };
+  }
+
+  /** Remote keys already handled, with their retrieval time. */
+  async seen(): Promise<Map<string, number>> {
+    const all = await this.redis.hgetall(this.keys.seen);
+    return new Map(Object.entries(all).map(([k, v]) => [k, Number(v)]));
+  }
+
+  async inflight(): Promise<Set<string>> {
+    return new Set(await this.redis.hkeys(this.keys.inflight));
+  }
+
+  /** Before LMTP DATA: the outcome of this message is unknown until `recordDone`. */
+  async markInflight(key: string): Promise<void> {
+    await this.redis.hset(this.keys.inflight, key, Date.now());
+  }
+
+  /** Not delivered (4xx/5xx): nothing to recover. */
+  async clearInflight(key: string): Promise<void> {
+    await this.redis.hdel(this.keys.inflight, key);
+  }
+
+  /** The message is handled (delivered, infected, discarded or found already delivered). */
+  async recordDone(key: string, identity: string | undefined, at = Date.now()): Promise<void> {
+    const m = this.redis.multi().hset(this.keys.seen, key, at).hdel(this.keys.inflight, key);
+    if (identity) m.zadd(this.keys.ids, at, identity);
+    await m.exec();
+  }
+
+  async hasIdentity(identity: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.ids, identity)) !== null;
+  }
+
+  /** The UIDVALIDITY last seen for `folder`, then stores `current`. */
+  async swapValidity(folder: string, current: string): Promise<string | null> {
+    const [[, previous]] = (await this.redis
+      .multi()
+      .hget(this.keys.validity, folder)
+      .hset(this.keys.validity, folder, current)
+      .exec()) as [[unknown, string | null], unknown];
+    return previous;
+  }
+
+  /** Forgets seen keys no longer on the server (deleted there), so the hash stays bounded. */
+  async forget(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000)
+      await this.redis.hdel(this.keys.seen, ...keys.slice(i, i + 1000));
+  }
+
+  async stats(): Promise<RunStats> {
+    const s = await this.redis.hgetall(this.keys.stats);
+    return {
+      ...(s.lastRunAt ? { lastRunAt: Number(s.lastRunAt) } : {}),
+      ...(s.lastSuccessAt ? { lastSuccessAt: Number(s.lastSuccessAt) } : {}),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+      consecutiveFailures: Number(s.consecutiveFailures ?? 0),
+      ...(s.lastResult ? { lastResult: JSON.parse(s.lastResult) as Record<string, unknown> } : {}),
+    };
+  }
+
+  async recordRun(outcome: { result: Record<string, unknown> } | { error: string }): Promise<void> {
+    const now = Date.now();
+    const m = this.redis.multi();
+    if ('result' in outcome) {
+      m.hset(this.keys.stats, {
+        lastRunAt: now,
+        lastSuccessAt: now,
+        consecutiveFailures: 0,
+        lastResult: JSON.stringify(outcome.result),
+      });
+      m.hdel(this.keys.stats, 'lastError');
+    } else {
+      m.hset(this.keys.stats, { lastRunAt: now, lastError: outcome.error }).hincrby(
+        this.keys.stats,
+        'consecutiveFailures',
+        1,
+      );
+    }
+    m.zremrangebyscore(this.keys.ids, 0, now - this.retentionSeconds * 1000);
+    for (const key of Object.values(this.keys)) m.expire(key, this.retentionSeconds);
+    await m.exec();
+  }
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import {
+  envelopeSender,
+  replaceHeader,
+  headerSection,
+  headerValue,
+  messageIdentity,
+  receivedHeader,
+  traceValue,
+} from './trace.js';
+
+const msg = Buffer.from(
+  'Return-Path: <bounce@example.org>\r\nMessage-ID:\r\n <abc@example.org>\r\nSubject: hi\r\n\r\nbody\r\nMessage-ID: <not-a-header>\r\n',
+);
+
+describe('getmail trace headers', () => {
+  it('trace values end with ";" so uid 5 is not a substring of uid 55', () => {
+    expect(traceValue('john@x', 'INBOX', '123', '5')).toBe('john@x 123/5;');
+    expect(traceValue('john@x', 'INBOX', '123', '55')).not.toContain(
+      traceValue('john@x', 'INBOX', '123', '5'),
+    );
+    expect(traceValue('john@x', 'Sent Items', '7', '1')).toBe('john@x Sent%20Items:7/1;');
+    expect(traceValue('john@x', undefined, 'pop3', 'UID-0001')).toBe('john@x pop3/UID-0001;');
+  });
+
+  it('reads headers only from the header section, unfolded', () => {
+    expect(headerSection(msg).toString()).not.toContain('body');
+    expect(headerValue(headerSection(msg), 'message-id')).toBe('<abc@example.org>');
+    expect(envelopeSender(msg)).toBe('bounce@example.org');
+    expect(envelopeSender(Buffer.from('Subject: x\n\nbody'))).toBe('');
+  });
+
+  it('identity depends on Message-ID and header, not on the body', () => {
+    const other = Buffer.from(msg.toString().replace('body', 'changed body'));
+    expect(messageIdentity(other)).toBe(messageIdentity(msg));
+    expect(messageIdentity(Buffer.from(msg.toString().replace('Subject: hi', 'Subject: ho')))).not.toBe(
+      messageIdentity(msg),
+    );
+  });
+
+  it('Received names the remote host, account, local user and date', () => {
+    const h = receivedHeader({
+      remoteHost: 'pop.example.com',
+      protocol: 'pop3',
+      tls: true,
+      account: 'john@example.com',
+      localUser: 'john',
+      date: new Date(Date.UTC(2026, 10, 25, 9, 0, 0)),
+    });
+    expect(h).toMatch(
+      /^Received: from pop\.example\.com \(account john@example\.com\)\r\n\tby .+ \(mailjobs getmail\) with POP3S\r\n\tfor <john>; Wed, 25 Nov 2026 09:00:00 \+0000$/,
+    );
+  });
+
+  it('replaces a folded Subject and keeps every other byte', () => {
+    const section = Buffer.from('From: a\r\nSubject: hello\r\n  world\r\nTo: b');
+    expect(replaceHeader(section, 'Subject', 'Subject: [SPAM] hello world').toString()).toBe(
+      'From: a\r\nSubject: [SPAM] hello world\r\nTo: b',
+    );
+    expect(replaceHeader(Buffer.from('From: a\nTo: b'), 'Subject', 'Subject: x').toString()).toBe(
+      'From: a\nTo: b\nSubject: x',
+    );
+    expect(replaceHeader(Buffer.from('Subject: last'), 'Subject', 'Subject: y').toString()).toBe(
+      'Subject: y',
+    );
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The headers getmail adds (as getmail6 does: a `Received:` line for the retrieval, and our
+ * `X-Mailjobs-Fetched:` trace used to recover from a crash), and a message's identity for
+ * servers that change UIDVALIDITY or renumber UIDLs. Everything else is delivered byte for byte.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+
+export const TRACE_HEADER = 'X-Mailjobs-Fetched';
+
+/**
+ * `<account> <uidvalidity>/<uid>` for IMAP INBOX, `<account> <folder>:<uidvalidity>/<uid>` for
+ * other folders (UIDs are per folder), `<account> pop3/<uidl>` for POP3. A trailing `;` ends the
+ * value, so a substring search (IMAP SEARCH HEADER) for uid 5 does not match uid 55.
+ */
+export function traceValue(
+  account: string,
+  folder: string | undefined,
+  validity: string,
+  id: string,
+): string {
+  const where = folder && folder !== 'INBOX' ? `${encodeURIComponent(folder)}:${validity}` : validity;
+  return `${account} ${where}/${id};`;
+}
+
+/** RFC 5322 date, e.g. `Tue, 25 Nov 2026 09:00:00 +0000`. */
+export function rfc5322Date(d: Date): string {
+  return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+export interface ReceivedInfo {
+  remoteHost: string;
+  protocol: 'pop3' | 'imap';
+  tls: boolean;
+  account: string;
+  localUser: string;
+  date: Date;
+}
+
+/** The retrieval's `Received:` line (RFC 5321 4.4), folded. */
+export function receivedHeader(r: ReceivedInfo): string {
+  const withProto = `${r.protocol.toUpperCase()}${r.tls ? 'S' : ''}`;
+  return (
+    `Received: from ${r.remoteHost} (account ${r.account})\r\n` +
+    `\tby ${hostname()} (mailjobs getmail) with ${withProto}\r\n` +
+    `\tfor <${r.localUser}>; ${rfc5322Date(r.date)}`
+  );
+}
+
+/** Header lines to put before the message, CRLF-terminated. */
+export function headerBlock(lines: string[]): Buffer {
+  return Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8');
+}
+
+/** The raw header section: bytes up to the first empty line (or all of `head`). */
+export function headerSection(head: Buffer): Buffer {
+  const crlf = head.indexOf('\r\n\r\n');
+  const lf = head.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  return ends.length ? head.subarray(0, Math.min(...ends)) : head;
+}
+
+/** The unfolded value of the first `name:` header, if any. */
+export function headerValue(section: Buffer, name: string): string | undefined {
+  const text = section.toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const re = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im');
+  return re.exec(text)?.[1]?.trim();
+}
+
+/** Message-ID + digest of the whole header: the identity used when UIDs cannot be trusted. */
+export function messageIdentity(head: Buffer): string {
+  const section = headerSection(head);
+  const messageId = headerValue(section, 'Message-ID') ?? '';
+  return createHash('sha256').update(messageId).update('\0').update(section).digest('base64url').slice(0, 32);
+}
+
+/** The envelope sender for LMTP: the Return-Path address, or the null sender. */
+export function envelopeSender(head: Buffer): string {
+  const rp = headerValue(headerSection(head), 'Return-Path');
+  const m = rp ? /<([^<>]*)>/.exec(rp) : null;
+  return m?.[1] ?? '';
+}
+
+/**
+ * `section` with its first `name:` header (and its folded continuation lines) replaced by
+ * `line`; `line` is added at the end when there was none. Used for the spam Subject prefix,
+ * the one change to a message's own bytes that an admin can ask for.
+ */
+export function replaceHeader(section: Buffer, name: string, line: string): Buffer {
+  // latin1 maps each byte to one char, so string offsets are byte offsets.
+  const text = section.toString('latin1');
+  const m = new RegExp(`^${name}:[^\n]*(?:\n[ \t][^\n]*)*`, 'im').exec(text);
+  const replacement = Buffer.from(line.replace(/[\r\n]+/g, ' '), 'utf8');
+  if (!m) return Buffer.concat([section, Buffer.from(text.includes('\r\n') ? '\r\n' : '\n'), replacement]);
+  const cr = m[0].endsWith('\r') ? '\r' : ''; // keep the line's own CR of a CRLF ending
+  return Buffer.concat([
+    section.subarray(0, m.index),
+    replacement,
+    Buffer.from(cr),
+    section.subarray(m.index + m[0].length),
+  ]);
+}

@@ -1,0 +1,32 @@
+/**
+ * The thin IMAP layer over imapflow 2.x that the jobs use (getmail now; imapsync and
+ * spam-expunge later). Split by side so each file stays small:
+ * - `imap-connect.ts`: {@link connectImap} with our security modes, {@link masterUserLogin};
+ * - `imap-errors.ts`: {@link classifyImapError}, imapflow's failures in our error types;
+ * - `imap-folders.ts`: the remote side: folders, UIDs, sizes, download without \Seen, delete;
+ * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery.
+ *
+ * Every function here throws our typed errors (`AuthenticationError`, `ProtocolError` with
+ * `ETIMEOUT` / `ECONNECTION` / `ETLS` / `EPROTOCOL`, `PermanentJobError` `ENOMAILBOX`), or the
+ * abort reason of the signal given to `connectImap`.
+ */
+export {
+  type ImapConnectOptions,
+  type ImapSecurity,
+  connectImap,
+  imapFlowOptions,
+  masterUserLogin,
+} from './imap-connect.js';
+export { type ImapErrorContext, classifyImapError } from './imap-errors.js';
+export {
+  type DownloadResult,
+  type OpenFolder,
+  deleteUids,
+  downloadTo,
+  listFetchFolders,
+  listUids,
+  openFolder,
+  sizesOf,
+  uidSets,
+} from './imap-folders.js';
+export { type LocalMailboxOptions, findByHeader, localMessageExists } from './imap-local.js';

@@ -1,0 +1,160 @@
+/**
+ * The world a getmail test runs in: a private Redis, a "remote" Dovecot (POP3/IMAP, TLS) that
+ * holds the account to fetch, a "local" Dovecot that receives over LMTP (read back as
+ * `<user>*vmail`), and optionally Rspamd and clamd. Jobs run through the real CLI (`run`).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { LmtpClient } from '../../src/mail/lmtp.js';
+import { registry } from '../../src/jobs/registry.js';
+import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
+import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
+import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
+import { freshPrefix, runCli } from '../helpers/runtime.js';
+
+export interface World {
+  redis: RedisFixture;
+  remote: DovecotFixture;
+  local: DovecotFixture;
+  rspamd?: RspamdFixture;
+  clamd?: ClamdFixture;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(opts: { scanners?: boolean } = {}): Promise<World> {
+  const [redis, remote, local] = await Promise.all([startRedis(), startDovecot({ tls: true }), startDovecot()]);
+  const [rspamd, clamd] = opts.scanners
+    ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
+    : [undefined, undefined];
+  return {
+    redis,
+    remote,
+    local,
+    ...(rspamd ? { rspamd } : {}),
+    ...(clamd ? { clamd } : {}),
+    async stop() {
+      await Promise.allSettled([remote.stop(), local.stop(), rspamd?.stop(), clamd?.stop()]);
+      await redis.stop();
+    },
+  };
+}
+
+/** A plain message; `extra` lines go into the header. */
+export function message(id: string, body = 'Hello, this is a test message.\r\n', extra: string[] = []): Buffer {
+  return Buffer.from(
+    [`From: Bob <bob@example.org>`, `To: someone@example.org`, `Message-ID: <${id}@example.org>`, `Subject: test ${id}`, ...extra, '', body].join('\r\n'),
+  );
+}
+
+/** Puts messages into a mailbox of `fx` over its LMTP. */
+export async function deliverTo(fx: DovecotFixture, user: string, messages: Buffer[]): Promise<void> {
+  const lmtp = new LmtpClient({ host: '127.0.0.1', port: fx.lmtpPort });
+  await lmtp.connect();
+  try {
+    for (const m of messages) await lmtp.deliver({ from: 'bob@example.org', to: user, message: m });
+  } finally {
+    await lmtp.close();
+  }
+}
+
+export interface StoredMessage {
+  uid: number;
+  source: Buffer;
+  flags: Set<string>;
+}
+
+/** Every message of `folder` in `user`'s mailbox, read as the master user (nothing marked seen). */
+export async function mailbox(fx: DovecotFixture, user: string, folder = 'INBOX'): Promise<StoredMessage[]> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: fx.imapPort,
+    secure: false,
+    auth: { user: fx.masterLogin(user), pass: fx.masterPassword },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await client.connect();
+  try {
+    const box = await client.mailboxOpen(folder, { readOnly: true });
+    if (box.exists === 0) return [];
+    const out: StoredMessage[] = [];
+    for await (const m of client.fetch('1:*', { uid: true, source: true, flags: true })) {
+      out.push({ uid: m.uid, source: m.source!, flags: m.flags ?? new Set() });
+    }
+    return out;
+  } finally {
+    await client.logout();
+  }
+}
+
+export interface ConnectorSpec {
+  id: string;
+  protocol: 'pop3' | 'imap';
+  security?: 'tls' | 'starttls' | 'none';
+  user: string;
+  password: string;
+  deliverTo: string;
+  delete?: string;
+  folders?: string;
+  verifyCertificate?: boolean;
+  filters?: string;
+}
+
+function port(w: World, c: ConnectorSpec): number {
+  const sec = c.security ?? 'tls';
+  if (c.protocol === 'pop3') return sec === 'tls' ? w.remote.pop3sPort! : w.remote.pop3Port;
+  return sec === 'tls' ? w.remote.imapsPort! : w.remote.imapPort;
+}
+
+/** Writes a config file for this world; returns its path. Passwords go to secret files. */
+export function writeWorldConfig(w: World, connectors: ConnectorSpec[], extra = '', prefix = freshPrefix()): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailjobs-getmail-'));
+  const lines = [
+    `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
+    'workers: { lockDurationSeconds: 5 }',
+    'dovecot:',
+    `  imap: { host: 127.0.0.1, port: ${w.local.imapPort}, security: none }`,
+    `  lmtp: { host: 127.0.0.1, port: ${w.local.lmtpPort} }`,
+    '  masterUser: vmail',
+    `  masterPasswordFile: ${w.local.masterPasswordFile}`,
+    ...(w.rspamd ? [`rspamd: { url: "${w.rspamd.normalUrl}", controllerUrl: "${w.rspamd.controllerUrl}", timeoutSeconds: 10 }`] : []),
+    ...(w.clamd ? [`clamd: { socket: ${w.clamd.socket}, timeoutSeconds: 10 }`] : []),
+    extra,
+    'connectors:',
+  ];
+  for (const c of connectors) {
+    const secret = join(dir, `${c.id}.password`);
+    writeFileSync(secret, c.password, { mode: 0o600 });
+    lines.push(
+      `  - id: ${c.id}`,
+      `    protocol: ${c.protocol}`,
+      `    security: ${c.security ?? 'tls'}`,
+      '    host: 127.0.0.1',
+      `    port: ${port(w, c)}`,
+      `    username: ${c.user}`,
+      `    passwordFile: ${secret}`,
+      `    deliverTo: ${c.deliverTo}`,
+      `    delete: ${c.delete ?? 'never'}`,
+      `    verifyCertificate: ${c.verifyCertificate ?? false}`,
+      ...(c.folders ? [`    folders: ${c.folders}`] : []),
+      ...(c.filters ? [`    filters: ${c.filters}`] : []),
+    );
+  }
+  const file = join(dir, 'mailjobs.yaml');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** `mailjobs run getmail {"account": ...}`: exit code, parsed result, stderr. */
+export async function runGetmail(configFile: string, account: string) {
+  const r = await runCli(['run', 'getmail', JSON.stringify({ account }), '--config', configFile], registry);
+  return { code: r.code, result: r.code === 0 ? (JSON.parse(r.out) as Record<string, number>) : undefined, err: r.err };
+}
+
+/** The `X-Mailjobs-Fetched` values of stored messages. */
+export function traces(stored: StoredMessage[]): string[] {
+  return stored.map((m) => /^X-Mailjobs-Fetched: (.*)\r?$/m.exec(m.source.toString('latin1'))?.[1] ?? '(none)');
+}
