@@ -122,9 +122,15 @@ export function writeWorldConfig(w: World, connectors: ConnectorSpec[], extra = 
     `  masterPasswordFile: ${w.local.masterPasswordFile}`,
     ...(w.rspamd ? [`rspamd: { url: "${w.rspamd.normalUrl}", controllerUrl: "${w.rspamd.controllerUrl}", timeoutSeconds: 10 }`] : []),
     ...(w.clamd ? [`clamd: { socket: ${w.clamd.socket}, timeoutSeconds: 10 }`] : []),
-    extra,
     'connectors:',
   ];
+  // A top-level key in `extra` replaces the world's line for that key.
+  for (const line of extra.split('\n').filter(Boolean).reverse()) {
+    const key = /^([a-z]+):/.exec(line)?.[1];
+    const at = key ? lines.findIndex((l) => l.startsWith(`${key}:`)) : -1;
+    if (at >= 0) lines.splice(at, 1);
+    lines.splice(lines.length - 1, 0, line);
+  }
   for (const c of connectors) {
     const secret = join(dir, `${c.id}.password`);
     writeFileSync(secret, c.password, { mode: 0o600 });

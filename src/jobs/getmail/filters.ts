@@ -46,7 +46,8 @@ export async function applyFilters(
   if (!message) return { kind: 'deliver', spam: false, headers: [], spamScanSkipped: true };
   const result = await scanMessage(
     message,
-    { from: envelope.from, rcpt: envelope.rcpt },
+    // Rspamd flags a recipient without a domain as BROKEN_HEADERS: pass only full addresses.
+    { from: envelope.from, ...(envelope.rcpt.includes('@') ? { rcpt: envelope.rcpt } : {}) },
     { url: config.rspamd.url, timeoutMs: config.rspamd.timeoutSeconds * 1000, signal },
   ).catch((err: unknown) => unavailable('antispam (rspamd)', err));
   if (result.action === 'reject' && config.getmail.rejectedSpam === 'discard')

@@ -282,7 +282,8 @@ class FetchRun {
     const from = envelopeSender(head);
     const verdict = await applyFilters(
       spool,
-      { from, rcpt: connector.deliverTo },
+      // the envelope recipient Rspamd sees is the remote address this account receives for
+      { from, rcpt: connector.id },
       headerValue(section, 'Subject'),
       connector,
       ctx.config,
