@@ -102,6 +102,7 @@ export async function connectImap(opts: ImapConnectOptions): Promise<ImapFlow> {
   try {
     await client.connect();
   } catch (err) {
+    opts.signal?.removeEventListener('abort', abort);
     client.close();
     throw sessionError(client, err);
   }

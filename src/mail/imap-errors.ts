@@ -153,7 +153,7 @@ export function trackSession(client: ImapFlow, info: SessionInfo): SessionInfo {
   return info;
 }
 
-/** The error a failed step of `client` should throw (classified, or the abort reason). */
+/** @internal The error a failed step of `client` should throw (classified, or the abort reason). */
 export function sessionError(client: ImapFlow, err: unknown): Error {
   const session = sessions.get(client);
   if (session?.signal?.aborted) {
@@ -184,10 +184,9 @@ export async function imapStep<T>(client: ImapFlow, step: () => Promise<T>): Pro
  * connection's own error if it is gone, otherwise `EPROTOCOL` naming what was refused.
  */
 export function refused(client: ImapFlow, what: string): Error {
-  if (!client.usable)
-    return sessionError(
-      client,
-      Object.assign(new Error('Connection not available'), { code: 'NoConnection' }),
-    );
+  if (!client.usable) {
+    const gone = Object.assign(new Error('Connection not available'), { code: 'NoConnection' });
+    return sessionError(client, gone);
+  }
   return new ProtocolError(`IMAP ${client.host}: ${what} refused by the server`, 'EPROTOCOL');
 }

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   InvalidPayloadError,
@@ -8,6 +9,8 @@ import {
 import {
   type ImapConnectOptions,
   classifyImapError,
+  connectImap,
+  openFolder,
   imapFlowOptions,
   masterUserLogin,
   uidSets,
@@ -233,5 +236,101 @@ describe('uidSets', () => {
     expect(uidSets([])).toEqual([]);
     expect(uidSets([7, 1, 2, 3, 3, 9, 10])).toEqual(['1:3,7,9:10']);
     expect(uidSets([1, 2, 3, 5, 6], 2)).toEqual(['1:2', '3,5', '6']);
+  });
+});
+
+describe('connectImap against fake servers', () => {
+  const servers: net.Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /** A TCP server on 127.0.0.1 running `onSocket` per connection; resolves with its port. */
+  async function fakeServer(onSocket: (socket: net.Socket) => void): Promise<number> {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      onSocket(socket);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  }
+
+  const opts = (port: number, extra: Partial<ImapConnectOptions> = {}): ImapConnectOptions => ({
+    host: '127.0.0.1',
+    port,
+    security: 'none',
+    verifyCertificate: true,
+    user: 'alice',
+    password: 'hunter2',
+    connectTimeoutMs: 300,
+    ...extra,
+  });
+
+  it('a server that never greets is ETIMEOUT', async () => {
+    const port = await fakeServer((socket) => setTimeout(() => socket.destroy(), 2000));
+    await expect(connectImap(opts(port))).rejects.toMatchObject({ name: 'ProtocolError', code: 'ETIMEOUT' });
+  });
+
+  it('a server that hangs up at once is ECONNECTION', async () => {
+    const port = await fakeServer((socket) => socket.destroy());
+    await expect(connectImap(opts(port))).rejects.toMatchObject({
+      name: 'ProtocolError',
+      code: 'ECONNECTION',
+    });
+  });
+
+  it('starttls against a server without STARTTLS is ETLS, and no credentials are sent', async () => {
+    const received: string[] = [];
+    const port = await fakeServer((socket) => {
+      socket.write('* OK IMAP4rev1 ready\r\n');
+      socket.on('data', (data: Buffer) => {
+        for (const line of data.toString('latin1').split('\r\n').filter(Boolean)) {
+          received.push(line);
+          const [tag, command] = line.split(' ');
+          if (command?.toUpperCase() === 'CAPABILITY') {
+            socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
+          } else {
+            socket.write(`${tag} BAD not here\r\n`);
+          }
+        }
+      });
+    });
+    const err = await connectImap(opts(port, { security: 'starttls' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'ProtocolError', code: 'ETLS' });
+    expect((err as Error).message).toContain('STARTTLS');
+    expect(received.join('\n')).not.toMatch(/LOGIN|AUTHENTICATE|hunter2/i);
+  });
+
+  it('a server that goes silent mid-command is ETIMEOUT, not the NoConnection imapflow rejects with', async () => {
+    const port = await fakeServer((socket) => {
+      // PREAUTH (RFC 3501 7.1.4): no login, straight to the commands imapflow sends on connect.
+      socket.write('* PREAUTH IMAP4rev1 ready\r\n');
+      socket.on('data', (data: Buffer) => {
+        for (const line of data.toString('latin1').split('\r\n').filter(Boolean)) {
+          const [tag, command = ''] = line.split(' ');
+          const untagged: Record<string, string> = {
+            CAPABILITY: '* CAPABILITY IMAP4rev1\r\n',
+            NAMESPACE: '* NAMESPACE (("" "/")) NIL NIL\r\n',
+          };
+          if (command.toUpperCase() === 'SELECT' || command.toUpperCase() === 'EXAMINE') continue;
+          socket.write(`${untagged[command.toUpperCase()] ?? ''}${tag} OK done\r\n`);
+        }
+      });
+    });
+    const client = await connectImap(opts(port, { socketTimeoutMs: 300 }));
+    try {
+      await expect(openFolder(client, 'INBOX', { readOnly: true })).rejects.toMatchObject({
+        name: 'ProtocolError',
+        code: 'ETIMEOUT',
+      });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('an already aborted signal rejects before connecting', async () => {
+    const reason = new Error('job cancelled');
+    await expect(connectImap(opts(1, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
   });
 });

@@ -157,7 +157,11 @@ export class LmtpClient {
     this.transactions = 0;
     this.extensions.clear();
     const socket =
-      'socket' in this.target ? net.connect({ path: this.target.socket }) : net.connect(this.target);
+      'socket' in this.target
+        ? net.connect({ path: this.target.socket })
+        : // Each command is a small write awaiting a reply: without TCP_NODELAY, Nagle's algorithm
+          // and the server's delayed ACK stall every transaction by ~40 ms.
+          net.connect({ ...this.target, noDelay: true });
     this.socket = socket;
     // Events of a socket already given up (after abort or reconnect) must not touch the new session.
     const current = (fn: () => void) => () => void (this.socket === socket && fn());

@@ -52,6 +52,7 @@ export interface RetrieveManyOptions {
 }
 
 const DEFAULT_WINDOW = 16;
+const SPOOL_WRITE_BYTES = 64 * 1024;
 /** RFC 3206 and RFC 2449 response codes that mean "not now" rather than "wrong password". */
 const TRANSIENT_LOGIN_CODE = /^\[(IN-USE|SYS\/TEMP|LOGIN-DELAY)\b/i;
 
@@ -106,7 +107,7 @@ export class Pop3Client {
           tcpUp ? tlsError(peer, err) : connectionError(peer, err),
         );
       } else {
-        socket = net.connect({ host: opts.host, port: opts.port });
+        socket = net.connect({ host: opts.host, port: opts.port, noDelay: true }); // see lmtp.ts: Nagle + delayed ACK
         await ready(socket, 'connect', (err) => connectionError(peer, err));
       }
       client = new Pop3Client(socket, opts);
@@ -192,7 +193,11 @@ export class Pop3Client {
     const command = `RETR ${checkMsgNo(msgNo)}`;
     const status = await this.#exchange(command, command, async () => {
       const status = await this.#reader.status();
-      if (status.ok) await this.#reader.multiline((chunk) => spool.write(chunk));
+      if (status.ok) {
+        const write = coalesced((chunk) => spool.write(chunk));
+        await this.#reader.multiline(write);
+        await write(); // the last, partial batch
+      }
       return status;
     });
     this.#ok(status, command);
@@ -377,6 +382,27 @@ export class Pop3Client {
       'EPROTOCOL',
     );
   }
+}
+
+/**
+ * Gathers slices into writes of at least {@link SPOOL_WRITE_BYTES} (plus a final flush when
+ * called with `undefined`): TLS hands over one 4-16 KB record at a time, and a spool write
+ * per record costs more than copying.
+ */
+function coalesced(write: (chunk: Buffer) => Promise<void>): (chunk?: Buffer) => Promise<void> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  return async (chunk) => {
+    if (chunk) {
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    if (size === 0 || (chunk && size < SPOOL_WRITE_BYTES)) return;
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    await write(data);
+  };
 }
 
 function checkOptions(o: Pop3ConnectOptions): void {

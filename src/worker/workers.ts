@@ -73,6 +73,8 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
         prefix: queuePrefix(config.redis.prefix),
         concurrency,
         lockDuration: lockMs,
+        // A killed worker's job is back in the queue within about two lock durations.
+        stalledInterval: lockMs,
         maxStalledCount: 3,
       },
     );

@@ -90,6 +90,12 @@ export async function mailbox(fx: DovecotFixture, user: string, folder = 'INBOX'
   }
 }
 
+/** How many messages `folder` holds (doveadm, cheap enough to poll). */
+export async function countMessages(fx: DovecotFixture, user: string, folder = 'INBOX'): Promise<number> {
+  const r = await fx.doveadm(['mailbox', 'status', '-u', user, 'messages', folder]);
+  return Number(/messages=(\d+)/.exec(r.stdout)?.[1] ?? 'NaN');
+}
+
 export interface ConnectorSpec {
   id: string;
   protocol: 'pop3' | 'imap';

@@ -199,7 +199,10 @@ describe('clamd', () => {
     expect(version.engine).toMatch(/^\d+\.\d+\.\d+/);
     expect(version.dbVersion).toBe(clamd!.dbVersion);
     expect(version.dbDate).toBeInstanceOf(Date);
+    const { done } = clamd!.reloads();
     await client.reload();
+    await clamd!.waitForReloads(done + 1);
+    expect(clamd!.log(5)).toMatch(/Database correctly reloaded/);
     expect((await viaTcp().scanStream(Buffer.from(EICAR), { timeoutMs: 10_000 })).infected).toBe(true);
   });
 

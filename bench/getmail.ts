@@ -1,0 +1,267 @@
+/**
+ * `npm run bench:getmail`: the getmail job against getmail6 and fetchmail, on 127.0.0.1 only.
+ * A private "remote" Dovecot serves POP3, a private "local" Dovecot takes LMTP, a private
+ * Redis holds mailjobs' state. Sections: throughput over a realistic corpus (one fresh
+ * account per tool, same corpus), a no-change poll of a 10k-message account, many small
+ * accounts in one worker, and the memory of one 50 MB message. Writes bench/results/getmail.md.
+ *
+ * Knobs (environment): BENCH_MESSAGES (2000), BENCH_SEED (1729), BENCH_POLL_MESSAGES (10000),
+ * BENCH_ACCOUNTS (200), BENCH_PROFILE=1 (CPU-profile the mailjobs throughput run).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startDovecot, type DovecotFixture } from '../test/fixtures/dovecot.js';
+import { startRedis, type RedisFixture } from '../test/fixtures/redis.js';
+import {
+  distinctMessageIds,
+  loadMaildir,
+  makeCorpus,
+  makeHugeMessage,
+  makeSmallCorpus,
+  messageCount,
+  warmUp,
+  wireBytes,
+  type CorpusMessage,
+} from './corpus.js';
+import { runManyAccounts, type ManyAccountsResult } from './many-accounts.js';
+import { profileMarkdown, summarizeProfile } from './profile.js';
+import {
+  formatReport,
+  toolVersions,
+  type HugeResult,
+  type PollResult,
+  type ThroughputRow,
+} from './report.js';
+import {
+  removeToolDirs,
+  ROOT,
+  runFetchmail,
+  runGetmail6,
+  runMailjobs,
+  toolDir,
+  writeMailjobsConfig,
+  type FetchTarget,
+  type ToolRun,
+} from './tools.js';
+
+const envInt = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
+  return value;
+};
+const MESSAGES = envInt('BENCH_MESSAGES', 2000);
+const SEED = envInt('BENCH_SEED', 1729);
+const POLL_MESSAGES = envInt('BENCH_POLL_MESSAGES', 10_000);
+const ACCOUNTS = envInt('BENCH_ACCOUNTS', 200);
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const TOOL_TIMEOUT_MS = 20 * 60_000;
+const RESULTS = path.join(ROOT, 'bench/results');
+
+// test/fixtures/service.ts run() ends a child's stdin without an 'error' listener: when many
+// doveadm calls run at once, one that already closed its stdin raises an unhandled EPIPE.
+// The call itself still completes (its 'close' settles it); only that stray error is ignored.
+let strayEpipes = 0;
+process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE' && err.syscall === 'write') return void strayEpipes++;
+  console.error(err);
+  process.exit(1);
+});
+
+interface Env {
+  remote: DovecotFixture;
+  local: DovecotFixture;
+  redis: RedisFixture;
+}
+
+const secret = () => randomBytes(9).toString('hex');
+
+/** A remote account loaded with `messages` (warmed up over POP3) and a fresh local user. */
+async function prepare(env: Env, name: string, messages: readonly CorpusMessage[], localUser = `${name}-l`) {
+  const target: FetchTarget = {
+    remote: env.remote,
+    local: env.local,
+    remoteUser: `${name}-r`,
+    remotePassword: secret(),
+    localUser,
+  };
+  await env.remote.addUser(target.remoteUser, target.remotePassword);
+  await env.local.addUser(localUser);
+  await loadMaildir(env.remote, target.remoteUser, messages);
+  await warmUp(env.remote, target.remoteUser, target.remotePassword);
+  return target;
+}
+
+/** A mailjobs config with one connector for `t`; returns the file and the connector id. */
+function mailjobsConfigFor(env: Env, t: FetchTarget) {
+  const id = `${t.remoteUser}-acct`;
+  const file = writeMailjobsConfig(toolDir('mailjobs'), {
+    redisUrl: env.redis.url,
+    prefix: `bench${secret().slice(0, 6)}`,
+    remote: env.remote,
+    local: env.local,
+    connectors: [{ id, remoteUser: t.remoteUser, remotePassword: t.remotePassword, localUser: t.localUser }],
+  });
+  return { file, id };
+}
+
+/** Checks the local mailbox holds exactly the corpus; a short reason otherwise. */
+async function verify(env: Env, user: string, run: ToolRun, expected: number): Promise<string | undefined> {
+  const count = await messageCount(env.local, user);
+  const distinct = count > 0 ? await distinctMessageIds(env.local, user) : 0;
+  const why: string[] = [];
+  if (run.timedOut) why.push(`killed after ${TOOL_TIMEOUT_MS / 60_000} min`);
+  if (run.code !== 0) why.push(`exit ${run.code ?? run.signal}`);
+  if (count !== expected) why.push(`delivered ${count} of ${expected}`);
+  else if (distinct !== expected) why.push(`${expected - distinct} duplicates`);
+  if (why.length === 0) return undefined;
+  const tail = (run.stderr.trim() || run.stdout.trim()).split('\n').slice(-3).join(' / ');
+  return `${why.join(', ')}${tail ? `: ${tail.slice(0, 400)}` : ''}`;
+}
+
+async function throughput(env: Env, corpus: CorpusMessage[], notes: string[]): Promise<ThroughputRow[]> {
+  const bytes = wireBytes(corpus);
+  const rows: ThroughputRow[] = [];
+  const tools: Array<[string, (t: FetchTarget) => Promise<ToolRun>, string?]> = [
+    [
+      'mailjobs',
+      (t) => {
+        const { file, id } = mailjobsConfigFor(env, t);
+        const profileDir = path.join(RESULTS, 'profile');
+        if (PROFILE) rmSync(profileDir, { recursive: true, force: true });
+        const nodeArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+        return runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS, nodeArgs });
+      },
+    ],
+    ['getmail6', (t) => runGetmail6(t, { timeoutMs: TOOL_TIMEOUT_MS })],
+    // fetchmail sends RCPT TO:<--smtpname>, which must be a full address; Dovecot looks it up as is.
+    ['fetchmail', (t) => runFetchmail(t, { timeoutMs: TOOL_TIMEOUT_MS }), 'tp-fetchmail@bench.local'],
+  ];
+  for (const [tool, fetch, localUser] of tools) {
+    const target = await prepare(env, `tp-${tool}`, corpus, localUser);
+    console.error(`[bench] throughput: ${tool} fetching ${corpus.length} messages`);
+    const run = await fetch(target);
+    const failure = await verify(env, target.localUser, run, corpus.length);
+    rows.push({
+      tool,
+      wallMs: run.wallMs,
+      messages: corpus.length,
+      bytes,
+      peakRssKb: run.peakRssKb,
+      failure,
+    });
+    if (tool === 'mailjobs' && run.result) notes.push(`mailjobs result: \`${JSON.stringify(run.result)}\``);
+  }
+  if (PROFILE) {
+    const dir = path.join(RESULTS, 'profile');
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+    if (file) notes.push('', ...profileMarkdown(summarizeProfile(path.join(dir, file))));
+  }
+  return rows;
+}
+
+async function noChangePoll(env: Env): Promise<PollResult> {
+  const corpus = makeSmallCorpus(POLL_MESSAGES, SEED + 1);
+  const target = await prepare(env, 'poll', corpus);
+  const { file, id } = mailjobsConfigFor(env, target);
+  console.error(`[bench] poll: first fetch of ${corpus.length} messages`);
+  const first = await runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS });
+  const failure = await verify(env, target.localUser, first, corpus.length);
+  if (failure) return { messages: corpus.length, first, failure };
+  console.error('[bench] poll: second run, nothing new');
+  const second = await runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS });
+  const again = await messageCount(env.local, target.localUser);
+  const secondFailure =
+    second.code !== 0 || !second.result
+      ? `second run: exit ${second.code}: ${second.stderr.trim().slice(-300)}`
+      : again !== corpus.length
+        ? `second run changed the mailbox: ${again} messages`
+        : undefined;
+  return { messages: corpus.length, first, second, failure: secondFailure };
+}
+
+async function hugeMessage(env: Env): Promise<HugeResult> {
+  const message = makeHugeMessage(SEED + 2);
+  const target = await prepare(env, 'huge', [message]);
+  const { file, id } = mailjobsConfigFor(env, target);
+  console.error(`[bench] huge: one ${(message.wireSize / 2 ** 20).toFixed(0)} MiB message`);
+  const run = await runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS });
+  return { bytes: message.wireSize, run, failure: await verify(env, target.localUser, run, 1) };
+}
+
+/** Runs a section; a failure is reported in the results rather than ending the bench. */
+async function section<T>(name: string, notes: string[], body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (err) {
+    notes.push(`**${name} could not run**: ${(err as Error).stack ?? String(err)}`);
+    console.error(`[bench] ${name} failed:`, err);
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(path.join(ROOT, 'dist/cli.js')))
+    throw new Error('dist/cli.js is missing: run `npm run build`');
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    // Every step is tried, even when one throws; Redis last (nothing needs Dovecot's Redis).
+    for (const stop of stops.splice(0).reverse())
+      await stop().catch((err) => console.error('[bench] stop:', err));
+    removeToolDirs();
+  };
+  const onSignal = (sig: NodeJS.Signals) =>
+    void stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const started = await Promise.allSettled([startRedis(), startDovecot(), startDovecot()]);
+    for (const s of started) if (s.status === 'fulfilled') stops.push(() => s.value.stop());
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const [redis, remote, local] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
+      RedisFixture,
+      DovecotFixture,
+      DovecotFixture,
+    ];
+    const env: Env = { remote, local, redis };
+    const notes: string[] = [];
+    const corpus = makeCorpus(MESSAGES, SEED);
+    const rows = (await section('throughput', notes, () => throughput(env, corpus, notes))) ?? [];
+    const poll = await section('no-change poll', notes, () => noChangePoll(env));
+    console.error(`[bench] many accounts: ${ACCOUNTS} accounts in one worker`);
+    const many: ManyAccountsResult | undefined = await section('many accounts', notes, () =>
+      runManyAccounts({
+        remote,
+        local,
+        redisUrl: redis.url,
+        accounts: ACCOUNTS,
+        messagesEach: 5,
+        seed: SEED + 3,
+        timeoutMs: 10 * 60_000,
+      }),
+    );
+    const huge = await section('50 MB message', notes, () => hugeMessage(env));
+    if (strayEpipes > 0) notes.push(`(${strayEpipes} stray EPIPE from the fixtures' doveadm calls ignored)`);
+    const report = formatReport({
+      corpus,
+      rows,
+      poll,
+      many,
+      huge,
+      notes,
+      versions: await toolVersions(),
+      seed: SEED,
+    });
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(path.join(RESULTS, 'getmail.md'), report);
+    console.log(report);
+    console.error(`[bench] written to ${path.relative(process.cwd(), path.join(RESULTS, 'getmail.md'))}`);
+    return rows.length > 0 && rows.every((r) => !r.failure) ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,163 @@
+/**
+ * The bench's Markdown report: the throughput table side by side, then one line each for the
+ * no-change poll, the many-accounts worker and the 50 MB message.
+ */
+import os from 'node:os';
+import { run } from '../test/fixtures/service.js';
+import type { CorpusMessage } from './corpus.js';
+import type { ManyAccountsResult } from './many-accounts.js';
+import { mib } from './measure.js';
+import type { ToolRun } from './tools.js';
+
+/** One tool's throughput run; `failure` set means not timed (fewer delivered, or an error). */
+export interface ThroughputRow {
+  tool: string;
+  wallMs: number;
+  messages: number;
+  /** Wire bytes (CRLF) of the corpus. */
+  bytes: number;
+  peakRssKb: number | undefined;
+  failure: string | undefined;
+}
+
+/** The no-change poll: a first full fetch, then a run with nothing new. */
+export interface PollResult {
+  messages: number;
+  first: ToolRun;
+  second?: ToolRun;
+  failure: string | undefined;
+}
+
+/** One 50 MB message fetched by mailjobs. */
+export interface HugeResult {
+  bytes: number;
+  run: ToolRun;
+  failure: string | undefined;
+}
+
+/** What {@link formatReport} puts together. */
+export interface ReportInput {
+  corpus: readonly CorpusMessage[];
+  rows: readonly ThroughputRow[];
+  poll: PollResult | undefined;
+  many: ManyAccountsResult | undefined;
+  huge: HugeResult | undefined;
+  notes: readonly string[];
+  versions: string;
+  seed: number;
+}
+
+/** First line of `command --version` style output for each tool, joined. */
+export async function toolVersions(): Promise<string> {
+  const first = async (cmd: string, args: string[]) => {
+    try {
+      const r = await run(cmd, args, { timeoutMs: 10_000 });
+      return (
+        (r.stdout + r.stderr)
+          .split('\n')
+          .find((l) => /\d+\.\d+/.test(l) && !/WARNING/.test(l))
+          ?.trim() ?? '?'
+      );
+    } catch {
+      return 'not installed';
+    }
+  };
+  const [getmail, fetchmail, dovecot] = await Promise.all([
+    first('getmail', ['--version']),
+    first('fetchmail', ['--version']),
+    first('dovecot', ['--version']),
+  ]);
+  return `Node ${process.version}, ${getmail}, ${fetchmail.replace(/\+.*/, '')}, Dovecot ${dovecot}`;
+}
+
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const int = (n: number) => n.toLocaleString('en-US');
+
+function throughputTable(rows: readonly ThroughputRow[]): string[] {
+  const rate = (r: ThroughputRow) => (r.failure ? undefined : r.messages / (r.wallMs / 1000));
+  const base = rows.find((r) => r.tool === 'getmail6');
+  const baseRate = base ? rate(base) : undefined;
+  const lines = [
+    '| tool | messages/s | MB/s | peak RSS | ratio vs getmail6 | wall | result |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of rows) {
+    const perSecond = rate(r);
+    if (perSecond === undefined) {
+      lines.push(
+        `| ${r.tool} | — | — | ${mib(r.peakRssKb)} | — | — | **failed**: ${r.failure?.replace(/\|/g, '\\|')} |`,
+      );
+      continue;
+    }
+    const mbs = r.bytes / 1e6 / (r.wallMs / 1000);
+    const ratio = baseRate ? `${(perSecond / baseRate).toFixed(2)}×` : 'n/a';
+    lines.push(
+      `| ${r.tool} | ${perSecond.toFixed(1)} | ${mbs.toFixed(2)} | ${mib(r.peakRssKb)} | ${ratio} | ${sec(r.wallMs)} | ok: ${int(r.messages)} delivered once each |`,
+    );
+  }
+  return lines;
+}
+
+function pollLine(p: PollResult | undefined): string {
+  if (!p) return '- No-change poll: did not run (see notes).';
+  const first = `first fetch of ${int(p.messages)} small messages took ${sec(p.first.wallMs)} (${(p.messages / (p.first.wallMs / 1000)).toFixed(0)} messages/s, peak RSS ${mib(p.first.peakRssKb)})`;
+  if (p.failure || !p.second?.result)
+    return `- No-change poll: **failed** (${p.failure ?? 'no result'}); ${first}.`;
+  return (
+    `- No-change poll of an account with ${int(p.messages)} messages already fetched: job durationMs ` +
+    `**${String(p.second.result.durationMs)} ms**, whole process (\`node dist/cli.js run\`) **${sec(p.second.wallMs)}**, ` +
+    `peak RSS ${mib(p.second.peakRssKb)}, fetched ${String(p.second.result.fetched)}. (${first}.)`
+  );
+}
+
+function manyLine(m: ManyAccountsResult | undefined): string {
+  if (!m) return '- Many accounts: did not run (see notes).';
+  const total = m.accounts * m.messagesEach;
+  const ok = m.completed === m.accounts && m.delivered === total && m.wrongAccounts === 0;
+  const head = `- ${m.accounts} accounts × ${m.messagesEach} messages, one \`mailjobs worker\` with getmail concurrency ${m.accounts}`;
+  const counts = `${m.completed} completed, ${m.failed} failed, ${m.unfinished} unfinished; ${int(m.delivered)}/${int(total)} messages in the mailboxes${m.wrongAccounts ? `, ${m.wrongAccounts} accounts wrong` : ''}`;
+  const problems = m.problems.length
+    ? ` Worker warnings: ${m.problems.map((p) => `\`${p.slice(0, 300)}\``).join('; ')}`
+    : '';
+  return ok
+    ? `${head}: all done in **${sec(m.wallMs)}** (${(m.accounts / (m.wallMs / 1000)).toFixed(1)} accounts/s, ${(total / (m.wallMs / 1000)).toFixed(0)} messages/s); ${counts}; worker peak RSS **${mib(m.peakRssKb)}**.${problems}`
+    : `${head}: **failed** after ${sec(m.wallMs)}: ${counts}; worker peak RSS ${mib(m.peakRssKb)}.${problems}`;
+}
+
+function hugeLine(h: HugeResult | undefined): string {
+  if (!h) return '- 50 MB message: did not run (see notes).';
+  const mb = (h.bytes / 2 ** 20).toFixed(0);
+  if (h.failure)
+    return `- One ${mb} MiB message: **failed** (${h.failure}); peak RSS ${mib(h.run.peakRssKb)}.`;
+  return `- One ${mb} MiB message fetched by mailjobs: peak RSS **${mib(h.run.peakRssKb)}** (3 × 50 MiB = 150 MiB), wall ${sec(h.run.wallMs)}.`;
+}
+
+/** The whole report, Markdown. */
+export function formatReport(r: ReportInput): string {
+  const kinds = new Map<string, number>();
+  for (const m of r.corpus) kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
+  const mix = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
+  const wire = r.corpus.reduce((s, m) => s + m.wireSize, 0);
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return [
+    '# getmail bench',
+    '',
+    `${new Date().toISOString()} · ${os.cpus().length} × ${cpu} · ${r.versions}.`,
+    'Everything on 127.0.0.1: plain POP3 from a private Dovecot ("remote"), LMTP (TCP) into another ("local"), a private Redis.',
+    `Each tool fetches its own copy of the same corpus into a fresh local user, one run each, timed from process start to exit; peak RSS of the tool's process (GNU time %M).`,
+    '',
+    `Corpus (seed ${r.seed}): ${int(r.corpus.length)} messages, ${(wire / 1e6).toFixed(1)} MB on the wire (${mix}; text 2–20 KB, html and attachment 100–300 KB, big ≈ 1.4 MB with a 1 MB base64 attachment).`,
+    '',
+    '## Throughput',
+    '',
+    ...throughputTable(r.rows),
+    '',
+    '## mailjobs at scale',
+    '',
+    pollLine(r.poll),
+    manyLine(r.many),
+    hugeLine(r.huge),
+    '',
+    ...(r.notes.length ? ['## Notes', '', ...r.notes, ''] : []),
+  ].join('\n');
+}
