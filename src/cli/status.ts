@@ -1,10 +1,12 @@
 /** `mailjobs status`: queue counts, recent failures, schedules with their next run. */
 import { durabilityWarnings, displayUrl } from '../core/redis.js';
 import { openRuntime } from '../runtime.js';
+import type { StatusRow } from '../jobs/types.js';
 import type { CliArgs, CliDeps } from './io.js';
 
 export interface QueueStatus {
   queue: string;
+  targets: StatusRow[];
   counts: Record<string, number>;
   failed: { jobId: string; reason: string; finishedAt?: string }[];
   schedules: { id: string; every?: string; cron?: string; next?: string }[];
@@ -20,14 +22,17 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
   try {
     const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : undefined);
     const queues: QueueStatus[] = [];
-    for (const [name, q] of rt.queues) {
-      const [counts, failed, schedulers] = await Promise.all([
+    for (const def of rt.jobs) {
+      const q = rt.queues.get(def.name)!;
+      const [counts, failed, schedulers, targets] = await Promise.all([
         q.getJobCounts(),
         q.getFailed(0, 4),
         q.getJobSchedulers(0, -1, true),
+        def.status?.({ config: rt.config, redis: rt.redis, key: rt.key }) ?? [],
       ]);
       queues.push({
-        queue: name,
+        queue: def.name,
+        targets,
         counts,
         failed: failed.map((j) => ({
           jobId: j.id ?? '',
@@ -61,6 +66,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
       deps.out(
         `\n${q.queue}: waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  completed ${c.completed ?? 0}  failed ${c.failed ?? 0}`,
       );
+      for (const t of q.targets) deps.out(`  ${t.alert ? '!' : ' '} ${t.target}  ${t.summary}`);
       for (const s of q.schedules)
         deps.out(`  schedule ${s.id}  ${s.cron ?? `every ${s.every}`}  next ${s.next ?? '-'}`);
       for (const f of q.failed) deps.out(`  failed ${f.jobId} at ${f.finishedAt ?? '?'}: ${f.reason}`);

@@ -70,6 +70,25 @@ export interface JobDefinition<
   readonly defaultSchedule?: { schedule: ScheduleConfig; payload: z.input<S> };
   /** Per-target schedules the config asks for (one per connector, say). */
   schedules?(config: Config): DesiredSchedule[];
+  /** The job's own status rows for `mailjobs status` and the dashboard (one per target, say). */
+  status?(ctx: StatusContext): Promise<StatusRow[]>;
+}
+
+/** What a job's `status` reads. */
+export interface StatusContext {
+  readonly config: Config;
+  readonly redis: Redis;
+  key(...parts: string[]): string;
+}
+
+/** One line of a job's status: a target and what is known of it. */
+export interface StatusRow {
+  target: string;
+  /** A short human summary, e.g. `ok 3 min ago, 12 delivered`. */
+  summary: string;
+  /** True when an admin should look (failures, inconsistent config). */
+  alert: boolean;
+  details: Record<string, unknown>;
 }
 
 /** Identity function that keeps the schema's and result's types. */

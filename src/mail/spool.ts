@@ -35,7 +35,8 @@ export class MessageSpool {
     }
     this.#size += chunk.length;
     if (this.#file) {
-      if (!this.#file.out.write(chunk)) await new Promise<void>((r) => this.#file!.out.once('drain', () => r()));
+      if (!this.#file.out.write(chunk))
+        await new Promise<void>((r) => this.#file!.out.once('drain', () => r()));
       return;
     }
     this.#chunks.push(chunk);

@@ -16,7 +16,7 @@ import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { traceValue } from '../../src/jobs/getmail/trace.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
-import { silentLog } from '../helpers/runtime.js';
+import { runCli, silentLog } from '../helpers/runtime.js';
 import { deliverTo, mailbox, message, runGetmail, startWorld, traces, writeWorldConfig, type World } from './world.js';
 
 let w: World;
@@ -70,6 +70,9 @@ describe('getmail failures', () => {
       expect(await queues.get('getmail')!.getDelayedCount()).toBe(0); // no retry scheduled
       const stats = await redis.hgetall(`{${config.redis.prefix}}:state:getmail:${a.id}:stats`);
       expect(stats.consecutiveFailures).toBe('1');
+      // `mailjobs status` marks the connector and says why
+      const status = await runCli(['status', '--config', file], registry);
+      expect(status.out).toMatch(new RegExp(`^  ! ${a.id}  imap://127\\.0\\.0\\.1 → ${a.local.user}: failing \\(1x\\): .*127\\.0\\.0\\.1`, 'm'));
     } finally {
       await workers.close();
       await events.close();

@@ -5,11 +5,12 @@
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError } from '../../core/errors.js';
 import { localMessageExists } from '../../mail/imap.js';
-import type { JobContext } from '../types.js';
+import type { JobContext, StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
 import { getmail, type GetmailDeps } from './processor.js';
 import { openRemote } from './remote.js';
 import { getmailContract } from './schema.js';
+import { SeenUidStore } from './state.js';
 import { TRACE_HEADER } from './trace.js';
 
 /** Looks for the trace header in the user's local mailbox, as Dovecot's master user. */
@@ -39,6 +40,33 @@ async function localHasTrace(connector: ConnectorConfig, trace: string, ctx: Job
 
 export const realDeps: GetmailDeps = { openRemote, localHasTrace };
 
+function ago(ms: number | undefined): string {
+  if (ms === undefined) return 'never';
+  const min = Math.round((Date.now() - ms) / 60_000);
+  return min < 1 ? 'just now' : min < 120 ? `${min} min ago` : `${Math.round(min / 60)} h ago`;
+}
+
+/** One row per connector: last run, outcome and consecutive failures. */
+async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
+  return Promise.all(
+    ctx.config.connectors.map(async (c) => {
+      const stats = await new SeenUidStore(ctx.redis, ctx.key, c.id, 1).stats();
+      const last = stats.lastResult as { delivered?: number } | undefined;
+      const summary = !c.enabled
+        ? 'disabled'
+        : stats.consecutiveFailures > 0
+          ? `failing (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
+          : `ok ${ago(stats.lastSuccessAt)}${last ? `, ${last.delivered ?? 0} delivered` : ''}`;
+      return {
+        target: c.id,
+        summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${summary}`,
+        alert: c.enabled && stats.consecutiveFailures > 0,
+        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, ...stats },
+      };
+    }),
+  );
+}
+
 export const getmailJob = defineJob({
   ...getmailContract,
   concurrency: 10,
@@ -46,5 +74,10 @@ export const getmailJob = defineJob({
   schedules: (config) =>
     config.connectors
       .filter((c) => c.enabled)
-      .map((c) => ({ id: `getmail:${c.id}`, payload: { account: c.id }, everyMs: c.intervalMinutes * 60_000 })),
+      .map((c) => ({
+        id: `getmail:${c.id}`,
+        payload: { account: c.id },
+        everyMs: c.intervalMinutes * 60_000,
+      })),
+  status: connectorStatus,
 });
