@@ -22,6 +22,12 @@ export const cronExpression = z.string().superRefine((expr, ctx) => {
   }
 });
 
+/** Keep `maxStreamMegabytes` at or below clamd's own StreamMaxLength (Debian: 25M). */
+const clamdLimits = {
+  timeoutSeconds: z.number().min(1).default(60),
+  maxStreamMegabytes: z.number().min(1).default(25),
+};
+
 const scheduleSchema = z.union([
   z.strictObject({ cron: cronExpression, tz: z.string().optional() }),
   z.strictObject({ everySeconds: z.number().int().min(1) }),
@@ -125,10 +131,10 @@ export function configSchema(readSecret: SecretReader) {
       }),
     clamd: z
       .union([
-        z.strictObject({ socket: z.string().min(1), timeoutSeconds: z.number().min(1).default(60) }),
-        z.strictObject({ host, port, timeoutSeconds: z.number().min(1).default(60) }),
+        z.strictObject({ socket: z.string().min(1), ...clamdLimits }),
+        z.strictObject({ host, port, ...clamdLimits }),
       ])
-      .default({ socket: '/run/clamd.scan/clamd.sock', timeoutSeconds: 60 }),
+      .default({ socket: '/run/clamd.scan/clamd.sock', timeoutSeconds: 60, maxStreamMegabytes: 25 }),
     postfix: z
       .strictObject({ configDir: z.string().default('/etc/postfix') })
       .default({ configDir: '/etc/postfix' }),

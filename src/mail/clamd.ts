@@ -169,12 +169,12 @@ export class ClamdClient {
       let connected = false;
       let midStream = false;
       let settled = false;
-      const finish = (err: unknown, reply?: string, hangUp = true): void => {
+      const finish = (err: unknown, reply?: string): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        if (hangUp) socket.destroy();
+        socket.destroy();
         if (reply !== undefined) resolve(reply);
         else reject(err);
       };
@@ -217,16 +217,7 @@ export class ClamdClient {
 
       socket.once('connect', () => {
         connected = true;
-        send().catch((err: unknown) => {
-          if (err instanceof ProtocolError && err.code === 'ESIZE' && !socket.destroyed) {
-            // Our own limit: end the stream properly, so that clamd answers and frees its
-            // thread now rather than wait for the rest until its CommandReadTimeout (30 s).
-            socket.setTimeout(5000, () => socket.destroy());
-            socket.end(Buffer.alloc(4));
-            return finish(err, undefined, false);
-          }
-          finish(err); // the source's own error
-        });
+        send().catch((err: unknown) => finish(err)); // the source's own error, or our ESIZE
       });
       socket.on('data', (data: Buffer) => {
         chunks.push(data);

@@ -13,7 +13,16 @@ import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { bullConnection, queuePrefix } from '../../src/core/redis.js';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { registry } from '../../src/jobs/registry.js';
-import { countMessages, deliverTo, mailbox, message, startWorld, traces, writeWorldConfig, type World } from './world.js';
+import {
+  countMessages,
+  deliverTo,
+  mailbox,
+  message,
+  startWorld,
+  traces,
+  writeWorldConfig,
+  type World,
+} from './world.js';
 
 const COUNT = 500;
 let w: World;
@@ -35,24 +44,48 @@ function worker(configFile: string): ChildProcess {
   return child;
 }
 
-const killed = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode ? r() : c.once('exit', () => r())));
+const killed = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode ? r() : c.once('exit', () => r())));
 
 it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message once`, async () => {
   const remote = await w.remote.addUser('r-crash');
   const local = await w.local.addUser('l-crash');
   const body = 'Line of text to give the message some weight.\r\n'.repeat(40);
-  await deliverTo(w.remote, remote.user, Array.from({ length: COUNT }, (_, i) => message(`crash-${i}`, body)));
+  await deliverTo(
+    w.remote,
+    remote.user,
+    Array.from({ length: COUNT }, (_, i) => message(`crash-${i}`, body)),
+  );
   const id = 'crash@remote.test';
-  const file = writeWorldConfig(w, [{ id, protocol: 'pop3', user: remote.user, password: remote.password, deliverTo: local.user, delete: 'immediately' }]);
+  const file = writeWorldConfig(w, [
+    {
+      id,
+      protocol: 'pop3',
+      user: remote.user,
+      password: remote.password,
+      deliverTo: local.user,
+      delete: 'immediately',
+    },
+  ]);
   const config = loadConfig(file, {});
   const redis = new Redis(w.redis.url);
   const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-  const events = new QueueEvents('getmail', { connection: bullConnection(w.redis.url, { blocking: true }), prefix: queuePrefix(config.redis.prefix) });
+  const events = new QueueEvents('getmail', {
+    connection: bullConnection(w.redis.url, { blocking: true }),
+    prefix: queuePrefix(config.redis.prefix),
+  });
   try {
-    const { jobId } = await enqueueJob(queues.get('getmail')!, getmailJob, { account: id }, { redis, prefix: config.redis.prefix });
+    const { jobId } = await enqueueJob(
+      queues.get('getmail')!,
+      getmailJob,
+      { account: id },
+      { redis, prefix: config.redis.prefix },
+    );
     for (const killAfter of [60 + Math.floor(Math.random() * 80), 220 + Math.floor(Math.random() * 80)]) {
       const victim = worker(file);
-      await expect.poll(() => countMessages(w.local, local.user), { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(killAfter);
+      await expect
+        .poll(() => countMessages(w.local, local.user), { timeout: 60_000, interval: 20 })
+        .toBeGreaterThanOrEqual(killAfter);
       victim.kill('SIGKILL');
       await killed(victim);
     }

@@ -17,7 +17,16 @@ import { traceValue } from '../../src/jobs/getmail/trace.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { runCli, silentLog } from '../helpers/runtime.js';
-import { deliverTo, mailbox, message, runGetmail, startWorld, traces, writeWorldConfig, type World } from './world.js';
+import {
+  deliverTo,
+  mailbox,
+  message,
+  runGetmail,
+  startWorld,
+  traces,
+  writeWorldConfig,
+  type World,
+} from './world.js';
 
 let w: World;
 let redis: Redis;
@@ -33,7 +42,11 @@ afterAll(async () => {
 async function account(name: string, messages: number) {
   const remote = await w.remote.addUser(`r-${name}`);
   const local = await w.local.addUser(`l-${name}`);
-  await deliverTo(w.remote, remote.user, Array.from({ length: messages }, (_, i) => message(`${name}-${i}`)));
+  await deliverTo(
+    w.remote,
+    remote.user,
+    Array.from({ length: messages }, (_, i) => message(`${name}-${i}`)),
+  );
   return { remote, local, id: `${name}@remote.test` };
 }
 
@@ -42,7 +55,14 @@ describe('getmail failures', () => {
     const a = await account('tlsverify', 1);
     for (const protocol of ['pop3', 'imap'] as const) {
       const config = writeWorldConfig(w, [
-        { id: a.id, protocol, user: a.remote.user, password: a.remote.password, deliverTo: a.local.user, verifyCertificate: true },
+        {
+          id: a.id,
+          protocol,
+          user: a.remote.user,
+          password: a.remote.password,
+          deliverTo: a.local.user,
+          verifyCertificate: true,
+        },
       ]);
       const run = await runGetmail(config, a.id);
       expect(run.code).toBe(1);
@@ -54,13 +74,35 @@ describe('getmail failures', () => {
 
   it('a wrong password fails once, not retried, naming the account and host', async () => {
     const a = await account('wrongpw', 1);
-    const file = writeWorldConfig(w, [{ id: a.id, protocol: 'imap', user: a.remote.user, password: 'not-the-password', deliverTo: a.local.user }]);
+    const file = writeWorldConfig(w, [
+      {
+        id: a.id,
+        protocol: 'imap',
+        user: a.remote.user,
+        password: 'not-the-password',
+        deliverTo: a.local.user,
+      },
+    ]);
     const config = loadConfig(file, {});
     const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-    const events = new QueueEvents('getmail', { connection: bullConnection(w.redis.url, { blocking: true }), prefix: queuePrefix(config.redis.prefix) });
-    const workers = startWorkers({ jobs: registry, config: () => config, redisUrl: w.redis.url, redis, log: silentLog });
+    const events = new QueueEvents('getmail', {
+      connection: bullConnection(w.redis.url, { blocking: true }),
+      prefix: queuePrefix(config.redis.prefix),
+    });
+    const workers = startWorkers({
+      jobs: registry,
+      config: () => config,
+      redisUrl: w.redis.url,
+      redis,
+      log: silentLog,
+    });
     try {
-      const queued = await enqueueJob(queues.get('getmail')!, getmailJob, { account: a.id }, { redis, prefix: config.redis.prefix });
+      const queued = await enqueueJob(
+        queues.get('getmail')!,
+        getmailJob,
+        { account: a.id },
+        { redis, prefix: config.redis.prefix },
+      );
       const job = (await queues.get('getmail')!.getJob(queued.jobId))!;
       await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(/wrongpw@remote\.test|r-wrongpw/);
       const failed = (await queues.get('getmail')!.getJob(queued.jobId))!;
@@ -72,7 +114,12 @@ describe('getmail failures', () => {
       expect(stats.consecutiveFailures).toBe('1');
       // `mailjobs status` marks the connector and says why
       const status = await runCli(['status', '--config', file], registry);
-      expect(status.out).toMatch(new RegExp(`^  ! ${a.id}  imap://127\\.0\\.0\\.1 → ${a.local.user}: failing \\(1x\\): .*127\\.0\\.0\\.1`, 'm'));
+      expect(status.out).toMatch(
+        new RegExp(
+          `^  ! ${a.id}  imap://127\\.0\\.0\\.1 → ${a.local.user}: failing \\(1x\\): .*127\\.0\\.0\\.1`,
+          'm',
+        ),
+      );
     } finally {
       await workers.close();
       await events.close();
@@ -82,7 +129,16 @@ describe('getmail failures', () => {
 
   it('a connector whose local user does not exist delivers nowhere and says so', async () => {
     const a = await account('nouser', 2);
-    const config = writeWorldConfig(w, [{ id: a.id, protocol: 'pop3', user: a.remote.user, password: a.remote.password, deliverTo: 'ghost', delete: 'immediately' }]);
+    const config = writeWorldConfig(w, [
+      {
+        id: a.id,
+        protocol: 'pop3',
+        user: a.remote.user,
+        password: a.remote.password,
+        deliverTo: 'ghost',
+        delete: 'immediately',
+      },
+    ]);
     const run = await runGetmail(config, a.id);
     expect(run.code).toBe(1);
     expect(run.err).toMatch(/local user "ghost" does not exist/);
@@ -94,7 +150,15 @@ describe('getmail failures', () => {
     await deliverTo(w.remote, a.remote.user, [message('limits-big', `${'x'.repeat(76)}\r\n`.repeat(30_000))]);
     const config = writeWorldConfig(
       w,
-      [{ id: a.id, protocol: 'pop3', user: a.remote.user, password: a.remote.password, deliverTo: a.local.user }],
+      [
+        {
+          id: a.id,
+          protocol: 'pop3',
+          user: a.remote.user,
+          password: a.remote.password,
+          deliverTo: a.local.user,
+        },
+      ],
       'getmail: { maxMessagesPerRun: 3, maxMessageMegabytes: 1 }',
     );
     expect((await runGetmail(config, a.id)).result).toMatchObject({ delivered: 3, deferred: 2, tooBig: 1 });
@@ -105,7 +169,9 @@ describe('getmail failures', () => {
   it('after the server renumbers its UIDs (new UIDVALIDITY, new UIDLs), nothing is delivered twice', async () => {
     for (const protocol of ['pop3', 'imap'] as const) {
       const a = await account(`renumber-${protocol}`, 3);
-      const config = writeWorldConfig(w, [{ id: a.id, protocol, user: a.remote.user, password: a.remote.password, deliverTo: a.local.user }]);
+      const config = writeWorldConfig(w, [
+        { id: a.id, protocol, user: a.remote.user, password: a.remote.password, deliverTo: a.local.user },
+      ]);
       expect((await runGetmail(config, a.id)).result).toMatchObject({ delivered: 3 });
       // Dovecot rebuilds its UID list with a new UIDVALIDITY when the list is gone.
       const home = join(w.remote.dir, 'mail', a.remote.user);
@@ -123,20 +189,45 @@ describe('getmail failures', () => {
   it('a delivery interrupted after LMTP accepted it is found by its trace header, not delivered again', async () => {
     const a = await account('inflight', 2);
     const prefix = `inflight${Date.now()}`;
-    const config = writeWorldConfig(w, [{ id: a.id, protocol: 'imap', user: a.remote.user, password: a.remote.password, deliverTo: a.local.user }], '', prefix);
+    const config = writeWorldConfig(
+      w,
+      [
+        {
+          id: a.id,
+          protocol: 'imap',
+          user: a.remote.user,
+          password: a.remote.password,
+          deliverTo: a.local.user,
+        },
+      ],
+      '',
+      prefix,
+    );
     // The state a crash leaves: message 1 delivered with its trace header, still marked in flight.
     const remote = await mailbox(w.remote, a.remote.user);
-    const uidValidity = (await w.remote.doveadm(['mailbox', 'status', '-u', a.remote.user, 'uidvalidity', 'INBOX'])).stdout.trim().split('=')[1]!;
+    const uidValidity = (
+      await w.remote.doveadm(['mailbox', 'status', '-u', a.remote.user, 'uidvalidity', 'INBOX'])
+    ).stdout
+      .trim()
+      .split('=')[1]!;
     const first = remote[0]!;
     const trace = traceValue(a.id, 'INBOX', uidValidity, String(first.uid));
-    await deliverTo(w.local, a.local.user, [Buffer.concat([Buffer.from(`X-Mailjobs-Fetched: ${trace}\r\n`), first.source])]);
-    await redis.hset(`{${prefix}}:state:getmail:${a.id}:inflight`, `INBOX:${uidValidity}/${first.uid}`, Date.now());
+    await deliverTo(w.local, a.local.user, [
+      Buffer.concat([Buffer.from(`X-Mailjobs-Fetched: ${trace}\r\n`), first.source]),
+    ]);
+    await redis.hset(
+      `{${prefix}}:state:getmail:${a.id}:inflight`,
+      `INBOX:${uidValidity}/${first.uid}`,
+      Date.now(),
+    );
 
     const run = await runGetmail(config, a.id);
     expect(run.result).toMatchObject({ recovered: 1, delivered: 1, fetched: 1 });
     const local = await mailbox(w.local, a.local.user);
     expect(local).toHaveLength(2);
-    expect(traces(local).sort()).toEqual([trace, traceValue(a.id, 'INBOX', uidValidity, String(remote[1]!.uid))].sort());
+    expect(traces(local).sort()).toEqual(
+      [trace, traceValue(a.id, 'INBOX', uidValidity, String(remote[1]!.uid))].sort(),
+    );
     expect(await redis.hlen(`{${prefix}}:state:getmail:${a.id}:inflight`)).toBe(0);
   });
 });

@@ -3,7 +3,16 @@
  * STARTTLS) fetched into a local Dovecot over LMTP, read back as `user*vmail`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverTo, mailbox, message, runGetmail, startWorld, traces, writeWorldConfig, type World } from './world.js';
+import {
+  deliverTo,
+  mailbox,
+  message,
+  runGetmail,
+  startWorld,
+  traces,
+  writeWorldConfig,
+  type World,
+} from './world.js';
 
 let w: World;
 beforeAll(async () => {
@@ -15,7 +24,10 @@ afterAll(async () => {
 
 /** 8-bit text, invalid UTF-8, a broken MIME structure and dot-lines: all must arrive byte for byte. */
 const awkward = [
-  Buffer.concat([message('eightbit', 'Caf\u00e9 cr\u00e8me \u2014 8-bit\r\n.dot line\r\n..two\r\n'), Buffer.from([0xff, 0xfe, 0x41, 0x0d, 0x0a])]),
+  Buffer.concat([
+    message('eightbit', 'Caf\u00e9 cr\u00e8me \u2014 8-bit\r\n.dot line\r\n..two\r\n'),
+    Buffer.from([0xff, 0xfe, 0x41, 0x0d, 0x0a]),
+  ]),
   message('broken-mime', '--nowhere\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n', [
     'MIME-Version: 1.0',
     'Content-Type: multipart/mixed; boundary="missing"',
@@ -25,7 +37,9 @@ const awkward = [
 /** The local copy is: Dovecot's Return-Path, our two headers, then the remote bytes unchanged. */
 function expectExactCopy(local: Buffer, remote: Buffer, account: string) {
   const text = local.toString('latin1');
-  expect(text).toMatch(/^Return-Path: <[^>]*>\r\nReceived: from 127\.0\.0\.1 \(account [^)]+\)\r\n\tby .+\r\n\tfor <[^>]+>; .+\r\nX-Mailjobs-Fetched: /);
+  expect(text).toMatch(
+    /^Return-Path: <[^>]*>\r\nReceived: from 127\.0\.0\.1 \(account [^)]+\)\r\n\tby .+\r\n\tfor <[^>]+>; .+\r\nX-Mailjobs-Fetched: /,
+  );
   expect(text).toContain(`X-Mailjobs-Fetched: ${account} `);
   expect(local.subarray(local.length - remote.length).equals(remote)).toBe(true);
 }
@@ -41,7 +55,14 @@ describe.each([
     const remoteBefore = await mailbox(w.remote, remoteUser.user);
     const account = `${protocol}@remote.test`;
     const config = writeWorldConfig(w, [
-      { id: account, protocol, security, user: remoteUser.user, password: remoteUser.password, deliverTo: localUser.user },
+      {
+        id: account,
+        protocol,
+        security,
+        user: remoteUser.user,
+        password: remoteUser.password,
+        deliverTo: localUser.user,
+      },
     ]);
 
     const first = await runGetmail(config, account);
@@ -81,7 +102,14 @@ describe('getmail remote deletion', () => {
     const localUser = await w.local.addUser('l-del');
     await deliverTo(w.remote, remoteUser.user, [message('del-1'), message('del-2')]);
     const config = writeWorldConfig(w, [
-      { id: 'del@remote.test', protocol: 'pop3', user: remoteUser.user, password: remoteUser.password, deliverTo: localUser.user, delete: 'immediately' },
+      {
+        id: 'del@remote.test',
+        protocol: 'pop3',
+        user: remoteUser.user,
+        password: remoteUser.password,
+        deliverTo: localUser.user,
+        delete: 'immediately',
+      },
     ]);
     const run = await runGetmail(config, 'del@remote.test');
     expect(run.result).toMatchObject({ delivered: 2, deletedRemote: 2 });
@@ -96,11 +124,23 @@ describe('getmail remote deletion', () => {
     const prefix = `days${Date.now()}`;
     const config = writeWorldConfig(
       w,
-      [{ id: 'days@remote.test', protocol: 'imap', user: remoteUser.user, password: remoteUser.password, deliverTo: localUser.user, delete: '{ afterDays: 2 }' }],
+      [
+        {
+          id: 'days@remote.test',
+          protocol: 'imap',
+          user: remoteUser.user,
+          password: remoteUser.password,
+          deliverTo: localUser.user,
+          delete: '{ afterDays: 2 }',
+        },
+      ],
       '',
       prefix,
     );
-    expect((await runGetmail(config, 'days@remote.test')).result).toMatchObject({ delivered: 1, deletedRemote: 0 });
+    expect((await runGetmail(config, 'days@remote.test')).result).toMatchObject({
+      delivered: 1,
+      deletedRemote: 0,
+    });
     expect(await mailbox(w.remote, remoteUser.user)).toHaveLength(1);
     // age the retrieval record by three days, as if the message had been fetched then
     const { Redis } = await import('ioredis');
@@ -109,7 +149,10 @@ describe('getmail remote deletion', () => {
     const [field] = await r.hkeys(key);
     await r.hset(key, field!, Date.now() - 3 * 86_400_000);
     await r.quit();
-    expect((await runGetmail(config, 'days@remote.test')).result).toMatchObject({ delivered: 0, deletedRemote: 1 });
+    expect((await runGetmail(config, 'days@remote.test')).result).toMatchObject({
+      delivered: 0,
+      deletedRemote: 1,
+    });
     expect(await mailbox(w.remote, remoteUser.user)).toHaveLength(0);
     expect(await mailbox(w.local, localUser.user)).toHaveLength(1);
   });

@@ -25,7 +25,11 @@ export interface World {
 }
 
 export async function startWorld(opts: { scanners?: boolean } = {}): Promise<World> {
-  const [redis, remote, local] = await Promise.all([startRedis(), startDovecot({ tls: true }), startDovecot()]);
+  const [redis, remote, local] = await Promise.all([
+    startRedis(),
+    startDovecot({ tls: true }),
+    startDovecot(),
+  ]);
   const [rspamd, clamd] = opts.scanners
     ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
     : [undefined, undefined];
@@ -43,9 +47,21 @@ export async function startWorld(opts: { scanners?: boolean } = {}): Promise<Wor
 }
 
 /** A plain message; `extra` lines go into the header. */
-export function message(id: string, body = 'Hello, this is a test message.\r\n', extra: string[] = []): Buffer {
+export function message(
+  id: string,
+  body = 'Hello, this is a test message.\r\n',
+  extra: string[] = [],
+): Buffer {
   return Buffer.from(
-    [`From: Bob <bob@example.org>`, `To: someone@example.org`, `Message-ID: <${id}@example.org>`, `Subject: test ${id}`, ...extra, '', body].join('\r\n'),
+    [
+      `From: Bob <bob@example.org>`,
+      `To: someone@example.org`,
+      `Message-ID: <${id}@example.org>`,
+      `Subject: test ${id}`,
+      ...extra,
+      '',
+      body,
+    ].join('\r\n'),
   );
 }
 
@@ -116,7 +132,12 @@ function port(w: World, c: ConnectorSpec): number {
 }
 
 /** Writes a config file for this world; returns its path. Passwords go to secret files. */
-export function writeWorldConfig(w: World, connectors: ConnectorSpec[], extra = '', prefix = freshPrefix()): string {
+export function writeWorldConfig(
+  w: World,
+  connectors: ConnectorSpec[],
+  extra = '',
+  prefix = freshPrefix(),
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-getmail-'));
   const lines = [
     `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
@@ -126,7 +147,11 @@ export function writeWorldConfig(w: World, connectors: ConnectorSpec[], extra = 
     `  lmtp: { host: 127.0.0.1, port: ${w.local.lmtpPort} }`,
     '  masterUser: vmail',
     `  masterPasswordFile: ${w.local.masterPasswordFile}`,
-    ...(w.rspamd ? [`rspamd: { url: "${w.rspamd.normalUrl}", controllerUrl: "${w.rspamd.controllerUrl}", timeoutSeconds: 10 }`] : []),
+    ...(w.rspamd
+      ? [
+          `rspamd: { url: "${w.rspamd.normalUrl}", controllerUrl: "${w.rspamd.controllerUrl}", timeoutSeconds: 10 }`,
+        ]
+      : []),
     ...(w.clamd ? [`clamd: { socket: ${w.clamd.socket}, timeoutSeconds: 10 }`] : []),
     'connectors:',
   ];
@@ -163,10 +188,16 @@ export function writeWorldConfig(w: World, connectors: ConnectorSpec[], extra = 
 /** `mailjobs run getmail {"account": ...}`: exit code, parsed result, stderr. */
 export async function runGetmail(configFile: string, account: string) {
   const r = await runCli(['run', 'getmail', JSON.stringify({ account }), '--config', configFile], registry);
-  return { code: r.code, result: r.code === 0 ? (JSON.parse(r.out) as Record<string, number>) : undefined, err: r.err };
+  return {
+    code: r.code,
+    result: r.code === 0 ? (JSON.parse(r.out) as Record<string, number>) : undefined,
+    err: r.err,
+  };
 }
 
 /** The `X-Mailjobs-Fetched` values of stored messages. */
 export function traces(stored: StoredMessage[]): string[] {
-  return stored.map((m) => /^X-Mailjobs-Fetched: (.*)\r?$/m.exec(m.source.toString('latin1'))?.[1] ?? '(none)');
+  return stored.map(
+    (m) => /^X-Mailjobs-Fetched: (.*)\r?$/m.exec(m.source.toString('latin1'))?.[1] ?? '(none)',
+  );
 }

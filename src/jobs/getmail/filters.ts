@@ -14,7 +14,14 @@ export const SPAM_SCAN_MAX_BYTES = 20 * 1024 * 1024;
 export type FilterVerdict =
   | { kind: 'infected'; virus: string }
   | { kind: 'discard'; score: number }
-  | { kind: 'deliver'; spam: boolean; headers: string[]; subject?: string; spamScanSkipped?: boolean };
+  | {
+      kind: 'deliver';
+      spam: boolean;
+      headers: string[];
+      subject?: string;
+      /** Over the scanner's size limit: delivered without that scan (as clamd and Rspamd skip them too). */
+      skipped?: ('antivirus' | 'antispam')[];
+    };
 
 function unavailable(scanner: string, err: unknown): never {
   if (err instanceof ProtocolError) {
@@ -34,16 +41,23 @@ export async function applyFilters(
   config: Config,
   signal: AbortSignal,
 ): Promise<FilterVerdict> {
+  let antivirusSkipped = false;
   if (connector.filters.antivirus) {
-    const clamd = new ClamdClient(config.clamd);
-    const scan = await clamd
-      .scanStream(spool.stream(), { timeoutMs: config.clamd.timeoutSeconds * 1000, signal })
-      .catch((err: unknown) => unavailable('antivirus (clamd)', err));
-    if (scan.infected) return { kind: 'infected', virus: scan.virus ?? 'unknown' };
+    const maxStreamBytes = config.clamd.maxStreamMegabytes * 1024 * 1024;
+    antivirusSkipped = spool.size > maxStreamBytes;
+    if (!antivirusSkipped) {
+      const clamd = new ClamdClient(config.clamd, { maxStreamBytes });
+      const scan = await clamd
+        .scanStream(spool.stream(), { timeoutMs: config.clamd.timeoutSeconds * 1000, signal })
+        .catch((err: unknown) => unavailable('antivirus (clamd)', err));
+      if (scan.infected) return { kind: 'infected', virus: scan.virus ?? 'unknown' };
+    }
   }
-  if (!connector.filters.antispam) return { kind: 'deliver', spam: false, headers: [] };
+  const skipped = antivirusSkipped ? (['antivirus'] as const) : [];
+  if (!connector.filters.antispam)
+    return { kind: 'deliver', spam: false, headers: [], skipped: [...skipped] };
   const message = spool.size <= SPAM_SCAN_MAX_BYTES ? await bufferOf(spool) : undefined;
-  if (!message) return { kind: 'deliver', spam: false, headers: [], spamScanSkipped: true };
+  if (!message) return { kind: 'deliver', spam: false, headers: [], skipped: [...skipped, 'antispam'] };
   const result = await scanMessage(
     message,
     // Rspamd flags a recipient without a domain as BROKEN_HEADERS: pass only full addresses.
@@ -56,6 +70,7 @@ export async function applyFilters(
   const newSubject = lines.find((l) => /^Subject:/i.test(l));
   return {
     kind: 'deliver',
+    skipped: [...skipped],
     spam: result.isSpam,
     headers: lines.filter((l) => l !== newSubject),
     ...(newSubject ? { subject: newSubject } : {}),

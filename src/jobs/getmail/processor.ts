@@ -302,6 +302,12 @@ class FetchRun {
       return line(`spam at reject level (score ${verdict.score}); discarded as configured`);
     }
     if (verdict.spam) result.spam++;
+    if (verdict.skipped?.length) {
+      log.info(
+        { messageId, size: spool.size, skipped: verdict.skipped },
+        'over the scanner size limit; not scanned',
+      );
+    }
     const added = headerBlock([
       receivedHeader({
         remoteHost: connector.host,
@@ -336,7 +342,11 @@ class FetchRun {
     await this.done(key, identity);
     result.delivered++;
     log.info({ messageId, size: spool.size, spam: verdict.spam }, 'delivered');
-    await line(verdict.spam ? 'delivered (spam)' : 'delivered');
+    const notes = [
+      ...(verdict.spam ? ['spam'] : []),
+      ...(verdict.skipped ?? []).map((f) => `${f} scan skipped: too big`),
+    ];
+    await line(notes.length ? `delivered (${notes.join('; ')})` : 'delivered');
   }
 
   private async done(key: string, identity: string | undefined): Promise<void> {
