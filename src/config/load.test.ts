@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -89,5 +89,16 @@ describe('config', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'), {})).toThrow(
       /cannot read the config file: ENOENT \(copy mailjobs\.example\.yaml/,
     );
+  });
+
+  it('accepts mailjobs.example.yaml, and its commented connector once uncommented', () => {
+    const example = readFileSync(join(process.cwd(), 'mailjobs.example.yaml'), 'utf8');
+    expect(parseConfig(example, file, {}).connectors).toEqual([]);
+    const uncommented = example
+      .replace('connectors: []\n', 'connectors:\n')
+      .replace(/^#(  [ -] \w+:.*)$/gm, '$1')
+      .replace('passwordFile: secrets/john', 'passwordFile: john.secret');
+    const c = parseConfig(uncommented, file, {});
+    expect(c.connectors[0]).toMatchObject({ id: 'john@example.com', protocol: 'imap', deliverTo: 'john', intervalMinutes: 30 });
   });
 });

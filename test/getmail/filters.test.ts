@@ -133,8 +133,15 @@ describe('getmail filters', () => {
   });
 
   it('delivers a message over the antivirus size limit unscanned, and says so', async () => {
-    const big = message('big', `${'a'.repeat(76)}\r\n`.repeat(20_000), [...MIME, 'Content-Type: text/plain; charset=us-ascii']);
-    const s = await setup('big', [big], `clamd: { socket: ${w.clamd!.socket}, timeoutSeconds: 10, maxStreamMegabytes: 1 }`);
+    const big = message('big', `${'a'.repeat(76)}\r\n`.repeat(20_000), [
+      ...MIME,
+      'Content-Type: text/plain; charset=us-ascii',
+    ]);
+    const s = await setup(
+      'big',
+      [big],
+      `clamd: { socket: ${w.clamd!.socket}, timeoutSeconds: 10, maxStreamMegabytes: 1 }`,
+    );
     const run = await runGetmail(s.config, s.id);
     expect(run.result).toMatchObject({ delivered: 1, infected: 0 });
     expect(run.err).toMatch(/<big@example\.org> \d+ bytes: delivered \(antivirus scan skipped: too big\)/);
