@@ -14,7 +14,7 @@ export type Role = 'start' | 'worker' | 'scheduler';
 /** Reconciles the schedules of `rt.config` into BullMQ. */
 export async function reconcile(rt: Runtime) {
   const desired = desiredSchedules(rt.jobs, rt.config);
-  return reconcileSchedules(rt.queues, rt.jobs, desired, rt.redis, rt.key('scheduler-lock'), rt.log);
+  return reconcileSchedules(desired, { ...rt, prefix: rt.config.redis.prefix });
 }
 
 /** Resolves when the process gets SIGTERM or SIGINT; runs `onHup` on SIGHUP. */

@@ -96,9 +96,14 @@ describe('config', () => {
     expect(parseConfig(example, file, {}).connectors).toEqual([]);
     const uncommented = example
       .replace('connectors: []\n', 'connectors:\n')
-      .replace(/^#(  [ -] \w+:.*)$/gm, '$1')
+      .replace(/^#( {2}[ -] \w+:.*)$/gm, '$1')
       .replace('passwordFile: secrets/john', 'passwordFile: john.secret');
     const c = parseConfig(uncommented, file, {});
-    expect(c.connectors[0]).toMatchObject({ id: 'john@example.com', protocol: 'imap', deliverTo: 'john', intervalMinutes: 30 });
+    expect(c.connectors[0]).toMatchObject({
+      id: 'john@example.com',
+      protocol: 'imap',
+      deliverTo: 'john',
+      intervalMinutes: 30,
+    });
   });
 });

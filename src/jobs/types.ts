@@ -51,6 +51,8 @@ export interface DesiredSchedule {
   everyMs?: number;
   /** Offset within `everyMs`, so many targets do not fire in the same second (set by the scheduler). */
   offsetMs?: number;
+  /** Also run once at once when the schedule is added or changed (a new connector is fetched now). */
+  runOnChange?: boolean;
 }
 
 /** The summary a processor returns; numbers are logged on the job's last line. */

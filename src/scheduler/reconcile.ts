@@ -6,7 +6,9 @@
  */
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { enqueueJob } from '../client/enqueue.js';
 import { jobOptions } from '../core/queues.js';
+import { stateKey } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
 import type { AnyJob, DesiredSchedule } from '../jobs/types.js';
 import { MANAGED_PREFIX } from './desired.js';
@@ -47,16 +49,21 @@ async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Pro
   }
 }
 
-/** Reconciles one job's queue; `lockKey` is shared by every scheduler process. */
+export interface ReconcileDeps {
+  queues: Map<string, Queue>;
+  jobs: readonly AnyJob[];
+  redis: Redis;
+  /** The config's `redis.prefix` (state keys, including the scheduler lock). */
+  prefix: string;
+  log: Logger;
+}
+
+/** Reconciles every job's queue; a Redis lock serialises concurrent schedulers. */
 export async function reconcileSchedules(
-  queues: Map<string, Queue>,
-  jobs: readonly AnyJob[],
   desired: Map<string, DesiredSchedule[]>,
-  redis: Redis,
-  lockKey: string,
-  log: Logger,
+  { queues, jobs, redis, prefix, log }: ReconcileDeps,
 ): Promise<ReconcileReport> {
-  return withLock(redis, lockKey, async () => {
+  return withLock(redis, stateKey(prefix, 'scheduler-lock'), async () => {
     const report: ReconcileReport = { added: [], changed: [], removed: [], unchanged: 0 };
     for (const def of jobs) {
       const queue = queues.get(def.name);
@@ -81,6 +88,9 @@ export async function reconcileSchedules(
           { name: def.name, data: want.payload, opts: jobOptions(def) },
         );
         (have ? report.changed : report.added).push(want.id);
+        // BullMQ delays an interval scheduler's first job to its next slot; a new or changed
+        // target should not wait that long. Deduplication keeps this to one queued job.
+        if (want.runOnChange) await enqueueJob(queue, def, want.payload, { redis, prefix });
       }
       for (const id of existing.keys()) {
         await queue.removeJobScheduler(id);

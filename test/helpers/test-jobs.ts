@@ -28,6 +28,7 @@ export const echoJob = defineJob({
       id: `echo:${c.id}`,
       payload: { target: c.id },
       everyMs: c.intervalMinutes * 60_000,
+      runOnChange: true,
     })),
   async process(p, ctx) {
     if (p.fail === 'permanent') throw new PermanentJobError(`echo ${p.target}: told to fail`, 'ETEST');

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { connectRedis } from '../../src/core/redis.js';
 import { desiredSchedules, stableOffset } from '../../src/scheduler/desired.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
@@ -36,14 +36,13 @@ async function reconcileWith(prefix: string, yaml: string) {
   const config = configFor(redisFx.url, prefix, yaml);
   const queues = openQueues(testJobs, redisFx.url, prefix);
   try {
-    const report = await reconcileSchedules(
+    const report = await reconcileSchedules(desiredSchedules(testJobs, config), {
       queues,
-      testJobs,
-      desiredSchedules(testJobs, config),
+      jobs: testJobs,
       redis,
-      stateKey(prefix, 'scheduler-lock'),
-      silentLog,
-    );
+      prefix,
+      log: silentLog,
+    });
     const schedulers = await queues.get('echo')!.getJobSchedulers(0, -1, true);
     const delayed = await queues.get('echo')!.getJobCounts('delayed', 'waiting');
     return { report, schedulers, delayed };
@@ -100,8 +99,9 @@ describe('scheduler', () => {
     expect(one.report.unchanged + two.report.unchanged).toBe(21);
     const after = await reconcileWith(prefix, yaml);
     expect(after.schedulers).toHaveLength(21);
-    // one pending job per schedule, not two
-    expect((after.delayed.delayed ?? 0) + (after.delayed.waiting ?? 0)).toBe(21);
+    // one pending job per schedule, and one immediate run per new target: not two of either
+    expect(after.delayed.delayed).toBe(21);
+    expect(after.delayed.waiting).toBe(20);
   });
 
   it('names an unknown job in schedules:', () => {

@@ -78,6 +78,7 @@ export const getmailJob = defineJob({
         id: `getmail:${c.id}`,
         payload: { account: c.id },
         everyMs: c.intervalMinutes * 60_000,
+        runOnChange: true,
       })),
   status: connectorStatus,
 });
