@@ -35,11 +35,14 @@ it('SIGHUP reloads the config: a new connector is scheduled and fetched at once;
     await expect.poll(() => out, { timeout: 20_000 }).toContain('mailjobs running');
     expect(await getmail.getJobSchedulers()).toEqual([]);
 
-    writeFileSync(file, `redis: { url: "${redisFx.url}", prefix: ${prefix} }\n${connector('new@remote.test')}`);
+    writeFileSync(
+      file,
+      `redis: { url: "${redisFx.url}", prefix: ${prefix} }\n${connector('new@remote.test')}`,
+    );
     child.kill('SIGHUP');
-    await expect.poll(async () => (await getmail.getJobSchedulers()).map((s) => s.key), { timeout: 10_000 }).toEqual([
-      'config:getmail:new@remote.test',
-    ]);
+    await expect
+      .poll(async () => (await getmail.getJobSchedulers()).map((s) => s.key), { timeout: 10_000 })
+      .toEqual(['config:getmail:new@remote.test']);
     const scheduler = (await getmail.getJobSchedulers())[0]!;
     expect(Number(scheduler.every)).toBe(15 * 60_000);
     expect((await getmail.getWaiting()).map((j) => j.data)).toEqual([{ account: 'new@remote.test' }]);
@@ -47,11 +50,15 @@ it('SIGHUP reloads the config: a new connector is scheduled and fetched at once;
     // A broken config on SIGHUP is reported and the running schedules stay.
     writeFileSync(file, 'connectors: [ { id: 1 } ]\n');
     child.kill('SIGHUP');
-    await expect.poll(() => out, { timeout: 10_000 }).toContain('config reload failed; keeping the running config');
+    await expect
+      .poll(() => out, { timeout: 10_000 })
+      .toContain('config reload failed; keeping the running config');
     expect((await getmail.getJobSchedulers()).map((s) => s.key)).toEqual(['config:getmail:new@remote.test']);
   } finally {
     child.kill('SIGTERM');
-    const code = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
+    const code = await new Promise((r) =>
+      child.exitCode !== null ? r(child.exitCode) : child.once('exit', r),
+    );
     expect(code).toBe(0);
     await closeQueues(queues);
   }
