@@ -146,4 +146,14 @@ describe('getmail filters', () => {
     expect(run.result).toMatchObject({ delivered: 1, infected: 0 });
     expect(run.err).toMatch(/<big@example\.org> \d+ bytes: delivered \(antivirus scan skipped: too big\)/);
   });
+
+  it('with a subject prefix, spam filed as junk gets the prefixed Subject and nothing else changes', async () => {
+    const s = await setup('prefix', [spam()], 'getmail: { spamSubjectPrefix: "[SPAM]" }');
+    const before = (await mailbox(w.remote, s.remote.user))[0]!.source;
+    expect((await runGetmail(s.config, s.id)).result).toMatchObject({ delivered: 1, spam: 1 });
+    const [copy] = await mailbox(w.local, s.local.user);
+    expect(header(copy!.source, 'Subject')).toBe('[SPAM] test spam');
+    const strip = (b: Buffer) => b.toString('latin1').replace(/^Subject: .*\r\n/m, '');
+    expect(strip(copy!.source).endsWith(strip(before))).toBe(true);
+  });
 });
