@@ -4,15 +4,14 @@
  * mailbox exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { bullConnection, queuePrefix } from '../../src/core/redis.js';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { registry } from '../../src/jobs/registry.js';
+import { openEvents } from '../helpers/runtime.js';
 import {
   countMessages,
   deliverTo,
@@ -70,10 +69,7 @@ it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message on
   const config = loadConfig(file, {});
   const redis = new Redis(w.redis.url);
   const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-  const events = new QueueEvents('getmail', {
-    connection: bullConnection(w.redis.url, { blocking: true }),
-    prefix: queuePrefix(config.redis.prefix),
-  });
+  const events = await openEvents('getmail', w.redis.url, config.redis.prefix);
   try {
     const { jobId } = await enqueueJob(
       queues.get('getmail')!,

@@ -5,18 +5,16 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { bullConnection, queuePrefix } from '../../src/core/redis.js';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { traceValue } from '../../src/jobs/getmail/trace.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
-import { runCli, silentLog } from '../helpers/runtime.js';
+import { openEvents, runCli, silentLog } from '../helpers/runtime.js';
 import {
   deliverTo,
   mailbox,
@@ -85,10 +83,7 @@ describe('getmail failures', () => {
     ]);
     const config = loadConfig(file, {});
     const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-    const events = new QueueEvents('getmail', {
-      connection: bullConnection(w.redis.url, { blocking: true }),
-      prefix: queuePrefix(config.redis.prefix),
-    });
+    const events = await openEvents('getmail', w.redis.url, config.redis.prefix);
     const workers = startWorkers({
       jobs: registry,
       config: () => config,

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QueueEvents } from 'bullmq';
 import { pino } from 'pino';
+import { bullConnection, queuePrefix } from '../../src/core/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
@@ -37,4 +39,17 @@ export async function runCli(argv: string[], jobs: readonly AnyJob[]) {
   const err: string[] = [];
   const code = await main(argv, { jobs, log: silentLog, out: (t) => out.push(t), err: (t) => err.push(t) });
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/**
+ * QueueEvents for `queue`, listening before it returns: events of jobs that finish before the
+ * stream is read would otherwise be missed and `waitUntilFinished` would time out.
+ */
+export async function openEvents(queue: string, redisUrl: string, prefix: string): Promise<QueueEvents> {
+  const events = new QueueEvents(queue, {
+    connection: bullConnection(redisUrl, { blocking: true }),
+    prefix: queuePrefix(prefix),
+  });
+  await events.waitUntilReady();
+  return events;
 }

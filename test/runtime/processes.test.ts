@@ -7,22 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import {
-  bullConnection,
-  connectRedis,
-  queuePrefix,
-  redisAnswers,
-  resolveRedisUrl,
-  stateKey,
-} from '../../src/core/redis.js';
+import { connectRedis, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
 import { echoJob, testJobs } from '../helpers/test-jobs.js';
 
 let redisFx: RedisFixture;
@@ -58,16 +50,13 @@ async function workerProcess(configFile: string): Promise<ChildProcess> {
 const exited = (c: ChildProcess) =>
   new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
 
-function harness() {
+async function harness() {
   const prefix = freshPrefix();
   const file = writeConfig(redisFx.url, prefix);
   const queues = openQueues(testJobs, redisFx.url, prefix);
   const queue = queues.get('echo')!;
   queue.setMaxListeners(50); // one listener per job awaited below
-  const events = new QueueEvents('echo', {
-    connection: bullConnection(redisFx.url, { blocking: true }),
-    prefix: queuePrefix(prefix),
-  });
+  const events = await openEvents('echo', redisFx.url, prefix);
   return {
     prefix,
     file,
@@ -83,7 +72,7 @@ function harness() {
 
 describe('worker processes', () => {
   it('SIGTERM during an active job returns it to the queue; another worker finishes it, each step once', async () => {
-    const h = harness();
+    const h = await harness();
     try {
       const first = await workerProcess(h.file);
       const { jobId } = await h.enqueue({ target: 'long', steps: 12, stepMs: 150 });
@@ -109,7 +98,7 @@ describe('worker processes', () => {
   });
 
   it('two worker processes on one queue share the work', async () => {
-    const h = harness();
+    const h = await harness();
     try {
       const [a, b] = await Promise.all([workerProcess(h.file), workerProcess(h.file)]);
       const ids = [];

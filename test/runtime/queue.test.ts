@@ -1,15 +1,14 @@
 /**
  * Workers, dedup, payload validation and the CLI's enqueue/run, against a private Redis.
  */
-import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { bullConnection, connectRedis, queuePrefix, stateKey } from '../../src/core/redis.js';
+import { connectRedis, stateKey } from '../../src/core/redis.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { configFor, freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import { configFor, freshPrefix, openEvents, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
 import { echoJob, testJobs } from '../helpers/test-jobs.js';
 
 let redisFx: RedisFixture;
@@ -23,15 +22,12 @@ afterAll(async () => {
   await redisFx?.stop();
 });
 
-function setup() {
+async function setup() {
   const prefix = freshPrefix();
   const config = configFor(redisFx.url, prefix);
   const queues = openQueues(testJobs, redisFx.url, prefix);
   const queue = queues.get('echo')!;
-  const events = new QueueEvents('echo', {
-    connection: bullConnection(redisFx.url, { blocking: true }),
-    prefix: queuePrefix(prefix),
-  });
+  const events = await openEvents('echo', redisFx.url, prefix);
   let workers: WorkerSet | undefined;
   return {
     prefix,
@@ -56,7 +52,7 @@ function setup() {
 
 describe('queue runtime', () => {
   it('answers "already queued" to a second trigger for the same target, and "running" while it runs', async () => {
-    const t = setup();
+    const t = await setup();
     try {
       const first = await t.enqueue({ target: 'acct-1', steps: 3, stepMs: 300 });
       expect(first.status).toBe('queued');
@@ -80,7 +76,7 @@ describe('queue runtime', () => {
   });
 
   it('rejects an invalid payload at enqueue with the field named', async () => {
-    const t = setup();
+    const t = await setup();
     try {
       await expect(t.enqueue({ target: 'x', steps: 'many' })).rejects.toThrow(
         /invalid echo payload: steps: .*number/,
@@ -92,7 +88,7 @@ describe('queue runtime', () => {
   });
 
   it('fails an invalid payload from a raw BullMQ producer without retry, and the next job still runs', async () => {
-    const t = setup();
+    const t = await setup();
     try {
       t.startWorkers();
       const bad = await t.queue.add('echo', { target: 42, extra: true }, { attempts: 5 });
@@ -110,7 +106,7 @@ describe('queue runtime', () => {
   });
 
   it('does not retry a permanent failure', async () => {
-    const t = setup();
+    const t = await setup();
     try {
       t.startWorkers();
       const out = await t.enqueue({ target: 'doomed', fail: 'permanent' });
@@ -125,7 +121,7 @@ describe('queue runtime', () => {
 
 describe('CLI enqueue and run', () => {
   it('`run` and `enqueue --wait` print the same result from the same processor', async () => {
-    const t = setup();
+    const t = await setup();
     const file = writeConfig(redisFx.url, t.prefix);
     try {
       t.startWorkers();
@@ -143,7 +139,7 @@ describe('CLI enqueue and run', () => {
   });
 
   it('`run` exits 1 with the reason, `enqueue` prints the job id, unknown jobs are named', async () => {
-    const t = setup();
+    const t = await setup();
     const file = writeConfig(redisFx.url, t.prefix);
     try {
       const failed = await runCli(
