@@ -8,7 +8,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError, ProtocolError } from '../../core/errors.js';
-import { LmtpClient } from '../../mail/lmtp.js';
+import { LmtpPool } from '../../mail/lmtp-pool.js';
 import type { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import { applyFilters } from './filters.js';
@@ -125,11 +125,11 @@ class FetchRun {
   async run(): Promise<GetmailResult> {
     const { ctx, connector } = this;
     const g = ctx.config.getmail;
-    const lmtp = new LmtpClient(ctx.config.dovecot.lmtp, {
-      connectTimeoutMs: g.connectTimeoutSeconds * 1000,
-      commandTimeoutMs: g.commandTimeoutSeconds * 1000,
-    });
-    await lmtp.connect();
+    const lmtp = new LmtpPool(
+      ctx.config.dovecot.lmtp,
+      { connectTimeoutMs: g.connectTimeoutSeconds * 1000, commandTimeoutMs: g.commandTimeoutSeconds * 1000 },
+      g.lmtpConnections,
+    );
     try {
       await this.checkLocalUser(lmtp);
       [this.seen, this.inflight] = await Promise.all([this.store.seen(), this.store.inflight()]);
@@ -146,8 +146,8 @@ class FetchRun {
   }
 
   /** A connector whose local user does not exist is inconsistent: fail, deliver nowhere. */
-  private async checkLocalUser(lmtp: LmtpClient): Promise<void> {
-    const reply = await lmtp.checkRecipient(this.connector.deliverTo);
+  private async checkLocalUser(lmtp: LmtpPool): Promise<void> {
+    const reply = await lmtp.use((c) => c.checkRecipient(this.connector.deliverTo));
     if (reply.code >= 500) {
       throw new PermanentJobError(
         `getmail ${this.connector.id}: local user "${this.connector.deliverTo}" does not exist (LMTP: ${reply.code} ${reply.text}); nothing was fetched`,
@@ -162,7 +162,7 @@ class FetchRun {
       );
   }
 
-  private async fetchFolder(folder: RemoteFolder, remote: RemoteSession, lmtp: LmtpClient): Promise<void> {
+  private async fetchFolder(folder: RemoteFolder, remote: RemoteSession, lmtp: LmtpPool): Promise<void> {
     const { ctx, result } = this;
     const prefix = folderKeyPrefix(folder);
     const keys = folder.messages.map((m) => messageKey(folder, m));
@@ -202,15 +202,33 @@ class FetchRun {
       todo.set(msg.ref, msg);
       plannedBytes += msg.size;
     }
-    await folder.retrieveEach([...todo.keys()], async (ref, spool) => {
-      try {
-        if (ctx.signal.aborted)
-          throw new Error(`getmail ${this.connector.id}: stopped (${String(ctx.signal.reason)})`);
-        await this.handleMessage(folder, todo.get(ref)!, spool, untrusted, remote, lmtp);
-      } finally {
-        await spool.dispose();
-      }
-    });
+    // Retrieval runs ahead (POP3 pipelining) while up to `lmtp.size` deliveries run side by
+    // side; the first failure stops retrieval, lets the deliveries under way finish, and is thrown.
+    const delivering = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    await folder
+      .retrieveEach([...todo.keys()], async (ref, spool) => {
+        if (!failure && ctx.signal.aborted) {
+          failure = {
+            err: new Error(`getmail ${this.connector.id}: stopped (${String(ctx.signal.reason)})`),
+          };
+        }
+        while (!failure && delivering.size >= lmtp.size) await Promise.race(delivering);
+        if (failure) {
+          await spool.dispose();
+          throw failure.err;
+        }
+        const task: Promise<void> = this.handleMessage(folder, todo.get(ref)!, spool, untrusted, remote, lmtp)
+          .catch((err: unknown) => void (failure ??= { err }))
+          .finally(() => {
+            delivering.delete(task);
+            return spool.dispose();
+          });
+        delivering.add(task);
+      })
+      .catch((err: unknown) => void (failure ??= { err }));
+    await Promise.all(delivering);
+    if (failure) throw failure.err;
     const now = Date.now();
     const due = folder.messages.filter((m) => {
       const at = this.seen.get(messageKey(folder, m));
@@ -260,7 +278,7 @@ class FetchRun {
     spool: MessageSpool,
     untrusted: boolean,
     remote: RemoteSession,
-    lmtp: LmtpClient,
+    lmtp: LmtpPool,
   ): Promise<void> {
     const { ctx, connector, result, store } = this;
     const key = messageKey(folder, msg);
@@ -325,12 +343,9 @@ class FetchRun {
       : [added, spool.stream()];
     await store.markInflight(key);
     try {
-      await lmtp.deliver({
-        from,
-        to: connector.deliverTo,
-        message: concat(body),
-        size: added.length + spool.size,
-      });
+      await lmtp.use((c) =>
+        c.deliver({ from, to: connector.deliverTo, message: concat(body), size: added.length + spool.size }),
+      );
     } catch (err) {
       if (!(err instanceof ProtocolError) || err.responseCode === undefined) throw err; // outcome unknown: stays in flight
       await store.clearInflight(key);
