@@ -145,6 +145,8 @@ export function configSchema(readSecret: SecretReader) {
         maxMessageMegabytes: z.number().min(1).default(100),
         connectTimeoutSeconds: z.number().min(1).default(30),
         commandTimeoutSeconds: z.number().min(1).default(300),
+        /** LMTP deliveries side by side per account: Dovecot fsyncs each one, so parallel ones add up. */
+        lmtpConnections: z.number().int().min(1).max(32).default(4),
         /** What to do with mail Rspamd wants rejected: file it as spam (default) or drop it. */
         rejectedSpam: z.enum(['junk', 'discard']).default('junk'),
         spamSubjectPrefix: z.string().optional(),
