@@ -5,7 +5,6 @@
  * Bytes are never decoded: a message is 8-bit data (and sometimes broken MIME), so it goes
  * from socket buffers to the consumer as `Buffer` slices. Only status lines become text.
  */
-import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../core/errors.js';
 
 const CR = 0x0d;
@@ -162,18 +161,35 @@ export class Pop3ResponseReader {
    * terminating ".\r\n", handing unstuffed bytes to `onData` and awaiting it before reading
    * on (backpressure: a slow consumer slows the socket, not the heap). If `onData` throws,
    * the response is left half-read: the session cannot go on.
+   *
+   * With `batchBytes`, slices are gathered into calls of at least that size (the last one
+   * may be smaller): TLS hands over one 4-16 KB record at a time, and a file write per
+   * record costs more than copying.
    */
-  async multiline(onData: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+  async multiline(onData: (chunk: Buffer) => void | Promise<void>, batchBytes = 0): Promise<void> {
     const unstuffer = new DotUnstuffer();
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      if (batched === 0) return;
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      await onData(data);
+    };
     let chunk = this.#pending;
     this.#pending = EMPTY;
     for (;;) {
       if (chunk.length > 0) {
         const { data, rest } = unstuffer.push(chunk);
-        for (const part of data) await onData(part);
+        for (const part of data) {
+          batch.push(part);
+          batched += part.length;
+          if (batched >= batchBytes) await flush();
+        }
         if (rest) {
           this.#pending = rest;
-          return;
+          return flush();
         }
       }
       chunk = await this.source.read();
@@ -195,105 +211,4 @@ export class Pop3ResponseReader {
     const text = Buffer.concat(parts).toString('latin1');
     return text === '' ? [] : text.replace(/\r\n$/, '').split('\r\n');
   }
-}
-
-/** Read-ahead beyond which the socket is paused until the reader catches up. */
-const HIGH_WATER = 512 * 1024;
-
-/**
- * A {@link ByteSource} over a socket. It queues `data` chunks and pauses the socket when the
- * reader falls behind (a slow spool), and times out only while actually waiting for the
- * server: time spent in a slow consumer or queued behind another command does not count.
- */
-export class SocketByteSource implements ByteSource {
-  /** What we are waiting for, for timeout messages (`RETR 7`). */
-  context = 'greeting';
-  #queue: Buffer[] = [];
-  #queued = 0;
-  #failure: ProtocolError | undefined;
-  #wake: (() => void) | undefined;
-  #closing = false;
-
-  constructor(
-    private readonly socket: Duplex,
-    private readonly peer: string,
-    private readonly timeoutMs: number,
-  ) {
-    socket.on('data', this.#onData);
-    socket.on('error', this.#onError);
-    socket.on('end', this.#onEnd);
-    socket.on('close', this.#onEnd);
-  }
-
-  /** The error that ended the session, if any. */
-  get failure(): ProtocolError | undefined {
-    return this.#failure;
-  }
-
-  read(): Promise<Buffer> {
-    const chunk = this.#queue.shift();
-    if (chunk) {
-      this.#queued -= chunk.length;
-      if (this.socket.isPaused() && this.#queued < HIGH_WATER / 2) this.socket.resume();
-      return Promise.resolve(chunk);
-    }
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const err = new ProtocolError(
-          `POP3 ${this.peer}: no answer to ${this.context} within ${this.timeoutMs} ms`,
-          'ETIMEOUT',
-        );
-        this.fail(err);
-      }, this.timeoutMs);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        this.read().then(resolve, reject);
-      };
-    });
-  }
-
-  /** Ends the session with `err` (the first failure wins); pending and later reads reject with it. */
-  fail(err: ProtocolError): void {
-    this.#failure ??= err;
-    this.#closing = true;
-    this.socket.destroy();
-    this.#wake?.();
-  }
-
-  /** Stops listening and returns what was queued, so the socket can be handed to TLS (STLS). */
-  detach(): Buffer[] {
-    this.socket.off('data', this.#onData);
-    this.socket.off('error', this.#onError);
-    this.socket.off('end', this.#onEnd);
-    this.socket.off('close', this.#onEnd);
-    this.socket.pause();
-    const queued = this.#queue;
-    this.#queue = [];
-    return queued;
-  }
-
-  #onData = (chunk: Buffer): void => {
-    this.#queue.push(chunk);
-    this.#queued += chunk.length;
-    if (this.#queued > HIGH_WATER) this.socket.pause();
-    this.#wake?.();
-  };
-
-  #onError = (err: Error): void => {
-    if (!this.#closing)
-      this.fail(new ProtocolError(`POP3 ${this.peer}: connection failed: ${err.message}`, 'ECONNECTION'));
-  };
-
-  #onEnd = (): void => {
-    if (!this.#closing) {
-      this.fail(
-        new ProtocolError(
-          `POP3 ${this.peer}: connection closed by the server during ${this.context}`,
-          'ECONNECTION',
-        ),
-      );
-    }
-  };
 }

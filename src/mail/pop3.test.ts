@@ -172,6 +172,22 @@ describe('Pop3ResponseReader', () => {
     expect(reads).toBe(3);
   });
 
+  it('gathers slices into batches of at least batchBytes, the same bytes whatever the chunking', async () => {
+    const message = bin('.a\r\nbb\r\n..\r\n\xe9\xff\r\nccc\r\n');
+    const response = Buffer.concat([bin('+OK\r\n'), stuff(message)]);
+    for (const cuts of everySplit(response)) {
+      const chunks: Buffer[] = [];
+      let from = 0;
+      for (const cut of [...cuts, response.length]) chunks.push(response.subarray(from, (from = cut)));
+      const reader = new Pop3ResponseReader(sourceOf(chunks));
+      await reader.status();
+      const calls: Buffer[] = [];
+      await reader.multiline((chunk) => void calls.push(chunk), 7);
+      expect(Buffer.concat(calls).equals(message), `cuts ${cuts.join(',')}`).toBe(true);
+      expect(calls.slice(0, -1).every((c) => c.length >= 7)).toBe(true);
+    }
+  });
+
   it('splits listings into lines', async () => {
     const reader = new Pop3ResponseReader(sourceOf([bin('+OK\r\n1 000a\r\n2 000b\r\n.\r\n+OK\r\n.\r\n')]));
     await reader.status();

@@ -10,10 +10,11 @@
  * or `EPROTOCOL` (a `-ERR`, with the server's text, or garbage). `EPROTOCOL` for `-ERR` leaves
  * the session usable; every other `ProtocolError` ends it.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { AuthenticationError, ProtocolError } from '../core/errors.js';
-import { type Pop3Status, Pop3ResponseReader, SocketByteSource } from './pop3-reader.js';
+import { type Pop3Status, Pop3ResponseReader } from './pop3-reader.js';
+import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
 import { MessageSpool } from './spool.js';
 
 /** Options of {@link Pop3Client.connect}. */
@@ -45,13 +46,14 @@ export interface Pop3Stat {
 
 /** Options of {@link Pop3Client.retrieveMany}. */
 export interface RetrieveManyOptions {
-  /** RETR commands in flight (and messages held in spools) at once. Default 16. */
+  /** RETR commands sent ahead of the one being read (PIPELINING). Default 16. */
   window?: number;
   /** Makes the spool of each message. Default `new MessageSpool()`. */
   createSpool?: () => MessageSpool;
 }
 
 const DEFAULT_WINDOW = 16;
+/** Spool writes of at least this size: fewer, larger file writes once a message spills. */
 const SPOOL_WRITE_BYTES = 64 * 1024;
 /** RFC 3206 and RFC 2449 response codes that mean "not now" rather than "wrong password". */
 const TRANSIENT_LOGIN_CODE = /^\[(IN-USE|SYS\/TEMP|LOGIN-DELAY)\b/i;
@@ -98,18 +100,9 @@ export class Pop3Client {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.signal?.aborted) throw new ProtocolError(`POP3 ${peer}: aborted`, 'ECONNECTION');
-      if (opts.security === 'tls') {
-        const secure = tls.connect(tlsOptions(opts));
-        socket = secure;
-        let tcpUp = false;
-        secure.once('connect', () => (tcpUp = true));
-        await ready(secure, 'secureConnect', (err) =>
-          tcpUp ? tlsError(peer, err) : connectionError(peer, err),
-        );
-      } else {
-        socket = net.connect({ host: opts.host, port: opts.port, noDelay: true }); // see lmtp.ts: Nagle + delayed ACK
-        await ready(socket, 'connect', (err) => connectionError(peer, err));
-      }
+      const opened = openSocket(opts);
+      socket = opened.socket;
+      await opened.ready;
       client = new Pop3Client(socket, opts);
       await client.#handshake();
       return client;
@@ -190,25 +183,16 @@ export class Pop3Client {
    * is still on the wire) and that error is thrown.
    */
   async retrieve(msgNo: number, spool: MessageSpool): Promise<void> {
-    const command = `RETR ${checkMsgNo(msgNo)}`;
-    const status = await this.#exchange(command, command, async () => {
-      const status = await this.#reader.status();
-      if (status.ok) {
-        const write = coalesced((chunk) => spool.write(chunk));
-        await this.#reader.multiline(write);
-        await write(); // the last, partial batch
-      }
-      return status;
-    });
-    this.#ok(status, command);
-    await spool.close();
+    await this.#retrieve(msgNo, spool, Promise.resolve());
   }
 
   /**
-   * Retrieves `msgNos` in order, keeping up to `window` RETR commands in flight, and awaits
-   * `onMessage` for each, in order; `onMessage` owns the spool (dispose it). While it runs,
-   * the next messages keep arriving into their own spools. Stops at the first failure:
-   * waits for the commands already sent, disposes their spools, and throws.
+   * Retrieves `msgNos` in order and awaits `onMessage` for each; `onMessage` owns the spool
+   * (dispose it). Up to `window` RETR commands are in flight, so responses are already on
+   * their way (RFC 2449 PIPELINING), but a response is read only once the previous
+   * `onMessage` has finished: one spool at a time, the rest waits in socket buffers under
+   * TCP flow control. Stops at the first failure, after reading (and dropping) the
+   * responses to commands already sent, so the session can still QUIT.
    */
   async retrieveMany(
     msgNos: readonly number[],
@@ -217,19 +201,21 @@ export class Pop3Client {
   ): Promise<void> {
     const window = Math.max(1, opts.window ?? DEFAULT_WINDOW);
     const createSpool = opts.createSpool ?? (() => new MessageSpool());
-    const inFlight: Array<{ msgNo: number; spool: MessageSpool; done: Promise<void> }> = [];
+    const queued: Array<{ msgNo: number; spool: MessageSpool; done: Promise<void>; read: () => void }> = [];
     let next = 0;
     try {
       for (;;) {
-        while (inFlight.length < window && next < msgNos.length) {
+        while (queued.length < window && next < msgNos.length) {
           const msgNo = msgNos[next++]!;
           const spool = createSpool();
-          const done = this.retrieve(msgNo, spool);
+          let read!: () => void;
+          const done = this.#retrieve(msgNo, spool, new Promise<void>((resolve) => (read = resolve)));
           done.catch(() => undefined); // awaited in order below; not "unhandled" meanwhile
-          inFlight.push({ msgNo, spool, done });
+          queued.push({ msgNo, spool, done, read });
         }
-        const head = inFlight.shift();
+        const head = queued.shift();
         if (!head) return;
+        head.read();
         try {
           await head.done;
         } catch (err) {
@@ -239,11 +225,25 @@ export class Pop3Client {
         await onMessage(head.msgNo, head.spool);
       }
     } finally {
-      for (const { spool, done } of inFlight.splice(0)) {
+      for (const { spool, done, read } of queued.splice(0)) {
+        read();
         await done.catch(() => undefined);
         await spool.dispose();
       }
     }
+  }
+
+  /** RETR whose response is read into `spool` once `readable` settles (commands go out before). */
+  async #retrieve(msgNo: number, spool: MessageSpool, readable: Promise<void>): Promise<void> {
+    const command = `RETR ${checkMsgNo(msgNo)}`;
+    const status = await this.#exchange(command, command, async () => {
+      await readable;
+      const status = await this.#reader.status();
+      if (status.ok) await this.#reader.multiline((chunk) => spool.write(chunk), SPOOL_WRITE_BYTES);
+      return status;
+    });
+    this.#ok(status, command);
+    await spool.close();
   }
 
   /** Marks a message deleted; the server removes it only on {@link quit} (RFC 1939 UPDATE state). */
@@ -304,14 +304,11 @@ export class Pop3Client {
     if (early.length > 0 || this.#reader.buffered > 0) {
       throw new ProtocolError(`POP3 ${this.#peer} sent data after STLS before the TLS handshake`, 'ETLS');
     }
-    const plain = this.#socket;
-    // Its errors now surface on the TLS socket; without a listener one would crash the process.
-    plain.on('error', () => undefined);
-    const secure = tls.connect({ ...tlsOptions(this.#opts), socket: plain });
-    this.#socket = secure;
-    this.#source = new SocketByteSource(secure, this.#peer, this.#opts.commandTimeoutMs);
+    const { socket, ready } = upgradeToTls(this.#socket, this.#opts);
+    this.#socket = socket;
+    this.#source = new SocketByteSource(socket, this.#peer, this.#opts.commandTimeoutMs);
     this.#reader = new Pop3ResponseReader(this.#source);
-    await ready(secure, 'secureConnect', (err) => tlsError(this.#peer, err));
+    await ready;
     await this.#capa();
   }
 
@@ -352,6 +349,8 @@ export class Pop3Client {
         const why = `POP3 ${this.#peer}: session given up in the middle of ${label}`;
         this.#fail(err instanceof ProtocolError ? err : new ProtocolError(why, 'ECONNECTION'));
         throw err;
+      } finally {
+        this.#source.context = undefined;
       }
     };
     const result = this.#turn.then(run);
@@ -384,27 +383,6 @@ export class Pop3Client {
   }
 }
 
-/**
- * Gathers slices into writes of at least {@link SPOOL_WRITE_BYTES} (plus a final flush when
- * called with `undefined`): TLS hands over one 4-16 KB record at a time, and a spool write
- * per record costs more than copying.
- */
-function coalesced(write: (chunk: Buffer) => Promise<void>): (chunk?: Buffer) => Promise<void> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  return async (chunk) => {
-    if (chunk) {
-      parts.push(chunk);
-      size += chunk.length;
-    }
-    if (size === 0 || (chunk && size < SPOOL_WRITE_BYTES)) return;
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
-    parts = [];
-    size = 0;
-    await write(data);
-  };
-}
-
 function checkOptions(o: Pop3ConnectOptions): void {
   const fail = (field: string, problem: string): never => {
     throw new TypeError(`Pop3Client.connect: ${field} ${problem}`);
@@ -423,45 +401,4 @@ function checkMsgNo(msgNo: number): number {
   if (!Number.isSafeInteger(msgNo) || msgNo < 1)
     throw new TypeError(`POP3 message number must be ≥ 1, got ${msgNo}`);
   return msgNo;
-}
-
-function tlsOptions(o: Pop3ConnectOptions): tls.ConnectionOptions {
-  return {
-    host: o.host,
-    port: o.port,
-    rejectUnauthorized: o.verifyCertificate,
-    ...(o.servername ? { servername: o.servername } : {}),
-    ...(o.ca ? { ca: o.ca } : {}),
-  };
-}
-
-/** Resolves on `event`; rejects with `classify(err)` on an error or an early close. */
-function ready(socket: net.Socket, event: string, classify: (err: Error) => ProtocolError): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const settle = (err?: Error): void => {
-      socket.off(event, onReady).off('error', settle).off('close', onClose);
-      if (!err) return resolve();
-      // The first error is the one reported; a late one (EPIPE while a failed handshake
-      // sends its alert) must find a listener, or it would crash the process.
-      socket.on('error', () => undefined);
-      reject(err instanceof ProtocolError ? err : classify(err));
-    };
-    const onReady = (): void => settle();
-    const onClose = (): void => settle(new Error('connection closed'));
-    socket.once(event, onReady).once('error', settle).once('close', onClose);
-  });
-}
-
-function connectionError(peer: string, err: Error): ProtocolError {
-  return new ProtocolError(`POP3 ${peer}: connection failed: ${err.message}`, 'ECONNECTION');
-}
-
-/** Certificate failures name the reason OpenSSL gives (`self-signed certificate`) and its code. */
-function tlsError(peer: string, err: Error & { code?: string }): ProtocolError {
-  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(err.code ?? '');
-  const what = certificate ? 'TLS certificate not accepted' : 'TLS handshake failed';
-  return new ProtocolError(
-    `POP3 ${peer}: ${what}: ${err.message}${err.code ? ` (${err.code})` : ''}`,
-    'ETLS',
-  );
 }

@@ -215,6 +215,28 @@ describe('Pop3Client against a private Dovecot (TLS on)', () => {
     await pop.quit();
   });
 
+  it('retrieveMany stops at a failed RETR, drains what it sent, and leaves the session usable', async () => {
+    const { user, password } = await mailbox([MESSAGES.plain, MESSAGES.dots, MESSAGES.eightBit]);
+    const pop = await session('tls', user, password);
+    const seen: number[] = [];
+    const created: MessageSpool[] = [];
+    const failure = pop
+      .retrieveMany(
+        [1, 99, 2, 3],
+        async (msgNo, spool) => {
+          seen.push(msgNo);
+          await spool.dispose();
+        },
+        { createSpool: () => created[created.push(new MessageSpool()) - 1]! },
+      )
+      .catch((e: unknown) => e);
+    expect(await failure).toMatchObject({ code: 'EPROTOCOL', message: /RETR 99 refused/ });
+    expect(seen).toEqual([1]);
+    expect(created).toHaveLength(4);
+    expect(await pop.stat()).toMatchObject({ count: 3 });
+    await pop.quit();
+  });
+
   it('answers -ERR for a missing message with EPROTOCOL and keeps the session usable', async () => {
     const { user, password } = await mailbox([MESSAGES.plain]);
     const pop = await session('none', user, password);
@@ -316,6 +338,44 @@ describe('Pop3Client against misbehaving servers', () => {
     );
     const pop = await connect(port);
     await expect(pop.retrieve(1, new MessageSpool())).rejects.toMatchObject({ code: 'ECONNECTION' });
+  });
+
+  it('sends pipelined RETRs before reading responses, and reads each only after the previous onMessage', async () => {
+    const commands: string[] = [];
+    const port = await serve((socket) => {
+      socket.write('+OK hi\r\n');
+      let buffered = '';
+      socket.on('data', (d: Buffer) => {
+        buffered += d.toString('latin1');
+        for (let i; (i = buffered.indexOf('\r\n')) !== -1; buffered = buffered.slice(i + 2)) {
+          const line = buffered.slice(0, i);
+          commands.push(line);
+          if (line === 'CAPA') socket.write('+OK\r\nPIPELINING\r\n.\r\n');
+          // Answer only once all three RETRs are in: a client that waits for each reply would hang.
+          if (commands.filter((c) => c.startsWith('RETR')).length === 3 && line.startsWith('RETR')) {
+            socket.write('+OK\r\none\r\n.\r\n+OK\r\n..two\r\n.\r\n+OK\r\nthree\r\n.\r\n');
+          }
+          if (line === 'QUIT') socket.end('+OK bye\r\n');
+        }
+      });
+    });
+    const pop = await connect(port);
+    const got: string[] = [];
+    const spools: MessageSpool[] = [];
+    await pop.retrieveMany(
+      [1, 2, 3],
+      async (msgNo, spool) => {
+        got.push(spool.buffer()!.toString('latin1'));
+        // All three responses have arrived, but the next spools are not filled yet.
+        expect(spools.slice(msgNo).map((s) => s.size)).toEqual(Array(3 - msgNo).fill(0));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await spool.dispose();
+      },
+      { window: 3, createSpool: () => spools[spools.push(new MessageSpool()) - 1]! },
+    );
+    expect(got).toEqual(['one\r\n', '.two\r\n', 'three\r\n']);
+    await pop.quit();
+    expect(commands).toEqual(['CAPA', 'RETR 1', 'RETR 2', 'RETR 3', 'QUIT']);
   });
 
   it('reports a refused connection as ECONNECTION', async () => {

@@ -213,7 +213,10 @@ class FetchRun {
             err: new Error(`getmail ${this.connector.id}: stopped (${String(ctx.signal.reason)})`),
           };
         }
-        while (!failure && delivering.size >= lmtp.size) await Promise.race(delivering);
+        // One delivery alone first: Dovecot's LMTP can deadlock on its mailbox list index when
+        // parallel sessions make the first deliveries into a mailbox it has not opened yet.
+        const slots = result.delivered > 0 ? lmtp.size : 1;
+        while (!failure && delivering.size >= slots) await Promise.race(delivering);
         if (failure) {
           await spool.dispose();
           throw failure.err;

@@ -62,7 +62,8 @@ async function openPop3(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSess
         messages: [...uidl].map(([ref, id]) => ({ id, ref, size: sizes.get(ref) ?? 0 })),
         retrieveEach: (refs, onMessage) => client.retrieveMany(refs, onMessage),
         async delete(refs) {
-          for (const ref of refs) await client.delete(ref);
+          // Issued at once: the client pipelines them when the server offers PIPELINING.
+          await Promise.all(refs.map((ref) => client.delete(ref)));
         },
       };
     },
