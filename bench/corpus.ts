@@ -79,7 +79,13 @@ function header(i: number, seed: number, subject: string, contentType: string): 
   ].join('\n');
 }
 
-function build(i: number, seed: number, kind: CorpusMessage['kind'], next: () => number): string {
+function build(
+  i: number,
+  seed: number,
+  kind: CorpusMessage['kind'],
+  next: () => number,
+  hugeRaw = 0,
+): string {
   const b = `=_b${seed}_${i}`;
   const between = (lo: number, hi: number) => Math.floor(lo + next() * (hi - lo));
   switch (kind) {
@@ -108,7 +114,7 @@ function build(i: number, seed: number, kind: CorpusMessage['kind'], next: () =>
     case 'attachment':
     case 'big':
     case 'huge': {
-      const raw = kind === 'attachment' ? between(75_000, 220_000) : kind === 'big' ? 1 << 20 : 50 << 20;
+      const raw = kind === 'attachment' ? between(75_000, 220_000) : kind === 'big' ? 1 << 20 : hugeRaw;
       return [
         header(i, seed, 'Document', `multipart/mixed; boundary="${b}"`),
         '',
@@ -129,8 +135,14 @@ function build(i: number, seed: number, kind: CorpusMessage['kind'], next: () =>
   }
 }
 
-function toMessage(i: number, seed: number, kind: CorpusMessage['kind'], next: () => number): CorpusMessage {
-  const data = Buffer.from(build(i, seed, kind, next), 'latin1');
+function toMessage(
+  i: number,
+  seed: number,
+  kind: CorpusMessage['kind'],
+  next: () => number,
+  hugeRaw?: number,
+): CorpusMessage {
+  const data = Buffer.from(build(i, seed, kind, next, hugeRaw), 'latin1');
   let lf = 0;
   for (let p = data.indexOf(10); p !== -1; p = data.indexOf(10, p + 1)) lf++;
   return { messageId: `bench-${seed}-${i}@remote.example`, kind, data, wireSize: data.length + lf };
@@ -164,9 +176,10 @@ export function makeSmallCorpus(count: number, seed: number): CorpusMessage[] {
   return Array.from({ length: count }, (_, i) => toMessage(i, seed, 'small', next));
 }
 
-/** One message with a 50 MB (raw) attachment: about 68 MB as stored. */
-export function makeHugeMessage(seed: number): CorpusMessage {
-  return toMessage(0, seed, 'huge', rng(seed));
+/** One message of `mib` MiB on the wire (50: a base64 attachment of about 36.5 MiB). */
+export function makeHugeMessage(seed: number, mib = 50): CorpusMessage {
+  // 57 raw bytes become one 76-character base64 line plus CRLF: 78 bytes on the wire.
+  return toMessage(0, seed, 'huge', rng(seed), Math.floor((mib * 2 ** 20 * 57) / 78));
 }
 
 /** Total wire bytes of `messages`. */

@@ -6,10 +6,13 @@
  * accounts in one worker, and the memory of one 50 MB message. Writes bench/results/getmail.md.
  *
  * Knobs (environment): BENCH_MESSAGES (2000), BENCH_SEED (1729), BENCH_POLL_MESSAGES (10000),
- * BENCH_ACCOUNTS (200), BENCH_PROFILE=1 (CPU-profile the mailjobs throughput run).
+ * BENCH_ACCOUNTS (200), BENCH_RUNS (1: throughput runs per tool, round-robin; the median is
+ * reported), BENCH_PROFILE=1 (CPU profiles of the first mailjobs throughput run and of the
+ * many-accounts worker, summarised in the report's notes).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startDovecot, type DovecotFixture } from '../test/fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../test/fixtures/redis.js';
@@ -25,15 +28,18 @@ import {
   type CorpusMessage,
 } from './corpus.js';
 import { runManyAccounts, type ManyAccountsResult } from './many-accounts.js';
+import { killChildren } from './measure.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
 import {
   formatReport,
+  sourceRevision,
   toolVersions,
   type HugeResult,
   type PollResult,
   type ThroughputRow,
 } from './report.js';
 import {
+  buildMailjobs,
   removeToolDirs,
   ROOT,
   runFetchmail,
@@ -55,18 +61,44 @@ const MESSAGES = envInt('BENCH_MESSAGES', 2000);
 const SEED = envInt('BENCH_SEED', 1729);
 const POLL_MESSAGES = envInt('BENCH_POLL_MESSAGES', 10_000);
 const ACCOUNTS = envInt('BENCH_ACCOUNTS', 200);
+const RUNS = envInt('BENCH_RUNS', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const TOOL_TIMEOUT_MS = 20 * 60_000;
 const RESULTS = path.join(ROOT, 'bench/results');
 
-// test/fixtures/service.ts run() ends a child's stdin without an 'error' listener: when many
-// doveadm calls run at once, one that already closed its stdin raises an unhandled EPIPE.
-// The call itself still completes (its 'close' settles it); only that stray error is ignored.
-let strayEpipes = 0;
-process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE' && err.syscall === 'write') return void strayEpipes++;
-  console.error(err);
-  process.exit(1);
+/** Aborted on SIGINT/SIGTERM or a stray error: every step checks it, so the run winds down. */
+const interrupt = new AbortController();
+let abortExitCode = 1;
+/** How to stop each service started, in start order. */
+const stops: Array<() => Promise<void>> = [];
+
+/** Stops the tools, then every service in reverse start order, trying each step. */
+async function stopAll(): Promise<void> {
+  killChildren(); // tools run in their own process groups: Ctrl-C does not reach them
+  for (const stop of stops.splice(0).reverse())
+    await stop().catch((err) => console.error('[bench] stop:', err));
+  removeToolDirs();
+}
+
+/**
+ * Ends the run early: main() stops everything in its `finally` once the current step sees the
+ * abort; the timer is only for a step that never returns.
+ */
+function abortRun(reason: string, exitCode: number): void {
+  if (interrupt.signal.aborted) return;
+  abortExitCode = exitCode;
+  console.error(`[bench] ${reason}: stopping the tools, then the services`);
+  interrupt.abort(new Error(reason));
+  killChildren();
+  setTimeout(() => void stopAll().finally(() => process.exit(exitCode)), 60_000).unref();
+}
+
+// `on`, not `once`: Ctrl-C reaches us twice (from the terminal and relayed by tsx), and a
+// second signal with no listener would end the process half-way through the clean-up.
+process.on('SIGINT', () => abortRun('SIGINT', 130)).on('SIGTERM', () => abortRun('SIGTERM', 143));
+process.on('uncaughtException', (err) => {
+  console.error('[bench] uncaught:', err);
+  abortRun('uncaught exception', 1);
 });
 
 interface Env {
@@ -79,6 +111,7 @@ const secret = () => randomBytes(9).toString('hex');
 
 /** A remote account loaded with `messages` (warmed up over POP3) and a fresh local user. */
 async function prepare(env: Env, name: string, messages: readonly CorpusMessage[], localUser = `${name}-l`) {
+  interrupt.signal.throwIfAborted();
   const target: FetchTarget = {
     remote: env.remote,
     local: env.local,
@@ -121,44 +154,43 @@ async function verify(env: Env, user: string, run: ToolRun, expected: number): P
 }
 
 async function throughput(env: Env, corpus: CorpusMessage[], notes: string[]): Promise<ThroughputRow[]> {
-  const bytes = wireBytes(corpus);
-  const rows: ThroughputRow[] = [];
-  const tools: Array<[string, (t: FetchTarget) => Promise<ToolRun>, string?]> = [
+  const profileDir = path.join(RESULTS, 'profile');
+  const tools: Array<[string, (t: FetchTarget, run: number) => Promise<ToolRun>]> = [
     [
       'mailjobs',
-      (t) => {
+      (t, run) => {
         const { file, id } = mailjobsConfigFor(env, t);
-        const profileDir = path.join(RESULTS, 'profile');
-        if (PROFILE) rmSync(profileDir, { recursive: true, force: true });
-        const nodeArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+        const nodeArgs = PROFILE && run === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
         return runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS, nodeArgs });
       },
     ],
     ['getmail6', (t) => runGetmail6(t, { timeoutMs: TOOL_TIMEOUT_MS })],
-    // fetchmail sends RCPT TO:<--smtpname>, which must be a full address; Dovecot looks it up as is.
-    ['fetchmail', (t) => runFetchmail(t, { timeoutMs: TOOL_TIMEOUT_MS }), 'tp-fetchmail@bench.local'],
+    ['fetchmail', (t) => runFetchmail(t, { timeoutMs: TOOL_TIMEOUT_MS })],
   ];
-  for (const [tool, fetch, localUser] of tools) {
-    const target = await prepare(env, `tp-${tool}`, corpus, localUser);
-    console.error(`[bench] throughput: ${tool} fetching ${corpus.length} messages`);
-    const run = await fetch(target);
-    const failure = await verify(env, target.localUser, run, corpus.length);
-    rows.push({
+  const rows = new Map(
+    tools.map(([tool]) => [
       tool,
-      wallMs: run.wallMs,
-      messages: corpus.length,
-      bytes,
-      peakRssKb: run.peakRssKb,
-      failure,
-    });
-    if (tool === 'mailjobs' && run.result) notes.push(`mailjobs result: \`${JSON.stringify(run.result)}\``);
+      { tool, messages: corpus.length, bytes: wireBytes(corpus), runs: [] } as ThroughputRow,
+    ]),
+  );
+  // Round-robin over the runs, so load from elsewhere on the machine spreads over every tool.
+  for (let run = 0; run < RUNS; run++) {
+    for (const [tool, fetch] of tools) {
+      const target = await prepare(env, `tp${run}-${tool}`, corpus);
+      const load = os.loadavg()[0] ?? 0;
+      interrupt.signal.throwIfAborted();
+      console.error(`[bench] throughput ${run + 1}/${RUNS}: ${tool} fetching ${corpus.length} messages`);
+      const result = await fetch(target, run);
+      const failure = await verify(env, target.localUser, result, corpus.length);
+      rows.get(tool)!.runs.push({ wallMs: result.wallMs, peakRssKb: result.peakRssKb, load, failure });
+      if (tool === 'mailjobs' && result.result)
+        notes.push(`mailjobs result (run ${run + 1}): \`${JSON.stringify(result.result)}\``);
+    }
   }
-  if (PROFILE) {
-    const dir = path.join(RESULTS, 'profile');
-    const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
-    if (file) notes.push('', ...profileMarkdown(summarizeProfile(path.join(dir, file))));
-  }
-  return rows;
+  const profile = profileIn(profileDir);
+  if (profile)
+    notes.push('', '**mailjobs, throughput run 1:**', ...profileMarkdown(summarizeProfile(profile)));
+  return [...rows.values()];
 }
 
 async function noChangePoll(env: Env): Promise<PollResult> {
@@ -190,8 +222,16 @@ async function hugeMessage(env: Env): Promise<HugeResult> {
   return { bytes: message.wireSize, run, failure: await verify(env, target.localUser, run, 1) };
 }
 
+/** The `.cpuprofile` in `dir` when profiling is on (the folders are emptied at start). */
+function profileIn(dir: string): string | undefined {
+  if (!PROFILE || !existsSync(dir)) return undefined;
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  return file && path.join(dir, file);
+}
+
 /** Runs a section; a failure is reported in the results rather than ending the bench. */
 async function section<T>(name: string, notes: string[], body: () => Promise<T>): Promise<T | undefined> {
+  if (interrupt.signal.aborted) return undefined;
   try {
     return await body();
   } catch (err) {
@@ -202,19 +242,13 @@ async function section<T>(name: string, notes: string[], body: () => Promise<T>)
 }
 
 async function main(): Promise<number> {
-  if (!existsSync(path.join(ROOT, 'dist/cli.js')))
-    throw new Error('dist/cli.js is missing: run `npm run build`');
-  const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    // Every step is tried, even when one throws; Redis last (nothing needs Dovecot's Redis).
-    for (const stop of stops.splice(0).reverse())
-      await stop().catch((err) => console.error('[bench] stop:', err));
-    removeToolDirs();
-  };
-  const onSignal = (sig: NodeJS.Signals) =>
-    void stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  for (const dir of ['profile', 'profile-worker'])
+    rmSync(path.join(RESULTS, dir), { recursive: true, force: true });
   try {
+    // The revision first: what src/ holds when tsc reads it.
+    const revision = await sourceRevision();
+    console.error('[bench] building mailjobs into bench/results/dist');
+    await buildMailjobs();
     const started = await Promise.allSettled([startRedis(), startDovecot(), startDovecot()]);
     for (const s of started) if (s.status === 'fulfilled') stops.push(() => s.value.stop());
     const failed = started.find((s) => s.status === 'rejected');
@@ -229,9 +263,9 @@ async function main(): Promise<number> {
     const corpus = makeCorpus(MESSAGES, SEED);
     const rows = (await section('throughput', notes, () => throughput(env, corpus, notes))) ?? [];
     const poll = await section('no-change poll', notes, () => noChangePoll(env));
-    console.error(`[bench] many accounts: ${ACCOUNTS} accounts in one worker`);
     const many: ManyAccountsResult | undefined = await section('many accounts', notes, () =>
       runManyAccounts({
+        profileDir: PROFILE ? path.join(RESULTS, 'profile-worker') : undefined,
         remote,
         local,
         redisUrl: redis.url,
@@ -239,10 +273,14 @@ async function main(): Promise<number> {
         messagesEach: 5,
         seed: SEED + 3,
         timeoutMs: 10 * 60_000,
+        signal: interrupt.signal,
       }),
     );
+    const workerProfile = profileIn(path.join(RESULTS, 'profile-worker'));
+    if (workerProfile)
+      notes.push('', '**Worker, many accounts:**', ...profileMarkdown(summarizeProfile(workerProfile)));
     const huge = await section('50 MB message', notes, () => hugeMessage(env));
-    if (strayEpipes > 0) notes.push(`(${strayEpipes} stray EPIPE from the fixtures' doveadm calls ignored)`);
+    if (interrupt.signal.aborted) return abortExitCode; // no report from an interrupted run
     const report = formatReport({
       corpus,
       rows,
@@ -251,15 +289,16 @@ async function main(): Promise<number> {
       huge,
       notes,
       versions: await toolVersions(),
+      revision,
       seed: SEED,
+      runs: RUNS,
     });
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(path.join(RESULTS, 'getmail.md'), report);
     console.log(report);
     console.error(`[bench] written to ${path.relative(process.cwd(), path.join(RESULTS, 'getmail.md'))}`);
-    return rows.length > 0 && rows.every((r) => !r.failure) ? 0 : 1;
+    return rows.length > 0 && rows.every((r) => r.runs.every((x) => !x.failure)) ? 0 : 1;
   } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await stopAll();
   }
 }

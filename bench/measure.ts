@@ -41,6 +41,20 @@ export function vmHwmKb(pid: number): number | undefined {
   }
 }
 
+/** Children still running: {@link killChildren} ends them when the bench is interrupted. */
+const live = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('close', () => live.delete(child));
+  return child;
+}
+
+/** Kills every child this module started that still runs (and what they started). */
+export function killChildren(): void {
+  for (const child of live) killGroup(child);
+}
+
 /** Kills a child's whole process group (it was spawned detached, so the group is its own). */
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -73,12 +87,14 @@ export async function measure(
     ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]]
     : [command, [...args]];
   const started = process.hrtime.bigint();
-  const child = spawn(cmd, argv, {
-    env: opts.env ?? process.env,
-    cwd: opts.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = track(
+    spawn(cmd, argv, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    }),
+  );
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   let polled: number | undefined;
@@ -140,7 +156,7 @@ export function startLongRunning(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): LongRunning {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = track(spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   const exited = new Promise<void>((resolve) => {

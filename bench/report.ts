@@ -7,17 +7,24 @@ import { run } from '../test/fixtures/service.js';
 import type { CorpusMessage } from './corpus.js';
 import type { ManyAccountsResult } from './many-accounts.js';
 import { mib } from './measure.js';
-import type { ToolRun } from './tools.js';
+import { ROOT, type ToolRun } from './tools.js';
 
-/** One tool's throughput run; `failure` set means not timed (fewer delivered, or an error). */
+/** One run of one tool; `failure` set means not timed (fewer delivered, or an error). */
+export interface ThroughputRun {
+  wallMs: number;
+  peakRssKb: number | undefined;
+  /** 1-minute load average when the run started (the machine may be shared). */
+  load: number;
+  failure: string | undefined;
+}
+
+/** A tool's throughput runs over the same corpus. */
 export interface ThroughputRow {
   tool: string;
-  wallMs: number;
   messages: number;
   /** Wire bytes (CRLF) of the corpus. */
   bytes: number;
-  peakRssKb: number | undefined;
-  failure: string | undefined;
+  runs: ThroughputRun[];
 }
 
 /** The no-change poll: a first full fetch, then a run with nothing new. */
@@ -44,7 +51,27 @@ export interface ReportInput {
   huge: HugeResult | undefined;
   notes: readonly string[];
   versions: string;
+  /** Which mailjobs was measured: commit, uncommitted changes, build time. */
+  revision: string;
   seed: number;
+  /** Throughput runs per tool. */
+  runs: number;
+}
+
+/**
+ * The mailjobs about to be built and measured: HEAD, how many files under src/ differ from it
+ * (changed or new: the tree is shared), and when.
+ */
+export async function sourceRevision(): Promise<string> {
+  const git = (args: string[]) =>
+    run('git', ['-C', ROOT, ...args], { timeoutMs: 10_000 }).catch(() => undefined);
+  const [head, dirty] = await Promise.all([
+    git(['rev-parse', '--short', 'HEAD']),
+    git(['status', '--porcelain', '--', 'src']),
+  ]);
+  const changed = dirty?.stdout.split('\n').filter(Boolean).length ?? 0;
+  const at = new Date().toISOString();
+  return `mailjobs ${head?.stdout.trim() || '(no git)'}${changed ? ` + ${changed} changed or new files in src/` : ''}, built by the bench at ${at}`;
 }
 
 /** First line of `command --version` style output for each tool, joined. */
@@ -73,26 +100,42 @@ export async function toolVersions(): Promise<string> {
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const int = (n: number) => n.toLocaleString('en-US');
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Median wall time when every run delivered the corpus exactly; undefined when one failed. */
+function medianWall(row: ThroughputRow): number | undefined {
+  if (row.runs.length === 0 || row.runs.some((r) => r.failure)) return undefined;
+  return median(row.runs.map((r) => r.wallMs));
+}
+
 function throughputTable(rows: readonly ThroughputRow[]): string[] {
-  const rate = (r: ThroughputRow) => (r.failure ? undefined : r.messages / (r.wallMs / 1000));
   const base = rows.find((r) => r.tool === 'getmail6');
-  const baseRate = base ? rate(base) : undefined;
+  const baseWall = base ? medianWall(base) : undefined;
   const lines = [
-    '| tool | messages/s | MB/s | peak RSS | ratio vs getmail6 | wall | result |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| tool | messages/s | MB/s | peak RSS | ratio vs getmail6 | wall | load avg | result |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of rows) {
-    const perSecond = rate(r);
-    if (perSecond === undefined) {
+    const wall = medianWall(r);
+    const rss = mib(Math.max(...r.runs.map((x) => x.peakRssKb ?? 0)) || undefined);
+    const load = r.runs.map((x) => x.load.toFixed(1)).join(', ');
+    if (wall === undefined) {
+      const why = r.runs.map((x, i) => (x.failure ? `run ${i + 1}: ${x.failure}` : '')).filter(Boolean);
       lines.push(
-        `| ${r.tool} | — | — | ${mib(r.peakRssKb)} | — | — | **failed**: ${r.failure?.replace(/\|/g, '\\|')} |`,
+        `| ${r.tool} | — | — | ${rss} | — | — | ${load} | **failed**: ${why.join('; ').replace(/\|/g, '\\|')} |`,
       );
       continue;
     }
-    const mbs = r.bytes / 1e6 / (r.wallMs / 1000);
-    const ratio = baseRate ? `${(perSecond / baseRate).toFixed(2)}×` : 'n/a';
+    const perSecond = r.messages / (wall / 1000);
+    const mbs = r.bytes / 1e6 / (wall / 1000);
+    const ratio = baseWall ? `${(baseWall / wall).toFixed(2)}×` : 'n/a';
+    const walls = r.runs.length > 1 ? ` (median of ${r.runs.map((x) => sec(x.wallMs)).join(', ')})` : '';
     lines.push(
-      `| ${r.tool} | ${perSecond.toFixed(1)} | ${mbs.toFixed(2)} | ${mib(r.peakRssKb)} | ${ratio} | ${sec(r.wallMs)} | ok: ${int(r.messages)} delivered once each |`,
+      `| ${r.tool} | ${perSecond.toFixed(1)} | ${mbs.toFixed(2)} | ${rss} | ${ratio} | ${sec(wall)}${walls} | ${load} | ok: ${int(r.messages)} delivered, once each |`,
     );
   }
   return lines;
@@ -105,7 +148,7 @@ function pollLine(p: PollResult | undefined): string {
     return `- No-change poll: **failed** (${p.failure ?? 'no result'}); ${first}.`;
   return (
     `- No-change poll of an account with ${int(p.messages)} messages already fetched: job durationMs ` +
-    `**${String(p.second.result.durationMs)} ms**, whole process (\`node dist/cli.js run\`) **${sec(p.second.wallMs)}**, ` +
+    `**${String(p.second.result.durationMs)} ms**, whole \`mailjobs run\` process **${sec(p.second.wallMs)}**, ` +
     `peak RSS ${mib(p.second.peakRssKb)}, fetched ${String(p.second.result.fetched)}. (${first}.)`
   );
 }
@@ -116,20 +159,27 @@ function manyLine(m: ManyAccountsResult | undefined): string {
   const ok = m.completed === m.accounts && m.delivered === total && m.wrongAccounts === 0;
   const head = `- ${m.accounts} accounts × ${m.messagesEach} messages, one \`mailjobs worker\` with getmail concurrency ${m.accounts}`;
   const counts = `${m.completed} completed, ${m.failed} failed, ${m.unfinished} unfinished; ${int(m.delivered)}/${int(total)} messages in the mailboxes${m.wrongAccounts ? `, ${m.wrongAccounts} accounts wrong` : ''}`;
-  const problems = m.problems.length
-    ? ` Worker warnings: ${m.problems.map((p) => `\`${p.slice(0, 300)}\``).join('; ')}`
+  const jobs = m.jobMs ? ` Job durationMs: median ${m.jobMs.median}, max ${m.jobMs.max}.` : '';
+  const limits = m.dovecotLimits.length
+    ? ` Dovecot: ${m.dovecotLimits.map((l) => `\`${l}\``).join('; ')}.`
     : '';
+  const warned = m.problems.length ? ` Worker warnings: ${m.problems.join('; ')}.` : '';
+  const problems = `${jobs}${limits}${warned}`;
   return ok
     ? `${head}: all done in **${sec(m.wallMs)}** (${(m.accounts / (m.wallMs / 1000)).toFixed(1)} accounts/s, ${(total / (m.wallMs / 1000)).toFixed(0)} messages/s); ${counts}; worker peak RSS **${mib(m.peakRssKb)}**.${problems}`
     : `${head}: **failed** after ${sec(m.wallMs)}: ${counts}; worker peak RSS ${mib(m.peakRssKb)}.${problems}`;
 }
 
-function hugeLine(h: HugeResult | undefined): string {
+function hugeLine(h: HugeResult | undefined, baselineKb: number | undefined): string {
   if (!h) return '- 50 MB message: did not run (see notes).';
   const mb = (h.bytes / 2 ** 20).toFixed(0);
   if (h.failure)
     return `- One ${mb} MiB message: **failed** (${h.failure}); peak RSS ${mib(h.run.peakRssKb)}.`;
-  return `- One ${mb} MiB message fetched by mailjobs: peak RSS **${mib(h.run.peakRssKb)}** (3 × 50 MiB = 150 MiB), wall ${sec(h.run.wallMs)}.`;
+  const over =
+    baselineKb && h.run.peakRssKb
+      ? `, ${mib(h.run.peakRssKb - baselineKb)} above a run that fetched nothing (${mib(baselineKb)})`
+      : '';
+  return `- One ${mb} MiB message fetched by mailjobs: peak RSS **${mib(h.run.peakRssKb)}** (3 × 50 MiB = 150 MiB)${over}; wall ${sec(h.run.wallMs)}.`;
 }
 
 /** The whole report, Markdown. */
@@ -143,8 +193,9 @@ export function formatReport(r: ReportInput): string {
     '# getmail bench',
     '',
     `${new Date().toISOString()} · ${os.cpus().length} × ${cpu} · ${r.versions}.`,
+    `${r.revision}.`,
     'Everything on 127.0.0.1: plain POP3 from a private Dovecot ("remote"), LMTP (TCP) into another ("local"), a private Redis.',
-    `Each tool fetches its own copy of the same corpus into a fresh local user, one run each, timed from process start to exit; peak RSS of the tool's process (GNU time %M).`,
+    `Each tool fetches its own copy of the same corpus into a fresh local user (${r.runs === 1 ? 'one run each' : `${r.runs} runs each, round-robin, median shown`}), timed from process start to exit; peak RSS of the tool's process. "load avg": the machine's 1-minute load when the run started.`,
     '',
     `Corpus (seed ${r.seed}): ${int(r.corpus.length)} messages, ${(wire / 1e6).toFixed(1)} MB on the wire (${mix}; text 2–20 KB, html and attachment 100–300 KB, big ≈ 1.4 MB with a 1 MB base64 attachment).`,
     '',
@@ -156,7 +207,7 @@ export function formatReport(r: ReportInput): string {
     '',
     pollLine(r.poll),
     manyLine(r.many),
-    hugeLine(r.huge),
+    hugeLine(r.huge, r.poll?.second?.peakRssKb),
     '',
     ...(r.notes.length ? ['## Notes', '', ...r.notes, ''] : []),
   ].join('\n');

@@ -1,17 +1,39 @@
 /**
  * The three fetchers under test, each run once as a child process against the same remote
- * POP3 account: mailjobs (`node dist/cli.js run getmail`), getmail6 (SimplePOP3Retriever →
+ * POP3 account: mailjobs (`node <build>/cli.js run getmail`), getmail6 (SimplePOP3Retriever →
  * MDA_lmtp) and fetchmail (`--lmtp`). Every tool gets its own temp folder for its config and
- * state; the caller removes it.
+ * state ({@link toolDir}); {@link removeToolDirs} removes them all at the end.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DovecotFixture } from '../test/fixtures/dovecot.js';
+import { run } from '../test/fixtures/service.js';
 import { measure, type Measured } from './measure.js';
 
-/** The project root (bench/..): where `dist/cli.js` is. */
+/** The project root (bench/..). */
 export const ROOT = path.resolve(import.meta.dirname, '..');
+/**
+ * The bench's own build of src/ (git-ignored). Not the shared dist/: others working in the same
+ * tree rebuild that while the bench runs, and the runs would measure different code.
+ */
+export const BUILD_DIR = path.join(ROOT, 'bench/results/dist');
+/** `mailjobs` as the bench runs it: `node <BUILD_DIR>/cli.js`. */
+export const CLI = path.join(BUILD_DIR, 'cli.js');
+
+/** Compiles src/ into {@link BUILD_DIR} (`tsc -p tsconfig.build.json --outDir ...`); throws with tsc's output. */
+export async function buildMailjobs(): Promise<void> {
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+  const r = await run(
+    process.execPath,
+    [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR],
+    {
+      timeoutMs: 5 * 60_000,
+    },
+  );
+  if (r.code !== 0) throw new Error(`building mailjobs failed (tsc exit ${r.code}):\n${r.stdout}${r.stderr}`);
+}
 
 /** Where a fetch goes: the remote POP3 account and the local user that receives over LMTP. */
 export interface FetchTarget {
@@ -111,22 +133,22 @@ export function parseRunResult(stdout: string): Record<string, unknown> | undefi
   return undefined;
 }
 
-/** `node dist/cli.js run getmail {"account": id} --config FILE`, measured. */
+/** `node <CLI> run getmail {"account": id} --config FILE`, measured. */
 export async function runMailjobs(
   configFile: string,
   account: string,
-  opts: { timeoutMs: number; nodeArgs?: string[] },
+  opts: { timeoutMs: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv },
 ): Promise<ToolRun> {
   const args = [
     ...(opts.nodeArgs ?? []),
-    path.join(ROOT, 'dist/cli.js'),
+    CLI,
     'run',
     'getmail',
     JSON.stringify({ account }),
     '--config',
     configFile,
   ];
-  const env = { ...process.env, MAILJOBS_LOG_PRETTY: '0' };
+  const env = { ...process.env, MAILJOBS_LOG_PRETTY: '0', ...opts.env };
   const r = await measure(process.execPath, args, { timeoutMs: opts.timeoutMs, env, cwd: ROOT });
   const result = parseRunResult(r.stdout);
   return result ? { ...r, result } : r;

@@ -16,4 +16,7 @@ export interface CliArgs {
   wait: boolean;
   json: boolean;
   timeoutSeconds: number;
+  /** `enqueue learn`: spam or ham, and whose move it was. */
+  class?: string;
+  user?: string;
 }

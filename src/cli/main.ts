@@ -7,6 +7,8 @@ import { configPath, loadConfig } from '../config/load.js';
 import { desiredSchedules } from '../scheduler/desired.js';
 import type { CliArgs, CliDeps } from './io.js';
 import { enqueueCommand, runCommand, UsageError } from './jobs.js';
+import { learnCommand } from './learn.js';
+import { sealCommand } from './seal.js';
 import { serve } from './serve.js';
 import { statusCommand } from './status.js';
 
@@ -16,8 +18,11 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   scheduler                 reconcile schedules from the config; again on SIGHUP
   dashboard                 the web dashboard
   enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result] [--json]
+  enqueue learn --class spam|ham --user USER < message
+                            queue the message on stdin to teach Bayes (always exits 0)
   run <job> <json>          run one job in the foreground, print the result (exit 1 on failure)
   status                    queue counts, failed jobs, schedules  [--json]
+  seal                      print the secret read on stdin sealed with secrets.keyFile (ad-hoc imapsync)
   config check              validate the config, print it resolved with secrets masked
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
@@ -38,9 +43,10 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
     d.err('mailjobs dashboard: not built yet (see the "Dashboard" issue); use "mailjobs status" meanwhile');
     return 1;
   },
-  enqueue: enqueueCommand,
+  enqueue: (a, d) => (a.positionals[1] === 'learn' ? learnCommand(a, d) : enqueueCommand(a, d)),
   run: runCommand,
   status: statusCommand,
+  seal: sealCommand,
   config: (a, d) => {
     if (a.positionals[1] !== 'check') throw new UsageError('usage: mailjobs config check [--config FILE]');
     return configCheck(a, d);
@@ -57,6 +63,8 @@ export function parseCli(argv: string[]): CliArgs {
       json: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '3600' },
       help: { type: 'boolean', short: 'h', default: false },
+      class: { type: 'string' },
+      user: { type: 'string' },
     },
   });
   if (values.help) positionals.unshift('help');
@@ -66,6 +74,8 @@ export function parseCli(argv: string[]): CliArgs {
     wait: values.wait ?? false,
     json: values.json ?? false,
     timeoutSeconds: Number(values.timeout),
+    class: values.class,
+    user: values.user,
   };
 }
 

@@ -13,6 +13,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { SecretBox } from '../core/crypto.js';
 import { PermanentJobError } from '../core/errors.js';
 import { closeQueues, openQueue } from '../core/queues.js';
 import { connectRedis, DEFAULT_REDIS_URL } from '../core/redis.js';
@@ -67,6 +68,14 @@ export function enqueue<N extends JobName>(
 ): Promise<EnqueueOutcome> {
   shared ??= createClient();
   return shared.enqueue(name, payload, opts);
+}
+
+/**
+ * Seals a secret (the password of an ad-hoc imapsync task) with the mailjobs key file, so the
+ * job data holds only ciphertext; the workers open it with the same file (`secrets.keyFile`).
+ */
+export async function sealSecret(plain: string, keyFile: string): Promise<string> {
+  return new SecretBox(keyFile).seal(plain);
 }
 
 /** Closes the shared client's connections. */

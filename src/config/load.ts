@@ -56,7 +56,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       return new Secret('', `file:${full}`);
     }
   };
-  const result = configSchema(readSecret).safeParse(applyEnv(raw as Record<string, unknown>, env));
+  const schema = configSchema(readSecret, (path) => resolve(baseDir, path));
+  const result = schema.safeParse(applyEnv(raw as Record<string, unknown>, env));
   if (!result.success) {
     const lines = result.error.issues.map(
       (i) => `${file}: ${formatPath(i.path) || '(top level)'}: ${i.message}`,

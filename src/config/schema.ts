@@ -5,6 +5,9 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { Secret } from './secret.js';
+import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
+import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
+import { syncConfigShape } from './sync-schema.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
 export type SecretReader = (path: string, ctx: z.RefinementCtx) => Secret | typeof z.NEVER;
@@ -34,7 +37,8 @@ const scheduleSchema = z.union([
   z.strictObject({ enabled: z.literal(false) }),
 ]);
 
-export function configSchema(readSecret: SecretReader) {
+/** `resolvePath`: plain file paths (not secrets) relative to the config file, e.g. `secrets.keyFile`. */
+export function configSchema(readSecret: SecretReader, resolvePath: (path: string) => string = (p) => p) {
   const secretFile = z.string().min(1).transform(readSecret);
   const inlineSecret = z
     .string()
@@ -135,9 +139,7 @@ export function configSchema(readSecret: SecretReader) {
         z.strictObject({ host, port, ...clamdLimits }),
       ])
       .default({ socket: '/run/clamd.scan/clamd.sock', timeoutSeconds: 60, maxStreamMegabytes: 25 }),
-    postfix: z
-      .strictObject({ configDir: z.string().default('/etc/postfix') })
-      .default({ configDir: '/etc/postfix' }),
+    postfix: postfixSchema,
     getmail: z
       .strictObject({
         maxMessagesPerRun: z.number().int().min(1).default(1000),
@@ -154,6 +156,11 @@ export function configSchema(readSecret: SecretReader) {
         stateRetentionDays: z.number().int().min(1).default(90),
       })
       .prefault({}),
+    spamExpunge: spamExpungeSchema,
+    bayesLearn: bayesLearnSchema,
+    freshclam: freshclamSchema,
+    queueMonitor: queueMonitorSchema,
+    ...syncConfigShape(secretFile, inlineSecret, resolvePath),
     connectors: z
       .array(connector)
       .default([])

@@ -15,8 +15,8 @@ export function jobOptions(def: JobContract): JobsOptions {
   return {
     attempts: def.retry.attempts,
     backoff: { type: 'exponential', delay: def.retry.backoffSeconds * 1000 },
-    removeOnComplete: KEEP_COMPLETED,
-    removeOnFail: KEEP_FAILED,
+    removeOnComplete: def.keep?.completed ?? KEEP_COMPLETED,
+    removeOnFail: def.keep?.failed ?? KEEP_FAILED,
   };
 }
 

@@ -20,6 +20,17 @@ export interface JobContract<S extends z.ZodType = z.ZodType> {
    */
   target(payload: z.output<S>): string;
   readonly retry: { attempts: number; backoffSeconds: number };
+  /**
+   * How many finished jobs stay in Redis, and for how long (default: completed 7 days / 1000,
+   * failed 30 days / 5000). Jobs whose payloads are big (a whole message) keep fewer.
+   */
+  readonly keep?: { completed: KeepJobs; failed: KeepJobs };
+}
+
+/** BullMQ's `removeOnComplete` / `removeOnFail` bounds: seconds and count. */
+export interface KeepJobs {
+  age: number;
+  count: number;
 }
 
 /** What a processor gets besides its payload. */
@@ -74,6 +85,26 @@ export interface JobDefinition<
   schedules?(config: Config): DesiredSchedule[];
   /** The job's own status rows for `mailjobs status` and the dashboard (one per target, say). */
   status?(ctx: StatusContext): Promise<StatusRow[]>;
+  /**
+   * A companion every worker process runs next to this queue's Worker, e.g. bayes-learn's
+   * watcher that queues the local learn spool. Started with the workers, stopped before them.
+   */
+  background?(ctx: BackgroundContext): BackgroundTask;
+}
+
+/** What a job's background task gets: the live config (SIGHUP reloads it), Redis, a logger. */
+export interface BackgroundContext {
+  config(): Config;
+  readonly redis: Redis;
+  readonly log: Logger;
+  /** `stateKey(config.redis.prefix, ...parts)`. */
+  key(...parts: string[]): string;
+}
+
+/** A running background task. */
+export interface BackgroundTask {
+  /** Stops it and waits for work in progress; never throws. */
+  close(): Promise<void>;
 }
 
 /** What a job's `status` reads. */

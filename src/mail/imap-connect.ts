@@ -24,6 +24,11 @@ export interface ImapConnectOptions {
   verifyCertificate: boolean;
   user: string;
   password: string;
+  /**
+   * Log in as `user` (an admin) on behalf of this mailbox owner: AUTHENTICATE PLAIN with an
+   * authorization identity (RFC 4616 section 2), which LOGIN cannot carry.
+   */
+  authzid?: string;
   /** TCP and TLS handshake, and then the greeting, each. Default 30 s. */
   connectTimeoutMs?: number;
   /** Longest silence while a command waits for its answer. Default 2 min. */
@@ -67,7 +72,11 @@ export function imapFlowOptions(opts: ImapConnectOptions): ImapFlowOptions {
     secure: opts.security === 'tls',
     ...(opts.security === 'tls' ? {} : { doSTARTTLS: opts.security === 'starttls' }),
     tls: { rejectUnauthorized: opts.verifyCertificate },
-    auth: { user: opts.user, pass: opts.password },
+    auth: {
+      user: opts.user,
+      pass: opts.password,
+      ...(opts.authzid ? { authzid: opts.authzid, loginMethod: 'AUTH=PLAIN' } : {}),
+    },
     connectionTimeout: connectTimeout,
     greetingTimeout: connectTimeout,
     socketTimeout: opts.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,

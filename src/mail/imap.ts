@@ -1,10 +1,11 @@
 /**
- * The thin IMAP layer over imapflow 2.x that the jobs use (getmail now; imapsync and
- * spam-expunge later). Split by side so each file stays small:
+ * The thin IMAP layer over imapflow 2.x that the jobs use (getmail and spam-expunge now;
+ * imapsync later). Split by side so each file stays small:
  * - `imap-connect.ts`: {@link connectImap} with our security modes, {@link masterUserLogin};
  * - `imap-errors.ts`: {@link classifyImapError}, imapflow's failures in our error types;
  * - `imap-folders.ts`: the remote side: folders, UIDs, sizes, download without \Seen, delete;
- * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery.
+ * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery;
+ * - `imap-junk.ts`: the Junk folder: {@link findJunkFolders}, {@link expungeOlderThan}.
  *
  * Every function here throws our typed errors (`AuthenticationError`, `ProtocolError` with
  * `ETIMEOUT` / `ECONNECTION` / `ETLS` / `EPROTOCOL`, `PermanentJobError` `ENOMAILBOX`), or the
@@ -30,3 +31,4 @@ export {
   uidSets,
 } from './imap-folders.js';
 export { type LocalMailboxOptions, findByHeader, localMessageExists } from './imap-local.js';
+export { type ExpungeOptions, type ExpungeOutcome, expungeOlderThan, findJunkFolders } from './imap-junk.js';

@@ -1,7 +1,8 @@
 /**
  * One BullMQ Worker per queue of the registry. Shutdown (SIGTERM/SIGINT) aborts active
  * processors at their next safe point and returns their jobs to the queue: nothing is lost,
- * and the job resumes from its checkpoints on the next start.
+ * and the job resumes from its checkpoints on the next start. Jobs' background tasks (such as
+ * bayes-learn's spool watcher) run beside the workers and stop first.
  */
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -87,10 +88,23 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
     log.info({ queue: def.name, concurrency }, 'worker started');
     return worker;
   });
+  const background = deps.jobs.flatMap((def) =>
+    def.background
+      ? [
+          def.background({
+            config: deps.config,
+            redis: deps.redis,
+            log: log.child({ queue: def.name }),
+            key: (...parts) => stateKey(deps.config().redis.prefix, ...parts),
+          }),
+        ]
+      : [],
+  );
 
   return {
     workers,
     async close() {
+      await Promise.allSettled(background.map((b) => b.close()));
       for (const w of workers) w.cancelAllJobs(SHUTDOWN);
       const results = await Promise.allSettled(workers.map((w) => w.close()));
       for (const r of results)

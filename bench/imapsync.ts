@@ -1,0 +1,190 @@
+/**
+ * `npm run bench:imapsync`: mailjobs imapsync against mbsync (isync) and dsync (`doveadm backup`
+ * from imapc) on the same corpus: a remote Dovecot (Maildir++, separator '.') holding
+ * `--messages` messages (default 6,000) in 10 folders, copied into fresh users of a local
+ * Dovecot (separator '/'). First run and a no-change rerun of each tool: messages/s, MB/s, peak
+ * RSS. Writes bench/results/imapsync.md. Options: --messages N, --parallel N (mailjobs folders).
+ */
+import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDovecot, type DovecotFixture } from '../test/fixtures/dovecot.js';
+import { startRedis } from '../test/fixtures/redis.js';
+import { run } from '../test/fixtures/service.js';
+import { makeCorpus, type CorpusMessage, wireBytes } from './corpus.js';
+import { killChildren, mib } from './measure.js';
+import { ROOT, runDsync, runMailjobs, runMbsync, type SyncTarget, type ToolRun } from './imapsync-tools.js';
+
+const FOLDERS = [
+  '',
+  'Sent',
+  'Archive',
+  'Projects',
+  'Projects.Alpha',
+  'Projects.Beta',
+  'Lists',
+  'Lists.Dev',
+  'Old',
+  'Old.2019',
+];
+const { values } = parseArgs({
+  options: { messages: { type: 'string', default: '6000' }, parallel: { type: 'string', default: '2' } },
+});
+const COUNT = Number(values.messages);
+
+/** Maildir++ files (flags in the name: S seen, F flagged, R answered), then a resync. */
+async function loadFolders(
+  fx: DovecotFixture,
+  user: string,
+  messages: CorpusMessage[],
+): Promise<Map<string, number>> {
+  const maildir = path.join(fx.dir, 'mail', user, 'Maildir');
+  const { uid, gid } = await stat(path.dirname(maildir));
+  const counts = new Map<string, number>();
+  for (const f of FOLDERS) {
+    for (const sub of ['cur', 'new', 'tmp'])
+      await mkdir(path.join(maildir, f ? `.${f}` : '', sub), { recursive: true });
+  }
+  await run('chown', ['-R', `${uid}:${gid}`, maildir]);
+  for (let i = 0; i < messages.length; i++) {
+    // INBOX gets three shares, the other folders one each.
+    const slot = i % (FOLDERS.length + 2);
+    const folder = FOLDERS[Math.max(0, slot - 2)]!;
+    const flags = `${i % 5 === 0 ? 'F' : ''}${i % 7 === 0 ? 'R' : ''}${i % 3 ? 'S' : ''}`;
+    const m = messages[i]!;
+    const file = path.join(
+      maildir,
+      folder ? `.${folder}` : '',
+      'cur',
+      `${1_700_000_000 + i}.M${i}P1.b,S=${m.data.length},W=${m.wireSize}:2,${flags}`,
+    );
+    await writeFile(file, m.data, { mode: 0o600 });
+    await chown(file, uid, gid);
+    counts.set(folder || 'INBOX', (counts.get(folder || 'INBOX') ?? 0) + 1);
+  }
+  const r = await run('doveadm', ['-c', fx.configFile, 'force-resync', '-u', user, '*'], {
+    timeoutMs: 600_000,
+  });
+  if (r.code !== 0) throw new Error(`force-resync failed: ${r.stderr}`);
+  return counts;
+}
+
+/** What the local user holds: messages, distinct Message-IDs, \Seen and \Flagged counts. */
+async function check(fx: DovecotFixture, user: string) {
+  const doveadm = (args: string[]) => run('doveadm', ['-c', fx.configFile, ...args], { timeoutMs: 300_000 });
+  const ids = await doveadm(['fetch', '-u', user, 'hdr.message-id', 'all']);
+  const all = ids.stdout.match(/<[^>\s]+>/g) ?? [];
+  const count = async (q: string[]) =>
+    (await doveadm(['search', '-u', user, ...q])).stdout.trim().split('\n').filter(Boolean).length;
+  return {
+    messages: all.length,
+    distinct: new Set(all).size,
+    seen: await count(['SEEN']),
+    flagged: await count(['FLAGGED']),
+  };
+}
+
+interface Row {
+  tool: string;
+  first: ToolRun;
+  rerun: ToolRun;
+  verdict: string;
+}
+
+async function main(): Promise<void> {
+  const [redis, remote, local] = await Promise.all([
+    startRedis(),
+    startDovecot({ separator: '.', specialUse: false }),
+    startDovecot({ separator: '/' }),
+  ]);
+  const rows: Row[] = [];
+  const corpus = makeCorpus(COUNT, 1729);
+  const bytes = wireBytes(corpus);
+  try {
+    const source = await remote.addUser('r-bench', 'bench-password');
+    const counts = await loadFolders(remote, source.user, corpus);
+    const expected = await check(remote, source.user);
+    process.stdout.write(
+      `corpus: ${COUNT} messages, ${(bytes / 1e6).toFixed(1)} MB, ${counts.size} folders; source ${JSON.stringify(expected)}\n`,
+    );
+    const tools: [string, (t: SyncTarget) => Promise<ToolRun>][] = [
+      [
+        'mailjobs',
+        (t) =>
+          runMailjobs(t, `bench${process.pid}${t.localUser.replace(/\W/g, '')}`, Number(values.parallel)),
+      ],
+      ['mbsync', runMbsync],
+      ['dsync', runDsync],
+    ];
+    for (const [tool, runTool] of tools) {
+      const target: SyncTarget = {
+        remote,
+        local,
+        redisUrl: redis.url,
+        remoteUser: source.user,
+        remotePassword: source.password,
+        localUser: (await local.addUser(`l-${tool}`)).user,
+      };
+      const load = loadavg()[0]!.toFixed(1);
+      const first = await runTool(target);
+      const got = await check(local, target.localUser);
+      const rerun = await runTool(target);
+      const again = await check(local, target.localUser);
+      const same =
+        JSON.stringify(got) === JSON.stringify(expected) &&
+        JSON.stringify(again) === JSON.stringify(expected);
+      const verdict =
+        first.code === 0 && rerun.code === 0 && same
+          ? 'ok'
+          : `MISMATCH first=${first.code} rerun=${rerun.code} ${JSON.stringify(got)} / ${JSON.stringify(again)}: ${first.stderr.slice(-400)}`;
+      rows.push({ tool, first, rerun, verdict: `${verdict} (load ${load})` });
+      process.stdout.write(
+        `${tool}: first ${(first.wallMs / 1000).toFixed(2)} s, rerun ${(rerun.wallMs / 1000).toFixed(2)} s, ${verdict}\n`,
+      );
+    }
+  } finally {
+    killChildren();
+    await Promise.allSettled([remote.stop(), local.stop()]);
+    await redis.stop();
+  }
+  const md = report(rows, bytes);
+  await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
+  await writeFile(path.join(ROOT, 'bench/results/imapsync.md'), md);
+  process.stdout.write(`\n${md}`);
+}
+
+function report(rows: Row[], bytes: number): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const lines = [
+    '# imapsync bench',
+    '',
+    `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · Node ${process.version}`,
+    `Corpus: ${COUNT.toLocaleString('en')} messages, ${(bytes / 1e6).toFixed(1)} MB on the wire, ${FOLDERS.length} folders (makeCorpus, seed 1729); remote Dovecot Maildir++ '.', local Dovecot '/', plain IMAP on 127.0.0.1; wall time from process start to exit; peak RSS of the tool's process.`,
+    '',
+    '| tool | first run | messages/s | MB/s | peak RSS | no-change rerun | rerun / first | rerun peak RSS | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.tool} | ${s(r.first.wallMs)} | ${(COUNT / (r.first.wallMs / 1000)).toFixed(0)} | ${(bytes / 1e6 / (r.first.wallMs / 1000)).toFixed(1)} | ${mib(r.first.peakRssKb)} | ${s(r.rerun.wallMs)} | ${((100 * r.rerun.wallMs) / r.first.wallMs).toFixed(1)}% | ${mib(r.rerun.peakRssKb)} | ${r.verdict} |`,
+    ),
+    '',
+  ];
+  const mj = rows.find((r) => r.tool === 'mailjobs');
+  if (mj?.first.result) {
+    const { folders: _f, created: _c, excluded: _e, ...summary } = mj.first.result;
+    lines.push(`mailjobs first run: \`${JSON.stringify(summary)}\``, '');
+  }
+  if (mj?.rerun.result)
+    lines.push(
+      `mailjobs rerun: durationMs ${String(mj.rerun.result.durationMs)}, work \`${JSON.stringify(mj.rerun.result.work)}\``,
+      '',
+    );
+  return lines.join('\n');
+}
+
+process.once('SIGINT', () => {
+  killChildren();
+  process.exit(130);
+});
+await main();

@@ -1,0 +1,151 @@
+/**
+ * The config sections of the imapsync job: `secrets` (the key that seals credentials in job
+ * data), `imapsync` (limits shared by every task) and `sync` (the configured tasks). Spread
+ * into the config schema by schema.ts, which hands over its secret-file readers.
+ */
+import { z } from 'zod';
+import { type Config, cronExpression } from './schema.js';
+import type { Secret } from './secret.js';
+import { syncOptions } from './sync-options.js';
+
+type SecretField = z.ZodType<Secret, string>;
+
+const port = z.number().int().min(1).max(65535);
+
+/**
+ * How the remote side logs in. `user`: the mailbox owner's own password. `master`: an admin
+ * logs in as `<username><separator><admin>` with the admin's password (Dovecot's and Zimbra's
+ * master-user syntax). `authzid`: AUTHENTICATE PLAIN as the admin with the mailbox owner as
+ * authorization identity (RFC 4616 section 2).
+ */
+export type RemoteLogin =
+  | { kind: 'user'; username: string; password: Secret }
+  | { kind: 'master'; username: string; admin: string; separator: string; password: Secret }
+  | { kind: 'authzid'; username: string; admin: string; password: Secret };
+
+/** Where the remote account is, and how to log in. */
+export interface RemoteAccount {
+  host: string;
+  port?: number | undefined;
+  security: 'tls' | 'starttls' | 'none';
+  verifyCertificate: boolean;
+  login: RemoteLogin;
+}
+
+const exactlyOne = (
+  obj: Record<string, unknown>,
+  keys: string[],
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = [],
+): void => {
+  const given = keys.filter((k) => obj[k] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, keys[keys.length - 1]!],
+      message: `exactly one of ${keys.join(', ')} is required${given.length ? ` (got ${given.join(', ')})` : ''}`,
+    });
+  }
+};
+
+/** The `remote:` block of a configured task, resolved into a {@link RemoteAccount}. */
+export function remoteAccountSchema(secretFile: SecretField, inlineSecret: SecretField) {
+  const admin = z
+    .strictObject({
+      user: z.string().min(1),
+      password: inlineSecret.optional(),
+      passwordFile: secretFile.optional(),
+      method: z.enum(['separator', 'authzid']).default('separator'),
+      separator: z.string().length(1).default('*'),
+    })
+    .superRefine((a, ctx) => exactlyOne(a, ['password', 'passwordFile'], ctx));
+  return z
+    .strictObject({
+      host: z.string().min(1),
+      port: port.optional(),
+      security: z.enum(['tls', 'starttls', 'none']).default('tls'),
+      verifyCertificate: z.boolean().default(true),
+      /** The mailbox to migrate. */
+      username: z.string().min(1),
+      password: inlineSecret.optional(),
+      passwordFile: secretFile.optional(),
+      admin: admin.optional(),
+    })
+    .superRefine((r, ctx) => exactlyOne(r, ['password', 'admin', 'passwordFile'], ctx))
+    .transform(({ username, password, passwordFile, admin: a, ...where }): RemoteAccount => {
+      if (!a) return { ...where, login: { kind: 'user', username, password: (password ?? passwordFile)! } };
+      const secret = (a.password ?? a.passwordFile)!;
+      return {
+        ...where,
+        login:
+          a.method === 'authzid'
+            ? { kind: 'authzid', username, admin: a.user, password: secret }
+            : { kind: 'master', username, admin: a.user, separator: a.separator, password: secret },
+      };
+    });
+}
+
+/** The config entries `secrets`, `imapsync` and `sync`, for the top-level config object. */
+export function syncConfigShape(
+  secretFile: SecretField,
+  inlineSecret: SecretField,
+  resolvePath: (path: string) => string,
+) {
+  // Built here, not at module level: schema.ts imports this module (cronExpression is its).
+  const taskSchedule = z.union([
+    z.strictObject({ cron: cronExpression, tz: z.string().optional() }),
+    z.strictObject({ everyMinutes: z.number().int().min(1).max(525_600) }),
+  ]);
+  const task = z.strictObject({
+    /** Stable id: the job payload's `task`, the key of the task's state. */
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\s:]+$/, 'no spaces or ":"'),
+    /** The local (Dovecot) user the mail is copied into, logged in as `<localUser>*<masterUser>`. */
+    localUser: z
+      .string()
+      .min(1)
+      .regex(/^[^*]+$/, 'must not contain "*"'),
+    remote: remoteAccountSchema(secretFile, inlineSecret),
+    options: syncOptions.prefault({}),
+    /** Default: on demand only (dashboard, API, `mailjobs enqueue`). */
+    schedule: taskSchedule.optional(),
+    enabled: z.boolean().default(true),
+  });
+  return {
+    secrets: z
+      .strictObject({
+        /** AES-256-GCM key sealing credentials inside job data; created (0600) on first use. */
+        keyFile: z.string().min(1).default('/var/lib/mailjobs/secrets.key').transform(resolvePath),
+      })
+      .prefault({}),
+    imapsync: z
+      .strictObject({
+        /** Folders synchronised at once, each over its own pair of connections. */
+        parallelFolders: z.number().int().min(1).max(16).default(2),
+        connectTimeoutSeconds: z.number().min(1).default(30),
+        commandTimeoutSeconds: z.number().min(1).default(300),
+        /** Reconnections per run after dropped connections before the run fails (and is retried). */
+        maxReconnects: z.number().int().min(0).default(5),
+        /** How long a task's state (a cache: losing it copies nothing twice) outlives its last run. */
+        stateRetentionDays: z.number().int().min(1).default(180),
+      })
+      .prefault({}),
+    sync: z
+      .array(task)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((t, i) => {
+          if (seen.has(t.id))
+            ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate sync task id "${t.id}"` });
+          seen.add(t.id);
+        });
+      }),
+  };
+}
+
+/** A configured task, resolved. */
+export type SyncTaskConfig = Config['sync'][number];

@@ -1,0 +1,143 @@
+/**
+ * The local spool of `mailjobs-learn`: one file per moved message, written before anything
+ * else happens, removed only once the message is queued in Redis. Node built-ins only: the pipe
+ * program imports this on every move a user makes.
+ *
+ * A file is `<movedAt>-<pid>-<random>.learn`: one JSON line `{"v":1,"class","user","movedAt"}`,
+ * then the raw message. It is written under a dot-name and renamed, so a reader never sees half.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/** One spooled learn request. */
+export interface SpooledLearn {
+  class: 'spam' | 'ham';
+  user: string;
+  movedAt: number;
+  message: Buffer;
+}
+
+/** A spool file that cannot be read back as a learn request; moved aside, never retried. */
+export class SpoolFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+const SUFFIX = '.learn';
+const LOCK = '.flush.lock';
+/** Where unreadable files go, so they neither block the spool nor vanish. */
+export const QUARANTINE = 'bad';
+
+/** Writes `entry` into `dir` (created if missing) and returns the file's path. */
+export async function spoolMessage(dir: string, entry: SpooledLearn): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o770 });
+  const name = `${String(entry.movedAt).padStart(13, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const head = JSON.stringify({ v: 1, class: entry.class, user: entry.user, movedAt: entry.movedAt });
+  const tmp = path.join(dir, `.${name}.tmp`);
+  const file = await open(tmp, 'wx', 0o660);
+  try {
+    await file.writeFile(Buffer.concat([Buffer.from(`${head}\n`), entry.message]));
+    // The move has happened for the user: the message must survive a crash from here on.
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  const final = path.join(dir, `${name}${SUFFIX}`);
+  await rename(tmp, final);
+  return final;
+}
+
+/** The spooled files of `dir`, oldest move first; none when the folder does not exist. */
+export async function listSpool(dir: string): Promise<string[]> {
+  try {
+    const names = await readdir(dir);
+    return names
+      .filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.'))
+      .sort()
+      .map((n) => path.join(dir, n));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Reads a spool file back; throws {@link SpoolFormatError} when it is not one of ours. */
+export async function readSpooled(file: string): Promise<SpooledLearn> {
+  const data = await readFile(file);
+  const eol = data.indexOf(0x0a);
+  let head: Record<string, unknown> | undefined;
+  try {
+    head =
+      eol > 0 ? (JSON.parse(data.subarray(0, eol).toString('utf8')) as Record<string, unknown>) : undefined;
+  } catch {
+    head = undefined;
+  }
+  const cls = head?.class;
+  if (!head || head.v !== 1 || (cls !== 'spam' && cls !== 'ham') || typeof head.user !== 'string' || typeof head.movedAt !== 'number') {
+    throw new SpoolFormatError(`${path.basename(file)}: not a mailjobs learn spool file`);
+  } // prettier-ignore
+  return { class: cls, user: head.user, movedAt: head.movedAt, message: data.subarray(eol + 1) };
+}
+
+/** Moves a file that cannot be queued into `<dir>/bad/`, where an admin can look at it. */
+export async function quarantine(file: string): Promise<string> {
+  const dir = path.join(path.dirname(file), QUARANTINE);
+  await mkdir(dir, { recursive: true, mode: 0o770 });
+  const to = path.join(dir, path.basename(file));
+  await rename(file, to);
+  return to;
+}
+
+export async function removeSpooled(file: string): Promise<void> {
+  await unlink(file);
+}
+
+/** Removes `.tmp` files older than an hour: left by a writer that died mid-write. */
+export async function removeStaleTemp(dir: string, now = Date.now()): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+    const full = path.join(dir, name);
+    const s = await stat(full).catch(() => undefined);
+    if (s && now - s.mtimeMs > 3_600_000) await rm(full, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user (a flusher run by the worker as root).
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of a live flusher holding `dir`'s lock, if any. */
+export async function flusherPid(dir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(path.join(dir, LOCK), 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/**
+ * Takes `dir`'s flush lock for this process (a lock left by a dead process is taken over).
+ * Returns a release function, or undefined when a live flusher holds it.
+ */
+export async function takeFlushLock(dir: string): Promise<(() => Promise<void>) | undefined> {
+  const lock = path.join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const f = await open(lock, 'wx', 0o660);
+      await f.writeFile(String(process.pid));
+      await f.close();
+      return () => rm(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (await flusherPid(dir)) return undefined;
+      await rm(lock, { force: true }); // stale: its process is gone
+    }
+  }
+  return undefined;
+}

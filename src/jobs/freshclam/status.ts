@@ -1,0 +1,70 @@
+/**
+ * The freshclam row of `mailjobs status` (and the dashboard): which signatures clamd runs and
+ * how old they are (asked live with VERSION), the last success and error, and the alert rules:
+ * signatures older than `freshclam.alert.maxAgeHours`, `failuresInARow` updates failed in a
+ * row, or clamd not answering.
+ */
+import type { FreshclamConfig } from '../../config/maintenance.js';
+import { ClamdClient, type ClamdVersion } from '../../mail/clamd.js';
+import { ago } from '../format.js';
+import type { RunStats } from '../run-stats.js';
+import type { StatusContext, StatusRow } from '../types.js';
+import { freshclamStats } from './processor.js';
+import { SIGNATURES_TARGET } from './schema.js';
+
+/** Why an admin should look, empty when all is well. */
+export function signatureAlerts(
+  version: ClamdVersion | Error,
+  stats: RunStats,
+  alert: FreshclamConfig['alert'],
+  now = Date.now(),
+): string[] {
+  const out: string[] = [];
+  if (version instanceof Error) out.push(`clamd does not answer: ${version.message}`);
+  else if (!version.dbDate) out.push('clamd reports no daily database: signature age unknown');
+  else if (now - version.dbDate.getTime() > alert.maxAgeHours * 3_600_000) {
+    out.push(
+      `signatures are ${ago(version.dbDate.getTime(), now).replace(' ago', '')} old (limit ${alert.maxAgeHours} h)`,
+    );
+  }
+  if (stats.consecutiveFailures >= alert.failuresInARow) {
+    out.push(`the last ${stats.consecutiveFailures} updates failed`);
+  }
+  return out;
+}
+
+export async function freshclamStatus(ctx: StatusContext): Promise<StatusRow[]> {
+  const clamd = new ClamdClient(ctx.config.clamd);
+  const [version, stats] = await Promise.all([
+    clamd.version({ timeoutMs: 3000 }).catch((err: unknown) => err as Error),
+    freshclamStats(ctx).read(),
+  ]);
+  const alerts = signatureAlerts(version, stats, ctx.config.freshclam.alert);
+  const loaded =
+    version instanceof Error
+      ? 'clamd unreachable'
+      : `daily ${version.dbVersion ?? '?'}${version.dbDate ? ` built ${ago(version.dbDate.getTime())}` : ''}`;
+  const last =
+    stats.consecutiveFailures > 0
+      ? `last update failed (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
+      : `last update ok ${ago(stats.lastSuccessAt)}`;
+  return [
+    {
+      target: SIGNATURES_TARGET,
+      summary: `${loaded}; ${last}${alerts.length ? ` — ALERT: ${alerts.join('; ')}` : ''}`,
+      alert: alerts.length > 0,
+      details: {
+        ...(version instanceof Error
+          ? { clamdError: version.message }
+          : {
+              engine: version.engine,
+              dbVersion: version.dbVersion,
+              dbDate: version.dbDate?.toISOString(),
+              ageHours: version.dbDate ? (Date.now() - version.dbDate.getTime()) / 3_600_000 : undefined,
+            }),
+        ...stats,
+        alerts,
+      },
+    },
+  ];
+}

@@ -1,0 +1,134 @@
+/**
+ * The connections of one folder worker: the remote account (source, imapflow), the local
+ * mailbox as `<localUser>*<masterUser>` (destination, imapflow for reading and flags), and a
+ * second destination connection that only APPENDs (imap-append.ts: streamed, pipelined).
+ * Failures to connect or log in come out typed by side (`auth_failed_source`, ...).
+ */
+import type { ImapFlow } from 'imapflow';
+import { PermanentJobError } from '../../core/errors.js';
+import { ImapAppender } from '../../mail/imap-append.js';
+import { type ImapConnectOptions, connectImap, masterUserLogin } from '../../mail/imap-connect.js';
+import type { JobContext } from '../types.js';
+import { type Side, sideFailure } from './outcome.js';
+import type { ResolvedTask } from './task.js';
+
+/** A folder worker's connections; `close()` logs out of all of them. */
+export interface SessionPair {
+  src: ImapFlow;
+  dst: ImapFlow;
+  /** APPEND-only connections to the destination, used in turn (opened on first use). */
+  appenders(): Promise<ImapAppender[]>;
+  close(): Promise<void>;
+}
+
+type Login = Pick<ImapConnectOptions, 'user' | 'password' | 'authzid'>;
+
+/** How the remote login is sent: plain, `user*admin`, or SASL PLAIN with an authzid. */
+export function remoteLogin(task: ResolvedTask): Login {
+  const l = task.remote.login;
+  const password = l.password.reveal();
+  if (l.kind === 'user') return { user: l.username, password };
+  if (l.kind === 'master') return { user: `${l.username}${l.separator}${l.admin}`, password };
+  return { user: l.admin, password, authzid: l.username };
+}
+
+function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
+  const s = ctx.config.imapsync;
+  const timeouts = {
+    connectTimeoutMs: s.connectTimeoutSeconds * 1000,
+    socketTimeoutMs: s.commandTimeoutSeconds * 1000,
+    signal,
+  };
+  const r = task.remote;
+  const source: ImapConnectOptions = {
+    host: r.host,
+    port: r.port ?? (r.security === 'tls' ? 993 : 143),
+    security: r.security,
+    verifyCertificate: r.verifyCertificate,
+    ...remoteLogin(task),
+    ...timeouts,
+  };
+  const { imap, masterUser, masterPasswordFile } = ctx.config.dovecot;
+  if (!masterPasswordFile) {
+    throw new PermanentJobError(
+      'imapsync needs dovecot.masterPasswordFile in the config: the local side logs in as <user>*<masterUser>',
+      'ENOMASTER',
+    );
+  }
+  const destination: ImapConnectOptions = {
+    host: imap.host,
+    port: imap.port,
+    security: imap.security,
+    verifyCertificate: imap.verifyCertificate,
+    user: masterUserLogin(task.localUser, masterUser),
+    password: masterPasswordFile.reveal(),
+    ...timeouts,
+  };
+  return { source, destination };
+}
+
+async function onSide<T>(side: Side, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    throw sideFailure(side, err);
+  }
+}
+
+/**
+ * APPEND connections per folder worker. Dovecot stores (and fsyncs) each appended message before
+ * answering, so a second connection overlaps one batch's disk writes with the next one's.
+ */
+const APPENDERS = 2;
+
+/** Opens the connections at once; if one fails, the others are closed and its error thrown. */
+export async function openSessions(
+  task: ResolvedTask,
+  ctx: JobContext,
+  signal: AbortSignal,
+): Promise<SessionPair> {
+  const { source, destination } = endpoints(task, ctx, signal);
+  const [src, dst] = await Promise.allSettled([
+    onSide('source', () => connectImap(source)),
+    onSide('destination', () => connectImap(destination)),
+  ]);
+  if (src.status === 'rejected' || dst.status === 'rejected') {
+    if (src.status === 'fulfilled') src.value.close();
+    if (dst.status === 'fulfilled') dst.value.close();
+    // The source's failure first: a wrong remote password is what the admin must hear about.
+    throw src.status === 'rejected' ? src.reason : (dst as PromiseRejectedResult).reason;
+  }
+  // The APPEND connections are opened when the first message is copied: a run with nothing
+  // new never needs them.
+  let apps: Promise<ImapAppender[]> | undefined;
+  const login = { user: destination.user, password: destination.password };
+  const openApps = async (): Promise<ImapAppender[]> => {
+    const opened = await Promise.allSettled(
+      Array.from({ length: APPENDERS }, () =>
+        onSide('destination', () => ImapAppender.open(destination, login)),
+      ),
+    );
+    const failed = opened.find((r) => r.status === 'rejected');
+    const ok = opened.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    if (!failed) return ok;
+    for (const a of ok) a.close();
+    throw failed.reason;
+  };
+  return {
+    src: src.value,
+    dst: dst.value,
+    appenders() {
+      apps ??= openApps();
+      apps.catch(() => (apps = undefined)); // retried by the next copy
+      return apps;
+    },
+    async close() {
+      const opened = apps ? await apps.catch(() => []) : [];
+      await Promise.allSettled([
+        src.value.logout().catch(() => src.value.close()),
+        dst.value.logout().catch(() => dst.value.close()),
+        ...opened.map((a) => a.logout()),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * A payload resolved into the task to run: a configured task from `sync:`, or an ad-hoc one
+ * whose sealed credentials are opened here with the secrets key (and only held as `Secret`s,
+ * which never print their value). The payload's run modes override the task's options.
+ */
+import type { SyncOptions } from '../../config/sync-options.js';
+import type { RemoteAccount, RemoteLogin } from '../../config/sync-schema.js';
+import { SecretBox } from '../../core/crypto.js';
+import { PermanentJobError } from '../../core/errors.js';
+import type { JobContext } from '../types.js';
+import { type AdhocTask, type ImapsyncPayload, adhocTarget } from './schema.js';
+
+/** The task a run works on, secrets opened (as `Secret`s). */
+export interface ResolvedTask {
+  /** The job target and state key: the task id, or `adhoc:<user><<remote user>@<host>`. */
+  target: string;
+  localUser: string;
+  remote: RemoteAccount;
+  options: SyncOptions;
+}
+
+function withModes(options: SyncOptions, p: ImapsyncPayload): SyncOptions {
+  return {
+    ...options,
+    ...(p.dryRun !== undefined ? { dryRun: p.dryRun } : {}),
+    ...(p.justFolders !== undefined ? { justFolders: p.justFolders } : {}),
+    ...(p.testLogin !== undefined ? { testLogin: p.testLogin } : {}),
+  };
+}
+
+async function adhocLogin(t: AdhocTask, box: SecretBox): Promise<RemoteLogin> {
+  const r = t.remote;
+  if (r.admin) {
+    const password = await box.open(r.admin.password, 'adhoc.remote.admin.password');
+    return r.admin.method === 'authzid'
+      ? { kind: 'authzid', username: r.username, admin: r.admin.user, password }
+      : { kind: 'master', username: r.username, admin: r.admin.user, separator: r.admin.separator, password };
+  }
+  return {
+    kind: 'user',
+    username: r.username,
+    password: await box.open(r.password!, 'adhoc.remote.password'),
+  };
+}
+
+/** The task of `payload`; `{ disabled }` for a configured task that is switched off. */
+export async function resolveTask(
+  payload: ImapsyncPayload,
+  ctx: JobContext,
+): Promise<ResolvedTask | { disabled: string }> {
+  if (payload.task !== undefined) {
+    const task = ctx.config.sync.find((t) => t.id === payload.task);
+    if (!task) {
+      throw new PermanentJobError(`imapsync: no task "${payload.task}" in the config's sync:`, 'ENOTASK');
+    }
+    if (!task.enabled) return { disabled: task.id };
+    return {
+      target: task.id,
+      localUser: task.localUser,
+      remote: task.remote,
+      options: withModes(task.options, payload),
+    };
+  }
+  const t = payload.adhoc!;
+  const box = new SecretBox(ctx.config.secrets.keyFile);
+  return {
+    target: adhocTarget(t),
+    localUser: t.localUser,
+    remote: {
+      host: t.remote.host,
+      port: t.remote.port,
+      security: t.remote.security,
+      verifyCertificate: t.remote.verifyCertificate,
+      login: await adhocLogin(t, box),
+    },
+    options: withModes(t.options, payload),
+  };
+}

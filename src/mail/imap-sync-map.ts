@@ -1,0 +1,188 @@
+/**
+ * Which source folder goes to which destination folder: pure functions, no I/O. Translates the
+ * hierarchy separator and the personal namespace prefix (RFC 2342: `INBOX.` on Courier and
+ * Cyrus, none on Dovecot), maps special-use folders (RFC 6154 attributes, or well-known names
+ * on servers without them) to the destination's own Sent, Drafts, Junk, Trash and Archive, and
+ * applies the task's include/exclude rules.
+ */
+
+/** The special uses that are mapped onto the destination's own folder (RFC 6154). */
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Junk' | '\\Trash' | '\\Archive';
+const SPECIAL_USES: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive'];
+
+/** The name a special-use folder gets when the destination has none yet. */
+export const DEFAULT_NAMES: Record<SpecialUse, string> = {
+  '\\Sent': 'Sent',
+  '\\Drafts': 'Drafts',
+  '\\Junk': 'Junk',
+  '\\Trash': 'Trash',
+  '\\Archive': 'Archive',
+};
+
+/** Names clients and servers give these folders, for servers without SPECIAL-USE attributes. */
+const KNOWN_NAMES: Record<SpecialUse, readonly string[]> = {
+  '\\Sent': ['sent', 'sent items', 'sent messages', 'sent mail', 'sent-mail', 'gesendet', 'gesendete objekte', 'gesendete elemente', 'envoyés', 'éléments envoyés', 'messages envoyés', 'posta inviata', 'inviati', 'elementi inviati', 'enviados', 'elementos enviados', 'verzonden', 'verzonden items', 'skickat', 'wysłane', 'odeslaná pošta', '[gmail]/sent mail'],
+  '\\Drafts': ['drafts', 'draft', 'entwürfe', 'brouillons', 'bozze', 'borradores', 'concepten', 'utkast', 'kopie robocze', 'koncepty', '[gmail]/drafts'],
+  '\\Junk': ['junk', 'spam', 'junk e-mail', 'junk email', 'junk mail', 'bulk mail', 'junk-e-mail', 'spamverdacht', 'courrier indésirable', 'indésirables', 'posta indesiderata', 'correo no deseado', 'ongewenste e-mail', 'skräppost', '[gmail]/spam'],
+  '\\Trash': ['trash', 'deleted items', 'deleted messages', 'deleted', 'bin', 'papierkorb', 'gelöschte objekte', 'gelöschte elemente', 'corbeille', 'éléments supprimés', 'cestino', 'posta eliminata', 'elementi eliminati', 'papelera', 'elementos eliminados', 'prullenbak', 'verwijderde items', 'papperskorgen', 'kosz', 'koš', '[gmail]/trash', '[gmail]/bin'],
+  '\\Archive': ['archive', 'archives', 'archiv', 'archivio', 'archivo', 'archief', 'arkiv', 'archiwum', '[gmail]/all mail'],
+}; // prettier-ignore
+
+/** A folder as LIST reported it (path decoded to UTF-8). */
+export interface ListedFolder {
+  path: string;
+  delimiter: string;
+  /** Attributes as the server sent them (`\Noselect`, `\Sent`, ...). */
+  flags: ReadonlySet<string>;
+}
+
+/** One side's namespaces (RFC 2342). */
+export interface NamespaceInfo {
+  /** Personal namespace prefix, e.g. `INBOX.` or ``. */
+  prefix: string;
+  delimiter: string;
+  /** Prefixes of the "other users" and "shared" namespaces. */
+  otherPrefixes: readonly string[];
+}
+
+/** The task options that decide which folders go where. */
+export interface FolderRules {
+  exclude: readonly string[];
+  include?: readonly string[] | undefined;
+  otherNamespaces: boolean;
+  trash: boolean;
+  subfolder?: string | undefined;
+}
+
+/** A source folder and the destination folder it goes to. */
+export interface FolderMapping {
+  source: string;
+  destination: string;
+  /** The special use this folder was mapped by, if any. */
+  specialUse?: SpecialUse;
+}
+
+/** A source folder left out, and why. */
+export interface ExcludedFolder {
+  source: string;
+  reason: 'not selectable' | 'other namespace' | 'excluded' | 'not included' | 'trash' | 'name collision';
+}
+
+const has = (flags: ReadonlySet<string>, flag: string): boolean =>
+  [...flags].some((f) => f.toLowerCase() === flag.toLowerCase());
+
+/** The special use a folder's own attributes announce (RFC 6154), if one we map. */
+export function announcedSpecialUse(folder: ListedFolder): SpecialUse | undefined {
+  return SPECIAL_USES.find((u) => has(folder.flags, u));
+}
+
+const isInbox = (path: string): boolean => path.toUpperCase() === 'INBOX';
+
+/** The path below the personal namespace prefix (`INBOX.Sent` → `Sent` on Courier). */
+function relative(path: string, ns: NamespaceInfo): string {
+  if (isInbox(path)) return 'INBOX';
+  return ns.prefix && path.startsWith(ns.prefix) ? path.slice(ns.prefix.length) : path;
+}
+
+function knownNameUse(rel: string): SpecialUse | undefined {
+  const name = rel.toLowerCase().normalize('NFC');
+  return SPECIAL_USES.find((u) => KNOWN_NAMES[u].includes(name));
+}
+
+/** Per special use, the one source folder mapped by it: announced first, else the first known name. */
+function chooseSpecial(folders: ListedFolder[], ns: NamespaceInfo): Map<string, SpecialUse> {
+  const chosen = new Map<SpecialUse, string>();
+  for (const f of folders) {
+    const use = announcedSpecialUse(f);
+    if (use && !chosen.has(use)) chosen.set(use, f.path);
+  }
+  for (const f of folders) {
+    const rel = relative(f.path, ns);
+    const use = knownNameUse(rel);
+    // Only top-level names (or Gmail's [Gmail]/...): "Projects/Sent" is an ordinary folder.
+    if (use && !chosen.has(use) && (!rel.includes(ns.delimiter) || rel.startsWith('[Gmail]')))
+      chosen.set(use, f.path);
+  }
+  return new Map([...chosen].map(([use, path]) => [path, use]));
+}
+
+/** The destination path of `source` under the destination's conventions. */
+function destinationPath(
+  source: ListedFolder,
+  use: SpecialUse | undefined,
+  srcNs: NamespaceInfo,
+  dst: { ns: NamespaceInfo; special: Map<SpecialUse, string> },
+  subfolder: string | undefined,
+): string {
+  const sep = dst.ns.delimiter;
+  // A name holding the destination's separator would become two levels: keep it one level.
+  const clean = (part: string): string => (sep ? part.split(sep).join('_') : part);
+  const sub = subfolder ? subfolder.split('/').map(clean) : [];
+  const rel = relative(source.path, srcNs);
+  if (isInbox(rel) && !subfolder) return 'INBOX';
+  if (isInbox(rel)) return dst.ns.prefix + sub.join(sep);
+  if (use && !subfolder) return dst.special.get(use) ?? dst.ns.prefix + DEFAULT_NAMES[use];
+  const parts = srcNs.delimiter ? rel.split(srcNs.delimiter) : [rel];
+  return dst.ns.prefix + [...sub, ...parts.map(clean)].join(sep);
+}
+
+/**
+ * Maps every source folder to a destination folder, or says why it is left out: not
+ * selectable, in another namespace, excluded or not included by the task's rules (regular
+ * expressions on the source path), Trash when Trash is off, or a second source folder that
+ * would land on the same destination folder.
+ */
+export function mapFolders(
+  source: readonly ListedFolder[],
+  srcNs: NamespaceInfo,
+  destination: readonly ListedFolder[],
+  dstNs: NamespaceInfo,
+  rules: FolderRules,
+): { mappings: FolderMapping[]; excluded: ExcludedFolder[] } {
+  const excluded: ExcludedFolder[] = [];
+  const exclude = rules.exclude.map((r) => new RegExp(r, 'u'));
+  const include = rules.include?.map((r) => new RegExp(r, 'u'));
+  const candidates = source.filter((f) => {
+    const reason = !selectable(f)
+      ? 'not selectable'
+      : !rules.otherNamespaces && srcNs.otherPrefixes.some((p) => p !== '' && f.path.startsWith(p))
+        ? 'other namespace'
+        : exclude.some((r) => r.test(f.path))
+          ? 'excluded'
+          : include && !include.some((r) => r.test(f.path))
+            ? 'not included'
+            : undefined;
+    if (reason) excluded.push({ source: f.path, reason });
+    return !reason;
+  });
+  const special = chooseSpecial(candidates, srcNs);
+  const dstSpecial = new Map<SpecialUse, string>();
+  for (const f of destination) {
+    const use = announcedSpecialUse(f);
+    if (use && selectable(f) && !dstSpecial.has(use)) dstSpecial.set(use, f.path);
+  }
+  const mappings: FolderMapping[] = [];
+  const taken = new Set<string>();
+  for (const f of candidates) {
+    const use = special.get(f.path);
+    if (use === '\\Trash' && !rules.trash) {
+      excluded.push({ source: f.path, reason: 'trash' });
+      continue;
+    }
+    const dest = destinationPath(f, use, srcNs, { ns: dstNs, special: dstSpecial }, rules.subfolder);
+    const key = isInbox(dest) ? 'INBOX' : dest;
+    if (taken.has(key)) {
+      excluded.push({ source: f.path, reason: 'name collision' });
+      continue;
+    }
+    taken.add(key);
+    const mappedBy = use && !rules.subfolder ? { specialUse: use } : {};
+    mappings.push({ source: f.path, destination: dest, ...mappedBy });
+  }
+  return { mappings, excluded };
+}
+
+/** False for `\Noselect` and `\NonExistent` entries (RFC 3501, RFC 5258): placeholders of a hierarchy. */
+export function selectable(f: ListedFolder): boolean {
+  return !has(f.flags, '\\Noselect') && !has(f.flags, '\\NonExistent');
+}

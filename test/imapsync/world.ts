@@ -1,0 +1,135 @@
+/**
+ * The world an imapsync test runs in: a private Redis, a "remote" Dovecot (separator '.', TLS,
+ * no special-use attributes: folders are known by name only) holding the account to migrate,
+ * and a "local" Dovecot (separator '/', special-use Sent/Drafts/Junk/Trash) logged into as
+ * `<user>*vmail`. Jobs run through the real CLI (`mailjobs run imapsync ...`).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registry } from '../../src/jobs/registry.js';
+import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
+import { type RedisFixture, startRedis } from '../fixtures/redis.js';
+import { freshPrefix, runCli } from '../helpers/runtime.js';
+
+export interface SyncWorld {
+  redis: RedisFixture;
+  remote: DovecotFixture;
+  local: DovecotFixture;
+  stop(): Promise<void>;
+}
+
+export async function startSyncWorld(
+  opts: { remoteSeparator?: '.' | '/'; localSeparator?: '.' | '/' } = {},
+): Promise<SyncWorld> {
+  const [redis, remote, local] = await Promise.all([
+    startRedis(),
+    startDovecot({ tls: true, separator: opts.remoteSeparator ?? '.', specialUse: false }),
+    startDovecot({ separator: opts.localSeparator ?? '/' }),
+  ]);
+  return {
+    redis,
+    remote,
+    local,
+    async stop() {
+      await Promise.allSettled([remote.stop(), local.stop()]);
+      await redis.stop();
+    },
+  };
+}
+
+export interface TaskSpec {
+  id: string;
+  localUser: string;
+  remoteUser: string;
+  /** The remote user's password (written to a secret file), unless `admin` is given. */
+  password?: string;
+  /** Log in as the remote master user instead: `user*vmail` or SASL PLAIN authzid. */
+  admin?: 'separator' | 'authzid';
+  /** YAML flow mapping of options, e.g. `{ deleteOnDestination: true }`. */
+  options?: string;
+}
+
+/** Writes a config for this world (passwords in secret files); returns its path. */
+export function writeSyncConfig(
+  w: SyncWorld,
+  tasks: TaskSpec[],
+  extra: string[] = [],
+  prefix = freshPrefix(),
+): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailjobs-imapsync-'));
+  const lines = [
+    `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
+    'workers: { lockDurationSeconds: 5 }',
+    'dovecot:',
+    `  imap: { host: 127.0.0.1, port: ${w.local.imapPort}, security: none }`,
+    `  lmtp: { host: 127.0.0.1, port: ${w.local.lmtpPort} }`,
+    '  masterUser: vmail',
+    `  masterPasswordFile: ${w.local.masterPasswordFile}`,
+    `secrets: { keyFile: ${join(dir, 'secrets.key')} }`,
+    ...extra,
+    tasks.length > 0 ? 'sync:' : 'sync: []',
+  ];
+  for (const t of tasks) {
+    const secret = join(dir, `${t.id}.password`);
+    writeFileSync(secret, t.admin ? w.remote.masterPassword : (t.password ?? ''), { mode: 0o600 });
+    lines.push(
+      `  - id: ${t.id}`,
+      `    localUser: ${t.localUser}`,
+      '    remote:',
+      '      host: 127.0.0.1',
+      `      port: ${w.remote.imapsPort}`,
+      '      security: tls',
+      '      verifyCertificate: false',
+      `      username: ${t.remoteUser}`,
+      ...(t.admin
+        ? [`      admin: { user: vmail, passwordFile: ${secret}, method: ${t.admin} }`]
+        : [`      passwordFile: ${secret}`]),
+      ...(t.options ? [`    options: ${t.options}`] : []),
+    );
+  }
+  const file = join(dir, 'mailjobs.yaml');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** `mailjobs run imapsync <payload>`: exit code, parsed result, stderr (the trail). */
+export async function runImapsync(configFile: string, payload: Record<string, unknown>) {
+  const r = await runCli(['run', 'imapsync', JSON.stringify(payload), '--config', configFile], registry);
+  return {
+    code: r.code,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    result: r.code === 0 ? (JSON.parse(r.out) as Record<string, any>) : undefined,
+    err: r.err,
+  };
+}
+
+/**
+ * Dovecot writes a session's `Logged out` line when its imap process ends, a moment after the
+ * client's LOGOUT: waits until `user`'s line count in `fx`'s log stops changing.
+ */
+export async function settledLog(fx: { log(): string }, user: string): Promise<string> {
+  let last = -1;
+  for (;;) {
+    const log = fx.log();
+    const n = sessionCounters(log, user).sessions;
+    if (n === last) return log;
+    last = n;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Sums Dovecot's per-session counters (`Logged out ... hdr_count=.. body_count=..`) of `user` in `log`. */
+export function sessionCounters(log: string, user: string) {
+  const sum = { sessions: 0, out: 0, hdrCount: 0, bodyCount: 0, bodyBytes: 0 };
+  for (const line of log.split('\n')) {
+    if (!line.includes(`imap(${user})`) || !line.includes('Logged out')) continue;
+    const n = (k: string): number => Number(new RegExp(`${k}=(\\d+)`).exec(line)?.[1] ?? 0);
+    sum.sessions++;
+    sum.out += n('out');
+    sum.hdrCount += n('hdr_count');
+    sum.bodyCount += n('body_count');
+    sum.bodyBytes += n('body_bytes');
+  }
+  return sum;
+}

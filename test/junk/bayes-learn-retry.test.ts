@@ -1,0 +1,89 @@
+/**
+ * Rspamd down: a bayes-learn job fails its attempt as retryable (not permanently), waits with
+ * backoff, and learns the message once the controller answers again, sending the password
+ * header and the exact bytes. The controller is a stand-in on a fixed port, so it can be "down"
+ * first and come up on the same address.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { enqueueJob } from '../../src/client/enqueue.js';
+import { loadConfig } from '../../src/config/load.js';
+import { connectRedis, queuePrefix } from '../../src/core/redis.js';
+import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
+import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import { freePort } from '../fixtures/ports.js';
+import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { waitUntil } from '../fixtures/service.js';
+import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import { textMessage } from './mailboxes.js';
+
+let redis: RedisFixture;
+let state: Redis;
+let worker: WorkerSet | undefined;
+let queue: Queue | undefined;
+let server: http.Server | undefined;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  state = connectRedis(redis.url);
+});
+afterAll(async () => {
+  await Promise.allSettled([worker?.close(), queue?.close()]);
+  server?.close();
+  await state?.quit();
+  await redis?.stop();
+});
+
+it('Rspamd down: the attempt fails as retryable with backoff; the message is learned once Rspamd is back', async () => {
+  const port = await freePort();
+  const prefix = freshPrefix();
+  const file = writeConfig(redis.url, prefix, `rspamd: { controllerUrl: "http://127.0.0.1:${port}", timeoutSeconds: 2, passwordFile: ${await passwordFile()} }\nbayesLearn: { trainers: [alice], spoolDir: /nonexistent/mailjobs-test }\n`); // prettier-ignore
+  const config = loadConfig(file, {});
+  queue = new Queue('bayes-learn', { connection: state, prefix: queuePrefix(prefix) });
+  const message = textMessage(
+    'retry1',
+    'Great offer',
+    'Our prices are the lowest, order now and save money.',
+  );
+  const outcome = await enqueueJob(queue, bayesLearnJob, { class: 'spam', user: 'alice', message: message.toString('base64') }, { redis: state, prefix }); // prettier-ignore
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: redis.url, redis: state, log: silentLog }); // prettier-ignore
+
+  let job: Job | undefined;
+  expect(
+    await waitUntil(async () => {
+      job = await queue!.getJob(outcome.jobId);
+      return (await job?.getState()) === 'delayed';
+    }, 20_000, 100), // prettier-ignore
+  ).toBe(true);
+  expect(job!.attemptsMade).toBe(1);
+  expect(job!.failedReason).toMatch(/rspamd POST \/learnspam at 127\.0\.0\.1:\d+: ECONNREFUSED/);
+  expect(job!.opts.attempts).toBe(12);
+
+  const received: { url?: string; password?: string; body: Buffer }[] = [];
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ url: req.url, password: req.headers.password as string, body: Buffer.concat(chunks) });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"success":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+  await job!.promote(); // skip the 30 s backoff
+  expect(await waitUntil(async () => (await job!.getState()) === 'completed', 20_000, 100)).toBe(true);
+  const done = await queue.getJob(outcome.jobId);
+  expect(done?.returnvalue).toMatchObject({ user: 'alice', class: 'spam', outcome: 'learned' });
+  expect(received).toHaveLength(1);
+  expect(received[0]).toMatchObject({ url: '/learnspam', password: 'controller-secret' });
+  expect(received[0]!.body.equals(message)).toBe(true);
+});
+
+async function passwordFile(): Promise<string> {
+  const dir = await mkdtemp(`${tmpdir()}/mailjobs-retry-`);
+  await writeFile(`${dir}/rspamd.password`, 'controller-secret\n', { mode: 0o600 });
+  return `${dir}/rspamd.password`;
+}

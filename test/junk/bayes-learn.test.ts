@@ -1,0 +1,214 @@
+/**
+ * Bayes training end to end, with the README's Dovecot configuration, sieve scripts and sh
+ * spooler (contrib/dovecot/, only relocated): a user's IMAP MOVE into Junk runs the spooler
+ * through IMAPSieve, the worker's spool watcher queues it, the bayes-learn job learns it in a
+ * real Rspamd whose Bayes lives in its own Redis, and Rspamd's own counters are the proof.
+ * Also: out of Junk is ham, to Trash is nothing, a message copied twice is learned once, a
+ * non-member of the trainers group trains nothing, a too-big message is dropped and counted,
+ * and with the queue Redis down the move still works and the message is learned once it is back.
+ */
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
+import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
+import { registry } from '../../src/jobs/registry.js';
+import { stat as rspamdStat } from '../../src/mail/rspamd.js';
+import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
+import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
+import { makeTempDir, removeTempDir, waitUntil } from '../fixtures/service.js';
+import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
+import { compileScripts, imapsieveConfig, installContrib, relocationIn, type Relocation } from './imapsieve.js'; // prettier-ignore
+import { textMessage } from './mailboxes.js';
+import { startRestartableRedis, type RestartableRedis } from './restartable-redis.js';
+import { createSystemGroup, type SystemGroup } from './system-group.js';
+
+const WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed'.split(' '); // prettier-ignore
+
+/** A message with plenty of distinct words, so Bayes takes it. */
+function wordyMessage(id: string, extraBytes = 0): Buffer {
+  const body = Array.from({ length: 60 }, (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`).join(' '); // prettier-ignore
+  return textMessage(id, `Offer ${id}`, `${body}\r\n${'x'.repeat(extraBytes)}`);
+}
+
+let queues: RestartableRedis;
+let bayesRedis: RedisFixture;
+let rspamd: RspamdFixture;
+let fx: DovecotFixture;
+let dir: string;
+let r: Relocation;
+let group: SystemGroup;
+let state: Redis;
+let worker: WorkerSet;
+let configFile: string;
+const prefix = freshPrefix();
+const passwords = new Map<string, string>();
+
+beforeAll(async () => {
+  [queues, bayesRedis, group] = await Promise.all([
+    startRestartableRedis(),
+    startRedis(),
+    createSystemGroup(),
+  ]);
+  rspamd = await startRspamd({ redisUrl: bayesRedis.url });
+  dir = await makeTempDir('learn-e2e');
+  r = relocationIn(dir);
+  fx = await startDovecot({ imapsieve: await imapsieveConfig(r) });
+  await installContrib(r, await stat(path.join(fx.dir, 'mail')));
+  await compileScripts(r, fx.configFile);
+  configFile = path.join(dir, 'mailjobs.yaml');
+  await writeFile(
+    configFile,
+    [
+      `redis: { url: "${queues.url}", prefix: ${prefix} }`,
+      'workers: { lockDurationSeconds: 5 }',
+      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`, // prettier-ignore
+      `bayesLearn: { spoolDir: ${r.spoolDir}, spoolScanSeconds: 1, maxMessageKilobytes: 64, trainers: { group: ${group.group} } }`, // prettier-ignore
+      '',
+    ].join('\n'),
+  );
+  for (const u of [group.member, 'bob']) passwords.set(u, (await fx.addUser(u)).password);
+  state = connectRedis(queues.url);
+  state.on('error', () => undefined); // the Redis-down test stops it on purpose
+  const config = loadConfig(configFile, {});
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: queues.url, redis: state, log: silentLog }); // prettier-ignore
+}, 180_000);
+
+afterAll(async () => {
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([worker?.close(), fx?.stop(), rspamd?.stop(), group?.remove()]); // prettier-ignore
+  state?.disconnect();
+  results.push(...(await Promise.allSettled([queues?.stop(), bayesRedis?.stop(), dir ? removeTempDir(dir) : undefined]))); // prettier-ignore
+  const failed = results.find((x) => x.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+});
+
+/** Logs in as the user (their own password, like a mail client) and runs `work`. */
+async function asUser(user: string, work: (c: ImapFlow) => Promise<unknown>): Promise<void> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, auth: { user, pass: passwords.get(user)! }, logger: false }); // prettier-ignore
+  await c.connect();
+  try {
+    await work(c);
+  } finally {
+    await c.logout();
+  }
+}
+
+/** Moves (or copies) the messages with these Message-IDs from `from` to `to`, in one command. */
+async function move(user: string, from: string, to: string, ids: string[], copy = false): Promise<void> {
+  await asUser(user, async (c) => {
+    await c.mailboxOpen(from);
+    const uids = await c.search({ or: ids.map((id) => ({ header: { 'message-id': `<${id}@` } })) }, { uid: true }); // prettier-ignore
+    expect(uids, `${ids.join(',')} in ${from}`).toHaveLength(ids.length);
+    const set = (uids as number[]).join(',');
+    if (copy) await c.messageCopy(set, to, { uid: true });
+    else await c.messageMove(set, to, { uid: true });
+  });
+}
+
+const counts = () => new LearnedStore(state, (...p) => stateKey(prefix, ...p), 1).counts();
+const spooled = async () => (await readdir(r.spoolDir)).filter((n) => n.endsWith('.learn'));
+
+/** Waits until the job outcome counters reach `want` (each key at least). */
+async function untilCounts(want: Record<string, number>): Promise<Record<string, number>> {
+  let now: Record<string, number> = {};
+  const ok = await waitUntil(async () => {
+    now = await counts().catch(() => now);
+    return Object.entries(want).every(([k, v]) => (now[k] ?? 0) >= v);
+  }, 30_000, 200); // prettier-ignore
+  if (!ok) {
+    const files = await readdir(r.spoolDir).catch(() => []);
+    throw new Error(`counts ${JSON.stringify(now)} never reached ${JSON.stringify(want)}; spool: ${files.join(' ')}\n${fx.log().slice(-3000)}`); // prettier-ignore
+  }
+  return now;
+}
+
+const controller = () => ({ controllerUrl: rspamd.controllerUrl, password: rspamd.password });
+
+describe('bayes-learn from IMAPSieve moves', () => {
+  let before: { spam: number; ham: number; learnedSinceStart: number };
+
+  it('a MOVE of 3 messages into Junk learns 3 spam; one back to INBOX is relearned as ham', async () => {
+    const trainer = group.member;
+    before = await rspamdStat(controller());
+    await asUser(trainer, async (c) => {
+      for (const id of ['m1', 'm2', 'm3', 'm4']) await c.append('INBOX', wordyMessage(id));
+    });
+    await move(trainer, 'INBOX', 'Junk', ['m1', 'm2', 'm3']);
+    expect(await untilCounts({ 'learned-spam': 3 })).toEqual({ 'learned-spam': 3 });
+    expect((await rspamdStat(controller())).learnedSinceStart).toBe(before.learnedSinceStart + 3);
+
+    await move(trainer, 'Junk', 'INBOX', ['m1']);
+    expect(await untilCounts({ 'learned-ham': 1 })).toEqual({ 'learned-spam': 3, 'learned-ham': 1 });
+    expect(await spooled()).toEqual([]);
+  });
+
+  it('a move from Junk to Trash learns nothing; a message copied into Junk twice is learned once', async () => {
+    const trainer = group.member;
+    await move(trainer, 'Junk', 'Trash', ['m2']);
+    await move(trainer, 'INBOX', 'Junk', ['m4'], true);
+    await move(trainer, 'INBOX', 'Junk', ['m4'], true);
+    await untilCounts({ 'learned-spam': 4 });
+    // Give a stray job (the second copy, or a Trash "ham") time to show, then check none did.
+    await new Promise((res) => setTimeout(res, 3000));
+    const now = await counts();
+    expect(now['learned-spam']).toBe(4);
+    expect(now['learned-ham']).toBe(1);
+    // The second copy: deduplicated while queued, or found already learned (no Rspamd call).
+    expect(now['already-learned'] ?? 0).toBeLessThanOrEqual(1);
+    expect((await rspamdStat(controller())).learnedSinceStart).toBe(before.learnedSinceStart + 5);
+  });
+
+  it("a non-member's move learns nothing while the trainers group exists; a too-big message is dropped", async () => {
+    await asUser('bob', (c) => c.append('INBOX', wordyMessage('b1')));
+    await move('bob', 'INBOX', 'Junk', ['b1']);
+    await untilCounts({ 'not-a-trainer': 1 });
+    await asUser(group.member, (c) => c.append('INBOX', wordyMessage('big', 70 * 1024)));
+    await move(group.member, 'INBOX', 'Junk', ['big']);
+    await untilCounts({ 'too-big': 1 });
+    expect(await spooled()).toEqual([]);
+    expect(await counts()).toMatchObject({ 'learned-spam': 4, 'learned-ham': 1, 'not-a-trainer': 1 });
+    expect((await rspamdStat(controller())).learnedSinceStart).toBe(before.learnedSinceStart + 5);
+  });
+
+  it('with the queue Redis down the move works and the message waits in the spool; learned once Redis is back', async () => {
+    const trainer = group.member;
+    await asUser(trainer, (c) => c.append('INBOX', wordyMessage('m7')));
+    await queues.down();
+    const started = Date.now();
+    await move(trainer, 'INBOX', 'Junk', ['m7']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The watcher tries every second and fails: the file stays.
+    await new Promise((res) => setTimeout(res, 2500));
+    expect(await spooled()).toHaveLength(1);
+
+    await queues.up(); // empty: this Redis keeps nothing, as after losing its data
+    const after = await untilCounts({ 'learned-spam': 1 });
+    expect(after).toEqual({ 'learned-spam': 1 });
+    expect(await spooled()).toEqual([]);
+    expect((await rspamdStat(controller())).learnedSinceStart).toBe(before.learnedSinceStart + 6);
+  });
+
+  it("Rspamd's Bayes counters show spam and ham apart, and so does `mailjobs status`", async () => {
+    // Rspamd re-reads its Redis counters every 30-60 s.
+    let now = await rspamdStat(controller());
+    await waitUntil(async () => {
+      now = await rspamdStat(controller());
+      return now.ham === before.ham + 1 && now.spam >= before.spam + 4;
+    }, 100_000, 2000); // prettier-ignore
+    expect(now.ham).toBe(before.ham + 1);
+    expect([before.spam + 4, before.spam + 5]).toContain(now.spam);
+    const run = await runCli(['run', 'bayes-stats', '{}', '--config', configFile], registry);
+    expect(run.code, run.err).toBe(0);
+    expect(JSON.parse(run.out)).toEqual({ spam: now.spam, ham: now.ham, spamNeeded: 200 - now.spam, hamNeeded: 199, active: false }); // prettier-ignore
+    const status = await runCli(['status', '--config', configFile], registry);
+    expect(status.out).toContain(`bayes  spam ${now.spam}/200, ham ${now.ham}/200: not active yet, needs ${200 - now.spam} more spam and 199 more ham`); // prettier-ignore
+    expect(status.out).toMatch(/learned {2}1 spam, 0 ham learned/);
+    expect(status.out).toContain(`trainers  members of group ${group.group}: ${group.member}`);
+  }, 130_000);
+});

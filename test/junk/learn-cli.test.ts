@@ -1,0 +1,115 @@
+/**
+ * The Node producers of bayes-learn jobs, as processes with the message on stdin:
+ * `mailjobs enqueue learn` and the small `mailjobs-learn` bin. They spool first and always exit
+ * 0; with Redis away the message stays spooled until `mailjobs-learn --flush`.
+ */
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queuePrefix } from '../../src/core/redis.js';
+import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { run } from '../fixtures/service.js';
+import { freshPrefix } from '../helpers/runtime.js';
+import { textMessage } from './mailboxes.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = [process.execPath, '--import', 'tsx'];
+
+let redis: RedisFixture;
+let dir: string;
+beforeAll(async () => {
+  redis = await startRedis();
+  dir = await mkdtemp(path.join(tmpdir(), 'mailjobs-learn-cli-'));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+async function setup(redisUrl: string) {
+  const prefix = freshPrefix();
+  const spool = path.join(dir, prefix);
+  const config = path.join(dir, `${prefix}.yaml`);
+  const write = (url: string) =>
+    writeFile(config, `redis: { url: "${url}", prefix: ${prefix} }\nbayesLearn: { spoolDir: ${spool}, maxMessageKilobytes: 8 }\n`); // prettier-ignore
+  await write(redisUrl);
+  const queue = new Queue('bayes-learn', { connection: { url: redis.url }, prefix: queuePrefix(prefix) });
+  return { prefix, spool, config, queue, write };
+}
+
+function exec(args: string[], input: Buffer | string) {
+  const [node, ...rest] = TSX;
+  return run(node!, [...rest, ...args], { input: input.toString('latin1'), timeoutMs: 30_000 });
+}
+
+const message = textMessage(
+  'cli1',
+  'Cheap watches',
+  'Replica watches at a fraction of the price, order today.',
+);
+
+describe('mailjobs enqueue learn', () => {
+  it('queues the message from stdin as a bayes-learn job, once', async () => {
+    const s = await setup(redis.url);
+    try {
+      const args = [path.join(ROOT, 'src/cli.ts'), 'enqueue', 'learn', '--class', 'spam', '--user', 'alice', '--config', s.config]; // prettier-ignore
+      const first = await exec(args, message);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout.trim()).toBe('spooled and queued');
+      expect((await exec(args, message)).code).toBe(0);
+      const jobs = await s.queue.getJobs(['waiting', 'prioritized', 'delayed']);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]!.data).toMatchObject({ class: 'spam', user: 'alice', movedAt: expect.any(Number) });
+      expect(Buffer.from(jobs[0]!.data.message as string, 'base64').equals(message)).toBe(true);
+      expect(await readdir(s.spool)).toEqual([]);
+    } finally {
+      await s.queue.close();
+    }
+  });
+});
+
+describe('mailjobs-learn', () => {
+  const bin = path.join(ROOT, 'src/bin/mailjobs-learn.ts');
+
+  it('with Redis unreachable: exit 0, the message spooled; --flush queues it once Redis answers', async () => {
+    const s = await setup(`unix:${dir}/nothing-here.sock`);
+    try {
+      const piped = await exec([bin, '--class', 'ham', '--user', 'bob', '--config', s.config], message);
+      expect(piped.code).toBe(0);
+      expect(piped.stderr).toBe('');
+      // The detached flusher fails against the missing Redis and leaves the file.
+      await new Promise((res) => setTimeout(res, 3000));
+      expect((await readdir(s.spool)).filter((n) => n.endsWith('.learn'))).toHaveLength(1);
+
+      const failing = await exec([bin, '--flush', '--config', s.config], '');
+      expect(failing.code).toBe(1);
+      expect(JSON.parse(failing.stdout)).toMatchObject({ enqueued: 0, left: 1, error: expect.stringContaining('Redis') }); // prettier-ignore
+
+      await s.write(redis.url);
+      const flushed = await exec([bin, '--flush', '--config', s.config], '');
+      expect(flushed.code, flushed.stderr).toBe(0);
+      expect(JSON.parse(flushed.stdout)).toMatchObject({ enqueued: 1, left: 0 });
+      const jobs = await s.queue.getJobs(['waiting']);
+      expect(jobs.map((j) => [j.data.class, j.data.user])).toEqual([['ham', 'bob']]);
+    } finally {
+      await s.queue.close();
+    }
+  });
+
+  it('a message over the limit, or a bad call, is logged on stderr and exits 0 without spooling', async () => {
+    const s = await setup(redis.url);
+    try {
+      const big = await exec([bin, '--class', 'spam', '--user', 'bob', '--config', s.config], Buffer.alloc(9000, 0x61)); // prettier-ignore
+      expect(big.code).toBe(0);
+      expect(big.stderr).toMatch(/not learned: 9000 bytes, over bayesLearn.maxMessageKilobytes \(8\)/);
+      const bad = await exec([bin, '--klass', 'spam'], message);
+      expect(bad.code).toBe(0);
+      expect(bad.stderr).toMatch(/usage: mailjobs-learn/);
+      expect(await readdir(s.spool).catch(() => [])).toEqual([]);
+    } finally {
+      await s.queue.close();
+    }
+  });
+});
