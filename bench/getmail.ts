@@ -8,7 +8,8 @@
  * Knobs (environment): BENCH_MESSAGES (2000), BENCH_SEED (1729), BENCH_POLL_MESSAGES (10000),
  * BENCH_ACCOUNTS (200), BENCH_RUNS (1: throughput runs per tool, round-robin; the median is
  * reported), BENCH_PROFILE=1 (CPU profiles of the first mailjobs throughput run and of the
- * many-accounts worker, summarised in the report's notes).
+ * many-accounts worker, summarised in the report's notes), BENCH_LMTP_CONNECTIONS (unset:
+ * mailjobs' default `getmail.lmtpConnections`).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -20,6 +20,8 @@ export interface ManyAccountsResult {
   wallMs: number;
   completed: number;
   failed: number;
+  /** Attempts that failed and were retried (the worker's "job failed" lines). */
+  failedAttempts: number;
   /** Jobs still waiting, active or delayed (retrying) when the run ended. */
   unfinished: number;
   /** Messages counted in the local mailboxes. */
@@ -115,7 +117,9 @@ export async function runManyAccounts(opts: {
     const perUser = await mailboxCounts(local);
     const wrongAccounts = connectors.filter((c) => perUser.get(c.localUser) !== messagesEach).length;
     const delivered = connectors.reduce((sum, c) => sum + (perUser.get(c.localUser) ?? 0), 0);
-    const problems = warnings(worker.output().stdout);
+    const { stdout } = worker.output();
+    const problems = warnings(stdout);
+    const failedAttempts = stdout.split('\n').filter((l) => l.includes('"msg":"getmail job failed"')).length;
     const durations = (await queue.getJobs(['completed'], 0, accounts))
       .map((j) => Number((j.returnvalue as { durationMs?: number } | null)?.durationMs))
       .filter(Number.isFinite)
@@ -136,6 +140,7 @@ export async function runManyAccounts(opts: {
       wallMs,
       completed: counts.completed ?? 0,
       failed: counts.failed ?? 0,
+      failedAttempts,
       unfinished: (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0),
       delivered,
       wrongAccounts,

@@ -158,7 +158,10 @@ function manyLine(m: ManyAccountsResult | undefined): string {
   const total = m.accounts * m.messagesEach;
   const ok = m.completed === m.accounts && m.delivered === total && m.wrongAccounts === 0;
   const head = `- ${m.accounts} accounts × ${m.messagesEach} messages, one \`mailjobs worker\` with getmail concurrency ${m.accounts}`;
-  const counts = `${m.completed} completed, ${m.failed} failed, ${m.unfinished} unfinished; ${int(m.delivered)}/${int(total)} messages in the mailboxes${m.wrongAccounts ? `, ${m.wrongAccounts} accounts wrong` : ''}`;
+  const retried = m.failedAttempts
+    ? ` (after ${m.failedAttempts} failed attempts, retried with backoff)`
+    : '';
+  const counts = `${m.completed} completed${retried}, ${m.failed} failed, ${m.unfinished} unfinished; ${int(m.delivered)}/${int(total)} messages in the mailboxes${m.wrongAccounts ? `, ${m.wrongAccounts} accounts wrong` : ''}`;
   const jobs = m.jobMs ? ` Job durationMs: median ${m.jobMs.median}, max ${m.jobMs.max}.` : '';
   const limits = m.dovecotLimits.length
     ? ` Dovecot: ${m.dovecotLimits.map((l) => `\`${l}\``).join('; ')}.`

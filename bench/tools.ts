@@ -72,6 +72,12 @@ export function removeToolDirs(): void {
   for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+/** `BENCH_LMTP_CONNECTIONS=N` sets `getmail.lmtpConnections` (unset: mailjobs' default). */
+function lmtpConnections(): string {
+  const n = process.env.BENCH_LMTP_CONNECTIONS;
+  return n ? `, lmtpConnections: ${Number(n)}` : '';
+}
+
 /**
  * Writes a mailjobs config for `connectors` in `dir` and returns its path. Limits per run are
  * raised so one run fetches the whole corpus (the defaults stop at 1,000 messages per run).
@@ -95,7 +101,7 @@ export function writeMailjobsConfig(
     `  lmtp: { host: 127.0.0.1, port: ${opts.local.lmtpPort} }`,
     '  masterUser: vmail',
     `  masterPasswordFile: ${opts.local.masterPasswordFile}`,
-    'getmail: { maxMessagesPerRun: 1000000, maxMegabytesPerRun: 1000000 }',
+    `getmail: { maxMessagesPerRun: 1000000, maxMegabytesPerRun: 1000000${lmtpConnections()} }`,
     'connectors:',
   ];
   for (const c of opts.connectors) {

@@ -4,7 +4,7 @@
  * header and the exact bytes. The controller is a stand-in on a fixed port, so it can be "down"
  * first and come up on the same address.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { Queue, type Job } from 'bullmq';
@@ -26,6 +26,7 @@ let state: Redis;
 let worker: WorkerSet | undefined;
 let queue: Queue | undefined;
 let server: http.Server | undefined;
+let secretDir: string | undefined;
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -36,6 +37,7 @@ afterAll(async () => {
   server?.close();
   await state?.quit();
   await redis?.stop();
+  if (secretDir) await rm(secretDir, { recursive: true, force: true });
 });
 
 it('Rspamd down: the attempt fails as retryable with backoff; the message is learned once Rspamd is back', async () => {
@@ -83,7 +85,7 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
 });
 
 async function passwordFile(): Promise<string> {
-  const dir = await mkdtemp(`${tmpdir()}/mailjobs-retry-`);
-  await writeFile(`${dir}/rspamd.password`, 'controller-secret\n', { mode: 0o600 });
-  return `${dir}/rspamd.password`;
+  secretDir = await mkdtemp(`${tmpdir()}/mailjobs-retry-`);
+  await writeFile(`${secretDir}/rspamd.password`, 'controller-secret\n', { mode: 0o600 });
+  return `${secretDir}/rspamd.password`;
 }

@@ -3,7 +3,7 @@
  * `mailjobs enqueue learn` and the small `mailjobs-learn` bin. They spool first and always exit
  * 0; with Redis away the message stays spooled until `mailjobs-learn --flush`.
  */
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await redis?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function setup(redisUrl: string) {

@@ -7,7 +7,6 @@ import { searchUids } from '../../mail/imap-sync-fetch.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
 import type { CopyResult } from './copy.js';
 import type { FolderJob, RunScope } from './folder.js';
-import type { FolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 
 const DAY_MS = 86_400_000;
@@ -74,18 +73,21 @@ export async function saveCheckpoint(
     srcModseq: bigint | undefined;
     dst: OpenFolder;
     copy: CopyResult;
-    fr: FolderReport;
+    /** This pass's refused messages and deletions. */
+    refused: number;
+    deletedDst: number;
+    deletedSrc: number;
     fingerprint: string;
   },
 ): Promise<void> {
-  const { src, srcModseq, dst, copy, fr } = pass;
+  const { src, srcModseq, dst, copy } = pass;
   const appendedMax = Math.max(0, ...copy.pairs.map((p) => p.dst));
-  const predictable = !copy.unknownUids && fr.refused === 0 && dst.uidNext !== undefined;
+  const predictable = !copy.unknownUids && pass.refused === 0 && dst.uidNext !== undefined;
   const dstAfter: FolderStatus | undefined = predictable
     ? {
         uidValidity: dst.uidValidity,
         uidNext: Math.max(dst.uidNext!, appendedMax + 1),
-        messages: dst.exists + copy.pairs.length - fr.deletedOnDestination,
+        messages: dst.exists + copy.pairs.length - pass.deletedDst,
       }
     : undefined;
   await scope.state.saveCheckpoint(job.source, {
@@ -94,9 +96,9 @@ export async function saveCheckpoint(
     src: {
       uidValidity: src.uidValidity,
       uidNext: src.uidNext ?? 0,
-      messages: src.exists - fr.deletedOnSource,
+      messages: src.exists - pass.deletedSrc,
       // An expunge raises HIGHESTMODSEQ: leave it out, so the next pass looks again.
-      ...(srcModseq !== undefined && fr.deletedOnSource === 0 ? { highestModseq: srcModseq.toString() } : {}),
+      ...(srcModseq !== undefined && pass.deletedSrc === 0 ? { highestModseq: srcModseq.toString() } : {}),
     },
     ...(dstAfter ? { dst: dstAfter } : {}),
     at: Date.now(),

@@ -80,11 +80,21 @@ export function unchangedFolder(
   return fr;
 }
 
-/** Runs one pass of `job` on `pair` (steps 2-6 above) and returns its report. */
-export async function syncFolder(scope: RunScope, pair: SessionPair, job: FolderJob): Promise<FolderReport> {
+/**
+ * Runs one pass of `job` on `pair` (steps 2-6 above), counting into `fr`. After a reconnect the
+ * folder gets another pass with the same `fr`: what the earlier ones copied, updated or deleted
+ * stays counted (live, for progress), what is on the source is counted anew.
+ */
+export async function syncFolder(
+  scope: RunScope,
+  pair: SessionPair,
+  job: FolderJob,
+  fr: FolderReport,
+): Promise<void> {
   const { task, state, report, signal } = scope;
   const o = task.options;
-  const fr = emptyFolderReport(job.source, job.destination);
+  const copiedBefore = fr.copied;
+  const refusedBefore = fr.refused;
   const cp = scope.checkpoints.get(job.source);
   const print = fingerprint(task, job.destination);
   const deleteSource = o.deleteOnSource !== false && !o.dryRun;
@@ -156,7 +166,8 @@ export async function syncFolder(scope: RunScope, pair: SessionPair, job: Folder
     srcFlags.set(m.uid, m.flags);
   }
   if (matched.length > 0 && !o.dryRun) await state.recordPairs(mapKey, idsKey, matched);
-  fr.alreadyThere = map.size;
+  // Pairs recorded by an earlier pass of this run were copied by it, not found already there.
+  fr.alreadyThere = Math.max(0, map.size - copiedBefore);
   signal.throwIfAborted();
 
   // 4. flags: newly paired messages, and paired ones whose flags changed on the source
@@ -171,22 +182,34 @@ export async function syncFolder(scope: RunScope, pair: SessionPair, job: Folder
   if (srcFlags.size > 0 && dst) {
     const wanted = new Map([...srcFlags].map(([s, flags]) => [map.get(s)!, flags]));
     const result = await storeFlagChanges(pair.dst, wanted, permanentFlags, report.work, o.dryRun);
-    fr.flagsUpdated = result.changed;
+    fr.flagsUpdated += result.changed;
   }
 
   // 5. copy, then deletions; 6. the checkpoint
   if (o.dryRun) {
-    fr.copied = toCopy.length;
-    fr.bytes = toCopy.reduce((n, m) => n + m.size, 0);
+    fr.copied += toCopy.length;
+    fr.bytes += toCopy.reduce((n, m) => n + m.size, 0);
   }
   const copy =
     !o.dryRun && dst && toCopy.length > 0
       ? await copyMessages(scope, pair, { ...job, permanentFlags, mapKey, idsKey }, toCopy, fr)
       : { pairs: [], unknownUids: false };
   for (const p of copy.pairs) map.set(p.src, p.dst);
-  fr.deletedOnDestination = await deleteOnDestination(scope, pair, [...pool.values()].flat(), idsKey);
-  if (o.deleteOnSource !== false) fr.deletedOnSource = await deleteOnSource(scope, pair, map, mapKey);
-  if (!o.dryRun && dst)
-    await saveCheckpoint(scope, job, { src, srcModseq, dst, copy, fr, fingerprint: print });
-  return fr;
+  const deletedDst = await deleteOnDestination(scope, pair, [...pool.values()].flat(), idsKey);
+  const deletedSrc = o.deleteOnSource !== false ? await deleteOnSource(scope, pair, map, mapKey) : 0;
+  fr.deletedOnDestination += deletedDst;
+  fr.deletedOnSource += deletedSrc;
+  if (!o.dryRun && dst) {
+    const refused = fr.refused - refusedBefore;
+    await saveCheckpoint(scope, job, {
+      src,
+      srcModseq,
+      dst,
+      copy,
+      refused,
+      deletedDst,
+      deletedSrc,
+      fingerprint: print,
+    });
+  }
 }

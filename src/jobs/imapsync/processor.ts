@@ -135,24 +135,24 @@ class SyncRun {
     pairs: SessionPair[],
   ): Promise<SessionPair> {
     const { report, ctx } = this;
-    report.active.add(job.source);
+    // One report for every pass of the folder: counts stay across reconnects, and are live.
+    const fr = emptyFolderReport(job.source, job.destination);
+    report.running.set(job.source, fr);
     try {
       for (;;) {
         try {
-          const fr = await syncFolder(scope, pair, job);
+          await syncFolder(scope, pair, job, fr);
           report.folders.push(fr);
-          if (!fr.unchanged) {
-            const { source: folder, destination, unchanged: _u, ...counts } = fr;
-            ctx.log.info({ folder, destination, ...counts }, 'folder synchronised');
-            await ctx.trail(folderLine(fr, this.task.options.dryRun));
-          }
+          const { source: folder, destination, unchanged: _u, ...counts } = fr;
+          ctx.log.info({ folder, destination, ...counts }, 'folder synchronised');
+          await ctx.trail(folderLine(fr, this.task.options.dryRun));
           return pair;
         } catch (err) {
           if (this.signal.aborted) throw this.ctx.signal.aborted ? this.ctx.signal.reason : err;
           if (outcomeOf(err)) throw err;
           if (!isConnectionFailure(err)) {
             const message = (err as Error).message;
-            report.folders.push({ ...emptyFolderReport(job.source, job.destination), error: message });
+            report.folders.push({ ...fr, error: message });
             report.error(job.source, message);
             ctx.log.warn({ folder: job.source, err }, 'folder failed; the others go on');
             return pair;
@@ -169,7 +169,7 @@ class SyncRun {
         }
       }
     } finally {
-      report.active.delete(job.source);
+      report.running.delete(job.source);
       report.foldersDone++;
       this.tick(true);
     }

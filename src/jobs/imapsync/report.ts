@@ -79,7 +79,8 @@ export class SyncReport {
   readonly folders: FolderReport[] = [];
   readonly errors: ImapsyncResult['errors'] = [];
   readonly work: WorkCounters = { headerFetches: 0, flagFetches: 0, bodyFetches: 0, bodyBytes: 0, appendCommands: 0, storeCommands: 0, reconnects: 0 }; // prettier-ignore
-  readonly active = new Set<string>();
+  /** Folders being synchronised now, their counts live. */
+  readonly running = new Map<string, FolderReport>();
   excluded: ImapsyncResult['excluded'] = [];
   created: string[] = [];
   foldersOnSource = 0;
@@ -94,26 +95,27 @@ export class SyncReport {
     if (this.errors.length < MAX_ERRORS) this.errors.push({ folder, ...(uid ? { uid } : {}), reason });
   }
 
-  private sum(key: keyof FolderReport): number {
-    return this.folders.reduce((n, f) => n + (typeof f[key] === 'number' ? (f[key] as number) : 0), 0);
+  private sum(key: keyof FolderReport, withRunning = false): number {
+    const all = withRunning ? [...this.folders, ...this.running.values()] : this.folders;
+    return all.reduce((n, f) => n + (typeof f[key] === 'number' ? (f[key] as number) : 0), 0);
   }
 
   /** For `job.updateProgress`: where it is, how far, how fast, how long still. */
   progress(): Record<string, unknown> {
     const seconds = Math.max(0.001, (Date.now() - this.started) / 1000);
-    const copied = this.sum('copied');
-    const skipped = this.sum('alreadyThere');
-    const done = copied + skipped + this.sum('refused') + this.sum('tooOld');
+    const copied = this.sum('copied', true);
+    const skipped = this.sum('alreadyThere', true);
+    const done = copied + skipped + this.sum('refused', true) + this.sum('tooOld', true);
     const rate = copied / seconds;
     const remaining = Math.max(0, this.messagesTotal - done);
     return {
-      folder: [...this.active].join(', '),
+      folder: [...this.running.keys()].join(', '),
       foldersDone: this.foldersDone,
       foldersTotal: this.foldersTotal,
       copied,
       skipped,
       total: this.messagesTotal,
-      bytes: this.sum('bytes'),
+      bytes: this.sum('bytes', true),
       rate: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 ? Math.round(remaining / rate) : null,
     };
