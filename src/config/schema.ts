@@ -149,6 +149,8 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         commandTimeoutSeconds: z.number().min(1).default(300),
         /** LMTP deliveries side by side per account: Dovecot fsyncs each one, so parallel ones add up. */
         lmtpConnections: z.number().int().min(1).max(32).default(4),
+        /** LMTP connections of all accounts of one worker process; keep below Dovecot's lmtp process_limit (100). */
+        maxLmtpConnectionsPerProcess: z.number().int().min(1).default(32),
         /** What to do with mail Rspamd wants rejected: file it as spam (default) or drop it. */
         rejectedSpam: z.enum(['junk', 'discard']).default('junk'),
         spamSubjectPrefix: z.string().optional(),

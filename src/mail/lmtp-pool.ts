@@ -6,16 +6,51 @@
 import { ProtocolError } from '../core/errors.js';
 import { LmtpClient, type LmtpClientOptions, type LmtpTarget } from './lmtp.js';
 
+/**
+ * Connection slots shared by every pool of a process: Dovecot serves LMTP with at most
+ * `process_limit` (default 100) sessions and drops the rest, so one worker running hundreds of
+ * accounts at once must not open hundreds of connections. A pool waits for a slot instead.
+ */
+export class ConnectionSlots {
+  private free: number;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(readonly limit: number) {
+    this.free = limit;
+  }
+
+  async take(): Promise<void> {
+    while (this.free === 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.free--;
+  }
+
+  /** Takes a slot if one is free now. */
+  tryTake(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
+  give(): void {
+    this.free++;
+    this.waiters.shift()?.();
+  }
+}
+
 export class LmtpPool {
   private readonly idle: LmtpClient[] = [];
   private readonly all = new Set<LmtpClient>();
   private readonly waiters: (() => void)[] = [];
+  /** Connections being opened (slot taken or awaited, not yet in `all`). */
+  private opening = 0;
 
   constructor(
     private readonly target: LmtpTarget,
     private readonly opts: LmtpClientOptions,
     /** Connections at most. */
     readonly size: number,
+    /** Slots shared with the other pools of this process. */
+    private readonly slots: ConnectionSlots,
   ) {}
 
   /** Runs `fn` with a connected client; waits while all `size` are busy. */
@@ -37,7 +72,13 @@ export class LmtpPool {
     for (;;) {
       const idle = this.idle.pop();
       if (idle) return idle;
-      if (this.all.size < this.size) {
+      // A pool's first connection waits for a slot; more open only when a slot is free at once.
+      const open = this.all.size + this.opening;
+      const first = open === 0;
+      if (open < this.size && (first || this.slots.tryTake())) {
+        this.opening++;
+        if (first) await this.slots.take();
+        this.opening--;
         const client = new LmtpClient(this.target, this.opts);
         this.all.add(client);
         try {
@@ -58,7 +99,7 @@ export class LmtpPool {
   }
 
   private discard(client: LmtpClient): void {
-    this.all.delete(client);
+    if (this.all.delete(client)) this.slots.give();
     void client.close();
     this.waiters.shift()?.();
   }
@@ -66,6 +107,7 @@ export class LmtpPool {
   /** Closes every connection (QUIT); safe to call twice. */
   async close(): Promise<void> {
     const clients = [...this.all];
+    for (let i = 0; i < clients.length; i++) this.slots.give();
     this.all.clear();
     this.idle.length = 0;
     await Promise.allSettled(clients.map((c) => c.close()));

@@ -8,7 +8,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError, ProtocolError } from '../../core/errors.js';
-import { LmtpPool } from '../../mail/lmtp-pool.js';
+import { ConnectionSlots, LmtpPool } from '../../mail/lmtp-pool.js';
 import type { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import { applyFilters } from './filters.js';
@@ -62,6 +62,14 @@ export interface GetmailDeps {
 
 function emptyResult(account: string): GetmailResult {
   return { account, fetched: 0, delivered: 0, spam: 0, infected: 0, discarded: 0, tooBig: 0, failed: 0, recovered: 0, duplicates: 0, deferred: 0, deletedRemote: 0, bytes: 0, durationMs: 0 }; // prettier-ignore
+}
+
+let sharedSlots: ConnectionSlots | undefined;
+
+/** The process-wide LMTP connection slots (one limit per process, from the config). */
+function processSlots(limit: number): ConnectionSlots {
+  if (sharedSlots?.limit !== limit) sharedSlots = new ConnectionSlots(limit);
+  return sharedSlots;
 }
 
 function deletionDue(policy: ConnectorConfig['delete'], seenAt: number, now: number): boolean {
@@ -129,6 +137,7 @@ class FetchRun {
       ctx.config.dovecot.lmtp,
       { connectTimeoutMs: g.connectTimeoutSeconds * 1000, commandTimeoutMs: g.commandTimeoutSeconds * 1000 },
       g.lmtpConnections,
+      processSlots(g.maxLmtpConnectionsPerProcess),
     );
     try {
       await this.checkLocalUser(lmtp);
