@@ -214,7 +214,9 @@ describe('imapsync reconnects', () => {
     expect(r.result).toMatchObject({ outcome: 'ok', refused: 0 });
     // a batch stored just before the kick, its answer lost, is found by identity on the next pass
     expect(r.result!.copied + r.result!.alreadyThere).toBe(600);
-    expect(r.result!.copied).toBeGreaterThan(300);
+    // How the 600 split between copied and alreadyThere depends on when the kick lands (and
+    // under load, copies made before it may be reported as alreadyThere): see issue 4's note.
+    expect(r.result!.copied).toBeGreaterThan(0);
     expect(r.result!.work.reconnects).toBeGreaterThanOrEqual(1);
     const src = await snapshot(w.remote, remote.user);
     const dst = await snapshot(w.local, local.user);
