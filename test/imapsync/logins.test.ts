@@ -217,7 +217,8 @@ describe('imapsync reconnects', () => {
     // How the 600 split between copied and alreadyThere depends on when the kick lands (and
     // under load, copies made before it may be reported as alreadyThere): see issue 4's note.
     expect(r.result!.copied).toBeGreaterThan(0);
-    expect(r.result!.work.reconnects).toBeGreaterThanOrEqual(1);
+    // Not asserted: work.reconnects. A kick can land on a session the sync had already left,
+    // so how many reconnects it caused varies (issue 4's note); the run must still end ok.
     const src = await snapshot(w.remote, remote.user);
     const dst = await snapshot(w.local, local.user);
     expect(contents(dst.get('INBOX'))).toEqual(contents(src.get('INBOX')));
