@@ -4,7 +4,7 @@
  * and a "local" Dovecot (separator '/', special-use Sent/Drafts/Junk/Trash) logged into as
  * `<user>*vmail`. Jobs run through the real CLI (`mailjobs run imapsync ...`).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registry } from '../../src/jobs/registry.js';
@@ -18,6 +18,9 @@ export interface SyncWorld {
   local: DovecotFixture;
   stop(): Promise<void>;
 }
+
+/** Config folders written by {@link writeSyncConfig} (passwords, keys): removed by `stop()`. */
+const configDirs: string[] = [];
 
 export async function startSyncWorld(
   opts: { remoteSeparator?: '.' | '/'; localSeparator?: '.' | '/' } = {},
@@ -34,6 +37,7 @@ export async function startSyncWorld(
     async stop() {
       await Promise.allSettled([remote.stop(), local.stop()]);
       await redis.stop();
+      for (const dir of configDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -58,6 +62,7 @@ export function writeSyncConfig(
   prefix = freshPrefix(),
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-imapsync-'));
+  configDirs.push(dir);
   const lines = [
     `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
     'workers: { lockDurationSeconds: 5 }',
