@@ -50,17 +50,28 @@ async function waitForJob(
   }
 }
 
-export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<number> {
+/** `<job> <json>` from the command line, checked, and the runtime to act on them. */
+async function openJobCommand(args: CliArgs, deps: CliDeps, usage: string, startPrivateRedis: boolean) {
   const [, name, json] = args.positionals;
-  if (!name) throw new UsageError('usage: mailjobs enqueue <job> <json> [--wait]');
+  if (!name) throw new UsageError(`usage: ${usage}`);
   const def = findJob(deps.jobs, name);
   const payload = parseJson(json);
   const rt = await openRuntime({
     configFlag: args.config,
     jobs: deps.jobs,
     log: deps.log,
-    startPrivateRedis: false,
+    startPrivateRedis,
   });
+  return { def, payload, rt };
+}
+
+export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<number> {
+  const { def, payload, rt } = await openJobCommand(
+    args,
+    deps,
+    'mailjobs enqueue <job> <json> [--wait]',
+    false,
+  );
   try {
     const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, {
       redis: rt.redis,
@@ -84,16 +95,7 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
 }
 
 export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  const [, name, json] = args.positionals;
-  if (!name) throw new UsageError('usage: mailjobs run <job> <json>');
-  const def = findJob(deps.jobs, name);
-  const payload = parseJson(json);
-  const rt = await openRuntime({
-    configFlag: args.config,
-    jobs: deps.jobs,
-    log: deps.log,
-    startPrivateRedis: true,
-  });
+  const { def, payload, rt } = await openJobCommand(args, deps, 'mailjobs run <job> <json>', true);
   const abort = new AbortController();
   const onSignal = () => abort.abort('interrupted');
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
