@@ -2,24 +2,14 @@
  * The queue time series in a real Redis: full resolution for the recent window, downsampled
  * buckets after it, both bounded and expiring, read back in order for the chart.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { describe, expect, it } from 'vitest';
+import { stateKey } from '../../src/core/redis.js';
 import { emptyQueues, type QueueSample } from '../../src/jobs/queue-monitor/sample.js';
 import { QueueSeries } from '../../src/jobs/queue-monitor/series.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix } from '../helpers/runtime.js';
 
-let redisFx: RedisFixture;
-let redis: Redis;
-beforeAll(async () => {
-  redisFx = await startRedis();
-  redis = connectRedis(redisFx.url);
-});
-afterAll(async () => {
-  await redis?.quit();
-  await redisFx?.stop();
-});
+const srv = usePrivateRedis();
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -35,7 +25,7 @@ describe('queue time series', () => {
     const prefix = freshPrefix();
     const key = (...p: string[]) => stateKey(prefix, ...p);
     // A scaled-down retention: 2 min in full, 1-min buckets for 10 min.
-    const series = new QueueSeries(redis, key, {
+    const series = new QueueSeries(srv.redis, key, {
       fullResolutionMs: 2 * MINUTE,
       bucketMs: MINUTE,
       historyMs: 10 * MINUTE,
@@ -48,9 +38,9 @@ describe('queue time series', () => {
     }
     const last = start + 15 * MINUTE - 10 * SECOND;
 
-    const full = await redis.zcard(key('queue-monitor', 'samples'));
+    const full = await srv.redis.zcard(key('queue-monitor', 'samples'));
     expect(full).toBe(13); // 2 minutes at 10 s, both ends included
-    const buckets = await redis.zrange(key('queue-monitor', 'history'), 0, -1, 'WITHSCORES');
+    const buckets = await srv.redis.zrange(key('queue-monitor', 'history'), 0, -1, 'WITHSCORES');
     const bucketStarts = buckets.filter((_, i) => i % 2 === 1).map(Number);
     // Buckets older than 10 minutes are gone; the current minute's bucket is still open.
     expect(bucketStarts).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13].map((m) => start + m * MINUTE));
@@ -82,13 +72,13 @@ describe('queue time series', () => {
     expect(downsampled.at(-1)!.t + MINUTE).toBeLessThanOrEqual(recent[0]!.t);
 
     // Both keys expire on their own if sampling stops.
-    expect(await redis.pttl(key('queue-monitor', 'samples'))).toBeGreaterThan(0);
-    expect(await redis.pttl(key('queue-monitor', 'history'))).toBeGreaterThan(9 * MINUTE);
+    expect(await srv.redis.pttl(key('queue-monitor', 'samples'))).toBeGreaterThan(0);
+    expect(await srv.redis.pttl(key('queue-monitor', 'history'))).toBeGreaterThan(9 * MINUTE);
   });
 
   it('reads a time range, and the latest sample', async () => {
     const prefix = freshPrefix();
-    const series = new QueueSeries(redis, (...p) => stateKey(prefix, ...p), {
+    const series = new QueueSeries(srv.redis, (...p) => stateKey(prefix, ...p), {
       fullResolutionMs: 60 * MINUTE,
       bucketMs: 5 * MINUTE,
       historyMs: 7 * 24 * 60 * MINUTE,

@@ -7,27 +7,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { connectRedis, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
 import { freePort } from '../fixtures/ports.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
 import { echoJob, testJobs } from '../helpers/test-jobs.js';
 
-let redisFx: RedisFixture;
-let redis: Redis;
+const srv = usePrivateRedis();
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redisFx = await startRedis();
-  redis = connectRedis(redisFx.url);
-});
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis?.quit();
-  await redisFx?.stop();
 });
 
 const TSX = ['--import', 'tsx'];
@@ -52,17 +44,17 @@ const exited = (c: ChildProcess) =>
 
 async function harness() {
   const prefix = freshPrefix();
-  const file = writeConfig(redisFx.url, prefix);
-  const queues = openQueues(testJobs, redisFx.url, prefix);
+  const file = writeConfig(srv.url, prefix);
+  const queues = openQueues(testJobs, srv.url, prefix);
   const queue = queues.get('echo')!;
   queue.setMaxListeners(50); // one listener per job awaited below
-  const events = await openEvents('echo', redisFx.url, prefix);
+  const events = await openEvents('echo', srv.url, prefix);
   return {
     prefix,
     file,
     queue,
     events,
-    enqueue: (p: unknown) => enqueueJob(queue, echoJob, p, { redis, prefix }),
+    enqueue: (p: unknown) => enqueueJob(queue, echoJob, p, { redis: srv.redis, prefix }),
     async close() {
       await events.close();
       await closeQueues(queues);
@@ -77,19 +69,19 @@ describe('worker processes', () => {
       const first = await workerProcess(h.file);
       const { jobId } = await h.enqueue({ target: 'long', steps: 12, stepMs: 150 });
       const steps = stateKey(h.prefix, 'echo', 'long');
-      await expect.poll(() => redis.llen(steps), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => srv.redis.llen(steps), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
       first.kill('SIGTERM');
       expect(await exited(first)).toBe(0);
       const job = (await h.queue.getJob(jobId))!;
       expect(await job.getState()).toBe('waiting');
       expect(job.attemptsMade).toBe(0); // back to the queue, no attempt spent
-      const done = await redis.llen(steps);
+      const done = await srv.redis.llen(steps);
       expect(done).toBeLessThan(12);
 
       const second = await workerProcess(h.file);
       const result = await job.waitUntilFinished(h.events, 20_000);
       expect(result).toMatchObject({ target: 'long', steps: 12, processedBy: second.pid });
-      expect(await redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+      expect(await srv.redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
       second.kill('SIGTERM');
       expect(await exited(second)).toBe(0);
     } finally {

@@ -1,45 +1,35 @@
 /**
  * Workers, dedup, payload validation and the CLI's enqueue/run, against a private Redis.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { stateKey } from '../../src/core/redis.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { usePrivateRedis } from '../helpers/private-redis.js';
 import { configFor, freshPrefix, openEvents, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
 import { echoJob, testJobs } from '../helpers/test-jobs.js';
 
-let redisFx: RedisFixture;
-let redis: Redis;
-beforeAll(async () => {
-  redisFx = await startRedis();
-  redis = connectRedis(redisFx.url);
-});
-afterAll(async () => {
-  await redis?.quit();
-  await redisFx?.stop();
-});
+const srv = usePrivateRedis();
 
 async function setup() {
   const prefix = freshPrefix();
-  const config = configFor(redisFx.url, prefix);
-  const queues = openQueues(testJobs, redisFx.url, prefix);
+  const config = configFor(srv.url, prefix);
+  const queues = openQueues(testJobs, srv.url, prefix);
   const queue = queues.get('echo')!;
-  const events = await openEvents('echo', redisFx.url, prefix);
+  const events = await openEvents('echo', srv.url, prefix);
   let workers: WorkerSet | undefined;
   return {
     prefix,
     queue,
     events,
-    enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis, prefix }),
+    enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis: srv.redis, prefix }),
     startWorkers: () =>
       (workers = startWorkers({
         jobs: testJobs,
         config: () => config,
-        redisUrl: redisFx.url,
-        redis,
+        redisUrl: srv.url,
+        redis: srv.redis,
         log: silentLog,
       })),
     async close() {
@@ -67,7 +57,7 @@ describe('queue runtime', () => {
       const third = await t.enqueue({ target: 'acct-1' });
       expect(third).toMatchObject({ status: 'running', jobId: first.jobId });
       await job.waitUntilFinished(t.events, 20_000);
-      expect(await redis.lrange(stateKey(t.prefix, 'echo', 'acct-1'), 0, -1)).toEqual(['0', '1', '2']);
+      expect(await srv.redis.lrange(stateKey(t.prefix, 'echo', 'acct-1'), 0, -1)).toEqual(['0', '1', '2']);
       // Once it finished, a new trigger queues a new job.
       expect((await t.enqueue({ target: 'acct-1' })).status).toBe('queued');
     } finally {
@@ -122,13 +112,13 @@ describe('queue runtime', () => {
 describe('CLI enqueue and run', () => {
   it('`run` and `enqueue --wait` print the same result from the same processor', async () => {
     const t = await setup();
-    const file = writeConfig(redisFx.url, t.prefix);
+    const file = writeConfig(srv.url, t.prefix);
     try {
       t.startWorkers();
       const payload = JSON.stringify({ target: 'same', steps: 2 });
       const viaQueue = await runCli(['enqueue', 'echo', payload, '--wait', '--config', file], testJobs);
       expect(viaQueue.code).toBe(0);
-      await redis.del(stateKey(t.prefix, 'echo', 'same')); // so the second run does the same work
+      await srv.redis.del(stateKey(t.prefix, 'echo', 'same')); // so the second run does the same work
       const inForeground = await runCli(['run', 'echo', payload, '--config', file], testJobs);
       expect(inForeground.code).toBe(0);
       expect(JSON.parse(inForeground.out)).toEqual({ ...JSON.parse(viaQueue.out), processedBy: process.pid });
@@ -140,7 +130,7 @@ describe('CLI enqueue and run', () => {
 
   it('`run` exits 1 with the reason, `enqueue` prints the job id, unknown jobs are named', async () => {
     const t = await setup();
-    const file = writeConfig(redisFx.url, t.prefix);
+    const file = writeConfig(srv.url, t.prefix);
     try {
       const failed = await runCli(
         ['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', file],

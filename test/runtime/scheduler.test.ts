@@ -2,27 +2,16 @@
  * Scheduler reconciliation against a private Redis: add, change, remove, and two
  * schedulers at once creating nothing twice.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis } from '../../src/core/redis.js';
 import { desiredSchedules, stableOffset } from '../../src/scheduler/desired.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { usePrivateRedis } from '../helpers/private-redis.js';
 import { configFor, freshPrefix, silentLog } from '../helpers/runtime.js';
 import { testJobs } from '../helpers/test-jobs.js';
 
-let redisFx: RedisFixture;
-let redis: Redis;
-beforeAll(async () => {
-  redisFx = await startRedis();
-  redis = connectRedis(redisFx.url);
-});
-afterAll(async () => {
-  await redis?.quit();
-  await redisFx?.stop();
-});
+const srv = usePrivateRedis();
 
 const connectors = (list: { id: string; interval: number }[]) =>
   `connectors:\n${list
@@ -33,13 +22,13 @@ const connectors = (list: { id: string; interval: number }[]) =>
     .join('\n')}\n`;
 
 async function reconcileWith(prefix: string, yaml: string) {
-  const config = configFor(redisFx.url, prefix, yaml);
-  const queues = openQueues(testJobs, redisFx.url, prefix);
+  const config = configFor(srv.url, prefix, yaml);
+  const queues = openQueues(testJobs, srv.url, prefix);
   try {
     const report = await reconcileSchedules(desiredSchedules(testJobs, config), {
       queues,
       jobs: testJobs,
-      redis,
+      redis: srv.redis,
       prefix,
       log: silentLog,
     });
@@ -105,7 +94,7 @@ describe('scheduler', () => {
   });
 
   it('names an unknown job in schedules:', () => {
-    const config = configFor(redisFx.url, freshPrefix(), 'schedules:\n  nope: { cron: "0 1 * * *" }\n');
+    const config = configFor(srv.url, freshPrefix(), 'schedules:\n  nope: { cron: "0 1 * * *" }\n');
     expect(() => desiredSchedules(testJobs, config)).toThrow(ConfigError);
     expect(() => desiredSchedules(testJobs, config)).toThrow('schedules.nope: unknown job; known jobs: echo');
   });

@@ -4,41 +4,32 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, writeConfig } from '../helpers/runtime.js';
 
-let redisFx: RedisFixture;
-beforeAll(async () => {
-  redisFx = await startRedis();
-});
-afterAll(async () => {
-  await redisFx?.stop();
-});
+const srv = usePrivateRedis();
 
 const connector = (id: string) =>
   `connectors:\n  - { id: ${id}, protocol: imap, host: 127.0.0.1, username: u, password: p, deliverTo: u, intervalMinutes: 15 }\n`;
 
 it('SIGHUP reloads the config: a new connector is scheduled and fetched at once; SIGTERM exits 0', async () => {
   const prefix = freshPrefix();
-  const file = writeConfig(redisFx.url, prefix, 'connectors: []\n');
+  const file = writeConfig(srv.url, prefix, 'connectors: []\n');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'scheduler', '--config', file], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
-  const queues = openQueues(registry, redisFx.url, prefix);
+  const queues = openQueues(registry, srv.url, prefix);
   const getmail = queues.get('getmail')!;
   try {
     await expect.poll(() => out, { timeout: 20_000 }).toContain('mailjobs running');
     expect(await getmail.getJobSchedulers()).toEqual([]);
 
-    writeFileSync(
-      file,
-      `redis: { url: "${redisFx.url}", prefix: ${prefix} }\n${connector('new@remote.test')}`,
-    );
+    writeFileSync(file, `redis: { url: "${srv.url}", prefix: ${prefix} }\n${connector('new@remote.test')}`);
     child.kill('SIGHUP');
     await expect
       .poll(async () => (await getmail.getJobSchedulers()).map((s) => s.key), { timeout: 10_000 })
