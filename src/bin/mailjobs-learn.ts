@@ -22,17 +22,10 @@ const USAGE = `usage: mailjobs-learn --class spam|ham --user USER [--config FILE
 
 const stderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
-/** A Redis connection that gives up in seconds: nobody should wait on a Redis that is away. */
+/** The pipe's Redis connection, loaded only when there is something to queue. */
 async function connect(settings: PipeSettings) {
-  const [{ Redis }, { redisOptions }] = await Promise.all([import('ioredis'), import('../core/redis.js')]);
-  const redis = new Redis({
-    ...redisOptions(settings.redisUrl),
-    connectTimeout: 3000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => (times > 2 ? null : 300),
-  });
-  redis.on('error', () => undefined); // each failed command says why
-  return redis;
+  const { connectPipeRedis } = await import('../jobs/bayes-learn/pipe-redis.js');
+  return connectPipeRedis(settings);
 }
 
 /** `--flush`: queue the spool in the foreground; 0 when it is empty afterwards. */

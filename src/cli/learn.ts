@@ -4,27 +4,16 @@
  * process has paid for BullMQ already) instead of by a detached flusher. Like the pipe, it
  * exits 0 whatever happens to the message, and says what happened on stdout.
  */
-import { Redis } from 'ioredis';
-import { redisOptions } from '../core/redis.js';
+import type { Redis } from 'ioredis';
 import { flushSpool, queueSpooled } from '../jobs/bayes-learn/flush.js';
 import { learnFromPipe } from '../jobs/bayes-learn/pipe.js';
+import { connectPipeRedis } from '../jobs/bayes-learn/pipe-redis.js';
 import { pipeConfigPath, type PipeSettings } from '../jobs/bayes-learn/pipe-settings.js';
 import type { SpooledLearn } from '../jobs/bayes-learn/spool.js';
 import type { CliArgs, CliDeps } from './io.js';
 
-function connect(settings: PipeSettings): Redis {
-  const redis = new Redis({
-    ...redisOptions(settings.redisUrl),
-    connectTimeout: 3000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => (times > 2 ? null : 300),
-  });
-  redis.on('error', () => undefined); // each failed command says why
-  return redis;
-}
-
 async function withRedis<T>(settings: PipeSettings, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = connect(settings);
+  const redis = connectPipeRedis(settings);
   try {
     return await use(redis);
   } finally {
