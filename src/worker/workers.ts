@@ -1,7 +1,8 @@
 /**
  * One BullMQ Worker per queue of the registry. Shutdown (SIGTERM/SIGINT) aborts active
  * processors at their next safe point and returns their jobs to the queue: nothing is lost,
- * and the job resumes from its checkpoints on the next start. Jobs' background tasks (such as
+ * and the job resumes from its checkpoints on the next start. A cancel request (cancel.ts)
+ * aborts one job the same way, but fails it without a retry. Jobs' background tasks (such as
  * bayes-learn's spool watcher) run beside the workers and stop first.
  */
 import { WaitingError, Worker, type Job } from 'bullmq';
@@ -11,11 +12,14 @@ import type { Logger } from '../core/logger.js';
 import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
 import { executeJob } from './execute.js';
+import { JobCancelledError, isCancelReason, listenForCancels } from './cancel.js';
 
 const SHUTDOWN = 'mailjobs-shutdown';
 
 export interface WorkerSet {
   readonly workers: readonly Worker[];
+  /** Resolves once cancel requests (see cancel.ts) reach this process. */
+  readonly cancelListening: Promise<void>;
   /** Abort active jobs (they return to the queue) and close every worker, trying each. */
   close(): Promise<void>;
 }
@@ -66,6 +70,8 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
             await job.moveToWait(token);
             throw new WaitingError();
           }
+          // Cancelled from the dashboard: fail now, no retry; the next run resumes from the state.
+          if (abort.aborted && isCancelReason(abort.reason)) throw new JobCancelledError(abort.reason);
           throw err;
         }
       },
@@ -101,10 +107,18 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
       : [],
   );
 
+  const cancels = listenForCancels(
+    deps.redisUrl,
+    config.redis.prefix,
+    new Map(deps.jobs.map((def, i) => [def.name, workers[i]!])),
+    log,
+  );
+
   return {
     workers,
+    cancelListening: cancels.ready,
     async close() {
-      await Promise.allSettled(background.map((b) => b.close()));
+      await Promise.allSettled([...background.map((b) => b.close()), cancels.close()]);
       for (const w of workers) w.cancelAllJobs(SHUTDOWN);
       const results = await Promise.allSettled(workers.map((w) => w.close()));
       for (const r of results)

@@ -1,0 +1,267 @@
+/**
+ * The Synchronization page: the configured imapsync tasks with their last result (the job's own
+ * status rows) and live progress (the running job's progress), Start and Cancel; an ad-hoc
+ * sync form whose passwords are sealed here, server-side, with the secrets key, so job data
+ * holds ciphertext only and nothing sends them back; the report of a run once it ends.
+ */
+import type { Job } from 'bullmq';
+import { z } from 'zod';
+import { dedupId } from '../../client/enqueue.js';
+import { syncOptions } from '../../config/sync-options.js';
+import { SecretBox } from '../../core/crypto.js';
+import { targetLockHolder } from '../../core/target-lock.js';
+import { imapsyncJob } from '../../jobs/imapsync/index.js';
+import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
+import type { Runtime } from '../../runtime.js';
+import { html, type SafeHtml } from '../html.js';
+import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
+import { cancelJob, enqueueFor, jobView, queueOf, viewOf, type JobView } from './jobs.js';
+
+const JOB = 'imapsync';
+/** How many finished jobs to look through for each task's last report. */
+const RECENT_JOBS = 200;
+
+const runModes = z.strictObject({
+  dryRun: z.boolean().optional(),
+  justFolders: z.boolean().optional(),
+  testLogin: z.boolean().optional(),
+});
+
+/** The ad-hoc form, passwords in plain text (this request only; they are sealed at once). */
+export const adhocForm = z.strictObject({
+  host: z.string().trim().min(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  security: z.enum(['tls', 'starttls', 'none']).default('tls'),
+  verifyCertificate: z.boolean().default(true),
+  username: z.string().trim().min(1),
+  password: z.string().min(1).optional(),
+  admin: z
+    .strictObject({
+      user: z.string().trim().min(1),
+      password: z.string().min(1),
+      method: z.enum(['separator', 'authzid']).default('separator'),
+    })
+    .optional(),
+  localUser: z.string().trim().min(1),
+  options: syncOptions.omit({ testLogin: true }).prefault({}),
+  testLogin: z.boolean().default(false),
+});
+
+const boxes = new Map<string, SecretBox>();
+function secretBox(rt: Runtime): SecretBox {
+  const file = rt.config.secrets.keyFile;
+  let box = boxes.get(file);
+  if (!box) boxes.set(file, (box = new SecretBox(file)));
+  return box;
+}
+
+/** The payload of an ad-hoc form: passwords sealed, nothing else changed. */
+async function adhocPayload(
+  rt: Runtime,
+  f: z.output<typeof adhocForm>,
+): Promise<z.input<typeof imapsyncPayload>> {
+  if ((f.password === undefined) === (f.admin === undefined)) {
+    throw new HttpError(400, 'password: give the user password or an admin login, not both');
+  }
+  const box = secretBox(rt);
+  const login = f.admin
+    ? { admin: { user: f.admin.user, password: await box.seal(f.admin.password), method: f.admin.method, separator: '*' } } // prettier-ignore
+    : { password: await box.seal(f.password!) };
+  return {
+    adhoc: {
+      localUser: f.localUser,
+      remote: {
+        host: f.host,
+        ...(f.port ? { port: f.port } : {}),
+        security: f.security,
+        verifyCertificate: f.verifyCertificate,
+        username: f.username,
+        ...login,
+      },
+      options: f.options,
+    },
+    ...(f.testLogin ? { testLogin: true } : {}),
+  };
+}
+
+/** The job working on `target` now (running, else queued), if any. */
+async function currentJob(rt: Runtime, target: string): Promise<JobView | undefined> {
+  const queue = queueOf(rt, JOB);
+  const id =
+    (await targetLockHolder(rt.redis, rt.key('lock', JOB, target))) ??
+    (await queue.getDeduplicationJobId(dedupId(JOB, target)));
+  const job = id ? await queue.getJob(id) : undefined;
+  return job ? viewOf(queue, job, { trail: false }) : undefined;
+}
+
+function targetOf(job: Job): string | undefined {
+  const data = job.data as Partial<ImapsyncPayload>;
+  if (typeof data.task === 'string') return data.task;
+  return data.adhoc ? adhocTarget(data.adhoc) : undefined;
+}
+
+/** Recent ad-hoc runs: who into whom, never their credentials. */
+function adhocSummary(job: Job, state: string) {
+  const a = (job.data as ImapsyncPayload).adhoc!;
+  return {
+    jobId: job.id!,
+    target: adhocTarget(a),
+    localUser: a.localUser,
+    remote: `${a.remote.username}@${a.remote.host}`,
+    testLogin: (job.data as ImapsyncPayload).testLogin === true,
+    state,
+    progress: job.progress,
+    outcome: (job.returnvalue as { outcome?: string } | null)?.outcome,
+    failedReason: job.failedReason || undefined,
+    finishedOn: job.finishedOn,
+  };
+}
+
+/** Every configured task, its status row, its current job and last finished job. */
+export async function syncOverview(rt: Runtime) {
+  const queue = queueOf(rt, JOB);
+  const [rows, recent] = await Promise.all([
+    imapsyncJob.status!({ config: rt.config, redis: rt.redis, key: rt.key }),
+    queue.getJobs(['active', 'waiting', 'delayed', 'completed', 'failed'], 0, RECENT_JOBS - 1),
+  ]);
+  const finished = recent.filter((j) => j.finishedOn).sort((a, b) => b.finishedOn! - a.finishedOn!);
+  const tasks = await Promise.all(
+    rt.config.sync.map(async (t) => {
+      const row = rows.find((r) => r.target === t.id);
+      return {
+        id: t.id,
+        remote: `${t.remote.login.username}@${t.remote.host}`,
+        localUser: t.localUser,
+        enabled: t.enabled,
+        schedule: t.schedule ?? null,
+        summary: row?.summary ?? '',
+        alert: row?.alert ?? false,
+        stats: row?.details ?? {},
+        current: (await currentJob(rt, t.id)) ?? null,
+        lastJobId: finished.find((j) => targetOf(j) === t.id)?.id ?? null,
+      };
+    }),
+  );
+  const adhocJobs = recent.filter((j) => (j.data as Partial<ImapsyncPayload>).adhoc).slice(0, 10);
+  const adhoc = await Promise.all(adhocJobs.map(async (j) => adhocSummary(j, await j.getState())));
+  return { tasks, adhoc };
+}
+
+const routes: ApiRoute[] = [
+  {
+    method: 'GET',
+    path: '/sync/tasks',
+    role: 'viewer',
+    handle: (_req, { rt }) => syncOverview(rt),
+  },
+  {
+    method: 'POST',
+    path: '/sync/tasks/:id/start',
+    role: 'admin',
+    input: runModes,
+    async handle(req, { rt }) {
+      const id = req.params.id ?? '';
+      if (!rt.config.sync.some((t) => t.id === id)) throw new HttpError(404, `no sync task "${id}"`);
+      const modes = req.input as z.output<typeof runModes>;
+      rt.log.info({ task: id, by: req.user.name, ...modes }, 'sync started from the dashboard');
+      return enqueueFor(rt, JOB, { task: id, ...modes });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sync/adhoc',
+    role: 'admin',
+    input: adhocForm,
+    async handle(req, { rt }) {
+      const payload = await adhocPayload(rt, req.input as z.output<typeof adhocForm>);
+      const outcome = await enqueueFor(rt, JOB, payload);
+      rt.log.info({ target: outcome.target, by: req.user.name, testLogin: payload.testLogin === true }, 'ad-hoc sync queued from the dashboard'); // prettier-ignore
+      return outcome;
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sync/jobs/:id',
+    role: 'viewer',
+    handle: (req, { rt }) => jobView(rt, JOB, req.params.id ?? ''),
+  },
+  {
+    method: 'POST',
+    path: '/sync/jobs/:id/cancel',
+    role: 'admin',
+    handle: (req, { rt }) => cancelJob(rt, JOB, req.params.id ?? '', req.user),
+  },
+];
+
+function scheduleText(s: { cron: string } | { everyMinutes: number } | undefined): string {
+  if (!s) return 'on demand';
+  return 'cron' in s ? `cron ${s.cron}` : `every ${s.everyMinutes} min`;
+}
+
+function taskRow(t: Runtime['config']['sync'][number], admin: boolean): SafeHtml {
+  return html`<tr data-task="${t.id}">
+    <td>${t.id}${t.enabled ? '' : html` <small>(disabled)</small>`}</td>
+    <td>${t.remote.login.username}@${t.remote.host}</td>
+    <td>${t.localUser}</td>
+    <td>${scheduleText(t.schedule)}</td>
+    <td class="last" data-field="summary">…</td>
+    <td class="progress"><progress max="1" value="0" hidden></progress> <span data-field="progress"></span></td>
+    <td class="actions">${admin ? html`<button type="button" data-action="start">Start</button> <button type="button" data-action="test">Test login</button> <button type="button" data-action="cancel" hidden>Cancel</button> ` : ''}<button type="button" data-action="report" hidden>Report</button></td>
+  </tr>`; // prettier-ignore
+}
+
+function adhocFormHtml(): SafeHtml {
+  return html`<form id="adhoc-form" autocomplete="off">
+    <fieldset><legend>Remote account</legend>
+      <label>Host <input name="host" required></label>
+      <label>Port <input name="port" type="number" min="1" max="65535" placeholder="993 / 143"></label>
+      <label>Security <select name="security"><option value="tls">TLS</option><option value="starttls">STARTTLS</option><option value="none">none</option></select></label>
+      <label><input name="verifyCertificate" type="checkbox" checked> verify certificate</label>
+      <label>User <input name="username" required></label>
+      <label><input name="useAdmin" type="checkbox"> log in as an admin</label>
+      <label data-login="user">Password <input name="password" type="password" autocomplete="new-password"></label>
+      <label data-login="admin" hidden>Admin user <input name="adminUser"></label>
+      <label data-login="admin" hidden>Admin password <input name="adminPassword" type="password" autocomplete="new-password"></label>
+      <label data-login="admin" hidden>Method <select name="adminMethod"><option value="separator">user*admin</option><option value="authzid">SASL authzid</option></select></label>
+    </fieldset>
+    <fieldset><legend>Local mailbox and options</legend>
+      <label>Local user <input name="localUser" required></label>
+      <label>Exclude (regular expressions, one a line) <textarea name="exclude" rows="2"></textarea></label>
+      <label>Only folders matching <textarea name="include" rows="2"></textarea></label>
+      <label>Under the folder <input name="subfolder" placeholder="Old mail"></label>
+      <label>Max age (days) <input name="maxAgeDays" type="number" min="1"></label>
+      <label><input name="trash" type="checkbox" checked> Trash too</label>
+      <label><input name="deleteOnDestination" type="checkbox"> delete local messages not on the source</label>
+      <label><input name="deleteOnSource" type="checkbox"> delete source messages once copied</label>
+      <label><input name="dryRun" type="checkbox"> dry run</label>
+      <label><input name="justFolders" type="checkbox"> folders only</label>
+    </fieldset>
+    <button type="submit" name="run" value="sync">Start sync</button>
+    <button type="submit" name="run" value="test">Test login</button>
+    <output id="adhoc-status"></output>
+  </form>`; // prettier-ignore
+}
+
+async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
+  const admin = user.role === 'admin';
+  const tasks = rt.config.sync;
+  return html`<section id="sync-page" data-admin="${admin ? 'yes' : 'no'}">
+    <h2>Sync tasks</h2>
+    ${tasks.length === 0
+      ? html`<p>No task is configured (<code>sync:</code> in the config).</p>`
+      : html`<table id="sync-tasks"><thead><tr><th>Task</th><th>Remote</th><th>Local user</th><th>Schedule</th><th>Last result</th><th>Progress</th><th></th></tr></thead>
+        <tbody>${tasks.map((t) => taskRow(t, admin))}</tbody></table>`}
+    ${admin ? html`<h2>Ad-hoc sync</h2>${adhocFormHtml()}` : ''}
+    <h2>Recent ad-hoc runs</h2>
+    <table id="sync-adhoc"><thead><tr><th>Remote</th><th>Local user</th><th>State</th><th>Progress / outcome</th><th></th></tr></thead><tbody></tbody></table>
+    <section id="sync-report" hidden><h2>Report <small data-field="title"></small></h2><div data-field="body"></div></section>
+  </section>`; // prettier-ignore
+}
+
+export const syncPage: PageModule = {
+  path: '/sync',
+  title: 'Synchronization',
+  render,
+  scripts: ['sync.js'],
+  routes,
+};
