@@ -14,6 +14,37 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser scripts: plain ES modules, run by the browser.
+    files: ['src/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'fetch',
+          'console',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+          'URLSearchParams',
+          'URL',
+          'Node',
+          'Event',
+          'CustomEvent',
+          'HTMLElement',
+          'FormData',
+          'location',
+          'navigator',
+          'requestAnimationFrame',
+          'getComputedStyle',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: { 'no-console': 'off' },
+  },
+  {
     files: ['test/**', 'bench/**', 'src/cli.ts', 'src/cli/**'],
     rules: { 'no-console': 'off' },
   },

@@ -19,4 +19,6 @@ export interface CliArgs {
   /** `enqueue learn`: spam or ham, and whose move it was. */
   class?: string;
   user?: string;
+  /** `dashboard add-user`: admin or viewer. */
+  role?: string;
 }

@@ -16,7 +16,9 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   start                     scheduler + workers (+ dashboard) in one process
   worker                    workers only (scale out: run several, sharing one Redis)
   scheduler                 reconcile schedules from the config; again on SIGHUP
-  dashboard                 the web dashboard
+  dashboard                 the web dashboard alone (Bull Board + admin pages; dashboard.bind/port)
+  dashboard add-user NAME [--role viewer|admin]
+                            write a dashboard user into the config (password read on stdin)
   enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result] [--json]
   enqueue learn --class spam|ham --user USER < message
                             queue the message on stdin to teach Bayes (always exits 0)
@@ -39,10 +41,8 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
   start: (a, d) => serve('start', a, d),
   worker: (a, d) => serve('worker', a, d),
   scheduler: (a, d) => serve('scheduler', a, d),
-  dashboard: (_a, d) => {
-    d.err('mailjobs dashboard: not built yet (see the "Dashboard" issue); use "mailjobs status" meanwhile');
-    return 1;
-  },
+  // Loaded on demand: Fastify and Bull Board would slow every other command's start-up.
+  dashboard: async (a, d) => (await import('./dashboard.js')).dashboardCommand(a, d),
   enqueue: (a, d) => (a.positionals[1] === 'learn' ? learnCommand(a, d) : enqueueCommand(a, d)),
   run: runCommand,
   status: statusCommand,
@@ -65,6 +65,7 @@ export function parseCli(argv: string[]): CliArgs {
       help: { type: 'boolean', short: 'h', default: false },
       class: { type: 'string' },
       user: { type: 'string' },
+      role: { type: 'string' },
     },
   });
   if (values.help) positionals.unshift('help');
@@ -76,6 +77,7 @@ export function parseCli(argv: string[]): CliArgs {
     timeoutSeconds: Number(values.timeout),
     class: values.class,
     user: values.user,
+    role: values.role,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * Long-running roles: `start` (scheduler + workers [+ dashboard]), `worker`, `scheduler`.
- * SIGHUP reloads the config and reconciles schedules; SIGTERM/SIGINT shut down gracefully.
+ * Long-running roles: `start` (scheduler + workers + dashboard), `worker`, `scheduler`.
+ * SIGHUP reloads the config (dashboard users too) and reconciles schedules; SIGTERM/SIGINT shut down gracefully.
  */
 import { loadConfig } from '../config/load.js';
 import { desiredSchedules } from '../scheduler/desired.js';
@@ -50,7 +50,11 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
         log: rt.log,
       })
     : undefined;
-  if (role === 'start') deps.log.info('dashboard: not built yet (see issue "Dashboard"); run without it');
+  const dashboard =
+    role === 'start' && rt.config.dashboard.enabled
+      ? await (await import('../dashboard/server.js')).startDashboard(rt)
+      : undefined;
+  if (role === 'start' && !dashboard) deps.log.info('dashboard disabled (dashboard.enabled: false)');
   deps.log.info({ role }, 'mailjobs running');
 
   const onHup = withScheduler
@@ -66,6 +70,7 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
     : undefined;
   const sig = await untilStopSignal(onHup);
   deps.log.info({ signal: sig }, 'shutting down: active jobs stop at a safe point and return to the queue');
+  await dashboard?.close().catch((err) => deps.log.error({ err }, 'dashboard close failed'));
   await workers?.close();
   await rt.close();
   deps.log.info('stopped');

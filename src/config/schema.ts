@@ -5,6 +5,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { Secret } from './secret.js';
+import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
 import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
 import { syncConfigShape } from './sync-schema.js';
@@ -163,6 +164,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     freshclam: freshclamSchema,
     queueMonitor: queueMonitorSchema,
     ...syncConfigShape(secretFile, inlineSecret, resolvePath),
+    dashboard: dashboardSchema,
     connectors: z
       .array(connector)
       .default([])

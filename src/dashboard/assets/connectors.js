@@ -1,0 +1,149 @@
+// Connectors page: polls /api/connectors, renders the table, "Fetch now" / "Fetch all", and
+// follows each triggered job until it ends.
+import { ApiError, el, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
+
+const tbody = document.querySelector('#connectors tbody');
+const notice = document.querySelector('#notice');
+const orphans = document.querySelector('#orphans');
+/** account → { jobId, text, view } of the job the user triggered. */
+const watched = new Map();
+let latest = [];
+
+const COUNT_KEYS = [
+  'delivered',
+  'fetched',
+  'spam',
+  'infected',
+  'discarded',
+  'tooBig',
+  'failed',
+  'duplicates',
+  'deferred',
+];
+
+function counts(result) {
+  if (!result || typeof result !== 'object') return '';
+  if (result.skipped) return `skipped: ${result.skipped}`;
+  return COUNT_KEYS.filter((k) => k === 'delivered' || Number(result[k]) > 0)
+    .map((k) => `${result[k] ?? 0} ${k}`)
+    .join(', ');
+}
+
+function progressText(p) {
+  if (p === undefined || p === null) return '';
+  if (typeof p !== 'object') return String(p);
+  const parts = [];
+  if (p.folder) parts.push(p.folder);
+  if (p.done !== undefined) parts.push(p.total !== undefined ? `${p.done}/${p.total}` : `${p.done}`);
+  return parts.join(' ');
+}
+
+function jobText(view) {
+  if (!view) return '';
+  if (view.state === 'completed') return `done: ${counts(view.result)}`;
+  if (view.state === 'failed') return `failed: ${view.failedReason ?? ''}`;
+  return `${view.state} ${progressText(view.progress)}`.trim();
+}
+
+function lastRun(c) {
+  if (!c.lastRunAt) return el('span', { class: 'muted' }, 'never');
+  const ok = !c.lastError || (c.lastSuccessAt && c.lastSuccessAt >= c.lastRunAt);
+  return el(
+    'span',
+    { title: localTime(c.lastRunAt) },
+    el('span', { class: ok ? 'ok' : 'bad' }, ok ? 'ok' : 'failed'),
+    ` ${relativeTime(c.lastRunAt)}`,
+    ok ? '' : el('div', { class: 'detail' }, c.lastError ?? ''),
+  );
+}
+
+async function fetchNow(account) {
+  try {
+    const r = await postJson('/connectors/fetch', { account });
+    watched.set(account, { jobId: r.jobId, text: r.message });
+    notice.textContent = `${account}: ${r.message}`;
+  } catch (err) {
+    notice.textContent = `${account}: ${err instanceof ApiError ? err.message : String(err)}`;
+  }
+  await refresh.now();
+}
+
+function row(c) {
+  const w = watched.get(c.id);
+  const now = w?.view ? jobText(w.view) : c.current ? jobText(c.current) : (w?.text ?? '');
+  const cls = [
+    c.alert ? 'alert' : '',
+    c.inconsistent.length ? 'inconsistent' : '',
+    c.enabled ? '' : 'disabled',
+  ];
+  return el(
+    'tr',
+    { 'data-account': c.id, class: cls.filter(Boolean).join(' ') },
+    el(
+      'td',
+      {},
+      c.id,
+      c.inconsistent.map((reason) =>
+        el('div', { class: 'detail warning-text', title: reason }, `⚠ ${reason}`),
+      ),
+    ),
+    el('td', {}, c.protocol),
+    el('td', {}, c.host),
+    el('td', {}, c.deliverTo),
+    el('td', {}, c.enabled ? 'yes' : 'no'),
+    el('td', {}, lastRun(c)),
+    el('td', { class: 'counts' }, counts(c.lastResult)),
+    el('td', { title: localTime(c.nextRunAt) }, c.enabled && c.nextRunAt ? relativeTime(c.nextRunAt) : '—'),
+    el('td', { class: c.consecutiveFailures > 0 ? 'bad' : '' }, String(c.consecutiveFailures)),
+    el('td', { class: 'job', 'data-job': w?.jobId ?? c.current?.jobId ?? '' }, now),
+    el(
+      'td',
+      {},
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'fetch',
+          'data-requires-admin': true,
+          disabled: !isAdmin() || !c.enabled,
+          on: { click: () => fetchNow(c.id) },
+        },
+        'Fetch now',
+      ),
+    ),
+  );
+}
+
+function render() {
+  tbody.replaceChildren(
+    ...(latest.length
+      ? latest.map(row)
+      : [el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No connector in the config.'))]),
+  );
+}
+
+const refresh = poll(async () => {
+  const data = await getJson('/connectors');
+  latest = data.connectors;
+  await Promise.all(
+    [...watched.values()].map(async (w) => {
+      if (!w.jobId || w.view?.state === 'completed' || w.view?.state === 'failed') return;
+      w.view = await getJson(`/connectors/jobs/${encodeURIComponent(w.jobId)}`).catch(() => w.view);
+    }),
+  );
+  orphans.hidden = data.orphanSchedules.length === 0;
+  orphans.textContent = `Schedules in Redis for connectors no longer in the config: ${data.orphanSchedules.join(', ')} (reload mailjobs).`;
+  render();
+}, 2000);
+
+document.querySelector('#fetch-all')?.addEventListener('click', async () => {
+  try {
+    const r = await postJson('/connectors/fetch-all');
+    for (const o of r.outcomes) watched.set(o.account, { jobId: o.jobId, text: o.message });
+    notice.textContent =
+      r.outcomes.map((o) => `${o.account}: ${o.message}`).join('; ') || 'no enabled connector';
+  } catch (err) {
+    notice.textContent = err instanceof ApiError ? err.message : String(err);
+  }
+  await refresh.now();
+});

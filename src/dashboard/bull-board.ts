@@ -1,0 +1,51 @@
+/**
+ * Bull Board at `/queues`, one board entry per queue of the runtime. Job data, return values
+ * and progress go through `redact`; the "add job" form gets the payload's JSON Schema.
+ * Access (session, admin role, same origin for its mutating calls) is the gate's (auth.ts).
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemas } from '../client/json-schemas.js';
+import type { Runtime } from '../runtime.js';
+import { redact } from './redact.js';
+
+export const BULL_BOARD_PATH = '/queues';
+
+export async function registerBullBoard(app: FastifyInstance, rt: Runtime): Promise<void> {
+  const schemas = jsonSchemas();
+  const adapters = [...rt.queues.entries()].map(([name, queue]) => {
+    const def = rt.jobs.find((j) => j.name === name);
+    const {
+      $id: _id,
+      title: _title,
+      ...jobDataSchema
+    } = (schemas[`${name}.json`] ?? {}) as Record<string, unknown>;
+    const adapter = new BullMQAdapter(queue, {
+      description: def?.summary ?? '',
+      ...(Object.keys(jobDataSchema).length ? { jobDataSchema } : {}),
+    });
+    adapter.setFormatter('data', (data: unknown) => redact(data));
+    adapter.setFormatter('returnValue', (value: unknown) => redact(value));
+    adapter.setFormatter('progress', (value: unknown) => redact(value));
+    return adapter;
+  });
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: {
+      uiConfig: { boardTitle: 'mailjobs', hideDocsLink: true, miscLinks: [{ text: 'Dashboard', url: '/' }] },
+    },
+  });
+  // (Added before the plugin, so its routes inherit it.) Its page links Google Fonts: this server may have no internet, and the CSP refuses it anyway.
+  app.addHook('onSend', async (req, reply, payload) => {
+    const route = req.routeOptions.url ?? '';
+    if (!route.startsWith(BULL_BOARD_PATH) || typeof payload !== 'string') return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+    return payload.replace(/<link[^>]+fonts\.(googleapis|gstatic)\.com[^>]*>/g, '');
+  });
+  await app.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+}

@@ -1,0 +1,202 @@
+/**
+ * Connectors: every getmail account of the config with its last run (the getmail job's own
+ * status rows), its next run (its BullMQ job scheduler), its current job, and whether the
+ * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueJob, so
+ * a busy account answers "already queued" or "already running" as everywhere else.
+ */
+import type { Job } from 'bullmq';
+import { z } from 'zod';
+import { dedupId, enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
+import { stateKey } from '../../core/redis.js';
+import { targetLockHolder } from '../../core/target-lock.js';
+import type { AnyJob } from '../../jobs/types.js';
+import type { Runtime } from '../../runtime.js';
+import { desiredSchedules } from '../../scheduler/desired.js';
+import { html } from '../html.js';
+import { HttpError, type ApiRoute, type PageModule } from '../types.js';
+
+const JOB = 'getmail';
+
+function getmail(rt: Runtime): { def: AnyJob; queue: NonNullable<ReturnType<Runtime['queues']['get']>> } {
+  const def = rt.jobs.find((j) => j.name === JOB);
+  const queue = rt.queues.get(JOB);
+  if (!def || !queue) throw new HttpError(503, 'the getmail job is not registered in this process');
+  return { def, queue };
+}
+
+export interface JobView {
+  jobId: string;
+  state: string;
+  progress?: unknown;
+  result?: unknown;
+  failedReason?: string;
+  finishedAt?: number;
+}
+
+async function jobView(job: Job | undefined): Promise<JobView | undefined> {
+  if (!job?.id) return undefined;
+  const state = await job.getState();
+  return {
+    jobId: job.id,
+    state,
+    ...(job.progress !== undefined && job.progress !== 0 ? { progress: job.progress } : {}),
+    ...(job.returnvalue != null ? { result: job.returnvalue } : {}),
+    ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+    ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
+  };
+}
+
+/** The waiting or running job of an account: its deduplication id, else the target lock's holder. */
+async function currentJob(rt: Runtime, account: string): Promise<JobView | undefined> {
+  const { queue } = getmail(rt);
+  const id =
+    (await queue.getDeduplicationJobId(dedupId(JOB, account))) ??
+    (await targetLockHolder(rt.redis, stateKey(rt.config.redis.prefix, 'lock', JOB, account)));
+  return id ? jobView(await queue.getJob(id)) : undefined;
+}
+
+export async function connectorRows(rt: Runtime) {
+  const { def, queue } = getmail(rt);
+  const [statusRows, schedulers] = await Promise.all([
+    def.status?.({ config: rt.config, redis: rt.redis, key: rt.key }) ?? [],
+    queue.getJobSchedulers(0, -1),
+  ]);
+  const desired = desiredSchedules(rt.jobs, rt.config).get(JOB) ?? [];
+  const byKey = new Map(schedulers.map((s) => [s.key, s]));
+  const rows = await Promise.all(
+    rt.config.connectors.map(async (c) => {
+      const status = statusRows.find((r) => r.target === c.id);
+      const want = desired.find((d) => (d.payload as { account?: string }).account === c.id);
+      const have = want ? byKey.get(want.id) : undefined;
+      const stray = !want ? schedulers.find((s) => s.key.endsWith(`:${JOB}:${c.id}`)) : undefined;
+      const inconsistent: string[] = [];
+      if (want && !have)
+        inconsistent.push('no schedule in Redis: is the scheduler (mailjobs start) running?');
+      if (want && have && Number(have.every) !== want.everyMs)
+        inconsistent.push('the schedule in Redis differs from the config: reload mailjobs (SIGHUP)');
+      if (stray) inconsistent.push('disabled, but still scheduled in Redis: reload mailjobs (SIGHUP)');
+      const details = status?.details ?? {};
+      return {
+        id: c.id,
+        protocol: c.protocol,
+        host: c.host,
+        deliverTo: c.deliverTo,
+        enabled: c.enabled,
+        intervalMinutes: c.intervalMinutes,
+        summary: status?.summary ?? '',
+        alert: status?.alert ?? false,
+        lastRunAt: details.lastRunAt,
+        lastSuccessAt: details.lastSuccessAt,
+        lastError: details.lastError,
+        lastResult: details.lastResult,
+        consecutiveFailures: details.consecutiveFailures ?? 0,
+        nextRunAt: (have ?? stray)?.next,
+        inconsistent,
+        current: await currentJob(rt, c.id),
+      };
+    }),
+  );
+  const known = new Set(desired.map((d) => d.id));
+  const orphans = schedulers
+    .filter((s) => s.key.startsWith('config:') && !known.has(s.key))
+    .filter((s) => !rows.some((r) => s.key.endsWith(`:${JOB}:${r.id}`)))
+    .map((s) => s.key);
+  return { connectors: rows, orphanSchedules: orphans };
+}
+
+const OUTCOME_TEXT: Record<EnqueueOutcome['status'], string> = {
+  queued: 'queued',
+  'already-queued': 'already queued',
+  running: 'already running',
+};
+
+async function fetchNow(rt: Runtime, account: string) {
+  const connector = rt.config.connectors.find((c) => c.id === account);
+  if (!connector) throw new HttpError(404, `no connector "${account}" in the config`);
+  if (!connector.enabled) throw new HttpError(409, `connector "${account}" is disabled in the config`);
+  const { def, queue } = getmail(rt);
+  const outcome = await enqueueJob(
+    queue,
+    def,
+    { account },
+    { redis: rt.redis, prefix: rt.config.redis.prefix },
+  );
+  rt.log.info({ account, outcome: outcome.status, jobId: outcome.jobId }, 'dashboard: fetch now');
+  return { account, status: outcome.status, jobId: outcome.jobId, message: OUTCOME_TEXT[outcome.status] };
+}
+
+const routes: ApiRoute[] = [
+  { method: 'GET', path: '/connectors', role: 'viewer', handle: (_req, { rt }) => connectorRows(rt) },
+  {
+    method: 'GET',
+    path: '/connectors/jobs/:jobId',
+    role: 'viewer',
+    async handle(req, { rt }) {
+      const view = await jobView(await getmail(rt).queue.getJob(req.params.jobId!));
+      if (!view) throw new HttpError(404, `no getmail job ${req.params.jobId}`);
+      return view;
+    },
+  },
+  {
+    method: 'POST',
+    path: '/connectors/fetch',
+    role: 'admin',
+    input: z.strictObject({ account: z.string().min(1) }),
+    handle: (req, { rt }) => fetchNow(rt, (req.input as { account: string }).account),
+  },
+  {
+    method: 'POST',
+    path: '/connectors/fetch-all',
+    role: 'admin',
+    async handle(_req, { rt }) {
+      const enabled = rt.config.connectors.filter((c) => c.enabled);
+      return { outcomes: await Promise.all(enabled.map((c) => fetchNow(rt, c.id))) };
+    },
+  },
+];
+
+export const connectorsPage: PageModule = {
+  path: '/connectors',
+  title: 'Connectors',
+  scripts: ['connectors.js'],
+  routes,
+  async render({ rt }, user) {
+    const admin = user.role === 'admin';
+    return html`<section class="page connectors">
+      <div class="page-head">
+        <h1>Connectors</h1>
+        <button type="button" id="fetch-all" data-requires-admin ${admin ? '' : html`disabled`}>
+          Fetch all
+        </button>
+        <span class="notice" id="notice" role="status"></span>
+      </div>
+      <p class="hint">
+        ${rt.config.connectors.length} POP3/IMAP accounts fetched into local mailboxes. Updates every few
+        seconds.
+      </p>
+      <table class="grid" id="connectors">
+        <thead>
+          <tr>
+            <th>Account</th>
+            <th>Protocol</th>
+            <th>Host</th>
+            <th>Local user</th>
+            <th>Enabled</th>
+            <th>Last run</th>
+            <th>Counts</th>
+            <th>Next run</th>
+            <th>Failures</th>
+            <th>Now</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          <tr>
+            <td colspan="11" class="muted">Loading…</td>
+          </tr>
+        </tbody>
+      </table>
+      <p class="warning" id="orphans" hidden></p>
+    </section>`;
+  },
+};

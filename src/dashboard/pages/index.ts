@@ -1,0 +1,8 @@
+/**
+ * The admin pages, in nav order. A page plugs into the dashboard by being listed here: the
+ * server serves its HTML, scripts and API routes and enforces login, CSRF and roles for it.
+ */
+import type { PageModule } from '../types.js';
+import { connectorsPage } from './connectors.js';
+
+export const pages: readonly PageModule[] = [connectorsPage];

@@ -1,0 +1,101 @@
+/**
+ * The dashboard's HTTP server (Fastify): the gate and login (auth.ts), the admin pages and
+ * their JSON API (pages/index.ts), Bull Board at /queues, and the static assets. Listens on
+ * `dashboard.bind:port` (127.0.0.1:8080 by default). Users and roles are read from the running
+ * config on every request, so a SIGHUP reload applies them at once.
+ */
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime.js';
+import { registerApiRoutes } from './api.js';
+import { registerAssets } from './assets-route.js';
+import { registerAuth } from './auth.js';
+import { registerBullBoard } from './bull-board.js';
+import { frame } from './layout.js';
+import { pages as defaultPages } from './pages/index.js';
+import { LoginRateLimiter, redisCounters } from './rate-limit.js';
+import { SessionStore } from './sessions.js';
+import type { DashboardDeps, PageModule } from './types.js';
+
+export interface DashboardOptions {
+  /** Overrides `dashboard.port` (0: any free port, for tests). */
+  port?: number;
+  /** Overrides `dashboard.bind`. */
+  bind?: string;
+  /** The admin pages (default: pages/index.ts). */
+  pages?: readonly PageModule[];
+}
+
+export interface DashboardServer {
+  readonly app: FastifyInstance;
+  /** `http://<bind>:<port>` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function registerPages(app: FastifyInstance, pages: readonly PageModule[], deps: DashboardDeps): void {
+  app.get('/', async (_req, reply) => reply.redirect(pages[0]?.path ?? '/queues/', 302));
+  for (const page of pages) {
+    app.get(page.path, async (req, reply) => {
+      const user = req.dashboardUser!;
+      const body = await page.render(deps, user);
+      return reply.type('text/html; charset=utf-8').send(
+        frame({
+          title: page.title,
+          pages,
+          current: page.path,
+          user,
+          csrf: req.dashboardSession!.csrf,
+          scripts: ['api.js', ...page.scripts],
+          body,
+        }),
+      );
+    });
+  }
+}
+
+/** Builds the server without listening (tests may `inject`). */
+export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<FastifyInstance> {
+  const pages = opts.pages ?? defaultPages;
+  const deps: DashboardDeps = { rt };
+  const app = Fastify({
+    loggerInstance: rt.log.child({ component: 'dashboard' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: rt.config.dashboard.trustProxy,
+    bodyLimit: 1024 * 1024,
+  });
+  await app.register(cookie);
+  await app.register(formbody);
+  registerAuth(app, {
+    rt,
+    sessions: new SessionStore(rt.redis, rt.key),
+    limiter: new LoginRateLimiter(redisCounters(rt.redis), rt.key, () => rt.config.dashboard.loginLimits),
+  });
+  registerAssets(app);
+  registerPages(app, pages, deps);
+  registerApiRoutes(
+    app,
+    pages.flatMap((p) => p.routes),
+    deps,
+  );
+  await registerBullBoard(app, rt);
+  return app;
+}
+
+/** Builds and starts listening; logs where, and warns when nobody can log in yet. */
+export async function startDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<DashboardServer> {
+  const app = await buildDashboard(rt, opts);
+  const host = opts.bind ?? rt.config.dashboard.bind;
+  const port = opts.port ?? rt.config.dashboard.port;
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  rt.log.info({ url, users: rt.config.dashboard.users.length }, 'dashboard listening');
+  if (rt.config.dashboard.users.length === 0)
+    rt.log.warn(
+      'dashboard: no user in dashboard.users, so nobody can log in; add one with "mailjobs dashboard add-user NAME --role admin", then send SIGHUP',
+    );
+  return { app, url, close: () => app.close() };
+}
