@@ -54,12 +54,16 @@ export interface TaskSpec {
   options?: string;
 }
 
-/** Writes a config for this world (passwords in secret files); returns its path. */
+/**
+ * Writes a config for this world (passwords in secret files); returns its path. `ports` points
+ * either side elsewhere on 127.0.0.1 (a proxy in front of the fixture).
+ */
 export function writeSyncConfig(
   w: SyncWorld,
   tasks: TaskSpec[],
   extra: string[] = [],
   prefix = freshPrefix(),
+  ports: { remote?: number; local?: number } = {},
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-imapsync-'));
   configDirs.push(dir);
@@ -67,7 +71,7 @@ export function writeSyncConfig(
     `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
     'workers: { lockDurationSeconds: 5 }',
     'dovecot:',
-    `  imap: { host: 127.0.0.1, port: ${w.local.imapPort}, security: none }`,
+    `  imap: { host: 127.0.0.1, port: ${ports.local ?? w.local.imapPort}, security: none }`,
     `  lmtp: { host: 127.0.0.1, port: ${w.local.lmtpPort} }`,
     '  masterUser: vmail',
     `  masterPasswordFile: ${w.local.masterPasswordFile}`,
@@ -83,7 +87,7 @@ export function writeSyncConfig(
       `    localUser: ${t.localUser}`,
       '    remote:',
       '      host: 127.0.0.1',
-      `      port: ${w.remote.imapsPort}`,
+      `      port: ${ports.remote ?? w.remote.imapsPort}`,
       '      security: tls',
       '      verifyCertificate: false',
       `      username: ${t.remoteUser}`,

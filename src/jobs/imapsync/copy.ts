@@ -5,7 +5,9 @@
  * already being read. At most one batch per APPEND connection, plus the one being read, is held
  * at once, so memory stays bounded however large the folder or a message. Each APPEND's UIDs
  * are recorded as soon as the server answers; a message the destination refuses (quota, size)
- * is counted and the copy goes on.
+ * is counted and the copy goes on. Every message sent is in `tally.unanswered` until its answer
+ * comes, so a pass after a dropped connection can tell this run's copies from what was there; and
+ * the copy never returns (or throws) while an APPEND it started is still unanswered.
  */
 import type { AppendMessage } from '../../mail/imap-append.js';
 import type { FetchedBody, MessageMeta } from '../../mail/imap-sync-fetch.js';
@@ -13,7 +15,7 @@ import { fetchBodies } from '../../mail/imap-sync-fetch.js';
 import { storableFlags } from '../../mail/imap-sync-flags.js';
 import { SPILL_THRESHOLD } from '../../mail/spool.js';
 import type { RunScope } from './folder.js';
-import type { FolderReport } from './report.js';
+import type { FolderReport, FolderTally } from './report.js';
 import type { SessionPair } from './sessions.js';
 
 /** Bytes of small messages read (and appended) per batch. */
@@ -74,6 +76,7 @@ export async function copyMessages(
   target: CopyTarget,
   list: readonly MessageMeta[],
   fr: FolderReport,
+  tally: FolderTally,
 ): Promise<CopyResult> {
   const { report, state, signal } = scope;
   const result: CopyResult = { pairs: [], unknownUids: false };
@@ -93,6 +96,7 @@ export async function copyMessages(
     const app = apps[turn % apps.length]!;
     const multi = items.length > 1 && app.multiAppend;
     const groups = multi ? [items] : items.map((i) => [i]);
+    for (const i of items) tally.unanswered.add(i.meta.uid);
     const answers = await Promise.all(
       groups.map((g) => {
         report.work.appendCommands++;
@@ -102,12 +106,14 @@ export async function copyMessages(
         );
       }),
     );
+    for (const i of items) tally.unanswered.delete(i.meta.uid);
     const retry: typeof items = [];
     const copied: { src: number; dst: number; identity: string }[] = [];
     answers.forEach((answer, gi) => {
       const g = groups[gi]!;
       if (answer.ok) {
         for (const [j, i] of g.entries()) {
+          tally.copied.add(i.meta.uid);
           fr.copied++;
           fr.bytes += i.body.size;
           const dst = answer.uids?.[j];
@@ -138,23 +144,30 @@ export async function copyMessages(
   };
 
   let turn = 0;
-  for (const batch of batches(list)) {
-    if (failure) break;
-    signal.throwIfAborted();
-    const small = batch.filter((m) => m.size <= SPILL_THRESHOLD).map((m) => m.uid);
-    const large = batch.filter((m) => m.size > SPILL_THRESHOLD).map((m) => m.uid);
-    const bodies = await fetchBodies(pair.src, small, large, report.work);
-    const byUid = new Map(bodies.map((b) => [b.uid, b]));
-    // A message expunged on the source meanwhile has no body: nothing to copy.
-    const items = batch.filter((m) => byUid.has(m.uid)).map((meta) => ({ meta, body: byUid.get(meta.uid)! }));
-    const done = settle(items, turn++)
-      .catch((err: unknown) => void (failure ??= err))
-      .finally(() => dispose(bodies));
-    inflight.push(done);
-    // One batch being appended per APPEND connection while the next one is read.
-    if (inflight.length > apps.length) await inflight.shift();
+  try {
+    for (const batch of batches(list)) {
+      if (failure) break;
+      signal.throwIfAborted();
+      const small = batch.filter((m) => m.size <= SPILL_THRESHOLD).map((m) => m.uid);
+      const large = batch.filter((m) => m.size > SPILL_THRESHOLD).map((m) => m.uid);
+      const bodies = await fetchBodies(pair.src, small, large, report.work);
+      const byUid = new Map(bodies.map((b) => [b.uid, b]));
+      // A message expunged on the source meanwhile has no body: nothing to copy.
+      const items = batch
+        .filter((m) => byUid.has(m.uid))
+        .map((meta) => ({ meta, body: byUid.get(meta.uid)! }));
+      const done = settle(items, turn++)
+        .catch((err: unknown) => void (failure ??= err))
+        .finally(() => dispose(bodies));
+      inflight.push(done);
+      // One batch being appended per APPEND connection while the next one is read.
+      if (inflight.length > apps.length) await inflight.shift();
+    }
+  } finally {
+    // Also when reading failed (the source dropped): the APPENDs already sent are answered (and
+    // counted) before the folder's next pass looks at the destination.
+    await Promise.all(inflight);
   }
-  await Promise.all(inflight);
   if (failure) throw failure;
   return result;
 }

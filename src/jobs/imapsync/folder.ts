@@ -19,7 +19,7 @@ import type { FolderStatus } from '../../mail/imap-sync-list.js';
 import type { JobContext } from '../types.js';
 import { copyMessages } from './copy.js';
 import { deleteOnDestination, deleteOnSource, saveCheckpoint } from './folder-end.js';
-import { type FolderReport, type SyncReport, emptyFolderReport } from './report.js';
+import { type FolderReport, type FolderTally, type SyncReport, emptyFolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 import type { FolderCheckpoint, SyncStateStore } from './state.js';
 import type { ResolvedTask } from './task.js';
@@ -82,18 +82,19 @@ export function unchangedFolder(
 
 /**
  * Runs one pass of `job` on `pair` (steps 2-6 above), counting into `fr`. After a reconnect the
- * folder gets another pass with the same `fr`: what the earlier ones copied, updated or deleted
- * stays counted (live, for progress), what is on the source is counted anew.
+ * folder gets another pass with the same `fr` and `tally`: what the earlier ones copied, updated
+ * or deleted stays counted (live, for progress), what is on the source is counted anew, and a
+ * message an earlier pass appended without hearing the answer is counted copied when found.
  */
 export async function syncFolder(
   scope: RunScope,
   pair: SessionPair,
   job: FolderJob,
   fr: FolderReport,
+  tally: FolderTally,
 ): Promise<void> {
   const { task, state, report, signal } = scope;
   const o = task.options;
-  const copiedBefore = fr.copied;
   const refusedBefore = fr.refused;
   const cp = scope.checkpoints.get(job.source);
   const print = fingerprint(task, job.destination);
@@ -164,10 +165,16 @@ export async function syncFolder(
     matched.push({ src: m.uid, dst: dstUid, identity: m.identity });
     map.set(m.uid, dstUid);
     srcFlags.set(m.uid, m.flags);
+    // Stored by an earlier pass's APPEND whose answer the dropped connection lost: this run's copy.
+    if (tally.unanswered.delete(m.uid)) {
+      tally.copied.add(m.uid);
+      fr.copied++;
+      fr.bytes += m.size;
+    }
   }
   if (matched.length > 0 && !o.dryRun) await state.recordPairs(mapKey, idsKey, matched);
-  // Pairs recorded by an earlier pass of this run were copied by it, not found already there.
-  fr.alreadyThere = Math.max(0, map.size - copiedBefore);
+  // Pairs made by this run's copies (an earlier pass's) are not "already there".
+  fr.alreadyThere = [...map.keys()].filter((s) => !tally.copied.has(s)).length;
   signal.throwIfAborted();
 
   // 4. flags: newly paired messages, and paired ones whose flags changed on the source
@@ -192,7 +199,7 @@ export async function syncFolder(
   }
   const copy =
     !o.dryRun && dst && toCopy.length > 0
-      ? await copyMessages(scope, pair, { ...job, permanentFlags, mapKey, idsKey }, toCopy, fr)
+      ? await copyMessages(scope, pair, { ...job, permanentFlags, mapKey, idsKey }, toCopy, fr, tally)
       : { pairs: [], unknownUids: false };
   for (const p of copy.pairs) map.set(p.src, p.dst);
   const deletedDst = await deleteOnDestination(scope, pair, [...pool.values()].flat(), idsKey);

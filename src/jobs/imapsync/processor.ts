@@ -11,7 +11,7 @@ import type { JobContext } from '../types.js';
 import { type FolderJob, type RunScope, syncFolder, unchangedFolder } from './folder.js';
 import { planFolders } from './plan.js';
 import { SyncConnectionError, isConnectionFailure, outcomeOf } from './outcome.js';
-import { type ImapsyncResult, SyncReport, emptyFolderReport } from './report.js';
+import { FolderTally, type ImapsyncResult, SyncReport, emptyFolderReport } from './report.js';
 import type { ImapsyncPayload } from './schema.js';
 import { type SessionPair, openSessions } from './sessions.js';
 import { SyncStateStore } from './state.js';
@@ -137,11 +137,12 @@ class SyncRun {
     const { report, ctx } = this;
     // One report for every pass of the folder: counts stay across reconnects, and are live.
     const fr = emptyFolderReport(job.source, job.destination);
+    const tally = new FolderTally();
     report.running.set(job.source, fr);
     try {
       for (;;) {
         try {
-          await syncFolder(scope, pair, job, fr);
+          await syncFolder(scope, pair, job, fr, tally);
           report.folders.push(fr);
           const { source: folder, destination, unchanged: _u, ...counts } = fr;
           ctx.log.info({ folder, destination, ...counts }, 'folder synchronised');

@@ -68,6 +68,18 @@ export interface ImapsyncResult extends JobResult {
 
 const MAX_ERRORS = 50;
 
+/**
+ * What the passes of one folder in one run share besides its report, so that a reconnect does
+ * not change the copied / alreadyThere split: a message this run appended is `copied`, even
+ * when the connection dropped before the server's answer and the next pass finds it by identity.
+ */
+export class FolderTally {
+  /** Source UIDs this run copied: APPEND answered OK, or found in the destination after an unanswered APPEND. */
+  readonly copied = new Set<number>();
+  /** Source UIDs whose APPEND was sent and never answered (the connection dropped): maybe stored. */
+  readonly unanswered = new Set<number>();
+}
+
 /** A folder report with every count at zero. */
 export function emptyFolderReport(source: string, destination: string): FolderReport {
   return { source, destination, onSource: 0, alreadyThere: 0, copied: 0, flagsUpdated: 0, deletedOnDestination: 0, deletedOnSource: 0, refused: 0, tooOld: 0, bytes: 0, unchanged: false }; // prettier-ignore
