@@ -5,8 +5,9 @@
  * cancelling a job whichever state it is in.
  */
 import type { Job, Queue } from 'bullmq';
-import { enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
+import { dedupId, enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
 import { InvalidPayloadError } from '../../core/errors.js';
+import { targetLockHolder } from '../../core/target-lock.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
 import { requestCancel } from '../../worker/cancel.js';
@@ -76,6 +77,22 @@ export async function jobView(rt: Runtime, name: string, id: string): Promise<Jo
   const job = await queue.getJob(id);
   if (!job) throw new HttpError(404, `no ${name} job ${id}`);
   return viewOf(queue, job);
+}
+
+/** The job of `name` working on `target` now: running (its lock), else queued (its dedup id). */
+export async function currentJob(rt: Runtime, name: string, target: string): Promise<JobView | undefined> {
+  const queue = queueOf(rt, name);
+  const id =
+    (await targetLockHolder(rt.redis, rt.key('lock', name, target))) ??
+    (await queue.getDeduplicationJobId(dedupId(name, target)));
+  const job = id ? await queue.getJob(id) : undefined;
+  return job ? viewOf(queue, job, { trail: false }) : undefined;
+}
+
+/** The newest finished jobs of `name` (completed or failed), newest first. */
+export async function finishedJobs(rt: Runtime, name: string, count: number): Promise<Job[]> {
+  const jobs = await queueOf(rt, name).getJobs(['completed', 'failed'], 0, count - 1);
+  return jobs.filter((j) => j.finishedOn).sort((a, b) => b.finishedOn! - a.finishedOn!);
 }
 
 export type CancelOutcome =

@@ -6,16 +6,14 @@
  */
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { dedupId } from '../../client/enqueue.js';
 import { syncOptions } from '../../config/sync-options.js';
 import { SecretBox } from '../../core/crypto.js';
-import { targetLockHolder } from '../../core/target-lock.js';
 import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
 import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
-import { cancelJob, enqueueFor, jobView, queueOf, viewOf, type JobView } from './jobs.js';
+import { cancelJob, currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
 
 const JOB = 'imapsync';
 /** How many finished jobs to look through for each task's last report. */
@@ -84,16 +82,6 @@ async function adhocPayload(
   };
 }
 
-/** The job working on `target` now (running, else queued), if any. */
-async function currentJob(rt: Runtime, target: string): Promise<JobView | undefined> {
-  const queue = queueOf(rt, JOB);
-  const id =
-    (await targetLockHolder(rt.redis, rt.key('lock', JOB, target))) ??
-    (await queue.getDeduplicationJobId(dedupId(JOB, target)));
-  const job = id ? await queue.getJob(id) : undefined;
-  return job ? viewOf(queue, job, { trail: false }) : undefined;
-}
-
 function targetOf(job: Job): string | undefined {
   const data = job.data as Partial<ImapsyncPayload>;
   if (typeof data.task === 'string') return data.task;
@@ -137,7 +125,7 @@ export async function syncOverview(rt: Runtime) {
         summary: row?.summary ?? '',
         alert: row?.alert ?? false,
         stats: row?.details ?? {},
-        current: (await currentJob(rt, t.id)) ?? null,
+        current: (await currentJob(rt, JOB, t.id)) ?? null,
         lastJobId: finished.find((j) => targetOf(j) === t.id)?.id ?? null,
       };
     }),
@@ -198,64 +186,155 @@ function scheduleText(s: { cron: string } | { everyMinutes: number } | undefined
   return 'cron' in s ? `cron ${s.cron}` : `every ${s.everyMinutes} min`;
 }
 
+/** Admin-only controls: shown to viewers disabled (the server refuses them anyway). */
+function adminAttrs(admin: boolean): SafeHtml {
+  return admin ? html`data-requires-admin` : html`data-requires-admin disabled`;
+}
+
 function taskRow(t: Runtime['config']['sync'][number], admin: boolean): SafeHtml {
-  return html`<tr data-task="${t.id}">
+  const a = adminAttrs(admin);
+  return html`<tr data-task="${t.id}" class="${t.enabled ? '' : 'disabled'}">
     <td>${t.id}${t.enabled ? '' : html` <small>(disabled)</small>`}</td>
     <td>${t.remote.login.username}@${t.remote.host}</td>
     <td>${t.localUser}</td>
     <td>${scheduleText(t.schedule)}</td>
-    <td class="last" data-field="summary">…</td>
-    <td class="progress"><progress max="1" value="0" hidden></progress> <span data-field="progress"></span></td>
-    <td class="actions">${admin ? html`<button type="button" data-action="start">Start</button> <button type="button" data-action="test">Test login</button> <button type="button" data-action="cancel" hidden>Cancel</button> ` : ''}<button type="button" data-action="report" hidden>Report</button></td>
-  </tr>`; // prettier-ignore
+    <td data-field="summary" class="detail">…</td>
+    <td data-field="now">
+      <progress max="1" value="0" hidden></progress> <span data-field="progress"></span>
+    </td>
+    <td class="actions">
+      <button type="button" data-action="start" ${a}>Start</button>
+      <button type="button" data-action="test" class="secondary" ${a}>Test login</button>
+      <button type="button" data-action="cancel" class="danger" hidden ${a}>Cancel</button>
+      <button type="button" data-action="report" class="secondary" hidden>Report</button>
+    </td>
+  </tr>`;
 }
 
-function adhocFormHtml(): SafeHtml {
-  return html`<form id="adhoc-form" autocomplete="off">
-    <fieldset><legend>Remote account</legend>
-      <label>Host <input name="host" required></label>
-      <label>Port <input name="port" type="number" min="1" max="65535" placeholder="993 / 143"></label>
-      <label>Security <select name="security"><option value="tls">TLS</option><option value="starttls">STARTTLS</option><option value="none">none</option></select></label>
-      <label><input name="verifyCertificate" type="checkbox" checked> verify certificate</label>
-      <label>User <input name="username" required></label>
-      <label><input name="useAdmin" type="checkbox"> log in as an admin</label>
-      <label data-login="user">Password <input name="password" type="password" autocomplete="new-password"></label>
-      <label data-login="admin" hidden>Admin user <input name="adminUser"></label>
-      <label data-login="admin" hidden>Admin password <input name="adminPassword" type="password" autocomplete="new-password"></label>
-      <label data-login="admin" hidden>Method <select name="adminMethod"><option value="separator">user*admin</option><option value="authzid">SASL authzid</option></select></label>
+function adhocFormHtml(admin: boolean): SafeHtml {
+  const a = adminAttrs(admin);
+  return html`<form id="adhoc-form" class="stacked" autocomplete="off">
+    <fieldset>
+      <legend>Remote account</legend>
+      <label>Host <input name="host" required /></label>
+      <label>Port <input name="port" type="number" min="1" max="65535" placeholder="993 or 143" /></label>
+      <label
+        >Security
+        <select name="security">
+          <option value="tls">TLS</option>
+          <option value="starttls">STARTTLS</option>
+          <option value="none">none (plain text)</option>
+        </select></label
+      >
+      <label class="check"
+        ><input name="verifyCertificate" type="checkbox" checked /> verify the certificate</label
+      >
+      <label>User <input name="username" required /></label>
+      <label class="check"><input name="useAdmin" type="checkbox" /> log in as an admin instead</label>
+      <label data-login="user"
+        >Password <input name="password" type="password" autocomplete="new-password"
+      /></label>
+      <label data-login="admin" hidden>Admin user <input name="adminUser" /></label>
+      <label data-login="admin" hidden
+        >Admin password <input name="adminPassword" type="password" autocomplete="new-password"
+      /></label>
+      <label data-login="admin" hidden
+        >Method
+        <select name="adminMethod">
+          <option value="separator">user*admin (master user)</option>
+          <option value="authzid">SASL PLAIN authzid</option>
+        </select></label
+      >
     </fieldset>
-    <fieldset><legend>Local mailbox and options</legend>
-      <label>Local user <input name="localUser" required></label>
-      <label>Exclude (regular expressions, one a line) <textarea name="exclude" rows="2"></textarea></label>
-      <label>Only folders matching <textarea name="include" rows="2"></textarea></label>
-      <label>Under the folder <input name="subfolder" placeholder="Old mail"></label>
-      <label>Max age (days) <input name="maxAgeDays" type="number" min="1"></label>
-      <label><input name="trash" type="checkbox" checked> Trash too</label>
-      <label><input name="deleteOnDestination" type="checkbox"> delete local messages not on the source</label>
-      <label><input name="deleteOnSource" type="checkbox"> delete source messages once copied</label>
-      <label><input name="dryRun" type="checkbox"> dry run</label>
-      <label><input name="justFolders" type="checkbox"> folders only</label>
+    <fieldset>
+      <legend>Local mailbox and options</legend>
+      <label>Local user <input name="localUser" required /></label>
+      <label
+        >Leave out folders (regular expressions, one a line) <textarea name="exclude" rows="2"></textarea>
+      </label>
+      <label>Only folders matching (one a line) <textarea name="include" rows="2"></textarea></label>
+      <label>Under the local folder <input name="subfolder" placeholder="Old mail" /></label>
+      <label>Only messages younger than (days) <input name="maxAgeDays" type="number" min="1" /></label>
+      <label class="check"><input name="trash" type="checkbox" checked /> Trash too</label>
+      <label class="check"
+        ><input name="deleteOnDestination" type="checkbox" /> delete local messages that are not on the
+        source</label
+      >
+      <label class="check"
+        ><input name="deleteOnSource" type="checkbox" /> delete source messages once copied</label
+      >
+      <label class="check"><input name="dryRun" type="checkbox" /> dry run (change nothing)</label>
+      <label class="check"><input name="justFolders" type="checkbox" /> folders only</label>
     </fieldset>
-    <button type="submit" name="run" value="sync">Start sync</button>
-    <button type="submit" name="run" value="test">Test login</button>
-    <output id="adhoc-status"></output>
-  </form>`; // prettier-ignore
+    <p>
+      <button type="submit" value="sync" ${a}>Start sync</button>
+      <button type="submit" value="test" class="secondary" ${a}>Test login</button>
+      <span class="notice" id="adhoc-status" role="status"></span>
+    </p>
+    <p class="hint">
+      Passwords are sealed with the secrets key on the server before the job is queued; they are never shown
+      again.
+    </p>
+  </form>`;
 }
 
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const admin = user.role === 'admin';
   const tasks = rt.config.sync;
-  return html`<section id="sync-page" data-admin="${admin ? 'yes' : 'no'}">
-    <h2>Sync tasks</h2>
-    ${tasks.length === 0
-      ? html`<p>No task is configured (<code>sync:</code> in the config).</p>`
-      : html`<table id="sync-tasks"><thead><tr><th>Task</th><th>Remote</th><th>Local user</th><th>Schedule</th><th>Last result</th><th>Progress</th><th></th></tr></thead>
-        <tbody>${tasks.map((t) => taskRow(t, admin))}</tbody></table>`}
-    ${admin ? html`<h2>Ad-hoc sync</h2>${adhocFormHtml()}` : ''}
-    <h2>Recent ad-hoc runs</h2>
-    <table id="sync-adhoc"><thead><tr><th>Remote</th><th>Local user</th><th>State</th><th>Progress / outcome</th><th></th></tr></thead><tbody></tbody></table>
-    <section id="sync-report" hidden><h2>Report <small data-field="title"></small></h2><div data-field="body"></div></section>
-  </section>`; // prettier-ignore
+  return html`<link rel="stylesheet" href="/assets/admin-pages.css" />
+    <section class="page sync">
+      <div class="page-head">
+        <h1>Synchronization</h1>
+        <span class="notice" id="notice" role="status"></span>
+      </div>
+      <p class="hint">IMAP migrations into local mailboxes. Progress updates every few seconds.</p>
+      <table class="grid" id="sync-tasks">
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>Remote</th>
+            <th>Local user</th>
+            <th>Schedule</th>
+            <th>Last result</th>
+            <th>Now</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            tasks.length === 0
+              ? html`<tr>
+                  <td colspan="7" class="muted">No task is configured (<code>sync:</code> in the config).</td>
+                </tr>`
+              : tasks.map((t) => taskRow(t, admin))
+          }
+        </tbody>
+      </table>
+      <h2>Ad-hoc sync</h2>
+      ${adhocFormHtml(admin)}
+      <h2>Recent ad-hoc runs</h2>
+      <table class="grid" id="sync-adhoc">
+        <thead>
+          <tr>
+            <th>Remote</th>
+            <th>Local user</th>
+            <th>Kind</th>
+            <th>State</th>
+            <th>Now / outcome</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          <tr>
+            <td colspan="6" class="muted">Loading…</td>
+          </tr>
+        </tbody>
+      </table>
+      <section id="sync-report" class="report" hidden>
+        <h2>Report <span class="muted" data-field="title"></span></h2>
+        <div data-field="body"></div>
+      </section>
+    </section>`;
 }
 
 export const syncPage: PageModule = {

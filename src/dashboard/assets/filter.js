@@ -1,0 +1,143 @@
+// Filter page: polls /api/filter/overview for Bayes training, recent learns, the antivirus
+// signatures and the last spam-expunge run; "Update now" queues freshclam and follows it.
+import { ApiError, el, getJson, localTime, poll, postJson, relativeTime } from './api.js';
+
+const notice = document.querySelector('#notice');
+const bayes = document.querySelector('#bayes');
+const antivirus = document.querySelector('#antivirus');
+const expunge = document.querySelector('#expunge');
+const learns = document.querySelector('#learns tbody');
+const learnSummary = document.querySelector('#learn-summary');
+
+const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
+const failure = (err) => (err instanceof ApiError ? err.message : String(err));
+const say = (text, bad = false) => {
+  notice.textContent = text;
+  notice.className = bad ? 'notice bad' : 'notice';
+};
+
+function renderBayes(b) {
+  const d = b.row?.details ?? {};
+  const min = d.minLearns ?? b.minLearns;
+  for (const kind of ['spam', 'ham']) {
+    const m = bayes.querySelector(`[data-meter="${kind}"]`);
+    const n = d[kind];
+    const fill = m.querySelector('.fill');
+    fill.style.width = n === undefined ? '0' : `${Math.min(100, (100 * n) / min)}%`;
+    fill.classList.toggle('full', n !== undefined && n >= min);
+    field(m, 'count').textContent = n === undefined ? '?' : `${n} / ${min}`;
+  }
+  const summary = field(bayes, 'summary');
+  summary.textContent = b.current
+    ? `reading the counters… (${b.row?.summary ?? ''})`
+    : (b.row?.summary ?? '');
+  summary.className = b.row?.alert ? 'detail bad' : 'detail';
+}
+
+function renderAntivirus(a) {
+  const d = a.row?.details ?? {};
+  field(antivirus, 'version').textContent = d.clamdError
+    ? `clamd unreachable: ${d.clamdError}`
+    : `daily ${d.dbVersion ?? '?'}${d.engine ? ` (ClamAV ${d.engine})` : ''}`;
+  const age = field(antivirus, 'age');
+  age.textContent = d.dbDate ? relativeTime(Date.parse(d.dbDate)) : 'unknown';
+  age.title = d.dbDate ? localTime(Date.parse(d.dbDate)) : '';
+  field(antivirus, 'last').textContent =
+    d.consecutiveFailures > 0
+      ? `failed ${relativeTime(d.lastErrorAt)} (${d.consecutiveFailures}× in a row): ${d.lastError ?? ''}`
+      : `ok ${relativeTime(d.lastSuccessAt)}`;
+  const status = field(antivirus, 'status');
+  status.textContent = a.row?.alert ? `ALERT: ${(d.alerts ?? []).join('; ')}` : 'ok';
+  status.className = a.row?.alert ? 'bad' : 'ok';
+  const job = field(antivirus, 'job');
+  if (a.current) job.textContent = `update ${a.current.state}…`;
+  else if (a.lastJob)
+    job.textContent = a.lastJob.failedReason
+      ? `last update failed ${relativeTime(a.lastJob.finishedOn)}: ${a.lastJob.failedReason}`
+      : `last update finished ${relativeTime(a.lastJob.finishedOn)}: ${updateText(a.lastJob.result)}`;
+  document.querySelector('#freshclam-now').dataset.busy = a.current ? 'yes' : '';
+}
+
+function updateText(r) {
+  if (!r) return '';
+  if (r.skipped) return `skipped (${r.skipped})`;
+  if (r.upToDate) return 'already up to date';
+  return `updated ${(r.updated ?? []).join(', ') || 'nothing'}${r.clamd?.reload ? `, reload ${r.clamd.reload}` : ''}`;
+}
+
+function renderExpunge(e) {
+  const d = e.row?.details ?? {};
+  const summary = field(expunge, 'summary');
+  summary.textContent = e.current ? `running now… ${e.row?.summary ?? ''}` : (e.row?.summary ?? '');
+  summary.className = e.row?.alert ? 'detail bad' : 'detail';
+  const r = d.result;
+  field(expunge, 'counts').replaceChildren(
+    ...(r
+      ? [
+          ['last run', `${relativeTime(d.at)}`],
+          ['users', r.users],
+          ['messages examined', r.examined],
+          ['expunged', r.expunged],
+          ['kept', r.kept],
+          ['users without Junk', r.noJunk],
+          ['users failed', r.errors],
+        ].map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, String(v ?? 0))))
+      : []),
+  );
+}
+
+function renderLearns(l) {
+  const learned = l.rows.find((r) => r.target === 'learned');
+  const trainers = l.rows.find((r) => r.target === 'trainers');
+  learnSummary.textContent = [learned?.summary, trainers ? `Trainers: ${trainers.summary}` : '']
+    .filter(Boolean)
+    .join('. ');
+  learns.replaceChildren(
+    ...(l.recent.length === 0
+      ? [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'Nothing learned recently.'))]
+      : l.recent.map((x) =>
+          el(
+            'tr',
+            {},
+            el('td', { title: localTime(x.finishedOn) }, relativeTime(x.finishedOn)),
+            el('td', {}, x.user),
+            el('td', {}, x.class),
+            el(
+              'td',
+              { class: x.failedReason ? 'bad' : '' },
+              x.failedReason ? `failed: ${x.failedReason}` : x.outcome,
+            ),
+            el('td', {}, x.bytes === undefined ? '' : `${Math.round(x.bytes / 1024)} KB`),
+          ),
+        )),
+  );
+}
+
+const poller = poll(
+  async () => {
+    const o = await getJson('/filter/overview');
+    renderBayes(o.bayes);
+    renderAntivirus(o.antivirus);
+    renderExpunge(o.expunge);
+    renderLearns(o.learn);
+  },
+  3000,
+  (err) => say(`cannot refresh: ${failure(err)}`, true),
+);
+
+async function trigger(path, what) {
+  try {
+    const outcome = await postJson(path);
+    say(`${what}: ${outcome.status === 'queued' ? 'queued' : outcome.status.replace('-', ' ')}`);
+    poller.now();
+  } catch (err) {
+    say(`${what}: ${failure(err)}`, true);
+  }
+}
+
+document
+  .querySelector('#freshclam-now')
+  .addEventListener('click', () => trigger('/filter/freshclam', 'signature update'));
+document
+  .querySelector('#bayes-refresh')
+  .addEventListener('click', () => trigger('/filter/bayes-stats', 'Bayes counters'));
