@@ -184,7 +184,10 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
   app.addHook('onRequest', (req, reply) => gate(ctx, req, reply));
 
   const showLogin = (req: FastifyRequest, reply: FastifyReply, status: number, message?: string) => {
-    const token = randomToken();
+    // Kept while it lasts: a second login page (another tab, a redirected favicon request)
+    // must not invalidate the form already shown.
+    const have = req.cookies[LOGIN_CSRF_COOKIE];
+    const token = have && /^[\w-]{43}$/.test(have) ? have : randomToken();
     return reply
       .code(status)
       .header('cache-control', 'no-store')
@@ -192,6 +195,9 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
       .type('text/html; charset=utf-8')
       .send(loginPage(ctx, token, message));
   };
+
+  // Browsers ask for it on every page; answered here so it never reaches the login redirect.
+  app.get('/favicon.ico', { config: { access: 'public' } }, async (_req, reply) => reply.code(404).send());
 
   app.get('/login', { config: { access: 'public' } }, async (req, reply) => {
     if (await ctx.sessions.get(req.cookies[SESSION_COOKIE])) return reply.redirect('/', 302);

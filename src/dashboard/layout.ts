@@ -50,7 +50,7 @@ export function frame(o: FrameOptions): string {
         <link rel="stylesheet" href="${assetUrl('dashboard.css')}" />
         ${(o.scripts ?? []).map((s) => html`<script type="module" src="${assetUrl(s)}"></script>`)}
       </head>
-      <body class="${o.user ? `role-${o.user.role}` : 'anonymous'}">
+      <body class="${o.user ? `user-${o.user.role}` : 'anonymous'}">
         ${nav(o)}
         <main id="main">${o.body}</main>
       </body>
