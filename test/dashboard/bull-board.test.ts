@@ -76,6 +76,7 @@ describe('Bull Board', () => {
     await page.getByText('"john"').first().waitFor();
     const body = await page.locator('body').innerText();
     expect(body).toContain('jobData');
+    expect(body).toContain(`#${jobId}`);
     expect(body).not.toContain(sealed);
     expect(body).not.toContain('mjs1.');
     await screenshot(page, 'bull-board-job-data');
