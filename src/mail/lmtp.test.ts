@@ -100,6 +100,7 @@ interface FakeServer {
 }
 
 const LHLO_REPLY = '250-fake.test\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n250 ENHANCEDSTATUSCODES';
+const PIPELINING_LHLO = LHLO_REPLY.replace('250 ENHANCED', '250-ENHANCED') + '\r\n250 PIPELINING';
 const DEFAULT_REPLIES: Record<string, string> = {
   LHLO: LHLO_REPLY,
   MAIL: '250 2.1.0 OK',
@@ -202,7 +203,7 @@ describe('LmtpClient against a scripted server', () => {
       `MAIL FROM:<bob@example.org> BODY=8BITMIME SIZE=${message.length}`,
       'RCPT TO:<alice>',
       'DATA',
-      'RSET',
+      // no RSET: a transaction that ended with its reply after DATA leaves a clean session
       'MAIL FROM:<> BODY=8BITMIME SIZE=7',
       'RCPT TO:<alice>',
       'DATA',
@@ -296,6 +297,76 @@ describe('LmtpClient against a scripted server', () => {
     expect((await caught(c2.deliver({ from: 'a@b', to: 'c', message: Buffer.from('x') }))).code).toBe(
       'ETIMEOUT',
     );
+  });
+
+  it('with PIPELINING, sends MAIL, RCPT and DATA in one write and the message after 354', async () => {
+    const server = await fakeServer((verb) => (verb === 'LHLO' ? PIPELINING_LHLO : undefined));
+    const writes: string[] = [];
+    const client = new LmtpClient({ host: '127.0.0.1', port: server.port });
+    await client.connect();
+    expect(client.extensions.has('PIPELINING')).toBe(true);
+    const socket = (client as unknown as { socket: net.Socket }).socket;
+    const write = socket.write.bind(socket) as (data: string | Uint8Array) => boolean;
+    socket.write = ((data: string | Uint8Array) => {
+      writes.push(Buffer.from(data).toString('latin1'));
+      return write(data);
+    }) as typeof socket.write;
+    const big = Buffer.from(`Subject: big\r\n\r\n${'.line of text, dot first\n'.repeat(40_000)}`, 'latin1');
+    for (const message of [Buffer.from('Subject: a\r\n\r\nbody\r\n'), big]) {
+      expect((await client.deliver({ from: 'a@b', to: 'alice', message })).code).toBe(250);
+    }
+    await client.close();
+    expect(writes[0]).toBe(`MAIL FROM:<a@b> BODY=8BITMIME SIZE=20\r\nRCPT TO:<alice>\r\nDATA\r\n`);
+    expect(writes.slice(1, 3).join('')).toBe('Subject: a\r\n\r\nbody\r\n.\r\n'); // corked: one writev
+    // .equals: a deep equality over a megabyte of Buffer elements takes seconds
+    expect(server.messages[1]!.equals(encodeByteByByte(big).subarray(0, -3))).toBe(true);
+    expect(server.commands).not.toContain('RSET');
+  });
+
+  it('with PIPELINING, a refused RCPT throws its code, and the next transaction starts with RSET', async () => {
+    let refuse = true;
+    const server = await fakeServer((verb) => {
+      if (verb === 'LHLO') return PIPELINING_LHLO;
+      if (verb === 'RCPT' && refuse) return "550 5.1.1 <alice> User doesn't exist";
+      if (verb === 'DATA' && refuse) return '554 5.5.1 No valid recipients';
+      return undefined;
+    });
+    const client = new LmtpClient({ host: '127.0.0.1', port: server.port });
+    await client.connect();
+    const err = await caught(client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') }));
+    expect(err).toMatchObject({ code: 'EENVELOPE', responseCode: 550 });
+    refuse = false;
+    expect((await client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') })).code).toBe(
+      250,
+    );
+    await client.close();
+    expect(server.commands.slice(1, -1)).toEqual([
+      'MAIL FROM:<a@b> BODY=8BITMIME SIZE=3',
+      'RCPT TO:<alice>',
+      'DATA',
+      'RSET',
+      'MAIL FROM:<a@b> BODY=8BITMIME SIZE=3',
+      'RCPT TO:<alice>',
+      'DATA',
+    ]);
+    expect(server.messages).toHaveLength(1);
+  });
+
+  it('with PIPELINING, a 354 after a refused RCPT drops the session instead of sending the message', async () => {
+    const server = await fakeServer((verb) => {
+      if (verb === 'LHLO') return PIPELINING_LHLO;
+      if (verb === 'RCPT') return '451 4.3.0 Try later';
+      return undefined;
+    });
+    const client = new LmtpClient({ host: '127.0.0.1', port: server.port });
+    await client.connect();
+    const err = await caught(client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') }));
+    expect(err).toMatchObject({ code: 'EENVELOPE', responseCode: 451 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.messages).toHaveLength(0);
+    expect(
+      (await caught(client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') }))).code,
+    ).toBe('EENVELOPE');
   });
 
   it('reports a refused connection as ECONNECTION', async () => {
