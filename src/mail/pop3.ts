@@ -69,6 +69,8 @@ export class Pop3Client {
   #reader: Pop3ResponseReader;
   /** Settles when the last queued response has been read: responses come in command order. */
   #turn: Promise<unknown> = Promise.resolve();
+  /** Pipelined commands are being gathered for one write (see #send). */
+  #corked = false;
   #capabilities = new Map<string, string>();
   #greeting = '';
   readonly #peer: string;
@@ -205,7 +207,9 @@ export class Pop3Client {
     let next = 0;
     try {
       for (;;) {
-        while (queued.length < window && next < msgNos.length) {
+        // Refilled by halves: the RETRs of one refill go out in one write (see #send).
+        const refill = queued.length <= window >> 1;
+        while (refill && queued.length < window && next < msgNos.length) {
           const msgNo = msgNos[next++]!;
           const spool = createSpool();
           let read!: () => void;
@@ -337,7 +341,7 @@ export class Pop3Client {
     const failure = this.#source.failure;
     if (failure) return Promise.reject(failure);
     const pipelined = this.#capabilities.has('PIPELINING');
-    if (command !== undefined && pipelined) this.#socket.write(`${command}\r\n`);
+    if (command !== undefined && pipelined) this.#send(command);
     const run = async (): Promise<T> => {
       const failure = this.#source.failure;
       if (failure) throw failure;
@@ -356,6 +360,23 @@ export class Pop3Client {
     const result = this.#turn.then(run);
     this.#turn = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Writes a pipelined command. Commands issued in the same tick (a refill of RETRs, a run of
+   * DELEs) leave in one write: the socket is corked until the next tick.
+   */
+  #send(command: string): void {
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(`${command}\r\n`);
   }
 
   #fail(err: ProtocolError): void {
