@@ -80,6 +80,27 @@ export class MessageSpool {
     return Readable.from(start === 0 ? this.#chunks : [Buffer.concat(this.#chunks).subarray(start)]);
   }
 
+  /**
+   * The message from byte `start` on, as chunks: the buffers themselves while in memory (no
+   * stream machinery, no copy), else read from the temp file.
+   */
+  async *chunks(start = 0): AsyncGenerator<Buffer> {
+    if (!this.#closed) throw new Error('spool is still being written');
+    if (this.#file) {
+      yield* createReadStream(this.#file.path, { start, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+      return;
+    }
+    let skip = start;
+    for (const chunk of this.#chunks) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      yield skip > 0 ? chunk.subarray(skip) : chunk;
+      skip = 0;
+    }
+  }
+
   /** The whole message in memory; only for messages known to be small. */
   buffer(): Buffer | undefined {
     return this.#file ? undefined : Buffer.concat(this.#chunks);

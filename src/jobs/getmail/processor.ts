@@ -5,7 +5,6 @@
  * on the next run: a message still "in flight" is looked up in the local mailbox by its trace
  * header before it is delivered again.
  */
-import { PassThrough, type Readable } from 'node:stream';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError, ProtocolError } from '../../core/errors.js';
 import { ConnectionSlots, LmtpPool } from '../../mail/lmtp-pool.js';
@@ -351,8 +350,8 @@ class FetchRun {
       ...verdict.headers,
     ]);
     const body = verdict.subject
-      ? [added, replaceHeader(section, 'Subject', verdict.subject), spool.stream(section.length)]
-      : [added, spool.stream()];
+      ? [added, replaceHeader(section, 'Subject', verdict.subject), spool.chunks(section.length)]
+      : [added, spool.chunks()];
     await store.markInflight(key);
     try {
       await lmtp.use((c) =>
@@ -361,7 +360,12 @@ class FetchRun {
     } catch (err) {
       if (!(err instanceof ProtocolError) || err.responseCode === undefined) throw err; // outcome unknown: stays in flight
       await store.clearInflight(key);
-      if (err.responseCode < 500) throw err; // 4xx: stop, retry with backoff; the message stays remote
+      if (err.responseCode < 500) {
+        // 4xx: stop, retry with backoff; the message stays remote
+        log.warn({ messageId, err: err.message }, 'LMTP deferred the message; the run stops');
+        await line(`deferred by LMTP (${err.message}); left on the server, run stopped`);
+        throw err;
+      }
       result.failed++;
       log.warn({ messageId, err: err.message }, 'LMTP refused the message; left on the server');
       return line(`refused by LMTP (${err.message}); left on the server`);
@@ -383,18 +387,10 @@ class FetchRun {
   }
 }
 
-/** Buffers and streams one after the other, as one stream. */
-function concat(parts: (Buffer | Readable)[]): Readable {
-  const out = new PassThrough();
-  (async () => {
-    for (const p of parts) {
-      if (Buffer.isBuffer(p)) {
-        if (!out.write(p)) await new Promise((r) => out.once('drain', r));
-        continue;
-      }
-      for await (const chunk of p) if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-    }
-    out.end();
-  })().catch((err: Error) => out.destroy(err));
-  return out;
+/** Buffers and chunk sources one after the other, as one chunk source. */
+async function* concat(parts: (Buffer | AsyncIterable<Buffer>)[]): AsyncGenerator<Buffer> {
+  for (const p of parts) {
+    if (Buffer.isBuffer(p)) yield p;
+    else yield* p;
+  }
 }
