@@ -9,7 +9,9 @@
  * BENCH_ACCOUNTS (200), BENCH_RUNS (1: throughput runs per tool, round-robin; the median is
  * reported), BENCH_PROFILE=1 (CPU profiles of the first mailjobs throughput run and of the
  * many-accounts worker, summarised in the report's notes), BENCH_LMTP_CONNECTIONS (unset:
- * mailjobs' default `getmail.lmtpConnections`).
+ * mailjobs' default `getmail.lmtpConnections`), BENCH_SECTIONS (all: a comma-separated subset of
+ * `throughput,poll,many,huge`, to measure one part while working on it), BENCH_TOOLS (all: a subset
+ * of `mailjobs,getmail6,fetchmail` for the throughput section).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +66,11 @@ const POLL_MESSAGES = envInt('BENCH_POLL_MESSAGES', 10_000);
 const ACCOUNTS = envInt('BENCH_ACCOUNTS', 200);
 const RUNS = envInt('BENCH_RUNS', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'throughput,poll,many,huge').split(','));
+for (const s of SECTIONS)
+  if (!['throughput', 'poll', 'many', 'huge'].includes(s))
+    throw new Error(`BENCH_SECTIONS: unknown section ${JSON.stringify(s)}`);
+const TOOLS = new Set((process.env.BENCH_TOOLS ?? 'mailjobs,getmail6,fetchmail').split(','));
 const TOOL_TIMEOUT_MS = 20 * 60_000;
 const RESULTS = path.join(ROOT, 'bench/results');
 
@@ -156,7 +163,7 @@ async function verify(env: Env, user: string, run: ToolRun, expected: number): P
 
 async function throughput(env: Env, corpus: CorpusMessage[], notes: string[]): Promise<ThroughputRow[]> {
   const profileDir = path.join(RESULTS, 'profile');
-  const tools: Array<[string, (t: FetchTarget, run: number) => Promise<ToolRun>]> = [
+  const all: Array<[string, (t: FetchTarget, run: number) => Promise<ToolRun>]> = [
     [
       'mailjobs',
       (t, run) => {
@@ -168,6 +175,7 @@ async function throughput(env: Env, corpus: CorpusMessage[], notes: string[]): P
     ['getmail6', (t) => runGetmail6(t, { timeoutMs: TOOL_TIMEOUT_MS })],
     ['fetchmail', (t) => runFetchmail(t, { timeoutMs: TOOL_TIMEOUT_MS })],
   ];
+  const tools = all.filter(([tool]) => TOOLS.has(tool));
   const rows = new Map(
     tools.map(([tool]) => [
       tool,
@@ -231,8 +239,13 @@ function profileIn(dir: string): string | undefined {
 }
 
 /** Runs a section; a failure is reported in the results rather than ending the bench. */
-async function section<T>(name: string, notes: string[], body: () => Promise<T>): Promise<T | undefined> {
-  if (interrupt.signal.aborted) return undefined;
+async function section<T>(
+  name: string,
+  key: string,
+  notes: string[],
+  body: () => Promise<T>,
+): Promise<T | undefined> {
+  if (interrupt.signal.aborted || !SECTIONS.has(key)) return undefined;
   try {
     return await body();
   } catch (err) {
@@ -262,9 +275,10 @@ async function main(): Promise<number> {
     const env: Env = { remote, local, redis };
     const notes: string[] = [];
     const corpus = makeCorpus(MESSAGES, SEED);
-    const rows = (await section('throughput', notes, () => throughput(env, corpus, notes))) ?? [];
-    const poll = await section('no-change poll', notes, () => noChangePoll(env));
-    const many: ManyAccountsResult | undefined = await section('many accounts', notes, () =>
+    const rows =
+      (await section('throughput', 'throughput', notes, () => throughput(env, corpus, notes))) ?? [];
+    const poll = await section('no-change poll', 'poll', notes, () => noChangePoll(env));
+    const many: ManyAccountsResult | undefined = await section('many accounts', 'many', notes, () =>
       runManyAccounts({
         profileDir: PROFILE ? path.join(RESULTS, 'profile-worker') : undefined,
         remote,
@@ -280,7 +294,7 @@ async function main(): Promise<number> {
     const workerProfile = profileIn(path.join(RESULTS, 'profile-worker'));
     if (workerProfile)
       notes.push('', '**Worker, many accounts:**', ...profileMarkdown(summarizeProfile(workerProfile)));
-    const huge = await section('50 MB message', notes, () => hugeMessage(env));
+    const huge = await section('50 MB message', 'huge', notes, () => hugeMessage(env));
     if (interrupt.signal.aborted) return abortExitCode; // no report from an interrupted run
     const report = formatReport({
       corpus,
@@ -298,7 +312,10 @@ async function main(): Promise<number> {
     writeFileSync(path.join(RESULTS, 'getmail.md'), report);
     console.log(report);
     console.error(`[bench] written to ${path.relative(process.cwd(), path.join(RESULTS, 'getmail.md'))}`);
-    return rows.length > 0 && rows.every((r) => r.runs.every((x) => !x.failure)) ? 0 : 1;
+    return (rows.length > 0 || !SECTIONS.has('throughput')) &&
+      rows.every((r) => r.runs.every((x) => !x.failure))
+      ? 0
+      : 1;
   } finally {
     await stopAll();
   }
