@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-/** Entry point of the `mailjobs` command. Expected errors print as plain lines, not stacks. */
+/**
+ * Entry point of the `mailjobs` command. Expected errors print as plain lines, not stacks.
+ * Jobs come from the catalog: a command loads only the job modules it needs.
+ */
 import { main } from './cli/main.js';
-import { UsageError } from './cli/jobs.js';
-import { ConfigError, PermanentJobError } from './core/errors.js';
+import { UsageError } from './cli/io.js';
 import { logger } from './core/logger.js';
-import { registry } from './jobs/registry.js';
 
 const deps = {
-  jobs: registry,
+  jobs: async () => (await import('./jobs/catalog.js')).catalog,
   log: logger,
   out: (text: string) => process.stdout.write(`${text}\n`),
   err: (text: string) => process.stderr.write(`${text}\n`),
@@ -16,6 +17,7 @@ const deps = {
 try {
   process.exitCode = await main(process.argv.slice(2), deps);
 } catch (err) {
+  const { ConfigError, PermanentJobError } = await import('./core/errors.js');
   if (err instanceof ConfigError || err instanceof UsageError || err instanceof PermanentJobError) {
     deps.err(`mailjobs: ${err.message}`);
     process.exitCode = 2;

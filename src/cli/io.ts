@@ -1,12 +1,30 @@
 /** Where commands write, injectable so tests can run them in-process. */
 import type { Logger } from '../core/logger.js';
+import type { JobSource } from '../jobs/catalog.js';
 import type { AnyJob } from '../jobs/types.js';
 
+/** What a command gets: the definitions of the jobs it needs (see `main`), a logger, output. */
 export interface CliDeps {
   jobs: readonly AnyJob[];
   log: Logger;
   out(text: string): void;
   err(text: string): void;
+}
+
+/**
+ * What `main` gets: jobs loaded, or catalog entries it loads as far as the command needs (or a
+ * function importing them, so `--help` imports no job code at all).
+ */
+export interface CliInput extends Omit<CliDeps, 'jobs'> {
+  jobs: readonly JobSource[] | (() => Promise<readonly JobSource[]>);
+}
+
+/** A mistake on the command line: printed as one line, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
 }
 
 /** The parsed command line common to every command. */

@@ -6,11 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { Job, QueueEvents } from 'bullmq';
 import { enqueueJob } from '../client/enqueue.js';
 import { bullConnection, queuePrefix } from '../core/redis.js';
-import { findJob } from '../jobs/registry.js';
+import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { executeJob } from '../worker/execute.js';
-import type { CliArgs, CliDeps } from './io.js';
+import { type CliArgs, type CliDeps, UsageError } from './io.js';
+
+export { UsageError };
 
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return {};
@@ -18,14 +20,6 @@ function parseJson(text: string | undefined): unknown {
     return JSON.parse(text);
   } catch (err) {
     throw new UsageError(`the payload is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** A mistake on the command line: printed as one line, exit 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = this.constructor.name;
   }
 }
 

@@ -1,16 +1,10 @@
 /**
- * The `mailjobs` command line: one explicit map of commands, no silent default.
+ * The `mailjobs` command line: one explicit map of commands, no silent default. Each command's
+ * module is imported when it runs, and only the job definitions it needs are loaded (`run
+ * imapsync` loads imapsync's, `seal` and `--help` none): start-up is most of a short run's time.
  */
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { configPath, loadConfig } from '../config/load.js';
-import { desiredSchedules } from '../scheduler/desired.js';
-import type { CliArgs, CliDeps } from './io.js';
-import { enqueueCommand, runCommand, UsageError } from './jobs.js';
-import { learnCommand } from './learn.js';
-import { sealCommand } from './seal.js';
-import { serve } from './serve.js';
-import { statusCommand } from './status.js';
+import { type CliArgs, type CliDeps, type CliInput, UsageError } from './io.js';
 
 export const USAGE = `usage: mailjobs <command> [--config FILE]
   start                     scheduler + workers (+ dashboard) in one process
@@ -28,7 +22,12 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   config check              validate the config, print it resolved with secrets masked
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
-function configCheck(args: CliArgs, deps: CliDeps): number {
+async function configCheck(args: CliArgs, deps: CliDeps): Promise<number> {
+  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }] = await Promise.all([
+    import('yaml'),
+    import('../config/load.js'),
+    import('../scheduler/desired.js'),
+  ]);
   const file = configPath(args.config);
   const config = loadConfig(file);
   desiredSchedules(deps.jobs, config);
@@ -38,15 +37,18 @@ function configCheck(args: CliArgs, deps: CliDeps): number {
 }
 
 const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number> | number> = {
-  start: (a, d) => serve('start', a, d),
-  worker: (a, d) => serve('worker', a, d),
-  scheduler: (a, d) => serve('scheduler', a, d),
+  start: async (a, d) => (await import('./serve.js')).serve('start', a, d),
+  worker: async (a, d) => (await import('./serve.js')).serve('worker', a, d),
+  scheduler: async (a, d) => (await import('./serve.js')).serve('scheduler', a, d),
   // Loaded on demand: Fastify and Bull Board would slow every other command's start-up.
   dashboard: async (a, d) => (await import('./dashboard.js')).dashboardCommand(a, d),
-  enqueue: (a, d) => (a.positionals[1] === 'learn' ? learnCommand(a, d) : enqueueCommand(a, d)),
-  run: runCommand,
-  status: statusCommand,
-  seal: sealCommand,
+  enqueue: async (a, d) =>
+    a.positionals[1] === 'learn'
+      ? (await import('./learn.js')).learnCommand(a, d)
+      : (await import('./jobs.js')).enqueueCommand(a, d),
+  run: async (a, d) => (await import('./jobs.js')).runCommand(a, d),
+  status: async (a, d) => (await import('./status.js')).statusCommand(a, d),
+  seal: async (a, d) => (await import('./seal.js')).sealCommand(a, d),
   config: (a, d) => {
     if (a.positionals[1] !== 'check') throw new UsageError('usage: mailjobs config check [--config FILE]');
     return configCheck(a, d);
@@ -81,15 +83,33 @@ export function parseCli(argv: string[]): CliArgs {
   };
 }
 
+/**
+ * The job definitions `name` needs: none (`seal`, `enqueue learn`), the one it names (`run`,
+ * `enqueue`), or all of them (every other command, including ones added later).
+ */
+function jobsNeeded(name: string, args: CliArgs): 'none' | 'named' | 'all' {
+  if (name === 'seal' || (name === 'enqueue' && args.positionals[1] === 'learn')) return 'none';
+  return name === 'run' || name === 'enqueue' ? 'named' : 'all';
+}
+
 /** Runs one command; returns the exit code. Errors other than usage errors propagate. */
-export async function main(argv: string[], deps: CliDeps): Promise<number> {
+export async function main(argv: string[], input: CliInput): Promise<number> {
   const args = parseCli(argv);
   const name = args.positionals[0];
   if (!name || name === 'help') {
-    deps.out(USAGE);
+    input.out(USAGE);
     return name ? 0 : 2;
   }
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}"\n${USAGE}`);
+  const need = jobsNeeded(name, args);
+  const named = args.positionals[1];
+  let jobs: CliDeps['jobs'] = [];
+  if (need === 'all' || (need === 'named' && named !== undefined)) {
+    const { loadJobs } = await import('../jobs/catalog.js');
+    const sources = typeof input.jobs === 'function' ? await input.jobs() : input.jobs;
+    jobs = await loadJobs(sources, need === 'named' ? [named!] : undefined);
+  }
+  const deps: CliDeps = { ...input, jobs };
   return command(args, deps);
 }

@@ -6,7 +6,7 @@
 import { configPath, loadConfig } from '../config/load.js';
 import { SecretBox } from '../core/crypto.js';
 import type { CliArgs, CliDeps } from './io.js';
-import { UsageError } from './jobs.js';
+import { UsageError } from './io.js';
 
 async function readStdin(input: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

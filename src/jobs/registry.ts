@@ -1,8 +1,9 @@
 /**
  * The one map of job name → definition. Adding a job: a folder under src/jobs/, its
- * contract in contracts.ts, its definition here. Nothing else dispatches on job names.
+ * contract in contracts.ts, its loader in catalog.ts, its definition here. Nothing else
+ * dispatches on job names. Importing this module loads every job's modules; the CLI uses
+ * `catalog` (contracts, definitions loaded on demand) instead, re-exported here.
  */
-import { PermanentJobError } from '../core/errors.js';
 import { getmailJob } from './getmail/index.js';
 import { imapsyncJob } from './imapsync/index.js';
 import { spamExpungeJob } from './spam-expunge/index.js';
@@ -11,6 +12,8 @@ import { bayesStatsJob } from './bayes-stats/index.js';
 import { freshclamJob } from './freshclam/index.js';
 import { queueMonitorJob } from './queue-monitor/index.js';
 import type { AnyJob } from './types.js';
+
+export { catalog, contractOf, findJob, loadJob, loadJobs, type JobEntry, type JobSource } from './catalog.js';
 
 export const registry: readonly AnyJob[] = [
   getmailJob,
@@ -21,15 +24,3 @@ export const registry: readonly AnyJob[] = [
   freshclamJob,
   queueMonitorJob,
 ];
-
-/** The definition of `name`; an unknown name fails loudly, listing the known ones. */
-export function findJob(jobs: readonly AnyJob[], name: string): AnyJob {
-  const def = jobs.find((j) => j.name === name);
-  if (!def) {
-    throw new PermanentJobError(
-      `unknown job "${name}"; known jobs: ${jobs.map((j) => j.name).join(', ') || '(none)'}`,
-      'EUNKNOWNJOB',
-    );
-  }
-  return def;
-}
