@@ -4,5 +4,8 @@
  */
 import type { PageModule } from '../types.js';
 import { connectorsPage } from './connectors.js';
+import { filterPage } from './filter.js';
+import { queuePage } from './queue.js';
+import { syncPage } from './sync.js';
 
-export const pages: readonly PageModule[] = [connectorsPage];
+export const pages: readonly PageModule[] = [connectorsPage, syncPage, filterPage, queuePage];

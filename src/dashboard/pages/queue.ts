@@ -129,7 +129,7 @@ async function render(_deps: DashboardDeps, user: SessionUser): Promise<SafeHtml
       <span class="muted" id="sampled"></span>
     </div>
     <div class="chart-box">
-      <div class="legend"><span><i class="swatch" style="background:#2357c6"></i>messages</span><span><i class="swatch" style="background:#c46a12"></i>KB</span></div>
+      <div class="legend"><span><i class="swatch messages"></i>messages</span><span><i class="swatch kb"></i>KB</span></div>
       <svg id="queue-chart" viewBox="0 0 800 260" preserveAspectRatio="none" role="img" aria-label="queue size over time"></svg>
     </div>
     <h2>Queued messages</h2>

@@ -1,0 +1,121 @@
+/**
+ * The Synchronization page in chromium, against the imapsync world (two real Dovecots) and real
+ * workers: "Start" on a task shows the progress moving (messages done, folder, rate) and then
+ * the report; the ad-hoc form's "Test login" shows its report too, and its password is sealed.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
+import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
+import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
+
+const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Kunden'];
+const PER_FOLDER = 500;
+const TOTAL = FOLDERS.length * PER_FOLDER;
+
+let w: SyncWorld;
+let dash: TestDashboard;
+let workers: WorkerSet;
+let browser: Browser;
+let remotePassword: string;
+
+beforeAll(async () => {
+  [w, browser] = await Promise.all([startSyncWorld(), launchBrowser()]);
+  const remote = await w.remote.addUser('r-page');
+  remotePassword = remote.password;
+  await w.local.addUser('l-page');
+  await w.local.addUser('l-page-adhoc');
+  const body = 'Line of text to give the message some weight.\r\n'.repeat(40);
+  const messages: CorpusMessage[] = FOLDERS.flatMap((folder, f) =>
+    Array.from({ length: PER_FOLDER }, (_, i) => ({
+      folder,
+      raw: makeMessage(`page-${f}-${i}`, { body }),
+      flags: [],
+      internalDate: new Date(Date.UTC(2021, 0, 1) + (f * PER_FOLDER + i) * 60_000),
+    })),
+  );
+  await seed(w.remote, remote.user, messages);
+  const config = writeSyncConfig(
+    w,
+    [{ id: 'migration', localUser: 'l-page', remoteUser: remote.user, password: remote.password }],
+    ['imapsync: { parallelFolders: 1 }', await dashboardConfigLine()],
+  );
+  dash = await startTestDashboard(config);
+  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await workers?.close();
+  await dash?.close();
+  await w?.stop();
+});
+
+describe('Synchronization page', () => {
+  it('"Start" shows the progress moving, then the report', async () => {
+    const page = await login(browser, dash.url, ADMIN);
+    const problems = pageProblems(page);
+    await page.goto(`${dash.url}/sync`);
+    const row = page.locator('tr[data-task="migration"]');
+    await expect.poll(() => row.locator('[data-field="summary"]').innerText()).toContain('never run');
+
+    await row.locator('button[data-action="start"]').click();
+    await expect.poll(() => page.locator('#notice').innerText()).toMatch(/^migration: queued \(job .+\)$/);
+    // Watch the progress cell until the report appears: the count of messages done must move.
+    const seen = new Set<number>();
+    const report = page.locator('#sync-report');
+    for (let i = 0; i < 1200 && !(await report.isVisible()); i++) {
+      const text = await row.locator('[data-field="progress"]').innerText();
+      const m = /(\d+)\/(\d+) messages/.exec(text);
+      if (m) {
+        expect(Number(m[2])).toBe(TOTAL);
+        expect(text).toMatch(/ msg\/s/);
+        seen.add(Number(m[1]));
+      }
+      if (seen.size === 2) await screenshot(page, 'sync-progress');
+      await page.waitForTimeout(100);
+    }
+    expect(seen.size, `progress values seen: ${[...seen].join(', ')}`).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => report.isVisible(), { timeout: 120_000 }).toBe(true);
+    expect(await report.locator('[data-field="outcome"]').innerText()).toBe('outcome: ok');
+    const totals = await report.locator('table.totals').innerText();
+    expect(totals).toContain(`messages on source\t${TOTAL}`);
+    expect(totals).toContain(`copied\t${TOTAL}`);
+    expect(await report.locator('table.folders tbody tr').count()).toBe(FOLDERS.length);
+    await expect.poll(() => row.locator('[data-field="summary"]').innerText()).toMatch(new RegExp(`ok just now, ${TOTAL} copied of ${TOTAL}`)); // prettier-ignore
+    expect(await row.locator('button[data-action="cancel"]').isHidden()).toBe(true);
+    expect(problems).toEqual([]);
+    await screenshot(page, 'sync-admin');
+    await page.context().close();
+  }, 240_000);
+
+  it('the ad-hoc form tests both logins and shows the result; the password is sealed', async () => {
+    const page = await login(browser, dash.url, ADMIN);
+    await page.goto(`${dash.url}/sync`);
+    const form = page.locator('#adhoc-form');
+    await form.locator('input[name="host"]').fill('127.0.0.1');
+    await form.locator('input[name="port"]').fill(String(w.remote.imapsPort));
+    await form.locator('select[name="security"]').selectOption('tls');
+    await form.locator('input[name="verifyCertificate"]').uncheck();
+    await form.locator('input[name="username"]').fill('r-page');
+    await form.locator('input[name="password"]').fill(remotePassword);
+    await form.locator('input[name="localUser"]').fill('l-page-adhoc');
+    await form.locator('button[value="test"]').click();
+    await expect.poll(() => page.locator('#adhoc-status').innerText()).toMatch(/^login test queued/);
+    expect(await form.locator('input[name="password"]').inputValue()).toBe('');
+    const report = page.locator('#sync-report');
+    await expect.poll(() => report.locator('[data-field="outcome"]').innerText().catch(() => ''), { timeout: 60_000 }).toBe('outcome: ok (test login)'); // prettier-ignore
+    expect(await report.locator('[data-field="title"]').innerText()).toContain(
+      'r-page@127.0.0.1 → l-page-adhoc (test login)',
+    );
+    await expect.poll(() => page.locator('#sync-adhoc tbody tr').first().innerText()).toMatch(/r-page@127\.0\.0\.1\tl-page-adhoc\ttest login\tcompleted/); // prettier-ignore
+
+    const [job] = await dash.rt.queues.get('imapsync')!.getJobs(['completed'], 0, 0);
+    expect(JSON.stringify(job!.data)).not.toContain(remotePassword);
+    expect(JSON.stringify(job!.data)).toContain('"password":"mjs1.');
+    await screenshot(page, 'sync-adhoc');
+    await page.context().close();
+  }, 120_000);
+});
