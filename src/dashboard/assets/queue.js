@@ -32,11 +32,12 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-/** A round upper bound for an axis: 1, 2, 5 × 10^n. */
-function niceMax(v) {
-  if (v <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= v);
+/** A round top for an axis of four steps: each step 1, 2 or 5 × 10^n, at least 1. */
+function axisTop(v) {
+  const raw = Math.max(v, 1) / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((m) => m >= raw);
+  return Math.max(4, step * 4);
 }
 
 function clock(t, minutes) {
@@ -50,8 +51,8 @@ export function drawChart(series) {
   const now = Date.now();
   const from = now - series.minutes * 60_000;
   const pts = series.points;
-  const maxCount = niceMax(Math.max(0, ...pts.map((p) => p.count)));
-  const maxKb = niceMax(Math.max(0, ...pts.map((p) => p.bytes / 1024)));
+  const maxCount = axisTop(Math.max(0, ...pts.map((p) => p.count)));
+  const maxKb = axisTop(Math.max(0, ...pts.map((p) => p.bytes / 1024)));
   const x = (t) => PAD.left + ((t - from) / (now - from)) * (W - PAD.left - PAD.right);
   const y = (v, max) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
   const nodes = [];
