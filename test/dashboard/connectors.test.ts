@@ -91,15 +91,18 @@ describe('Connectors page', () => {
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.locator('button.fetch').isDisabled()).toBe(true);
     expect(await page.locator('#fetch-all').isDisabled()).toBe(true);
-    const answer = await page.evaluate(async (account) => {
-      const token = document.querySelector('meta[name="csrf-token"]')!.getAttribute('content')!;
-      const res = await fetch('/api/connectors/fetch', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': token },
-        body: JSON.stringify({ account }),
-      });
-      return { status: res.status, body: (await res.json()) as { error: string } };
-    }, ACCOUNT);
+    const token = await page.locator('meta[name="csrf-token"]').getAttribute('content');
+    const answer = await page.evaluate(
+      async ({ account, token }) => {
+        const res = await fetch('/api/connectors/fetch', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+          body: JSON.stringify({ account }),
+        });
+        return { status: res.status, body: (await res.json()) as { error: string } };
+      },
+      { account: ACCOUNT, token: token! },
+    );
     expect(answer.status).toBe(403);
     expect(answer.body.error).toMatch(/read-only/);
     expect(await dash.rt.queues.get('getmail')!.getJobCounts('wait', 'active')).toEqual({

@@ -119,7 +119,7 @@ describe('with a session', () => {
     const s = await httpLogin(dash.url, ADMIN);
     const none = await s.call('POST', '/api/connectors/fetch', { account: 'remote@example.org' });
     expect(none.status).toBe(403);
-    expect((await none.json()).error).toMatch(/CSRF/);
+    expect(((await none.json()) as { error: string }).error).toMatch(/CSRF/);
     const wrong = await s.call(
       'POST',
       '/api/connectors/fetch',
@@ -164,12 +164,14 @@ describe('with a session', () => {
     const s = await httpLogin(dash.url, VIEWER);
     const list = await s.call('GET', '/api/connectors');
     expect(list.status).toBe(200);
-    expect((await list.json()).connectors.map((c: { id: string }) => c.id)).toEqual(['remote@example.org']);
+    expect(
+      ((await list.json()) as { connectors: { id: string }[] }).connectors.map((c: { id: string }) => c.id),
+    ).toEqual(['remote@example.org']);
 
     const csrf = { 'x-csrf-token': s.csrf };
     const fetchNow = await s.call('POST', '/api/connectors/fetch', { account: 'remote@example.org' }, csrf);
     expect(fetchNow.status).toBe(403);
-    expect((await fetchNow.json()).error).toMatch(/read-only/);
+    expect(((await fetchNow.json()) as { error: string }).error).toMatch(/read-only/);
     expect((await s.call('POST', '/api/connectors/fetch-all', {}, csrf)).status).toBe(403);
 
     // Bull Board: reading is fine, its mutating calls are refused even same-origin.
