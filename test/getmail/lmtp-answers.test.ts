@@ -186,6 +186,9 @@ describe('getmail: LMTP answers for one message during DATA (real Dovecot, quota
       expect(messageIds(before)).toContain('deferred-0'); // the first delivery goes alone, before the big one
       // Nothing deleted remotely: a stopped run deletes nothing.
       expect(await mailbox(w.remote, a.remote.user)).toHaveLength(5);
+      // Nothing left "in flight": the refused one and those marked ahead but never sent are cleared.
+      const inflight = `{${loadConfig(file, {}).redis.prefix}}:state:getmail:${a.id}:inflight`;
+      expect(await redis.hlen(inflight)).toBe(0);
 
       // The mailbox gets room; the retry (promoted rather than waiting out the backoff) delivers the rest.
       await setQuota(w.local, { kilobytes: QUOTA_KB * 10, tempfail: true });

@@ -59,6 +59,9 @@ export interface GetmailDeps {
   localHasTrace(connector: ConnectorConfig, trace: string, ctx: JobContext): Promise<boolean>;
 }
 
+/** Messages marked in flight with one Redis write (see {@link SeenUidStore.markInflight}). */
+const INFLIGHT_BATCH = 16;
+
 function emptyResult(account: string): GetmailResult {
   return { account, fetched: 0, delivered: 0, spam: 0, infected: 0, discarded: 0, tooBig: 0, failed: 0, recovered: 0, duplicates: 0, deferred: 0, deletedRemote: 0, bytes: 0, durationMs: 0 }; // prettier-ignore
 }
@@ -113,6 +116,10 @@ class FetchRun {
   private readonly limits;
   private seen = new Map<string, number>();
   private inflight = new Set<string>();
+  /** Keys marked in flight in Redis by this run and not settled yet, with the write marking them. */
+  private readonly marked = new Map<string, Promise<void>>();
+  /** The keys this folder will deliver, in order, for marking them ahead. */
+  private upcoming: { keys: string[]; index: Map<string, number> } = { keys: [], index: new Map() };
 
   constructor(
     private readonly connector: ConnectorConfig,
@@ -214,6 +221,8 @@ class FetchRun {
     // side; the first failure stops retrieval, lets the deliveries under way finish, and is thrown.
     const delivering = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
+    const upcoming = [...todo.values()].map((m) => messageKey(folder, m));
+    this.upcoming = { keys: upcoming, index: new Map(upcoming.map((k, i) => [k, i])) };
     await folder
       .retrieveEach([...todo.keys()], async (ref, spool) => {
         if (!failure && ctx.signal.aborted) {
@@ -239,6 +248,11 @@ class FetchRun {
       })
       .catch((err: unknown) => void (failure ??= { err }));
     await Promise.all(delivering);
+    // Marked ahead but never handed to LMTP (the run stopped): nothing to look for next time.
+    const unsent = [...this.marked.keys()];
+    await Promise.allSettled(this.marked.values());
+    this.marked.clear();
+    await this.store.clearInflight(unsent.filter((k) => !this.inflight.has(k)));
     if (failure) throw failure.err;
     const now = Date.now();
     const due = folder.messages.filter((m) => {
@@ -352,14 +366,15 @@ class FetchRun {
     const body = verdict.subject
       ? [added, replaceHeader(section, 'Subject', verdict.subject), spool.chunks(section.length)]
       : [added, spool.chunks()];
-    await store.markInflight(key);
+    await this.markInflight(key);
+    this.marked.delete(key); // from here on its outcome is settled below, or unknown (crash)
     try {
       await lmtp.use((c) =>
         c.deliver({ from, to: connector.deliverTo, message: concat(body), size: added.length + spool.size }),
       );
     } catch (err) {
       if (!(err instanceof ProtocolError) || err.responseCode === undefined) throw err; // outcome unknown: stays in flight
-      await store.clearInflight(key);
+      await store.clearInflight([key]);
       if (err.responseCode < 500) {
         // 4xx: stop, retry with backoff; the message stays remote
         log.warn({ messageId, err: err.message }, 'LMTP deferred the message; the run stops');
@@ -380,8 +395,25 @@ class FetchRun {
     await line(notes.length ? `delivered (${notes.join('; ')})` : 'delivered');
   }
 
+  /** Marks `key` in flight, with the next few keys of the folder in the same write. */
+  private markInflight(key: string): Promise<void> {
+    const pending = this.marked.get(key);
+    if (pending) return pending;
+    const at = this.upcoming.index.get(key);
+    const batch =
+      at === undefined
+        ? [key]
+        : this.upcoming.keys.slice(at, at + INFLIGHT_BATCH).filter((k) => !this.marked.has(k));
+    const write = this.store.markInflight(batch);
+    write.catch(() => undefined); // awaited by the delivery that needs it
+    for (const k of batch) this.marked.set(k, write);
+    return write;
+  }
+
   private async done(key: string, identity: string | undefined): Promise<void> {
     const at = Date.now();
+    await this.marked.get(key); // marked ahead: that write first, so this one clears it
+    this.marked.delete(key);
     await this.store.recordDone(key, identity, at);
     this.seen.set(key, at);
   }

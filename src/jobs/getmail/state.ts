@@ -49,14 +49,20 @@ export class SeenUidStore {
     return new Set(await this.redis.hkeys(this.keys.inflight));
   }
 
-  /** Before LMTP DATA: the outcome of this message is unknown until `recordDone`. */
-  async markInflight(key: string): Promise<void> {
-    await this.redis.hset(this.keys.inflight, key, Date.now());
+  /**
+   * Before LMTP DATA: the outcome of these messages is unknown until `recordDone`. Marking a
+   * few ahead in one write is safe: a key marked but never delivered only costs a look into
+   * the local mailbox after a crash.
+   */
+  async markInflight(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const now = Date.now();
+    await this.redis.hset(this.keys.inflight, Object.fromEntries(keys.map((k) => [k, now])));
   }
 
-  /** Not delivered (4xx/5xx): nothing to recover. */
-  async clearInflight(key: string): Promise<void> {
-    await this.redis.hdel(this.keys.inflight, key);
+  /** Not delivered (4xx/5xx, or never sent): nothing to recover. */
+  async clearInflight(keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.redis.hdel(this.keys.inflight, ...keys);
   }
 
   /** The message is handled (delivered, infected, discarded or found already delivered). */
