@@ -44,7 +44,10 @@ async function waitForJob(
   }
 }
 
-/** `<job> <json>` from the command line, checked, and the runtime to act on them. */
+/**
+ * `<job> <json>` from the command line, checked, and the runtime to act on them: with the job's
+ * queue for `enqueue`; `run` needs none (no BullMQ queue, connection or script loading).
+ */
 async function openJobCommand(args: CliArgs, deps: CliDeps, usage: string, startPrivateRedis: boolean) {
   const [, name, json] = args.positionals;
   if (!name) throw new UsageError(`usage: ${usage}`);
@@ -52,7 +55,7 @@ async function openJobCommand(args: CliArgs, deps: CliDeps, usage: string, start
   const payload = parseJson(json);
   const rt = await openRuntime({
     configFlag: args.config,
-    jobs: deps.jobs,
+    jobs: startPrivateRedis ? [] : [def],
     log: deps.log,
     startPrivateRedis,
   });
