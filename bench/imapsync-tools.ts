@@ -34,8 +34,13 @@ function workDir(name: string): string {
   return dir;
 }
 
-/** `mailjobs run imapsync {"task":"bench"}` with a config written for `t`. */
-export async function runMailjobs(t: SyncTarget, prefix: string, parallelFolders: number): Promise<ToolRun> {
+/** `mailjobs run imapsync {"task":"bench"}` with a config written for `t`; `cli`: another build's cli.js. */
+export async function runMailjobs(
+  t: SyncTarget,
+  prefix: string,
+  parallelFolders: number,
+  cli = path.join(ROOT, 'dist/cli.js'),
+): Promise<ToolRun> {
   const dir = workDir(`mailjobs-${t.localUser}`);
   const secret = path.join(dir, 'remote.password');
   writeFileSync(secret, t.remotePassword, { mode: 0o600 });
@@ -57,7 +62,7 @@ export async function runMailjobs(t: SyncTarget, prefix: string, parallelFolders
   );
   const run = await measure(
     process.execPath,
-    [path.join(ROOT, 'dist/cli.js'), 'run', 'imapsync', '{"task":"bench"}', '--config', config],
+    [cli, 'run', 'imapsync', '{"task":"bench"}', '--config', config],
     { timeoutMs: TIMEOUT_MS, env: { ...process.env, MAILJOBS_LOG_LEVEL: 'warn' } },
   );
   let result: Record<string, unknown> | undefined;

@@ -4,7 +4,11 @@
  * `--messages` messages (default 6,000) in 10 folders, copied into fresh users of a local
  * Dovecot (separator '/'). First run and a no-change rerun of each tool: messages/s, MB/s, peak
  * RSS, median of `--runs` (3) round-robin runs. Writes bench/results/imapsync.md. Options:
- * --messages N, --parallel N (mailjobs folders at once), --runs N.
+ * --messages N, --parallel N (mailjobs folders at once), --runs N; for the scale run,
+ * --folders N (the first N of the 10; 1: everything in INBOX), --small (2-4 KB text messages
+ * only), --tools mailjobs,mbsync (a subset), --cli FILE (a built cli.js other than dist's),
+ * --out NAME (bench/results/NAME.md), --compare-cli FILE (after each mailjobs rerun, one more
+ * no-change rerun with that build, e.g. one from before a start-up change).
  */
 import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -13,11 +17,11 @@ import { parseArgs } from 'node:util';
 import { startDovecot, type DovecotFixture } from '../test/fixtures/dovecot.js';
 import { startRedis } from '../test/fixtures/redis.js';
 import { run } from '../test/fixtures/service.js';
-import { makeCorpus, type CorpusMessage, wireBytes } from './corpus.js';
+import { makeCorpus, makeSmallCorpus, type CorpusMessage, wireBytes } from './corpus.js';
 import { killChildren, mib } from './measure.js';
 import { ROOT, runDsync, runMailjobs, runMbsync, type SyncTarget, type ToolRun } from './imapsync-tools.js';
 
-const FOLDERS = [
+const ALL_FOLDERS = [
   '',
   'Sent',
   'Archive',
@@ -34,8 +38,15 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '6000' },
     parallel: { type: 'string', default: '2' },
     runs: { type: 'string', default: '3' },
+    folders: { type: 'string', default: '10' },
+    small: { type: 'boolean', default: false },
+    tools: { type: 'string', default: 'mailjobs,mbsync,dsync' },
+    cli: { type: 'string' },
+    out: { type: 'string', default: 'imapsync' },
+    'compare-cli': { type: 'string' },
   },
 });
+const FOLDERS = ALL_FOLDERS.slice(0, Math.max(1, Number(values.folders)));
 const RUNS = Number(values.runs);
 const COUNT = Number(values.messages);
 
@@ -95,6 +106,8 @@ interface Row {
   tool: string;
   first: ToolRun;
   rerun: ToolRun;
+  /** mailjobs only, with --compare-cli: the same rerun with the other build. */
+  rerunCompare?: ToolRun;
   verdict: string;
   load: string;
 }
@@ -106,7 +119,7 @@ async function main(): Promise<void> {
     startDovecot({ separator: '/' }),
   ]);
   const rows: Row[] = [];
-  const corpus = makeCorpus(COUNT, 1729);
+  const corpus = values.small ? makeSmallCorpus(COUNT, 1729) : makeCorpus(COUNT, 1729);
   const bytes = wireBytes(corpus);
   try {
     const source = await remote.addUser('r-bench', 'bench-password');
@@ -119,11 +132,18 @@ async function main(): Promise<void> {
       [
         'mailjobs',
         (t) =>
-          runMailjobs(t, `bench${process.pid}${t.localUser.replace(/\W/g, '')}`, Number(values.parallel)),
+          runMailjobs(
+            t,
+            `bench${process.pid}${t.localUser.replace(/\W/g, '')}`,
+            Number(values.parallel),
+            values.cli,
+          ),
       ],
       ['mbsync', runMbsync],
       ['dsync', runDsync],
     ];
+    const chosen = new Set(values.tools.split(','));
+    tools.splice(0, tools.length, ...tools.filter(([name]) => chosen.has(name)));
     // Round-robin, each run starting with the next tool, so none is always first on a busy machine.
     const order = Array.from({ length: RUNS }, (_, r) =>
       tools.map((_t, i) => tools[(i + r) % tools.length]!),
@@ -141,6 +161,16 @@ async function main(): Promise<void> {
       const first = await runTool(target);
       const got = await check(local, target.localUser);
       const rerun = await runTool(target);
+      const compareCli = values['compare-cli'];
+      const rerunCompare =
+        tool === 'mailjobs' && compareCli
+          ? await runMailjobs(
+              target,
+              `bench${process.pid}${target.localUser.replace(/\W/g, '')}`,
+              Number(values.parallel),
+              compareCli,
+            )
+          : undefined;
       const again = await check(local, target.localUser);
       const same =
         JSON.stringify(got) === JSON.stringify(expected) &&
@@ -149,7 +179,7 @@ async function main(): Promise<void> {
         first.code === 0 && rerun.code === 0 && same
           ? 'ok'
           : `MISMATCH first=${first.code} rerun=${rerun.code} ${JSON.stringify(got)} / ${JSON.stringify(again)}: ${first.stderr.slice(-400)}`;
-      rows.push({ tool, first, rerun, verdict, load });
+      rows.push({ tool, first, rerun, ...(rerunCompare ? { rerunCompare } : {}), verdict, load });
       process.stdout.write(
         `${tool}: first ${(first.wallMs / 1000).toFixed(2)} s, rerun ${(rerun.wallMs / 1000).toFixed(2)} s, ${verdict}\n`,
       );
@@ -161,7 +191,7 @@ async function main(): Promise<void> {
   }
   const md = report(rows, bytes);
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
-  await writeFile(path.join(ROOT, 'bench/results/imapsync.md'), md);
+  await writeFile(path.join(ROOT, `bench/results/${values.out}.md`), md);
   process.stdout.write(`\n${md}`);
 }
 
@@ -187,13 +217,19 @@ function report(rows: Row[], bytes: number): string {
     '# imapsync bench',
     '',
     `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · Node ${process.version}`,
-    `Corpus: ${COUNT.toLocaleString('en')} messages, ${(bytes / 1e6).toFixed(1)} MB on the wire, ${FOLDERS.length} folders (makeCorpus, seed 1729); remote Dovecot Maildir++ '.', local Dovecot '/', plain IMAP on 127.0.0.1. ${RUNS} runs per tool, round-robin, each into a fresh user; median first run shown (all runs in brackets); wall time from process start to exit; peak RSS of the tool's process (max over runs).`,
+    `Corpus: ${COUNT.toLocaleString('en')} messages, ${(bytes / 1e6).toFixed(1)} MB on the wire, ${FOLDERS.length} folders (${values.small ? 'makeSmallCorpus' : 'makeCorpus'}, seed 1729); remote Dovecot Maildir++ '.', local Dovecot '/', plain IMAP on 127.0.0.1. ${RUNS} runs per tool, round-robin, each into a fresh user; median first run shown (all runs in brackets); wall time from process start to exit; peak RSS of the tool's process (max over runs).`,
     '',
     '| tool | first run | messages/s | MB/s | peak RSS | no-change rerun (median) | rerun / first | rerun peak RSS | load avg at start | check |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
     ...table,
     '',
   ];
+  const compared = rows.flatMap((r) => (r.rerunCompare ? [r.rerunCompare.wallMs] : [])).sort((a, b) => a - b);
+  if (compared.length > 0)
+    lines.push(
+      `mailjobs no-change rerun with ${values['compare-cli']}: median ${s(compared[Math.floor(compared.length / 2)]!)} (${compared.map(s).join(', ')})`,
+      '',
+    );
   for (const r of rows.filter((x) => x.tool === 'mailjobs')) {
     const first = r.first.result;
     const rerun = r.rerun.result;
