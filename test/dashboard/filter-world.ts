@@ -23,8 +23,8 @@ export interface FilterWorld {
   clamd: ClamdFixture;
   mirror: MirrorFixture;
   dovecot: DovecotFixture;
-  /** A config for this world with a fresh prefix; `dovecotUsers` for spam-expunge. */
-  config(): string;
+  /** A config for this world with a fresh prefix (spam-expunge for `alice`); `extra` YAML lines appended. */
+  config(extra?: string[]): string;
   stop(): Promise<void>;
 }
 
@@ -66,7 +66,7 @@ export async function startFilterWorld(): Promise<FilterWorld> {
     clamd,
     mirror,
     dovecot,
-    config: () =>
+    config: (extra = []) =>
       writeConfig(
         redis.url,
         freshPrefix(),
@@ -79,6 +79,7 @@ export async function startFilterWorld(): Promise<FilterWorld> {
           `  imap: { host: 127.0.0.1, port: ${dovecot.imapPort}, security: none }`,
           `  masterPasswordFile: ${dovecot.masterPasswordFile}`,
           'spamExpunge: { users: [alice] }',
+          ...extra,
           '',
         ].join('\n'),
       ),
