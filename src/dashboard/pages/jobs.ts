@@ -111,7 +111,18 @@ export async function cancelJob(
   const queue = queueOf(rt, name);
   const job = await queue.getJob(id);
   if (!job) throw new HttpError(404, `no ${name} job ${id}`);
-  const state = await job.getState();
+  let state = await job.getState();
+  if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
+    try {
+      await job.remove();
+      rt.log.info({ queue: name, jobId: id, by: user.name }, 'queued job removed on request');
+      return { status: 'removed', jobId: id };
+    } catch (err) {
+      // A worker took it between the two calls (a locked job cannot be removed): cancel it running.
+      state = await job.getState();
+      if (state !== 'active') throw err;
+    }
+  }
   if (state === 'active') {
     const heard = await requestCancel(rt.redis, rt.config.redis.prefix, {
       queue: name,
@@ -120,11 +131,6 @@ export async function cancelJob(
     });
     if (heard === 0) throw new HttpError(503, 'no worker process listens for cancel requests');
     return { status: 'cancelling', jobId: id };
-  }
-  if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
-    await job.remove();
-    rt.log.info({ queue: name, jobId: id, by: user.name }, 'queued job removed on request');
-    return { status: 'removed', jobId: id };
   }
   throw new HttpError(409, `${name} job ${id} is not running (${state})`);
 }
