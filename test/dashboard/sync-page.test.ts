@@ -11,8 +11,8 @@ import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } fr
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
 
-const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Kunden'];
-const PER_FOLDER = 500;
+const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Kunden', 'Rechnungen', 'Reisen', 'Privat', 'Vereine'];
+const PER_FOLDER = 250;
 const TOTAL = FOLDERS.length * PER_FOLDER;
 
 let w: SyncWorld;
@@ -27,6 +27,7 @@ beforeAll(async () => {
   remotePassword = remote.password;
   await w.local.addUser('l-page');
   await w.local.addUser('l-page-adhoc');
+  await w.local.addUser('l-cancel');
   const body = 'Line of text to give the message some weight.\r\n'.repeat(40);
   const messages: CorpusMessage[] = FOLDERS.flatMap((folder, f) =>
     Array.from({ length: PER_FOLDER }, (_, i) => ({
@@ -39,7 +40,10 @@ beforeAll(async () => {
   await seed(w.remote, remote.user, messages);
   const config = writeSyncConfig(
     w,
-    [{ id: 'migration', localUser: 'l-page', remoteUser: remote.user, password: remote.password }],
+    [
+      { id: 'migration', localUser: 'l-page', remoteUser: remote.user, password: remote.password },
+      { id: 'cancel-me', localUser: 'l-cancel', remoteUser: remote.user, password: remote.password },
+    ],
     ['imapsync: { parallelFolders: 1 }', await dashboardConfigLine()],
   );
   dash = await startTestDashboard(config);
@@ -90,6 +94,25 @@ describe('Synchronization page', () => {
     await screenshot(page, 'sync-admin');
     await page.context().close();
   }, 240_000);
+
+  it('"Cancel" stops a running sync: the report says who cancelled it', async () => {
+    const page = await login(browser, dash.url, ADMIN);
+    await page.goto(`${dash.url}/sync`);
+    const row = page.locator('tr[data-task="cancel-me"]');
+    await row.locator('button[data-action="start"]').click();
+    const cancel = row.locator('button[data-action="cancel"]');
+    await expect.poll(() => row.locator('[data-field="progress"]').innerText(), { timeout: 60_000, interval: 100 }).toMatch(/\d+\/2000 messages/); // prettier-ignore
+    expect(await cancel.isVisible()).toBe(true);
+    await cancel.click();
+    await expect.poll(() => page.locator('#notice').innerText()).toBe('cancel-me: cancelling…');
+    const report = page.locator('#sync-report');
+    await expect.poll(() => report.locator('[data-field="outcome"]').innerText().catch(() => ''), { timeout: 60_000 }).toBe('failed: cancelled by admin'); // prettier-ignore
+    await expect.poll(() => row.locator('[data-field="summary"]').innerText(), { timeout: 10_000 }).toContain('cancelled by admin'); // prettier-ignore
+    expect(await cancel.isHidden()).toBe(true);
+    expect(await row.locator('button[data-action="start"]').isEnabled()).toBe(true);
+    await screenshot(page, 'sync-cancelled');
+    await page.context().close();
+  }, 120_000);
 
   it('the ad-hoc form tests both logins and shows the result; the password is sealed', async () => {
     const page = await login(browser, dash.url, ADMIN);

@@ -81,7 +81,7 @@ function renderTask(t) {
   const reportButton = row.querySelector('[data-action="report"]');
   reportButton.hidden = !t.lastJobId;
   reportButton.dataset.job = t.lastJobId ?? '';
-  if (t.current) watch(t.current.id, `task ${t.id}`);
+  if (t.current) watch(t.current.id, `task ${t.id}`, row);
 }
 
 function renderAdhoc(list) {
@@ -131,20 +131,24 @@ async function refresh() {
 
 const poller = poll(refresh, 2000, (err) => say(`cannot refresh: ${failure(err)}`, true));
 
-/** Follows job `id` until it ends, then shows its report. */
-function watch(id, title) {
+/**
+ * Follows job `id` every second until it ends, then shows its report; with `row` (a task's),
+ * its progress shows there meanwhile, between the slower refreshes of the whole list.
+ */
+function watch(id, title, row) {
   if (watched.has(id)) return;
   watched.set(id, title);
   const follow = poll(
     async () => {
       const view = await getJson(`/sync/jobs/${encodeURIComponent(id)}`);
+      if (row && view.state === 'active') showProgress(row.querySelector('[data-field="now"]'), view);
       if (view.state === 'completed' || view.state === 'failed') {
         follow.stop();
         renderReport(view, title);
         poller.now();
       }
     },
-    1500,
+    1000,
     (err) => {
       if (err instanceof ApiError && err.status === 404) follow.stop();
     },
@@ -285,7 +289,7 @@ document.querySelector('#sync-tasks')?.addEventListener('click', async (ev) => {
           test ? { testLogin: true } : {},
         );
         say(`${id}: ${test ? 'login test ' : ''}${describe(outcome)}`);
-        watch(outcome.jobId, `task ${id}${test ? ' (test login)' : ''}`);
+        watch(outcome.jobId, `task ${id}${test ? ' (test login)' : ''}`, button.closest('tr'));
         break;
       }
       case 'cancel': {
