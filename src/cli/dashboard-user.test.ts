@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { hashPassword } from '../dashboard/password.js';
 import { setUserInYaml } from './dashboard-user.js';
 
 const cheap = { N: 1024, r: 8, p: 1 };
+
+/** The users as written, hashes revealed (the config keeps them as secrets). */
+const plainUsers = (config: Config) =>
+  config.dashboard.users.map((u) => ({ ...u, passwordHash: u.passwordHash.reveal() }));
 
 describe('dashboard add-user: the YAML edit', () => {
   it('adds a user under an existing dashboard section and keeps every comment', async () => {
@@ -24,7 +29,7 @@ describe('dashboard add-user: the YAML edit', () => {
     expect(out).toContain('# add users below');
     const config = parseConfig(out, '/tmp/x.yaml', {});
     expect(config.dashboard.port).toBe(9000);
-    expect(config.dashboard.users).toEqual([{ name: 'alice', role: 'admin', passwordHash: hash }]);
+    expect(plainUsers(config)).toEqual([{ name: 'alice', role: 'admin', passwordHash: hash }]);
   });
 
   it('creates the section when missing, and replaces a user of the same name', async () => {
@@ -33,7 +38,7 @@ describe('dashboard add-user: the YAML edit', () => {
     let out = setUserInYaml('redis: { prefix: x }\n', { name: 'bob', role: 'viewer', passwordHash: h1 });
     out = setUserInYaml(out, { name: 'carol', role: 'admin', passwordHash: h1 });
     out = setUserInYaml(out, { name: 'bob', role: 'admin', passwordHash: h2 });
-    expect(parseConfig(out, '/tmp/x.yaml', {}).dashboard.users).toEqual([
+    expect(plainUsers(parseConfig(out, '/tmp/x.yaml', {}))).toEqual([
       { name: 'bob', role: 'admin', passwordHash: h2 },
       { name: 'carol', role: 'admin', passwordHash: h1 },
     ]);

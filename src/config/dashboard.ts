@@ -4,11 +4,16 @@
  */
 import { z } from 'zod';
 import { parsePasswordHash } from '../dashboard/password.js';
+import { Secret } from './secret.js';
 
-const passwordHash = z.string().superRefine((value, ctx) => {
-  const problem = parsePasswordHash(value).problem;
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+/** Not a password, but an offline guessing target: kept out of `config check`, logs and JSON. */
+const passwordHash = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = parsePasswordHash(value).problem;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform((value) => new Secret(value, 'config'));
 
 const dashboardUser = z.strictObject({
   name: z

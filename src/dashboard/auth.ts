@@ -217,7 +217,7 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
       return showLogin(req, reply, 429, `Too many failed logins; try again in ${Math.ceil(wait / 60)} min.`);
     }
     const account = ctx.rt.config.dashboard.users.find((u) => u.name === name);
-    if (!(await verifyPassword(password, account?.passwordHash)) || !account) {
+    if (!(await verifyPassword(password, account?.passwordHash.reveal())) || !account) {
       await ctx.limiter.recordFailure(req.ip, name);
       ctx.rt.log.warn({ user: name, address: req.ip }, 'dashboard login failed');
       return showLogin(req, reply, 401, 'Wrong user name or password.');

@@ -1,0 +1,40 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { hashPassword } from '../dashboard/password.js';
+import { main } from './main.js';
+
+describe('mailjobs config check', () => {
+  it('prints the config resolved, with passwords and dashboard password hashes masked', async () => {
+    const hash = await hashPassword('dashboard pass', { N: 1024, r: 8, p: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'mailjobs-check-'));
+    const file = join(dir, 'mailjobs.yaml');
+    writeFileSync(
+      file,
+      [
+        'connectors:',
+        '  - { id: john@example.com, protocol: imap, host: imap.example.com, username: john, password: "remote pass", deliverTo: john }',
+        'dashboard:',
+        `  users: [{ name: alice, role: admin, passwordHash: "${hash}" }]`,
+        '',
+      ].join('\n'),
+    );
+    const out: string[] = [];
+    const code = await main(['config', 'check', '--config', file], {
+      jobs: [],
+      log: pino({ level: 'silent' }),
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    const text = out.join('\n');
+    expect(code).toBe(0);
+    expect(text).toContain('OK (secrets masked)');
+    expect(text).toContain('alice');
+    expect(text).toContain('imap.example.com');
+    expect(text).not.toContain('remote pass');
+    expect(text).not.toContain(hash.split('$').at(-1));
+    expect(text).toContain('[secret]');
+  });
+});
