@@ -59,8 +59,10 @@ describe('Filter page', () => {
     await expect
       .poll(
         async () => {
-          if ((await spam.innerText()) !== '3 / 200') await page.locator('#bayes-refresh').click();
-          return `${await spam.innerText()} ${await ham.innerText()}`;
+          const shown = `${await spam.innerText()} ${await ham.innerText()}`;
+          // Rspamd re-reads the spam and ham counters apart: ask again until both show.
+          if (shown !== '3 / 200 2 / 200') await page.locator('#bayes-refresh').click();
+          return shown;
         },
         { timeout: 120_000, interval: 4000 },
       )

@@ -59,7 +59,7 @@ async function adhocPayload(
   f: z.output<typeof adhocForm>,
 ): Promise<z.input<typeof imapsyncPayload>> {
   if ((f.password === undefined) === (f.admin === undefined)) {
-    throw new HttpError(400, 'password: give the user password or an admin login, not both');
+    throw new HttpError(400, 'password: give either the user password or an admin login');
   }
   const box = secretBox(rt);
   const login = f.admin
@@ -130,7 +130,10 @@ export async function syncOverview(rt: Runtime) {
       };
     }),
   );
-  const adhocJobs = recent.filter((j) => (j.data as Partial<ImapsyncPayload>).adhoc).slice(0, 10);
+  const adhocJobs = recent
+    .filter((j) => (j.data as Partial<ImapsyncPayload>).adhoc)
+    .sort((a, b) => b.timestamp - a.timestamp)
+    .slice(0, 10);
   const adhoc = await Promise.all(adhocJobs.map(async (j) => adhocSummary(j, await j.getState())));
   return { tasks, adhoc };
 }
