@@ -7,7 +7,6 @@ import type { Redis } from 'ioredis';
 import { configPath, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './core/logger.js';
-import { closeQueues, openQueues } from './core/queues.js';
 import { connectRedis, displayUrl, durabilityWarnings, resolveRedisUrl, stateKey } from './core/redis.js';
 import type { AnyJob } from './jobs/types.js';
 
@@ -40,7 +39,10 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   });
   const redis = connectRedis(redisUrl);
   redis.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
-  const queues = openQueues(opts.jobs, redisUrl, config.redis.prefix);
+  // BullMQ is loaded only when queues are wanted: `mailjobs run` needs none (a faster cold start).
+  const queueModule = opts.jobs.length > 0 ? await import('./core/queues.js') : undefined;
+  const queues =
+    queueModule?.openQueues(opts.jobs, redisUrl, config.redis.prefix) ?? new Map<string, Queue>();
   const runtime: Runtime = {
     configFile,
     config,
@@ -51,7 +53,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     log: opts.log,
     key: (...parts) => stateKey(runtime.config.redis.prefix, ...parts),
     async close() {
-      await closeQueues(queues);
+      await queueModule?.closeQueues(queues);
       await redis.quit().catch(() => redis.disconnect());
     },
   };

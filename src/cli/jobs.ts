@@ -3,8 +3,6 @@
  * processor, the same result JSON, whether through the queue or in the foreground.
  */
 import { randomUUID } from 'node:crypto';
-import { Job, QueueEvents } from 'bullmq';
-import { enqueueJob } from '../client/enqueue.js';
 import { bullConnection, queuePrefix } from '../core/redis.js';
 import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
@@ -29,6 +27,7 @@ async function waitForJob(
   jobId: string,
   timeoutSeconds: number,
 ): Promise<unknown> {
+  const { Job, QueueEvents } = await import('bullmq');
   const queue = rt.queues.get(name)!;
   const events = new QueueEvents(name, {
     connection: bullConnection(rt.redisUrl, { blocking: true }),
@@ -70,6 +69,7 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
     false,
   );
   try {
+    const { enqueueJob } = await import('../client/enqueue.js'); // BullMQ: only for enqueue, not run
     const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, {
       redis: rt.redis,
       prefix: rt.config.redis.prefix,

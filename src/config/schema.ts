@@ -2,7 +2,8 @@
  * The config file's schema. Every default is filled in here, so the rest of the code reads
  * one typed `Config` and never guesses. Secret files are read by `secretFrom` (see load.ts).
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { Secret } from './secret.js';
 import { dashboardSchema } from './dashboard.js';
@@ -17,10 +18,15 @@ const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
 const security = z.enum(['tls', 'starttls', 'none']);
 
+/** cron-parser (and luxon under it) load only for a config that has a cron expression. */
+const loadCronParser = () =>
+  (createRequire(import.meta.url)('cron-parser') as { CronExpressionParser: typeof CronExpressionParser })
+    .CronExpressionParser;
+
 /** A cron expression checked by cron-parser, so a typo stops start-up with the field named. */
 export const cronExpression = z.string().superRefine((expr, ctx) => {
   try {
-    CronExpressionParser.parse(expr);
+    loadCronParser().parse(expr);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: `invalid cron expression "${expr}": ${(err as Error).message}` });
   }

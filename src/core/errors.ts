@@ -1,11 +1,14 @@
 /**
  * Typed errors. Match them with `instanceof` or `code`, never with message text.
  * Each class sets `name` so logs and BullMQ's `failedReason` say what happened.
+ * No BullMQ here, so `mailjobs run` and the processors load none (a faster cold start).
  */
-import { UnrecoverableError } from 'bullmq';
 
-/** Base class for errors that a retry cannot fix (bad payload, bad config, wrong password). */
-export class PermanentJobError extends UnrecoverableError {
+/**
+ * Base class for errors that a retry cannot fix (bad payload, bad config, wrong password).
+ * The worker hands them to BullMQ as its `UnrecoverableError` (worker/workers.ts): no retry.
+ */
+export class PermanentJobError extends Error {
   constructor(
     message: string,
     readonly code: string,

@@ -39,7 +39,7 @@ describe('classifyImapError', () => {
     });
     const out = classified(err);
     expect(out).toBeInstanceOf(AuthenticationError);
-    expect(out).toBeInstanceOf(PermanentJobError); // BullMQ's UnrecoverableError: no retry storm
+    expect(out).toBeInstanceOf(PermanentJobError); // the worker fails it as UnrecoverableError: no retry storm
     expect(out).toMatchObject({ code: 'EAUTH', name: 'AuthenticationError' });
     expect(out.message).toBe(
       'IMAP login as alice@example.org at imap.example.org refused: [AUTHENTICATIONFAILED] Authentication failed.',

@@ -5,9 +5,10 @@
  * aborts one job the same way, but fails it without a retry. Jobs' background tasks (such as
  * bayes-learn's spool watcher) run beside the workers and stop first.
  */
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
+import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
@@ -52,6 +53,14 @@ function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext
   };
 }
 
+/** BullMQ fails an `UnrecoverableError` at once, whatever attempts are left: no retry storm. */
+function unrecoverable(err: PermanentJobError): UnrecoverableError {
+  const out = new UnrecoverableError(err.message);
+  out.name = err.name;
+  if (err.stack) out.stack = err.stack;
+  return Object.assign(out, { code: err.code });
+}
+
 export function startWorkers(deps: WorkerDeps): WorkerSet {
   const { log } = deps;
   const config = deps.config();
@@ -71,8 +80,9 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
             throw new WaitingError();
           }
           // Cancelled from the dashboard: fail now, no retry; the next run resumes from the state.
-          if (abort.aborted && isCancelReason(abort.reason)) throw new JobCancelledError(abort.reason);
-          throw err;
+          if (abort.aborted && isCancelReason(abort.reason))
+            throw unrecoverable(new JobCancelledError(abort.reason));
+          throw err instanceof PermanentJobError ? unrecoverable(err) : err;
         }
       },
       {
