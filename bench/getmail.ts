@@ -191,7 +191,14 @@ async function throughput(env: Env, corpus: CorpusMessage[], notes: string[]): P
       console.error(`[bench] throughput ${run + 1}/${RUNS}: ${tool} fetching ${corpus.length} messages`);
       const result = await fetch(target, run);
       const failure = await verify(env, target.localUser, result, corpus.length);
-      rows.get(tool)!.runs.push({ wallMs: result.wallMs, peakRssKb: result.peakRssKb, load, failure });
+      rows.get(tool)!.runs.push({
+        wallMs: result.wallMs,
+        peakRssKb: result.peakRssKb,
+        load,
+        failure,
+        cpuMs: result.cpuMs,
+        machineCpuMs: result.machineCpuMs,
+      });
       if (tool === 'mailjobs' && result.result)
         notes.push(`mailjobs result (run ${run + 1}): \`${JSON.stringify(result.result)}\``);
     }

@@ -224,6 +224,20 @@ function report(rows: Row[], bytes: number): string {
     ...table,
     '',
   ];
+  const jobMs = (which: 'first' | 'rerun') =>
+    rows
+      .filter((r) => r.tool === 'mailjobs')
+      .map((r) => Number(r[which].result?.durationMs))
+      .filter((ms) => Number.isFinite(ms))
+      .sort((a, b) => a - b);
+  const [jobFirst, jobRerun] = [jobMs('first'), jobMs('rerun')];
+  if (jobFirst.length > 0 && jobRerun.length > 0) {
+    const mid = (v: number[]) => v[Math.floor(v.length / 2)]!;
+    lines.push(
+      `mailjobs inside the job (its durationMs: what a running worker spends, without Node's start-up): first run median ${s(mid(jobFirst))}, no-change rerun median ${s(mid(jobRerun))}, rerun / first **${((100 * mid(jobRerun)) / mid(jobFirst)).toFixed(1)}%**.`,
+      '',
+    );
+  }
   const compared = rows.flatMap((r) => (r.rerunCompare ? [r.rerunCompare.wallMs] : [])).sort((a, b) => a - b);
   if (compared.length > 0)
     lines.push(

@@ -19,6 +19,14 @@ export interface Measured {
   peakRssKb: number | undefined;
   /** How `peakRssKb` was measured. */
   rssSource: 'time -f %M' | 'VmHWM poll';
+  /** CPU time (user + system) of the tool and its children, in ms (GNU time only). */
+  cpuMs: number | undefined;
+  /**
+   * CPU time the whole machine was busy during the run, in ms summed over every core (from
+   * /proc/stat): the tool plus the servers it talks to (Dovecot's pop3 and lmtp), plus
+   * anything else running, so measure on a quiet machine.
+   */
+  machineCpuMs: number | undefined;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -36,6 +44,23 @@ export function vmHwmKb(pid: number): number | undefined {
   try {
     const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU time of the whole machine since boot, in ms summed over cores (undefined off Linux). */
+export function machineBusyMs(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal ...; in USER_HZ (100 per second on Linux)
+    const busy = fields.reduce((a, b) => a + b, 0) - fields[3]! - (fields[4] ?? 0);
+    return busy * 10;
   } catch {
     return undefined;
   }
@@ -84,9 +109,10 @@ export async function measure(
   const useTime = existsSync(GNU_TIME);
   const rssFile = path.join(tmpdir(), `mailjobs-bench-rss-${process.pid}-${Date.now()}-${Math.random()}`);
   const [cmd, argv] = useTime
-    ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]]
+    ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]]
     : [command, [...args]];
   const started = process.hrtime.bigint();
+  const busyBefore = machineBusyMs();
   const child = track(
     spawn(cmd, argv, {
       env: opts.env ?? process.env,
@@ -116,13 +142,18 @@ export async function measure(
     if (poll) clearInterval(poll);
   });
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const busyAfter = machineBusyMs();
+  const machineCpuMs =
+    busyBefore !== undefined && busyAfter !== undefined ? busyAfter - busyBefore : undefined;
   let peakRssKb = polled;
+  let cpuMs: number | undefined;
   if (useTime) {
     try {
-      // GNU time writes "Command exited with non-zero status N" before the value on failure.
+      // GNU time writes "Command exited with non-zero status N" before the values on failure.
       const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-      const value = Number(lines[lines.length - 1]);
-      peakRssKb = Number.isFinite(value) && value > 0 ? value : undefined;
+      const [rss, user, system] = lines[lines.length - 1]!.split(' ').map(Number);
+      peakRssKb = rss !== undefined && Number.isFinite(rss) && rss > 0 ? rss : undefined;
+      cpuMs = Number.isFinite(user) && Number.isFinite(system) ? (user! + system!) * 1000 : undefined;
     } catch {
       peakRssKb = undefined;
     }
@@ -134,6 +165,8 @@ export async function measure(
     wallMs,
     peakRssKb,
     rssSource: useTime ? 'time -f %M' : 'VmHWM poll',
+    cpuMs,
+    machineCpuMs,
     stdout: stdout(),
     stderr: stderr(),
     timedOut,

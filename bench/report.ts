@@ -15,6 +15,10 @@ export interface ThroughputRun {
   peakRssKb: number | undefined;
   /** 1-minute load average when the run started (the machine may be shared). */
   load: number;
+  /** The tool's own CPU time (user + system), ms. */
+  cpuMs: number | undefined;
+  /** The whole machine's busy CPU time during the run (tool + Dovecot + anything else), ms. */
+  machineCpuMs: number | undefined;
   failure: string | undefined;
 }
 
@@ -112,12 +116,35 @@ function medianWall(row: ThroughputRow): number | undefined {
   return median(row.runs.map((r) => r.wallMs));
 }
 
+/** Median CPU milliseconds per message of a row's runs, for one of the two CPU measures. */
+function perMessage(row: ThroughputRow, which: 'cpuMs' | 'machineCpuMs'): string {
+  const values = row.runs.map((r) => r[which]).filter((v): v is number => v !== undefined);
+  return values.length ? `${(median(values) / row.messages).toFixed(2)} ms` : 'n/a';
+}
+
+/**
+ * What the machine's cores allow: every message costs the whole machine `machine CPU /
+ * message` (the tool, Dovecot's pop3 and lmtp, Redis), so no tool can beat cores ÷ that here.
+ */
+function cpuCeiling(rows: readonly ThroughputRow[], cores = os.cpus().length): string[] {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const values = r.runs.map((x) => x.machineCpuMs).filter((v): v is number => v !== undefined);
+    if (values.length === 0 || r.runs.some((x) => x.failure)) continue;
+    const msPerMessage = median(values) / r.messages;
+    lines.push(
+      `- ${r.tool}: the machine spends ${msPerMessage.toFixed(2)} ms of CPU per message; ${cores} cores allow at most **${((cores * 1000) / msPerMessage).toFixed(0)} messages/s** this way.`,
+    );
+  }
+  return lines;
+}
+
 function throughputTable(rows: readonly ThroughputRow[]): string[] {
   const base = rows.find((r) => r.tool === 'getmail6');
   const baseWall = base ? medianWall(base) : undefined;
   const lines = [
-    '| tool | messages/s | MB/s | peak RSS | ratio vs getmail6 | wall | load avg | result |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| tool | messages/s | MB/s | peak RSS | ratio vs getmail6 | wall | tool CPU / message | machine CPU / message | load avg | result |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of rows) {
     const wall = medianWall(r);
@@ -126,7 +153,7 @@ function throughputTable(rows: readonly ThroughputRow[]): string[] {
     if (wall === undefined) {
       const why = r.runs.map((x, i) => (x.failure ? `run ${i + 1}: ${x.failure}` : '')).filter(Boolean);
       lines.push(
-        `| ${r.tool} | — | — | ${rss} | — | — | ${load} | **failed**: ${why.join('; ').replace(/\|/g, '\\|')} |`,
+        `| ${r.tool} | — | — | ${rss} | — | — | — | — | ${load} | **failed**: ${why.join('; ').replace(/\|/g, '\\|')} |`,
       );
       continue;
     }
@@ -135,7 +162,7 @@ function throughputTable(rows: readonly ThroughputRow[]): string[] {
     const ratio = baseWall ? `${(baseWall / wall).toFixed(2)}×` : 'n/a';
     const walls = r.runs.length > 1 ? ` (median of ${r.runs.map((x) => sec(x.wallMs)).join(', ')})` : '';
     lines.push(
-      `| ${r.tool} | ${perSecond.toFixed(1)} | ${mbs.toFixed(2)} | ${rss} | ${ratio} | ${sec(wall)}${walls} | ${load} | ok: ${int(r.messages)} delivered, once each |`,
+      `| ${r.tool} | ${perSecond.toFixed(1)} | ${mbs.toFixed(2)} | ${rss} | ${ratio} | ${sec(wall)}${walls} | ${perMessage(r, 'cpuMs')} | ${perMessage(r, 'machineCpuMs')} | ${load} | ok: ${int(r.messages)} delivered, once each |`,
     );
   }
   return lines;
@@ -205,6 +232,10 @@ export function formatReport(r: ReportInput): string {
     '## Throughput',
     '',
     ...throughputTable(r.rows),
+    '',
+    '"tool CPU": user + system of the tool and its children (GNU time). "machine CPU": what the whole machine was busy during the run (/proc/stat, every core): the tool plus Dovecot\'s pop3 and lmtp processes, plus anything else running.',
+    '',
+    ...cpuCeiling(r.rows),
     '',
     '## mailjobs at scale',
     '',
