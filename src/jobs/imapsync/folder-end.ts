@@ -2,6 +2,7 @@
  * The end of a folder pass: deletions the options ask for, on either side, and the checkpoint
  * that lets the next run skip the folder while nothing changes.
  */
+import type { ImapFlow } from 'imapflow';
 import { deleteUids, type OpenFolder } from '../../mail/imap-folders.js';
 import { searchUids } from '../../mail/imap-sync-fetch.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
@@ -23,18 +24,10 @@ export async function deleteOnDestination(
 ): Promise<number> {
   const o = scope.task.options;
   if (!o.deleteOnDestination || unpaired.length === 0) return 0;
-  let doomed = unpaired;
-  if (o.maxAgeDays) {
-    const recent = new Set(
-      await searchUids(pair.dst, { since: new Date(Date.now() - o.maxAgeDays * DAY_MS) }),
-    );
-    doomed = doomed.filter((u) => recent.has(u));
-  }
-  if (!o.dryRun && doomed.length > 0) {
-    await deleteUids(pair.dst, doomed);
-    await scope.state.forgetIdentities(idsKey, doomed);
-  }
-  return doomed.length;
+  const doomed = o.maxAgeDays
+    ? await uidsMatching(pair.dst, { since: new Date(Date.now() - o.maxAgeDays * DAY_MS) }, unpaired)
+    : unpaired;
+  return deleteAndForget(pair.dst, doomed, o.dryRun, (uids) => scope.state.forgetIdentities(idsKey, uids));
 }
 
 /**
@@ -48,16 +41,43 @@ export async function deleteOnSource(
   mapKey: string,
 ): Promise<number> {
   const o = scope.task.options;
-  let verified = [...map.keys()];
-  if (typeof o.deleteOnSource === 'object') {
-    const before = new Date(Date.now() - o.deleteOnSource.olderThanDays * DAY_MS);
-    const old = new Set(await searchUids(pair.src, { before }));
-    verified = verified.filter((u) => old.has(u));
+  const paired = [...map.keys()];
+  const verified =
+    typeof o.deleteOnSource === 'object'
+      ? await uidsMatching(
+          pair.src,
+          { before: new Date(Date.now() - o.deleteOnSource.olderThanDays * DAY_MS) },
+          paired,
+        )
+      : paired;
+  return deleteAndForget(pair.src, verified, o.dryRun, (uids) => scope.state.forgetPairs(mapKey, uids));
+}
+
+/** Those of `uids` that the server finds with `criteria` (a date bound of the options). */
+async function uidsMatching(
+  session: ImapFlow,
+  criteria: { since?: Date; before?: Date },
+  uids: number[],
+): Promise<number[]> {
+  const found = new Set(await searchUids(session, criteria));
+  return uids.filter((u) => found.has(u));
+}
+
+/**
+ * Deletes `uids` on one side and forgets what the state knew of them, unless this is a dry run.
+ * Returns how many (would) go.
+ */
+async function deleteAndForget(
+  session: ImapFlow,
+  uids: number[],
+  dryRun: boolean | undefined,
+  forget: (uids: number[]) => Promise<void>,
+): Promise<number> {
+  if (!dryRun && uids.length > 0) {
+    await deleteUids(session, uids);
+    await forget(uids);
   }
-  if (o.dryRun || verified.length === 0) return verified.length;
-  await deleteUids(pair.src, verified);
-  await scope.state.forgetPairs(mapKey, verified);
-  return verified.length;
+  return uids.length;
 }
 
 /**

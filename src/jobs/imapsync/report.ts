@@ -7,11 +7,8 @@ import type { ReadCounters } from '../../mail/imap-sync-fetch.js';
 import type { JobResult } from '../types.js';
 import type { SyncOutcome } from './outcome.js';
 
-/** One folder pass: what was on the source and what happened to it. */
-export interface FolderReport {
-  source: string;
-  destination: string;
-  onSource: number;
+/** What happened to the source messages, counted the same per folder and in total. */
+export interface MessageCounts {
   alreadyThere: number;
   copied: number;
   flagsUpdated: number;
@@ -22,6 +19,13 @@ export interface FolderReport {
   /** Left out by `maxAgeDays`. */
   tooOld: number;
   bytes: number;
+}
+
+/** One folder pass: what was on the source and what happened to it. */
+export interface FolderReport extends MessageCounts {
+  source: string;
+  destination: string;
+  onSource: number;
   /** Nothing changed on either side since the last run: not even opened. */
   unchanged: boolean;
   error?: string;
@@ -35,7 +39,7 @@ export interface WorkCounters extends ReadCounters {
 }
 
 /** The job's result: imapsync's final report, with the typed outcome. */
-export interface ImapsyncResult extends JobResult {
+export interface ImapsyncResult extends JobResult, MessageCounts {
   task: string;
   outcome: SyncOutcome;
   dryRun: boolean;
@@ -47,14 +51,6 @@ export interface ImapsyncResult extends JobResult {
   foldersExcluded: number;
   foldersFailed: number;
   messagesOnSource: number;
-  alreadyThere: number;
-  copied: number;
-  flagsUpdated: number;
-  deletedOnDestination: number;
-  deletedOnSource: number;
-  refused: number;
-  tooOld: number;
-  bytes: number;
   durationMs: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
