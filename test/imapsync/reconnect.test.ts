@@ -6,7 +6,7 @@
  * stored but unanswered: the next pass finds it by identity and must count it copied.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TcpProxy, nthOccurrence } from '../helpers/tcp-proxy.js';
+import { type CutRule, TcpProxy, nthOccurrence } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
 import { freshPrefix } from '../helpers/runtime.js';
 import { runImapsync, startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
@@ -56,52 +56,42 @@ async function expectExactCopy(remoteUser: string, localUser: string): Promise<v
   expect(dst).toEqual(src); // each message once, same bytes, flags and INTERNALDATE
 }
 
+/**
+ * Syncs a fresh `tag` account pair with one side behind a proxy that cuts the connection once
+ * `cutWhen` matches: the run ends ok after one reconnect, with exact counts and an exact copy.
+ */
+async function syncThroughCut(tag: string, side: 'remote' | 'local', cutWhen: CutRule): Promise<void> {
+  const { remote, local } = await accounts(tag);
+  const p = await proxy(side === 'remote' ? w.remote.imapsPort! : w.local.imapPort);
+  const config = writeSyncConfig(
+    w,
+    [{ id: tag, localUser: local.user, remoteUser: remote.user, password: remote.password }],
+    [],
+    freshPrefix(),
+    side === 'remote' ? { remote: p.port } : { local: p.port },
+  );
+  const cut = p.cutOn(cutWhen);
+  const r = await runImapsync(config, { task: tag });
+  expect(r.err).not.toContain('job failed');
+  expect(await cut).toBeGreaterThanOrEqual(1);
+  expect(p.cuts).toBe(1);
+  expect(r.result).toMatchObject({ outcome: 'ok', refused: 0, messagesOnSource: TOTAL });
+  expect(r.result!.work.reconnects).toBe(p.cuts);
+  expect(r.result!.copied).toBe(TOTAL - THERE);
+  expect(r.result!.alreadyThere).toBe(THERE);
+  await expectExactCopy(remote.user, local.user);
+}
+
 describe('imapsync reconnects after a cut at a chosen moment', () => {
   it('remote side cut while bodies are read: one reconnect, nothing missing or twice, exact counts', async () => {
-    const { remote, local } = await accounts('cut-remote');
-    const remoteProxy = await proxy(w.remote.imapsPort!);
-    const config = writeSyncConfig(
-      w,
-      [{ id: 'cut-remote', localUser: local.user, remoteUser: remote.user, password: remote.password }],
-      [],
-      freshPrefix(),
-      { remote: remoteProxy.port },
-    );
     // Bodies are about 5 MB (500 x 10 KB); cut once 2 MB have come from the remote, mid-copy,
     // with APPENDs of earlier batches in flight on the (untouched) local side.
-    const cut = remoteProxy.cutOn((p) => p.direction === 'down' && p.total >= 2_000_000);
-    const r = await runImapsync(config, { task: 'cut-remote' });
-    expect(r.err).not.toContain('job failed');
-    expect(await cut).toBeGreaterThanOrEqual(1);
-    expect(remoteProxy.cuts).toBe(1);
-    expect(r.result).toMatchObject({ outcome: 'ok', refused: 0, messagesOnSource: TOTAL });
-    expect(r.result!.work.reconnects).toBe(remoteProxy.cuts);
-    expect(r.result!.copied).toBe(TOTAL - THERE);
-    expect(r.result!.alreadyThere).toBe(THERE);
-    await expectExactCopy(remote.user, local.user);
+    await syncThroughCut('cut-remote', 'remote', (p) => p.direction === 'down' && p.total >= 2_000_000);
   }, 120_000);
 
   it('local side cut as an APPEND answer arrives (stored, answer lost): counted copied, once', async () => {
-    const { remote, local } = await accounts('cut-local');
-    const localProxy = await proxy(w.local.imapPort);
-    const config = writeSyncConfig(
-      w,
-      [{ id: 'cut-local', localUser: local.user, remoteUser: remote.user, password: remote.password }],
-      [],
-      freshPrefix(),
-      { local: localProxy.port },
-    );
     // The second APPEND's tagged OK (with its APPENDUID) never reaches the client: that batch of
     // messages is in the destination, but the run never heard so.
-    const cut = localProxy.cutOn(nthOccurrence('down', 'APPENDUID', 2));
-    const r = await runImapsync(config, { task: 'cut-local' });
-    expect(r.err).not.toContain('job failed');
-    expect(await cut).toBeGreaterThanOrEqual(1);
-    expect(localProxy.cuts).toBe(1);
-    expect(r.result).toMatchObject({ outcome: 'ok', refused: 0, messagesOnSource: TOTAL });
-    expect(r.result!.work.reconnects).toBe(localProxy.cuts);
-    expect(r.result!.copied).toBe(TOTAL - THERE);
-    expect(r.result!.alreadyThere).toBe(THERE);
-    await expectExactCopy(remote.user, local.user);
+    await syncThroughCut('cut-local', 'local', nthOccurrence('down', 'APPENDUID', 2));
   }, 120_000);
 });
