@@ -44,6 +44,20 @@ export async function api(method, path, body) {
   return data;
 }
 
+/** What to show for a failed call: the server's `error` text for an API answer, else the error. */
+export const errorText = (err) => (err instanceof ApiError ? err.message : String(err));
+
+/** Writes `text` into the page's `#notice` line, marked bad when `bad`. */
+export function say(text, bad = false) {
+  const notice = document.querySelector('#notice');
+  notice.textContent = text;
+  notice.className = bad ? 'notice bad' : 'notice';
+}
+
+/** How an enqueue answer reads: `queued`, `already queued`, `already running`… */
+export const outcomeText = (outcome) =>
+  outcome.status === 'queued' ? 'queued' : outcome.status.replace('-', ' ');
+
 /** GET `/api<path>?<query>`. */
 export const getJson = (path, query) => api('GET', query ? `${path}?${new URLSearchParams(query)}` : path);
 export const postJson = (path, body) => api('POST', path, body);

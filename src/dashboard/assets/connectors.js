@@ -1,6 +1,6 @@
 // Connectors page: polls /api/connectors, renders the table, "Fetch now" / "Fetch all", and
 // follows each triggered job until it ends.
-import { ApiError, el, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
+import { el, errorText, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
 
 const tbody = document.querySelector('#connectors tbody');
 const notice = document.querySelector('#notice');
@@ -63,7 +63,7 @@ async function fetchNow(account) {
     watched.set(account, { jobId: r.jobId, text: r.message });
     notice.textContent = `${account}: ${r.message}`;
   } catch (err) {
-    notice.textContent = `${account}: ${err instanceof ApiError ? err.message : String(err)}`;
+    notice.textContent = `${account}: ${errorText(err)}`;
   }
   await refresh.now();
 }
@@ -143,7 +143,7 @@ document.querySelector('#fetch-all')?.addEventListener('click', async () => {
     notice.textContent =
       r.outcomes.map((o) => `${o.account}: ${o.message}`).join('; ') || 'no enabled connector';
   } catch (err) {
-    notice.textContent = err instanceof ApiError ? err.message : String(err);
+    notice.textContent = errorText(err);
   }
   await refresh.now();
 });

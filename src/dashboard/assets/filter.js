@@ -1,8 +1,7 @@
 // Filter page: polls /api/filter/overview for Bayes training, recent learns, the antivirus
 // signatures and the last spam-expunge run; "Update now" queues freshclam and follows it.
-import { ApiError, el, getJson, localTime, poll, postJson, relativeTime } from './api.js';
+import { el, errorText, getJson, localTime, outcomeText, poll, postJson, relativeTime, say } from './api.js';
 
-const notice = document.querySelector('#notice');
 const bayes = document.querySelector('#bayes');
 const antivirus = document.querySelector('#antivirus');
 const expunge = document.querySelector('#expunge');
@@ -12,11 +11,6 @@ const learnSummary = document.querySelector('#learn-summary');
 /** relativeTime, with "just now" for the last second (not "in 0 s"). */
 const ago = (ms) => (ms && Math.abs(Date.now() - Number(ms)) < 1000 ? 'just now' : relativeTime(ms));
 const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
-const failure = (err) => (err instanceof ApiError ? err.message : String(err));
-const say = (text, bad = false) => {
-  notice.textContent = text;
-  notice.className = bad ? 'notice bad' : 'notice';
-};
 
 function renderBayes(b) {
   const d = b.row?.details ?? {};
@@ -125,16 +119,16 @@ const poller = poll(
     renderLearns(o.learn);
   },
   3000,
-  (err) => say(`cannot refresh: ${failure(err)}`, true),
+  (err) => say(`cannot refresh: ${errorText(err)}`, true),
 );
 
 async function trigger(path, what) {
   try {
     const outcome = await postJson(path);
-    say(`${what}: ${outcome.status === 'queued' ? 'queued' : outcome.status.replace('-', ' ')}`);
+    say(`${what}: ${outcomeText(outcome)}`);
     poller.now();
   } catch (err) {
-    say(`${what}: ${failure(err)}`, true);
+    say(`${what}: ${errorText(err)}`, true);
   }
 }
 

@@ -1,7 +1,18 @@
 // Queue page: the queue-size chart (hand-drawn SVG: messages and KB over the chosen window,
 // redrawn every 10 s), the paged listing with resend / delete per message, and resend-all /
 // delete-all behind a confirmation dialog. Actions are queue-monitor jobs, followed until done.
-import { ApiError, el, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
+import {
+  el,
+  errorText,
+  getJson,
+  isAdmin,
+  localTime,
+  outcomeText,
+  poll,
+  postJson,
+  relativeTime,
+  say,
+} from './api.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 800;
@@ -9,7 +20,6 @@ const H = 260;
 const PAD = { left: 48, right: 56, top: 12, bottom: 28 };
 const COLORS = { count: '#2357c6', bytes: '#c46a12' };
 
-const notice = document.querySelector('#notice');
 const chart = document.querySelector('#queue-chart');
 const windowSelect = document.querySelector('#window');
 const sampled = document.querySelector('#sampled');
@@ -18,12 +28,6 @@ const pageInfo = document.querySelector('#page-info');
 const nextButton = document.querySelector('#next-page');
 const actionsBody = document.querySelector('#queue-actions tbody');
 const dialog = document.querySelector('#confirm');
-
-const failure = (err) => (err instanceof ApiError ? err.message : String(err));
-const say = (text, bad = false) => {
-  notice.textContent = text;
-  notice.className = bad ? 'notice bad' : 'notice';
-};
 
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
@@ -107,7 +111,7 @@ export function drawChart(series) {
 const chartPoller = poll(
   async () => drawChart(await getJson('/queue/series', { minutes: windowSelect.value })),
   10_000,
-  (err) => say(`chart: ${failure(err)}`, true),
+  (err) => say(`chart: ${errorText(err)}`, true),
 );
 windowSelect.addEventListener('change', () => chartPoller.now());
 
@@ -191,7 +195,7 @@ const listPoller = poll(
     );
   },
   10_000,
-  (err) => say(`listing: ${failure(err)}`, true),
+  (err) => say(`listing: ${errorText(err)}`, true),
 );
 
 const restart = () => {
@@ -213,7 +217,7 @@ async function act(action, queueId) {
   const what = `${action} ${queueId === 'ALL' ? 'all' : queueId}`;
   try {
     const outcome = await postJson('/queue/actions', { action, queueId });
-    say(`${what}: ${outcome.status === 'queued' ? 'queued' : outcome.status.replace('-', ' ')}`);
+    say(`${what}: ${outcomeText(outcome)}`);
     const follow = poll(
       async () => {
         const view = await getJson(`/queue/jobs/${encodeURIComponent(outcome.jobId)}`);
@@ -225,10 +229,10 @@ async function act(action, queueId) {
         chartPoller.now();
       },
       500,
-      (err) => say(`${what}: ${failure(err)}`, true),
+      (err) => say(`${what}: ${errorText(err)}`, true),
     );
   } catch (err) {
-    say(`${what}: ${failure(err)}`, true);
+    say(`${what}: ${errorText(err)}`, true);
     listPoller.now();
   }
 }

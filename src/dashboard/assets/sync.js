@@ -1,8 +1,18 @@
 // Synchronization page: polls /api/sync/tasks for each task's last result and live progress,
 // Start / Test login / Cancel per task, the ad-hoc form, and the report of a finished run.
-import { ApiError, el, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
+import {
+  ApiError,
+  el,
+  errorText,
+  getJson,
+  isAdmin,
+  localTime,
+  poll,
+  postJson,
+  relativeTime,
+  say,
+} from './api.js';
 
-const notice = document.querySelector('#notice');
 const taskRows = new Map(
   [...document.querySelectorAll('#sync-tasks tr[data-task]')].map((r) => [r.dataset.task, r]),
 );
@@ -12,12 +22,6 @@ const form = document.querySelector('#adhoc-form');
 const adhocStatus = document.querySelector('#adhoc-status');
 /** jobId → what to do once it ends (show its report). */
 const watched = new Map();
-
-const say = (text, bad = false) => {
-  notice.textContent = text;
-  notice.className = bad ? 'notice bad' : 'notice';
-};
-const failure = (err) => (err instanceof ApiError ? err.message : String(err));
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return '?';
@@ -129,7 +133,7 @@ async function refresh() {
   renderAdhoc(data.adhoc);
 }
 
-const poller = poll(refresh, 2000, (err) => say(`cannot refresh: ${failure(err)}`, true));
+const poller = poll(refresh, 2000, (err) => say(`cannot refresh: ${errorText(err)}`, true));
 
 /**
  * Follows job `id` every second until it ends, then shows its report; with `row` (a task's),
@@ -265,7 +269,7 @@ async function showReport(id, title) {
     renderReport(await getJson(`/sync/jobs/${encodeURIComponent(id)}`), title);
     report.scrollIntoView({ block: 'nearest' });
   } catch (err) {
-    say(`no report: ${failure(err)}`, true);
+    say(`no report: ${errorText(err)}`, true);
   }
 }
 
@@ -303,7 +307,7 @@ document.querySelector('#sync-tasks')?.addEventListener('click', async (ev) => {
     }
     poller.now();
   } catch (err) {
-    say(`${id}: ${failure(err)}`, true);
+    say(`${id}: ${errorText(err)}`, true);
   }
 });
 
@@ -358,7 +362,7 @@ if (form) {
       poller.now();
     } catch (err) {
       adhocStatus.className = 'notice bad';
-      adhocStatus.textContent = failure(err);
+      adhocStatus.textContent = errorText(err);
     }
   });
 }
