@@ -11,9 +11,10 @@ import { registry } from '../../src/jobs/registry.js';
 import type { QueueListPage } from '../../src/jobs/queue-monitor/listing.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import type { PostfixFixture } from '../fixtures/postfix.js';
+import type { RedisFixture } from '../fixtures/redis.js';
+import { startDeferredQueue } from '../helpers/deferred-queue.js';
+import { silentLog } from '../helpers/runtime.js';
 import { call, nonGetRoutesAreAdminOnly, routeFor } from './routes.js';
 
 let redisFx: RedisFixture;
@@ -22,22 +23,15 @@ let rt: Runtime;
 let workers: WorkerSet;
 
 beforeAll(async () => {
-  [redisFx, postfix] = await Promise.all([startRedis(), startPostfix()]);
-  const file = writeConfig(
-    redisFx.url,
-    freshPrefix(),
-    `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n`,
-  );
-  rt = await openRuntime({ configFlag: file, jobs: registry, log: silentLog, startPrivateRedis: false });
+  let configFile: string;
+  ({ redisFx, postfix, configFile } = await startDeferredQueue());
+  rt = await openRuntime({
+    configFlag: configFile,
+    jobs: registry,
+    log: silentLog,
+    startPrivateRedis: false,
+  });
   workers = startWorkers({ jobs: [queueMonitorJob], config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: silentLog }); // prettier-ignore
-  for (const n of [1, 2, 3]) {
-    await postfix.sendmail(
-      `sender${n}@example.org`,
-      `rcpt${n}@example.net`,
-      `Subject: queued ${n}\n\nhello ${n}\n`,
-    );
-  }
-  await postfix.waitForQueue((q) => q.length === 3 && q.every((m) => m.queue_name === 'deferred'));
 }, 120_000);
 afterAll(async () => {
   await workers?.close();

@@ -13,9 +13,10 @@ import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { connectRedis, stateKey } from '../../src/core/redis.js';
 import { listQueue, queueMonitorJob, recentActions } from '../../src/jobs/queue-monitor/index.js';
 import { postfixTarget, queueSeries } from '../../src/jobs/queue-monitor/processor.js';
-import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
-import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import type { PostfixFixture } from '../fixtures/postfix.js';
+import type { RedisFixture } from '../fixtures/redis.js';
 import { waitUntil } from '../fixtures/service.js';
+import { startDeferredQueue } from '../helpers/deferred-queue.js';
 import { freshPrefix, runCli, writeConfig } from '../helpers/runtime.js';
 
 const jobs = [queueMonitorJob];
@@ -25,21 +26,8 @@ let postfix: PostfixFixture;
 let configFile: string;
 
 beforeAll(async () => {
-  [redisFx, postfix] = await Promise.all([startRedis(), startPostfix()]);
+  ({ redisFx, postfix, configFile } = await startDeferredQueue());
   redis = connectRedis(redisFx.url);
-  configFile = writeConfig(
-    redisFx.url,
-    freshPrefix(),
-    `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n`,
-  );
-  for (const n of [1, 2, 3]) {
-    await postfix.sendmail(
-      `sender${n}@example.org`,
-      `rcpt${n}@example.net`,
-      `Subject: queued ${n}\n\nhello ${n}\n`,
-    );
-  }
-  await postfix.waitForQueue((q) => q.length === 3 && q.every((m) => m.queue_name === 'deferred'));
 });
 afterAll(async () => {
   await redis?.quit();
