@@ -8,7 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DovecotFixture } from '../test/fixtures/dovecot.js';
-import { type Measured, measure } from './measure.js';
+import type { Queue, QueueEvents } from 'bullmq';
+import { openQueue } from '../src/core/queues.js';
+import { bullConnection, queuePrefix } from '../src/core/redis.js';
+import { type LongRunning, type Measured, measure, startLongRunning, vmHwmKb } from './measure.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -34,13 +37,8 @@ function workDir(name: string): string {
   return dir;
 }
 
-/** `mailjobs run imapsync {"task":"bench"}` with a config written for `t`; `cli`: another build's cli.js. */
-export async function runMailjobs(
-  t: SyncTarget,
-  prefix: string,
-  parallelFolders: number,
-  cli = path.join(ROOT, 'dist/cli.js'),
-): Promise<ToolRun> {
+/** The mailjobs config of a bench target: one `sync:` task `bench` from the remote user into `t.localUser`. */
+function writeMailjobsConfig(t: SyncTarget, prefix: string, parallelFolders: number): string {
   const dir = workDir(`mailjobs-${t.localUser}`);
   const secret = path.join(dir, 'remote.password');
   writeFileSync(secret, t.remotePassword, { mode: 0o600 });
@@ -60,6 +58,17 @@ export async function runMailjobs(
       '',
     ].join('\n'),
   );
+  return config;
+}
+
+/** `mailjobs run imapsync {"task":"bench"}` with a config written for `t`; `cli`: another build's cli.js. */
+export async function runMailjobs(
+  t: SyncTarget,
+  prefix: string,
+  parallelFolders: number,
+  cli = path.join(ROOT, 'dist/cli.js'),
+): Promise<ToolRun> {
+  const config = writeMailjobsConfig(t, prefix, parallelFolders);
   const run = await measure(
     process.execPath,
     [cli, 'run', 'imapsync', '{"task":"bench"}', '--config', config],
@@ -135,4 +144,73 @@ export async function runDsync(t: SyncTarget): Promise<ToolRun> {
     '-o', 'mail_prefetch_count=20',
     'backup', '-R', '-u', t.localUser, 'imapc:',
   ], { timeoutMs: TIMEOUT_MS });
+}
+
+/** A `mailjobs worker` kept running for one target, and the bench's queue handles on it. */
+interface RunningWorker {
+  worker: LongRunning;
+  queue: Queue;
+  events: QueueEvents;
+}
+
+/**
+ * mailjobs as it runs in production: one `mailjobs worker` process per target, started before
+ * the first run and kept for the rerun (its start-up is not timed, as a worker starts once);
+ * each run is timed from the enqueue to the job's completion. Stop them with the returned
+ * `close()`. Peak RSS: the worker's VmHWM after the run.
+ */
+export function mailjobsWorkerTool(parallelFolders: number, cli = path.join(ROOT, 'dist/cli.js')) {
+  const running = new Map<string, RunningWorker>();
+  const start = async (t: SyncTarget, prefix: string): Promise<RunningWorker> => {
+    const config = writeMailjobsConfig(t, prefix, parallelFolders);
+    const worker = startLongRunning(process.execPath, [cli, 'worker', '--config', config], {
+      ...process.env,
+      MAILJOBS_LOG_PRETTY: '0',
+    });
+    await worker.waitForLine(/"msg":"mailjobs running"/, 60_000);
+    const { QueueEvents } = await import('bullmq');
+    const events = new QueueEvents('imapsync', {
+      connection: bullConnection(t.redisUrl, { blocking: true }),
+      prefix: queuePrefix(prefix),
+    });
+    await events.waitUntilReady();
+    return { worker, queue: openQueue('imapsync', t.redisUrl, prefix), events };
+  };
+  const runOnce = async (t: SyncTarget, prefix: string): Promise<ToolRun> => {
+    let w = running.get(t.localUser);
+    if (!w) running.set(t.localUser, (w = await start(t, prefix)));
+    const started = process.hrtime.bigint();
+    const job = await w.queue.add('imapsync', { task: 'bench' });
+    let result: Record<string, unknown> | undefined;
+    let failure = '';
+    try {
+      result = (await job.waitUntilFinished(w.events, TIMEOUT_MS)) as Record<string, unknown>;
+    } catch (err) {
+      failure = (err as Error).message;
+    }
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const outcome = result?.outcome;
+    return {
+      code: failure || (outcome !== undefined && outcome !== 'ok') ? 1 : 0,
+      signal: null,
+      wallMs,
+      peakRssKb: vmHwmKb(w.worker.child.pid!),
+      rssSource: 'VmHWM poll',
+      cpuMs: undefined,
+      machineCpuMs: undefined,
+      stdout: result ? JSON.stringify(result) : '',
+      stderr: failure || w.worker.output().stderr.slice(-2000),
+      timedOut: false,
+      ...(result ? { result } : {}),
+    };
+  };
+  const close = async () => {
+    for (const w of running.values()) {
+      await w.events.close();
+      await w.queue.close();
+      await w.worker.stop();
+    }
+    running.clear();
+  };
+  return { runOnce, close };
 }

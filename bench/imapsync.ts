@@ -6,7 +6,8 @@
  * RSS, median of `--runs` (3) round-robin runs. Writes bench/results/imapsync.md. Options:
  * --messages N, --parallel N (mailjobs folders at once), --runs N; for the scale run,
  * --folders N (the first N of the 10; 1: everything in INBOX), --small (2-4 KB text messages
- * only), --tools mailjobs,mbsync (a subset), --cli FILE (a built cli.js other than dist's),
+ * only), --tools mailjobs,mailjobs-worker,mbsync,dsync (a subset; mailjobs-worker: a running
+ * `mailjobs worker` per target, each run timed from the enqueue to the job's end), --cli FILE (a built cli.js other than dist's),
  * --out NAME (bench/results/NAME.md), --compare-cli FILE (after each mailjobs rerun, one more
  * no-change rerun with that build, e.g. one from before a start-up change).
  */
@@ -19,7 +20,15 @@ import { startRedis } from '../test/fixtures/redis.js';
 import { run } from '../test/fixtures/service.js';
 import { makeCorpus, makeSmallCorpus, type CorpusMessage, wireBytes } from './corpus.js';
 import { killChildren, mib } from './measure.js';
-import { ROOT, runDsync, runMailjobs, runMbsync, type SyncTarget, type ToolRun } from './imapsync-tools.js';
+import {
+  mailjobsWorkerTool,
+  ROOT,
+  runDsync,
+  runMailjobs,
+  runMbsync,
+  type SyncTarget,
+  type ToolRun,
+} from './imapsync-tools.js';
 
 const ALL_FOLDERS = [
   '',
@@ -40,7 +49,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     folders: { type: 'string', default: '10' },
     small: { type: 'boolean', default: false },
-    tools: { type: 'string', default: 'mailjobs,mbsync,dsync' },
+    tools: { type: 'string', default: 'mailjobs,mailjobs-worker,mbsync,dsync' },
     cli: { type: 'string' },
     out: { type: 'string', default: 'imapsync' },
     'compare-cli': { type: 'string' },
@@ -119,6 +128,7 @@ async function main(): Promise<void> {
     startDovecot({ separator: '/' }),
   ]);
   const rows: Row[] = [];
+  const workerTool = mailjobsWorkerTool(Number(values.parallel), values.cli);
   const corpus = values.small ? makeSmallCorpus(COUNT, 1729) : makeCorpus(COUNT, 1729);
   const bytes = wireBytes(corpus);
   try {
@@ -138,6 +148,10 @@ async function main(): Promise<void> {
             Number(values.parallel),
             values.cli,
           ),
+      ],
+      [
+        'mailjobs-worker',
+        (t) => workerTool.runOnce(t, `benchw${process.pid}${t.localUser.replace(/\W/g, '')}`),
       ],
       ['mbsync', runMbsync],
       ['dsync', runDsync],
@@ -185,6 +199,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    await workerTool.close().catch(() => undefined);
     killChildren();
     await Promise.allSettled([remote.stop(), local.stop()]);
     await redis.stop();
@@ -217,7 +232,7 @@ function report(rows: Row[], bytes: number): string {
     '# imapsync bench',
     '',
     `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · Node ${process.version}`,
-    `Corpus: ${COUNT.toLocaleString('en')} messages, ${(bytes / 1e6).toFixed(1)} MB on the wire, ${FOLDERS.length} folders (${values.small ? 'makeSmallCorpus' : 'makeCorpus'}, seed 1729); remote Dovecot Maildir++ '.', local Dovecot '/', plain IMAP on 127.0.0.1. ${RUNS} runs per tool, round-robin, each into a fresh user; median first run shown (all runs in brackets); wall time from process start to exit; peak RSS of the tool's process (max over runs).`,
+    `Corpus: ${COUNT.toLocaleString('en')} messages, ${(bytes / 1e6).toFixed(1)} MB on the wire, ${FOLDERS.length} folders (${values.small ? 'makeSmallCorpus' : 'makeCorpus'}, seed 1729); remote Dovecot Maildir++ '.', local Dovecot '/', plain IMAP on 127.0.0.1. ${RUNS} runs per tool, round-robin, each into a fresh user; median first run shown (all runs in brackets); wall time from process start to exit (mailjobs-worker: from the enqueue to the job's completion, in a \`mailjobs worker\` started once per target and kept for the rerun, as in production); peak RSS of the tool's process (max over runs).`,
     '',
     '| tool | first run | messages/s | MB/s | peak RSS | no-change rerun (median) | rerun / first | rerun peak RSS | load avg at start | check |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
