@@ -3,16 +3,10 @@
  * several folders is killed twice at arbitrary moments; after a restart the job finishes and
  * every source message is in its destination folder exactly once, flags and dates included.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
-import { loadConfig } from '../../src/config/load.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { bullConnection, queuePrefix } from '../../src/core/redis.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
-import { registry } from '../../src/jobs/registry.js';
+import { openJobClient } from '../helpers/job-client.js';
+import { exited, workerProcesses } from '../helpers/worker-process.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
 
@@ -20,26 +14,14 @@ const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Projekte.Überprüfung'];
 const PER_FOLDER = 350;
 
 let w: SyncWorld;
-const children: ChildProcess[] = [];
+const workers = workerProcesses('error');
 beforeAll(async () => {
   w = await startSyncWorld();
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  workers.killAll();
   await w?.stop();
 });
-
-function worker(configFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker', '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, MAILJOBS_LOG_LEVEL: 'error' },
-  });
-  children.push(child);
-  return child;
-}
-
-const exited = (c: ChildProcess) =>
-  new Promise<void>((r) => (c.exitCode !== null || c.signalCode ? r() : c.once('exit', () => r())));
 
 async function localCount(user: string): Promise<number> {
   const r = await w.local.doveadm(['mailbox', 'status', '-u', user, 'messages', '*']);
@@ -64,30 +46,15 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
     [{ id: 'crash', localUser: local.user, remoteUser: remote.user, password: remote.password }],
     ['imapsync: { parallelFolders: 2 }'],
   );
-  const config = loadConfig(file, {});
-  const redis = new Redis(w.redis.url);
-  const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-  const events = new QueueEvents('imapsync', {
-    connection: bullConnection(w.redis.url, { blocking: true }),
-    prefix: queuePrefix(config.redis.prefix),
-  });
+  const client = await openJobClient(w.redis.url, file, imapsyncJob);
   try {
-    await events.waitUntilReady();
-    const { jobId } = await enqueueJob(
-      queues.get('imapsync')!,
-      imapsyncJob,
-      { task: 'crash' },
-      {
-        redis,
-        prefix: config.redis.prefix,
-      },
-    );
+    const { jobId } = await client.enqueue({ task: 'crash' });
     const total = messages.length;
     for (const killAt of [
       total * 0.15 + Math.random() * total * 0.15,
       total * 0.45 + Math.random() * total * 0.2,
     ]) {
-      const victim = worker(file);
+      const victim = workers.start(file);
       await expect
         .poll(() => localCount(local.user), { timeout: 90_000, interval: 20 })
         .toBeGreaterThanOrEqual(Math.floor(killAt));
@@ -95,9 +62,9 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
       await exited(victim);
     }
     expect(await localCount(local.user)).toBeLessThan(total);
-    const survivor = worker(file);
-    const job = (await queues.get('imapsync')!.getJob(jobId))!;
-    const result = (await job.waitUntilFinished(events, 180_000)) as Record<string, unknown>;
+    const survivor = workers.start(file);
+    const job = (await client.queue.getJob(jobId))!;
+    const result = (await job.waitUntilFinished(client.events, 180_000)) as Record<string, unknown>;
     survivor.kill('SIGTERM');
     await exited(survivor);
     expect(result).toMatchObject({ outcome: 'ok', refused: 0 });
@@ -115,8 +82,6 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
     }
     expect(await localCount(local.user)).toBe(total);
   } finally {
-    await events.close();
-    await closeQueues(queues);
-    await redis.quit();
+    await client.close();
   }
 }, 300_000);
