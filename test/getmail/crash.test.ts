@@ -3,48 +3,18 @@
  * killed twice at arbitrary moments; after a restart every remote message is in the local
  * mailbox exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
-import { loadConfig } from '../../src/config/load.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
+import { afterAll, expect, it } from 'vitest';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
-import { registry } from '../../src/jobs/registry.js';
-import { openEvents } from '../helpers/runtime.js';
-import {
-  countMessages,
-  deliverTo,
-  mailbox,
-  message,
-  startWorld,
-  traces,
-  writeWorldConfig,
-  type World,
-} from './world.js';
+import { openJobClient } from '../helpers/job-client.js';
+import { exited, workerProcesses } from '../helpers/worker-process.js';
+import { countMessages, deliverTo, mailbox, message, traces, useWorld, writeWorldConfig } from './world.js';
 
 const COUNT = 500;
-let w: World;
-const children: ChildProcess[] = [];
-beforeAll(async () => {
-  w = await startWorld();
+const w = useWorld();
+const workers = workerProcesses('warn');
+afterAll(() => {
+  workers.killAll();
 });
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await w?.stop();
-});
-
-function worker(configFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker', '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, MAILJOBS_LOG_LEVEL: 'warn' },
-  });
-  children.push(child);
-  return child;
-}
-
-const killed = (c: ChildProcess) =>
-  new Promise<void>((r) => (c.exitCode !== null || c.signalCode ? r() : c.once('exit', () => r())));
 
 it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message once`, async () => {
   const remote = await w.remote.addUser('r-crash');
@@ -66,30 +36,23 @@ it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message on
       delete: 'immediately',
     },
   ]);
-  const config = loadConfig(file, {});
-  const redis = new Redis(w.redis.url);
-  const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-  const events = await openEvents('getmail', w.redis.url, config.redis.prefix);
+  const client = await openJobClient(w.redis.url, file, getmailJob);
+  const { config, redis } = client;
   try {
-    const { jobId } = await enqueueJob(
-      queues.get('getmail')!,
-      getmailJob,
-      { account: id },
-      { redis, prefix: config.redis.prefix },
-    );
+    const { jobId } = await client.enqueue({ account: id });
     for (const killAfter of [60 + Math.floor(Math.random() * 80), 220 + Math.floor(Math.random() * 80)]) {
-      const victim = worker(file);
+      const victim = workers.start(file);
       await expect
         .poll(() => countMessages(w.local, local.user), { timeout: 60_000, interval: 20 })
         .toBeGreaterThanOrEqual(killAfter);
       victim.kill('SIGKILL');
-      await killed(victim);
+      await exited(victim);
     }
-    const survivor = worker(file);
-    const job = (await queues.get('getmail')!.getJob(jobId))!;
-    await job.waitUntilFinished(events, 120_000);
+    const survivor = workers.start(file);
+    const job = (await client.queue.getJob(jobId))!;
+    await job.waitUntilFinished(client.events, 120_000);
     survivor.kill('SIGTERM');
-    await killed(survivor);
+    await exited(survivor);
 
     const delivered = await mailbox(w.local, local.user);
     const values = traces(delivered);
@@ -100,8 +63,6 @@ it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message on
     expect(await mailbox(w.remote, remote.user)).toHaveLength(0); // delete: immediately, after delivery
     expect(await redis.hlen(`{${config.redis.prefix}}:state:getmail:${id}:inflight`)).toBe(0);
   } finally {
-    await events.close();
-    await closeQueues(queues);
-    await redis.quit();
+    await client.close();
   }
 }, 240_000);

@@ -7,34 +7,27 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { enqueueJob } from '../../src/client/enqueue.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { traceValue } from '../../src/jobs/getmail/trace.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
-import { openEvents, runCli, silentLog } from '../helpers/runtime.js';
+import { runCli } from '../helpers/runtime.js';
 import {
   deliverTo,
   mailbox,
   message,
   runGetmail,
-  startWorld,
+  startGetmailWorkers,
   traces,
+  useWorld,
   writeWorldConfig,
-  type World,
 } from './world.js';
 
-let w: World;
+const w = useWorld();
 let redis: Redis;
-beforeAll(async () => {
-  w = await startWorld();
+beforeAll(() => {
   redis = new Redis(w.redis.url);
 });
 afterAll(async () => {
   await redis?.quit();
-  await w?.stop();
 });
 
 async function account(name: string, messages: number) {
@@ -81,30 +74,17 @@ describe('getmail failures', () => {
         deliverTo: a.local.user,
       },
     ]);
-    const config = loadConfig(file, {});
-    const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-    const events = await openEvents('getmail', w.redis.url, config.redis.prefix);
-    const workers = startWorkers({
-      jobs: registry,
-      config: () => config,
-      redisUrl: w.redis.url,
-      redis,
-      log: silentLog,
-    });
+    const h = await startGetmailWorkers(w, file);
+    const { config } = h;
     try {
-      const queued = await enqueueJob(
-        queues.get('getmail')!,
-        getmailJob,
-        { account: a.id },
-        { redis, prefix: config.redis.prefix },
-      );
-      const job = (await queues.get('getmail')!.getJob(queued.jobId))!;
-      await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(/wrongpw@remote\.test|r-wrongpw/);
-      const failed = (await queues.get('getmail')!.getJob(queued.jobId))!;
+      const queued = await h.enqueue(a.id);
+      const job = (await h.queue.getJob(queued.jobId))!;
+      await expect(job.waitUntilFinished(h.events, 20_000)).rejects.toThrow(/wrongpw@remote\.test|r-wrongpw/);
+      const failed = (await h.queue.getJob(queued.jobId))!;
       expect(failed.attemptsMade).toBe(1);
       expect(failed.failedReason).toContain('127.0.0.1');
       expect(failed.failedReason).not.toContain('not-the-password');
-      expect(await queues.get('getmail')!.getDelayedCount()).toBe(0); // no retry scheduled
+      expect(await h.queue.getDelayedCount()).toBe(0); // no retry scheduled
       const stats = await redis.hgetall(`{${config.redis.prefix}}:state:getmail:${a.id}:stats`);
       expect(stats.consecutiveFailures).toBe('1');
       // `mailjobs status` marks the connector and says why
@@ -116,9 +96,7 @@ describe('getmail failures', () => {
         ),
       );
     } finally {
-      await workers.close();
-      await events.close();
-      await closeQueues(queues);
+      await h.close();
     }
   });
 

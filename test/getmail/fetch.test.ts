@@ -2,25 +2,10 @@
  * getmail end to end against real services: a remote Dovecot (POP3/IMAP over TLS and
  * STARTTLS) fetched into a local Dovecot over LMTP, read back as `user*vmail`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deliverTo,
-  mailbox,
-  message,
-  runGetmail,
-  startWorld,
-  traces,
-  writeWorldConfig,
-  type World,
-} from './world.js';
+import { describe, expect, it } from 'vitest';
+import { deliverTo, mailbox, message, runGetmail, traces, useWorld, writeWorldConfig } from './world.js';
 
-let w: World;
-beforeAll(async () => {
-  w = await startWorld();
-});
-afterAll(async () => {
-  await w?.stop();
-});
+const w = useWorld();
 
 /** 8-bit text, invalid UTF-8, a broken MIME structure and dot-lines: all must arrive byte for byte. */
 const awkward = [

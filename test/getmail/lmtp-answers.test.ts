@@ -8,40 +8,26 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { getmailJob } from '../../src/jobs/getmail/index.js';
-import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
-import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
-import { startRedis } from '../fixtures/redis.js';
-import { openEvents, silentLog } from '../helpers/runtime.js';
-import { deliverTo, mailbox, message, traces, writeWorldConfig, type World } from './world.js';
+import type { DovecotFixture } from '../fixtures/dovecot.js';
+import {
+  deliverTo,
+  mailbox,
+  message,
+  startGetmailWorkers,
+  traces,
+  useWorld,
+  writeWorldConfig,
+} from './world.js';
 
 const QUOTA_KB = 100;
-let w: World;
+const w = useWorld({ localQuotaKilobytes: QUOTA_KB });
 let redis: Redis;
-beforeAll(async () => {
-  const [r, remote, local] = await Promise.all([
-    startRedis(),
-    startDovecot({ tls: true }),
-    startDovecot({ quotaKilobytes: QUOTA_KB }),
-  ]);
-  w = {
-    redis: r,
-    remote,
-    local,
-    async stop() {
-      await Promise.allSettled([remote.stop(), local.stop()]);
-      await r.stop();
-    },
-  };
+beforeAll(() => {
   redis = new Redis(w.redis.url);
 });
 afterAll(async () => {
   await redis?.quit();
-  await w?.stop();
 });
 
 /** Sets the local Dovecot's quota limit and `quota_full_tempfail` (a top-level setting), and reloads it. */
@@ -72,47 +58,29 @@ function messageIds(stored: { source: Buffer }[]): string[] {
   return stored.map((m) => /Message-ID: <([^@]+)@/.exec(m.source.toString('latin1'))?.[1] ?? '?').sort();
 }
 
-/** A worker of this world's config, and what it takes to enqueue and watch a getmail job. */
-async function harness(configFile: string) {
-  const config = loadConfig(configFile, {});
-  const queues = openQueues(registry, w.redis.url, config.redis.prefix);
-  const queue = queues.get('getmail')!;
-  const events = await openEvents('getmail', w.redis.url, config.redis.prefix);
-  const workers = startWorkers({
-    jobs: registry,
-    config: () => config,
-    redisUrl: w.redis.url,
-    redis,
-    log: silentLog,
-  });
-  return {
-    queue,
-    events,
-    enqueue: (account: string) =>
-      enqueueJob(queue, getmailJob, { account }, { redis, prefix: config.redis.prefix }),
-    async close() {
-      await workers.close();
-      await events.close();
-      await closeQueues(queues);
+/**
+ * With the quota answer set (`tempfail`: 452 rather than 552), a new account `name` whose remote
+ * messages are fetched over POP3 and deleted there once delivered, and workers for its config.
+ */
+async function quotaRun(name: string, tempfail: boolean) {
+  await setQuota(w.local, { kilobytes: QUOTA_KB, tempfail });
+  const a = await account(name);
+  const file = writeWorldConfig(w, [
+    {
+      id: a.id,
+      protocol: 'pop3',
+      user: a.remote.user,
+      password: a.remote.password,
+      deliverTo: a.local.user,
+      delete: 'immediately',
     },
-  };
+  ]);
+  return { a, file, h: await startGetmailWorkers(w, file) };
 }
 
 describe('getmail: LMTP answers for one message during DATA (real Dovecot, quota)', () => {
   it('5xx: that message is counted failed and stays remote; the others are delivered; result and job log say so', async () => {
-    await setQuota(w.local, { kilobytes: QUOTA_KB, tempfail: false });
-    const a = await account('refused');
-    const file = writeWorldConfig(w, [
-      {
-        id: a.id,
-        protocol: 'pop3',
-        user: a.remote.user,
-        password: a.remote.password,
-        deliverTo: a.local.user,
-        delete: 'immediately',
-      },
-    ]);
-    const h = await harness(file);
+    const { a, file, h } = await quotaRun('refused', false);
     try {
       const { jobId } = await h.enqueue(a.id);
       const job = (await h.queue.getJob(jobId))!;
@@ -152,19 +120,7 @@ describe('getmail: LMTP answers for one message during DATA (real Dovecot, quota
   });
 
   it('4xx: the run stops, the job is retried with backoff, the message stays remote; the retry delivers nothing twice', async () => {
-    await setQuota(w.local, { kilobytes: QUOTA_KB, tempfail: true });
-    const a = await account('deferred');
-    const file = writeWorldConfig(w, [
-      {
-        id: a.id,
-        protocol: 'pop3',
-        user: a.remote.user,
-        password: a.remote.password,
-        deliverTo: a.local.user,
-        delete: 'immediately',
-      },
-    ]);
-    const h = await harness(file);
+    const { a, file, h } = await quotaRun('deferred', true);
     try {
       const { jobId } = await h.enqueue(a.id);
       // The first attempt fails and the job waits for its retry (exponential backoff, 30 s first).

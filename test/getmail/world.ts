@@ -6,14 +6,18 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
+import { afterAll, beforeAll } from 'vitest';
+import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { LmtpClient } from '../../src/mail/lmtp.js';
 import { registry } from '../../src/jobs/registry.js';
+import { startWorkers } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
-import { freshPrefix, runCli } from '../helpers/runtime.js';
+import { masterSession } from '../helpers/master-session.js';
+import { openJobClient } from '../helpers/job-client.js';
+import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 
 export interface World {
   redis: RedisFixture;
@@ -24,11 +28,18 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(opts: { scanners?: boolean } = {}): Promise<World> {
+export interface WorldOptions {
+  /** Start Rspamd and clamd too. */
+  scanners?: boolean;
+  /** A storage quota for every local user, in KiB (see `DovecotOptions.quotaKilobytes`). */
+  localQuotaKilobytes?: number;
+}
+
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const [redis, remote, local] = await Promise.all([
     startRedis(),
     startDovecot({ tls: true }),
-    startDovecot(),
+    startDovecot(opts.localQuotaKilobytes ? { quotaKilobytes: opts.localQuotaKilobytes } : {}),
   ]);
   const [rspamd, clamd] = opts.scanners
     ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
@@ -43,6 +54,42 @@ export async function startWorld(opts: { scanners?: boolean } = {}): Promise<Wor
       await Promise.allSettled([remote.stop(), local.stop(), rspamd?.stop(), clamd?.stop()]);
       await redis.stop();
     },
+  };
+}
+
+/**
+ * The world of a test file: started before its tests, stopped after them. The object is usable
+ * at once; its services can be read from the tests (once `beforeAll` has run).
+ */
+export function useWorld(opts: WorldOptions = {}): World {
+  let started: World | undefined;
+  beforeAll(async () => {
+    started = await startWorld(opts);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const world = (): World => {
+    if (!started) throw new Error('the getmail world is not started (only tests and hooks may use it)');
+    return started;
+  };
+  return {
+    get redis() {
+      return world().redis;
+    },
+    get remote() {
+      return world().remote;
+    },
+    get local() {
+      return world().local;
+    },
+    get rspamd() {
+      return world().rspamd;
+    },
+    get clamd() {
+      return world().clamd;
+    },
+    stop: () => world().stop(),
   };
 }
 
@@ -84,15 +131,7 @@ export interface StoredMessage {
 
 /** Every message of `folder` in `user`'s mailbox, read as the master user (nothing marked seen). */
 export async function mailbox(fx: DovecotFixture, user: string, folder = 'INBOX'): Promise<StoredMessage[]> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: fx.imapPort,
-    secure: false,
-    auth: { user: fx.masterLogin(user), pass: fx.masterPassword },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await client.connect();
+  const client = await masterSession(fx, user);
   try {
     const box = await client.mailboxOpen(folder, { readOnly: true });
     if (box.exists === 0) return [];
@@ -183,6 +222,29 @@ export function writeWorldConfig(
   const file = join(dir, 'mailjobs.yaml');
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
+}
+
+/**
+ * In-process workers for `configFile` (which names this world's Redis), and what it takes to
+ * enqueue and watch a getmail job.
+ */
+export async function startGetmailWorkers(w: World, configFile: string) {
+  const client = await openJobClient(w.redis.url, configFile, getmailJob);
+  const workers = startWorkers({
+    jobs: registry,
+    config: () => client.config,
+    redisUrl: w.redis.url,
+    redis: client.redis,
+    log: silentLog,
+  });
+  return {
+    ...client,
+    enqueue: (account: string) => client.enqueue({ account }),
+    async close() {
+      await workers.close();
+      await client.close();
+    },
+  };
 }
 
 /** `mailjobs run getmail {"account": ...}`: exit code, parsed result, stderr. */

@@ -5,8 +5,9 @@
  * a message over the spool threshold. Seeded over IMAP APPEND with imapflow (not our code).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import type { DovecotFixture } from '../fixtures/dovecot.js';
+import { masterSession as sharedMasterSession } from '../helpers/master-session.js';
 
 export interface CorpusMessage {
   folder: string;
@@ -118,20 +119,9 @@ export function corpus(sep: '.' | '/', perFolder = 6, largeBytes = 2_500_000): C
   return out;
 }
 
-/** An imapflow session as `user` (master login). */
-export async function masterSession(fx: DovecotFixture, user: string): Promise<ImapFlow> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: fx.imapPort,
-    secure: false,
-    auth: { user: fx.masterLogin(user), pass: fx.masterPassword },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-    disableAutoIdle: true,
-  });
-  await client.connect();
-  return client;
-}
+/** An imapflow session as `user` (master login), not idling between the tests' commands. */
+export const masterSession = (fx: DovecotFixture, user: string): Promise<ImapFlow> =>
+  sharedMasterSession(fx, user, { disableAutoIdle: true });
 
 /** APPENDs the corpus (creating its folders) into `user`'s mailbox, in order. */
 export async function seed(

@@ -1,21 +1,8 @@
 /** IMAP helpers for the Junk tests: put messages with a chosen saved date, read folders back. */
-import { ImapFlow } from 'imapflow';
+import { masterSession } from '../helpers/master-session.js';
 import type { DovecotFixture } from '../fixtures/dovecot.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** An IMAP session of `user` through the master login (the test's own view of the mailbox). */
-export async function session(fx: DovecotFixture, user: string): Promise<ImapFlow> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: fx.imapPort,
-    secure: false,
-    auth: { user: fx.masterLogin(user), pass: fx.masterPassword },
-    logger: false,
-  });
-  await client.connect();
-  return client;
-}
 
 /** A message with enough real words for Bayes (Rspamd refuses very short ones). */
 export function textMessage(id: string, subject: string, body: string): Buffer {
@@ -42,7 +29,7 @@ export async function putMessages(
   folder: string,
   messages: { id: string; daysAgo: number }[],
 ): Promise<void> {
-  const client = await session(fx, user);
+  const client = await masterSession(fx, user);
   try {
     if (!(await client.list()).some((f) => f.path === folder)) await client.mailboxCreate(folder);
     for (const m of messages) {
@@ -56,7 +43,7 @@ export async function putMessages(
 
 /** The Message-ID local parts in `folder`, sorted ('(missing)' when the folder does not exist). */
 export async function idsIn(fx: DovecotFixture, user: string, folder: string): Promise<string[]> {
-  const client = await session(fx, user);
+  const client = await masterSession(fx, user);
   try {
     if (!(await client.list()).some((f) => f.path === folder)) return ['(missing)'];
     const box = await client.mailboxOpen(folder, { readOnly: true });
