@@ -20,7 +20,8 @@ export interface ReconcileReport {
   unchanged: number;
 }
 
-function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boolean {
+/** True when BullMQ's scheduler already is what the config wants (pattern, interval, offset, tz, payload). */
+export function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boolean {
   return (
     (have.pattern ?? undefined) === want.pattern &&
     (have.every ? Number(have.every) : undefined) === want.everyMs &&

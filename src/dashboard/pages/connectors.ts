@@ -11,7 +11,8 @@ import { stateKey } from '../../core/redis.js';
 import { targetLockHolder } from '../../core/target-lock.js';
 import type { AnyJob } from '../../jobs/types.js';
 import type { Runtime } from '../../runtime.js';
-import { desiredSchedules } from '../../scheduler/desired.js';
+import { MANAGED_PREFIX, desiredSchedules } from '../../scheduler/desired.js';
+import { sameSchedule } from '../../scheduler/reconcile.js';
 import { html } from '../html.js';
 import { HttpError, type ApiRoute, type PageModule } from '../types.js';
 
@@ -72,7 +73,7 @@ export async function connectorRows(rt: Runtime) {
       const inconsistent: string[] = [];
       if (want && !have)
         inconsistent.push('no schedule in Redis: is the scheduler (mailjobs start) running?');
-      if (want && have && Number(have.every) !== want.everyMs)
+      if (want && have && !sameSchedule(have, want))
         inconsistent.push('the schedule in Redis differs from the config: reload mailjobs (SIGHUP)');
       if (stray) inconsistent.push('disabled, but still scheduled in Redis: reload mailjobs (SIGHUP)');
       const details = status?.details ?? {};
@@ -98,7 +99,7 @@ export async function connectorRows(rt: Runtime) {
   );
   const known = new Set(desired.map((d) => d.id));
   const orphans = schedulers
-    .filter((s) => s.key.startsWith('config:') && !known.has(s.key))
+    .filter((s) => s.key.startsWith(MANAGED_PREFIX) && !known.has(s.key))
     .filter((s) => !rows.some((r) => s.key.endsWith(`:${JOB}:${r.id}`)))
     .map((s) => s.key);
   return { connectors: rows, orphanSchedules: orphans };
