@@ -3,12 +3,11 @@
  * `mailjobs dashboard add-user NAME [--role admin|viewer]`: writes a password hash into the
  * config file.
  */
-import { loadConfig } from '../config/load.js';
 import { startDashboard } from '../dashboard/server.js';
 import { announceRedis, openRuntime } from '../runtime.js';
 import { addUserCommand } from './dashboard-user.js';
 import type { CliArgs, CliDeps } from './io.js';
-import { untilStopSignal } from './serve.js';
+import { reloadConfig, untilStopSignal } from './serve.js';
 
 export async function dashboardCommand(args: CliArgs, deps: CliDeps): Promise<number> {
   if (args.positionals[1] === 'add-user') return addUserCommand(args, deps);
@@ -22,15 +21,11 @@ export async function dashboardCommand(args: CliArgs, deps: CliDeps): Promise<nu
     await announceRedis(rt);
     const server = await startDashboard(rt);
     const sig = await untilStopSignal(() => {
-      try {
-        rt.config = loadConfig(rt.configFile);
+      if (reloadConfig(rt, deps.log))
         deps.log.info(
           { users: rt.config.dashboard.users.length },
           'config reloaded: dashboard users updated',
         );
-      } catch (err) {
-        deps.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
-      }
     });
     deps.log.info({ signal: sig }, 'dashboard stopping');
     await server.close();

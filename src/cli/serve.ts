@@ -3,6 +3,7 @@
  * SIGHUP reloads the config (dashboard users too) and reconciles schedules; SIGTERM/SIGINT shut down gracefully.
  */
 import { loadConfig } from '../config/load.js';
+import type { Logger } from '../core/logger.js';
 import { desiredSchedules } from '../scheduler/desired.js';
 import { reconcileSchedules } from '../scheduler/reconcile.js';
 import { announceRedis, openRuntime, type Runtime } from '../runtime.js';
@@ -15,6 +16,17 @@ export type Role = 'start' | 'worker' | 'scheduler';
 export async function reconcile(rt: Runtime) {
   const desired = desiredSchedules(rt.jobs, rt.config);
   return reconcileSchedules(desired, { ...rt, prefix: rt.config.redis.prefix });
+}
+
+/** Re-reads the config file into `rt` (SIGHUP); a bad file is logged and the running config kept. */
+export function reloadConfig(rt: Runtime, log: Logger): boolean {
+  try {
+    rt.config = loadConfig(rt.configFile);
+    return true;
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
+    return false;
+  }
 }
 
 /** Resolves when the process gets SIGTERM or SIGINT; runs `onHup` on SIGHUP. */
@@ -57,17 +69,11 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
   if (role === 'start' && !dashboard) deps.log.info('dashboard disabled (dashboard.enabled: false)');
   deps.log.info({ role }, 'mailjobs running');
 
-  const onHup = withScheduler
-    ? () => {
-        try {
-          rt.config = loadConfig(rt.configFile);
-        } catch (err) {
-          deps.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
-          return;
-        }
-        reconcile(rt).catch((err) => deps.log.error({ err }, 'reconcile after SIGHUP failed'));
-      }
-    : undefined;
+  // Every role reloads on SIGHUP (workers read the config for each job); the scheduler also reconciles.
+  const onHup = () => {
+    if (!reloadConfig(rt, deps.log)) return;
+    if (withScheduler) reconcile(rt).catch((err) => deps.log.error({ err }, 'reconcile after SIGHUP failed'));
+  };
   const sig = await untilStopSignal(onHup);
   deps.log.info({ signal: sig }, 'shutting down: active jobs stop at a safe point and return to the queue');
   await dashboard?.close().catch((err) => deps.log.error({ err }, 'dashboard close failed'));

@@ -54,3 +54,27 @@ it('SIGHUP reloads the config: a new connector is scheduled and fetched at once;
     await closeQueues(queues);
   }
 });
+
+it('a worker reloads on SIGHUP too (a broken file is reported, not fatal); SIGTERM exits 0', async () => {
+  const prefix = freshPrefix();
+  const file = writeConfig(srv.url, prefix, 'connectors: []\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker', '--config', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const exit = new Promise<number | string | null>((r) => child.once('exit', (c, s) => r(c ?? s)));
+  try {
+    await expect.poll(() => out, { timeout: 20_000 }).toContain('mailjobs running');
+    writeFileSync(file, 'connectors: [ { id: 1 } ]\n');
+    child.kill('SIGHUP');
+    await expect
+      .poll(() => out, { timeout: 10_000 })
+      .toContain('config reload failed; keeping the running config');
+    expect(child.exitCode).toBeNull();
+    expect(child.signalCode).toBeNull();
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exit).toBe(0);
+});
