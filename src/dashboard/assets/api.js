@@ -56,7 +56,7 @@ export function say(text, bad = false) {
 
 /** How an enqueue answer reads: `queued`, `already queued`, `already running`… */
 export const outcomeText = (outcome) =>
-  outcome.status === 'queued' ? 'queued' : outcome.status.replace('-', ' ');
+  outcome.status === 'running' ? 'already running' : outcome.status.replace('-', ' ');
 
 /** GET `/api<path>?<query>`. */
 export const getJson = (path, query) => api('GET', query ? `${path}?${new URLSearchParams(query)}` : path);

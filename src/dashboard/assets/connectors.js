@@ -1,6 +1,16 @@
 // Connectors page: polls /api/connectors, renders the table, "Fetch now" / "Fetch all", and
 // follows each triggered job until it ends.
-import { el, errorText, getJson, isAdmin, localTime, poll, postJson, relativeTime } from './api.js';
+import {
+  el,
+  errorText,
+  getJson,
+  isAdmin,
+  localTime,
+  outcomeText,
+  poll,
+  postJson,
+  relativeTime,
+} from './api.js';
 
 const tbody = document.querySelector('#connectors tbody');
 const notice = document.querySelector('#notice');
@@ -30,7 +40,7 @@ function counts(result) {
 }
 
 function progressText(p) {
-  if (p === undefined || p === null) return '';
+  if (p === undefined || p === null || p === 0) return '';
   if (typeof p !== 'object') return String(p);
   const parts = [];
   if (p.folder) parts.push(p.folder);
@@ -60,8 +70,8 @@ function lastRun(c) {
 async function fetchNow(account) {
   try {
     const r = await postJson('/connectors/fetch', { account });
-    watched.set(account, { jobId: r.jobId, text: r.message });
-    notice.textContent = `${account}: ${r.message}`;
+    watched.set(account, { jobId: r.jobId, text: outcomeText(r) });
+    notice.textContent = `${account}: ${outcomeText(r)}`;
   } catch (err) {
     notice.textContent = `${account}: ${errorText(err)}`;
   }
@@ -95,7 +105,7 @@ function row(c) {
     el('td', { class: 'counts' }, counts(c.lastResult)),
     el('td', { title: localTime(c.nextRunAt) }, c.enabled && c.nextRunAt ? relativeTime(c.nextRunAt) : '—'),
     el('td', { class: c.consecutiveFailures > 0 ? 'bad' : '' }, String(c.consecutiveFailures)),
-    el('td', { class: 'job', 'data-job': w?.jobId ?? c.current?.jobId ?? '' }, now),
+    el('td', { class: 'job', 'data-job': w?.jobId ?? c.current?.id ?? '' }, now),
     el(
       'td',
       {},
@@ -139,9 +149,9 @@ const refresh = poll(async () => {
 document.querySelector('#fetch-all')?.addEventListener('click', async () => {
   try {
     const r = await postJson('/connectors/fetch-all');
-    for (const o of r.outcomes) watched.set(o.account, { jobId: o.jobId, text: o.message });
+    for (const o of r.outcomes) watched.set(o.account, { jobId: o.jobId, text: outcomeText(o) });
     notice.textContent =
-      r.outcomes.map((o) => `${o.account}: ${o.message}`).join('; ') || 'no enabled connector';
+      r.outcomes.map((o) => `${o.account}: ${outcomeText(o)}`).join('; ') || 'no enabled connector';
   } catch (err) {
     notice.textContent = errorText(err);
   }

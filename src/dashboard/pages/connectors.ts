@@ -1,67 +1,24 @@
 /**
  * Connectors: every getmail account of the config with its last run (the getmail job's own
  * status rows), its next run (its BullMQ job scheduler), its current job, and whether the
- * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueJob, so
+ * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueFor, so
  * a busy account answers "already queued" or "already running" as everywhere else.
  */
-import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { dedupId, enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
-import { stateKey } from '../../core/redis.js';
-import { targetLockHolder } from '../../core/target-lock.js';
-import type { AnyJob } from '../../jobs/types.js';
+import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
 import { MANAGED_PREFIX, desiredSchedules } from '../../scheduler/desired.js';
 import { sameSchedule } from '../../scheduler/reconcile.js';
 import { html } from '../html.js';
 import { HttpError, type ApiRoute, type PageModule } from '../types.js';
+import { currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
 
 const JOB = 'getmail';
 
-function getmail(rt: Runtime): { def: AnyJob; queue: NonNullable<ReturnType<Runtime['queues']['get']>> } {
-  const def = rt.jobs.find((j) => j.name === JOB);
-  const queue = rt.queues.get(JOB);
-  if (!def || !queue) throw new HttpError(503, 'the getmail job is not registered in this process');
-  return { def, queue };
-}
-
-export interface JobView {
-  jobId: string;
-  state: string;
-  progress?: unknown;
-  result?: unknown;
-  failedReason?: string;
-  finishedAt?: number;
-}
-
-async function jobView(job: Job | undefined): Promise<JobView | undefined> {
-  if (!job?.id) return undefined;
-  const state = await job.getState();
-  return {
-    jobId: job.id,
-    state,
-    ...(job.progress !== undefined && job.progress !== 0 ? { progress: job.progress } : {}),
-    ...(job.returnvalue != null ? { result: job.returnvalue } : {}),
-    ...(job.failedReason ? { failedReason: job.failedReason } : {}),
-    ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
-  };
-}
-
-/** The waiting or running job of an account: its deduplication id, else the target lock's holder. */
-async function currentJob(rt: Runtime, account: string): Promise<JobView | undefined> {
-  const { queue } = getmail(rt);
-  const id =
-    (await queue.getDeduplicationJobId(dedupId(JOB, account))) ??
-    (await targetLockHolder(rt.redis, stateKey(rt.config.redis.prefix, 'lock', JOB, account)));
-  return id ? jobView(await queue.getJob(id)) : undefined;
-}
-
 export async function connectorRows(rt: Runtime) {
-  const { def, queue } = getmail(rt);
-  const [statusRows, schedulers] = await Promise.all([
-    def.status?.({ config: rt.config, redis: rt.redis, key: rt.key }) ?? [],
-    queue.getJobSchedulers(0, -1),
-  ]);
+  const def = findJob(rt.jobs, JOB);
+  const queue = queueOf(rt, JOB);
+  const [statusRows, schedulers] = await Promise.all([def.status?.(rt) ?? [], queue.getJobSchedulers(0, -1)]);
   const desired = desiredSchedules(rt.jobs, rt.config).get(JOB) ?? [];
   const byKey = new Map(schedulers.map((s) => [s.key, s]));
   const rows = await Promise.all(
@@ -93,7 +50,7 @@ export async function connectorRows(rt: Runtime) {
         consecutiveFailures: details.consecutiveFailures ?? 0,
         nextRunAt: (have ?? stray)?.next,
         inconsistent,
-        current: await currentJob(rt, c.id),
+        current: await currentJob(rt, JOB, c.id),
       };
     }),
   );
@@ -105,25 +62,13 @@ export async function connectorRows(rt: Runtime) {
   return { connectors: rows, orphanSchedules: orphans };
 }
 
-const OUTCOME_TEXT: Record<EnqueueOutcome['status'], string> = {
-  queued: 'queued',
-  'already-queued': 'already queued',
-  running: 'already running',
-};
-
 async function fetchNow(rt: Runtime, account: string) {
   const connector = rt.config.connectors.find((c) => c.id === account);
   if (!connector) throw new HttpError(404, `no connector "${account}" in the config`);
   if (!connector.enabled) throw new HttpError(409, `connector "${account}" is disabled in the config`);
-  const { def, queue } = getmail(rt);
-  const outcome = await enqueueJob(
-    queue,
-    def,
-    { account },
-    { redis: rt.redis, prefix: rt.config.redis.prefix },
-  );
+  const outcome = await enqueueFor(rt, JOB, { account });
   rt.log.info({ account, outcome: outcome.status, jobId: outcome.jobId }, 'dashboard: fetch now');
-  return { account, status: outcome.status, jobId: outcome.jobId, message: OUTCOME_TEXT[outcome.status] };
+  return { account, status: outcome.status, jobId: outcome.jobId };
 }
 
 const routes: ApiRoute[] = [
@@ -132,11 +77,7 @@ const routes: ApiRoute[] = [
     method: 'GET',
     path: '/connectors/jobs/:jobId',
     role: 'viewer',
-    async handle(req, { rt }) {
-      const view = await jobView(await getmail(rt).queue.getJob(req.params.jobId!));
-      if (!view) throw new HttpError(404, `no getmail job ${req.params.jobId}`);
-      return view;
-    },
+    handle: (req, { rt }) => jobView(rt, JOB, req.params.jobId!),
   },
   {
     method: 'POST',
