@@ -23,7 +23,7 @@ const RECENT_LEARNS = 20;
 /** A status row, or the reason it could not be read (one failing part does not blank the page). */
 async function rowsOf(rt: Runtime, job: { status?: typeof bayesStatsJob.status }): Promise<StatusRow[]> {
   try {
-    return (await job.status?.({ config: rt.config, redis: rt.redis, key: rt.key })) ?? [];
+    return (await job.status?.(rt)) ?? [];
   } catch (err) {
     return [{ target: 'error', summary: `cannot read: ${(err as Error).message}`, alert: true, details: {} }];
   }

@@ -11,6 +11,7 @@ import { targetLockHolder } from '../../core/target-lock.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
 import { requestCancel } from '../../worker/cancel.js';
+import { targetLockKey } from '../../worker/execute.js';
 import { HttpError, type SessionUser } from '../types.js';
 
 /** The queue of job `name`, or a 500 when this dashboard was opened without it. */
@@ -83,7 +84,7 @@ export async function jobView(rt: Runtime, name: string, id: string): Promise<Jo
 export async function currentJob(rt: Runtime, name: string, target: string): Promise<JobView | undefined> {
   const queue = queueOf(rt, name);
   const id =
-    (await targetLockHolder(rt.redis, rt.key('lock', name, target))) ??
+    (await targetLockHolder(rt.redis, targetLockKey(rt, name, target))) ??
     (await queue.getDeduplicationJobId(dedupId(name, target)));
   const job = id ? await queue.getJob(id) : undefined;
   return job ? viewOf(queue, job, { trail: false }) : undefined;

@@ -109,7 +109,7 @@ function adhocSummary(job: Job, state: string) {
 export async function syncOverview(rt: Runtime) {
   const queue = queueOf(rt, JOB);
   const [rows, recent] = await Promise.all([
-    imapsyncJob.status!({ config: rt.config, redis: rt.redis, key: rt.key }),
+    imapsyncJob.status!(rt),
     queue.getJobs(['active', 'waiting', 'delayed', 'completed', 'failed'], 0, RECENT_JOBS - 1),
   ]);
   const finished = recent.filter((j) => j.finishedOn).sort((a, b) => b.finishedOn! - a.finishedOn!);
