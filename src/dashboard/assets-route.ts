@@ -1,14 +1,15 @@
 /**
  * Serves src/dashboard/assets/ (copied to dist/dashboard/assets/ by `npm run build`) at
- * `/assets/<name>`: our CSS and plain ES-module scripts, nothing from a CDN. Only flat file
- * names with a known extension are served, so no path can leave the folder.
+ * `/assets/<name>`: our CSS and plain ES-module scripts, nothing from a CDN. The folder is read
+ * once at registration (files with a known extension only); a name not in it is a 404.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 
 /** The assets folder beside this module, under src/ (tsx, vitest) and dist/ alike. */
-export const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
@@ -17,20 +18,25 @@ const TYPES: Record<string, string> = {
   png: 'image/png',
 };
 
+/** name → content type and body of every servable file of the assets folder. */
+function loadAssets(): Map<string, { type: string; body: Buffer }> {
+  const assets = new Map<string, { type: string; body: Buffer }>();
+  for (const entry of readdirSync(ASSETS_DIR, { withFileTypes: true })) {
+    const type = entry.isFile() ? TYPES[extname(entry.name).slice(1)] : undefined;
+    if (type) assets.set(entry.name, { type, body: readFileSync(`${ASSETS_DIR}${entry.name}`) });
+  }
+  return assets;
+}
+
 export function registerAssets(app: FastifyInstance): void {
+  const assets = loadAssets();
   app.get<{ Params: { name: string } }>(
     '/assets/:name',
     { config: { access: 'public' } },
     async (req, reply) => {
-      const m = /^[a-z0-9][a-z0-9._-]*\.([a-z]+)$/.exec(req.params.name);
-      const type = m ? TYPES[m[1]!] : undefined;
-      if (!m || !type || req.params.name.includes('..')) return reply.code(404).send({ error: 'not found' });
-      try {
-        const body = await readFile(`${ASSETS_DIR}${req.params.name}`);
-        return reply.header('content-type', type).header('cache-control', 'no-cache').send(body);
-      } catch {
-        return reply.code(404).send({ error: 'not found' });
-      }
+      const asset = assets.get(req.params.name);
+      if (!asset) return reply.code(404).send({ error: 'not found' });
+      return reply.header('content-type', asset.type).header('cache-control', 'no-cache').send(asset.body);
     },
   );
 }
