@@ -118,8 +118,12 @@ class FetchRun {
   private inflight = new Set<string>();
   /** Keys marked in flight in Redis by this run and not settled yet, with the write marking them. */
   private readonly marked = new Map<string, Promise<void>>();
-  /** The keys this folder will deliver, in order, for marking them ahead. */
-  private upcoming: { keys: string[]; index: Map<string, number> } = { keys: [], index: new Map() };
+  /** The folder's keys in retrieval order, and those a batch has marked already (never twice: a settled key must not go back in flight). */
+  private upcoming: { keys: string[]; index: Map<string, number>; batched: Set<string> } = {
+    keys: [],
+    index: new Map(),
+    batched: new Set(),
+  };
 
   constructor(
     private readonly connector: ConnectorConfig,
@@ -222,7 +226,7 @@ class FetchRun {
     const delivering = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
     const upcoming = [...todo.values()].map((m) => messageKey(folder, m));
-    this.upcoming = { keys: upcoming, index: new Map(upcoming.map((k, i) => [k, i])) };
+    this.upcoming = { keys: upcoming, index: new Map(upcoming.map((k, i) => [k, i])), batched: new Set() };
     await folder
       .retrieveEach([...todo.keys()], async (ref, spool) => {
         if (!failure && ctx.signal.aborted) {
@@ -403,7 +407,8 @@ class FetchRun {
     const batch =
       at === undefined
         ? [key]
-        : this.upcoming.keys.slice(at, at + INFLIGHT_BATCH).filter((k) => !this.marked.has(k));
+        : this.upcoming.keys.slice(at, at + INFLIGHT_BATCH).filter((k) => !this.upcoming.batched.has(k));
+    for (const k of batch) this.upcoming.batched.add(k);
     const write = this.store.markInflight(batch);
     write.catch(() => undefined); // awaited by the delivery that needs it
     for (const k of batch) this.marked.set(k, write);
