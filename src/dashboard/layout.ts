@@ -48,6 +48,7 @@ export function frame(o: FrameOptions): string {
         ${o.user ? html`<meta name="user-role" content="${o.user.role}" />` : ''}
         <title>${o.title} · mailjobs</title>
         <link rel="stylesheet" href="${assetUrl('dashboard.css')}" />
+        <link rel="stylesheet" href="${assetUrl('admin-pages.css')}" />
         ${(o.scripts ?? []).map((s) => html`<script type="module" src="${assetUrl(s)}"></script>`)}
       </head>
       <body class="${o.user ? `user-${o.user.role}` : 'anonymous'}">

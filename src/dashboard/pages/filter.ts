@@ -127,75 +127,74 @@ function meter(kind: 'spam' | 'ham'): SafeHtml {
 
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const a = user.role === 'admin' ? html`data-requires-admin` : html`data-requires-admin disabled`;
-  return html`<link rel="stylesheet" href="/assets/admin-pages.css" />
-    <section class="page filter">
-      <div class="page-head">
-        <h1>Filter</h1>
-        <span class="notice" id="notice" role="status"></span>
+  return html`<section class="page filter">
+    <div class="page-head">
+      <h1>Filter</h1>
+      <span class="notice" id="notice" role="status"></span>
+    </div>
+    <div class="cards">
+      <div class="card" id="bayes">
+        <h2>Bayes training</h2>
+        <p class="hint">
+          Rspamd's Bayes classifies nothing until it learned ${rt.config.bayesLearn.minLearns} spam and
+          ${rt.config.bayesLearn.minLearns} ham.
+        </p>
+        ${meter('spam')}${meter('ham')}
+        <p data-field="summary" class="detail"></p>
+        <button type="button" id="bayes-refresh" class="secondary" ${a}>Read the counters now</button>
       </div>
-      <div class="cards">
-        <div class="card" id="bayes">
-          <h2>Bayes training</h2>
-          <p class="hint">
-            Rspamd's Bayes classifies nothing until it learned ${rt.config.bayesLearn.minLearns} spam and
-            ${rt.config.bayesLearn.minLearns} ham.
-          </p>
-          ${meter('spam')}${meter('ham')}
-          <p data-field="summary" class="detail"></p>
-          <button type="button" id="bayes-refresh" class="secondary" ${a}>Read the counters now</button>
-        </div>
-        <div class="card" id="antivirus">
-          <h2>Antivirus signatures</h2>
-          <table class="grid">
-            <tr>
-              <th>Version</th>
-              <td data-field="version">…</td>
-            </tr>
-            <tr>
-              <th>Built</th>
-              <td data-field="age">…</td>
-            </tr>
-            <tr>
-              <th>Last update</th>
-              <td data-field="last">…</td>
-            </tr>
-            <tr>
-              <th>Status</th>
-              <td data-field="status">…</td>
-            </tr>
-          </table>
-          <p>
-            <button type="button" id="freshclam-now" ${a}>Update now</button>
-            <span class="notice" data-field="job" role="status"></span>
-          </p>
-        </div>
-        <div class="card" id="expunge">
-          <h2>Spam expunge</h2>
-          <p data-field="summary" class="detail">…</p>
-          <table class="grid">
-            <tbody data-field="counts"></tbody>
-          </table>
-        </div>
+      <div class="card" id="antivirus">
+        <h2>Antivirus signatures</h2>
+        <table class="grid">
+          <tr>
+            <th>Version</th>
+            <td data-field="version">…</td>
+          </tr>
+          <tr>
+            <th>Built</th>
+            <td data-field="age">…</td>
+          </tr>
+          <tr>
+            <th>Last update</th>
+            <td data-field="last">…</td>
+          </tr>
+          <tr>
+            <th>Status</th>
+            <td data-field="status">…</td>
+          </tr>
+        </table>
+        <p>
+          <button type="button" id="freshclam-now" ${a}>Update now</button>
+          <span class="notice" data-field="job" role="status"></span>
+        </p>
       </div>
-      <h2>Learned from Junk moves</h2>
-      <p id="learn-summary" class="detail"></p>
-      <table class="grid" id="learns">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>User</th>
-            <th>Class</th>
-            <th>Outcome</th>
-            <th>Size</th>
-          </tr>
-        </thead>
-        <tbody>
-          <tr>
-            <td colspan="5" class="muted">Loading…</td>
-          </tr>
-        </tbody>
-      </table>
-    </section>`;
+      <div class="card" id="expunge">
+        <h2>Spam expunge</h2>
+        <p data-field="summary" class="detail">…</p>
+        <table class="grid">
+          <tbody data-field="counts"></tbody>
+        </table>
+      </div>
+    </div>
+    <h2>Learned from Junk moves</h2>
+    <p id="learn-summary" class="detail"></p>
+    <table class="grid" id="learns">
+      <thead>
+        <tr>
+          <th>When</th>
+          <th>User</th>
+          <th>Class</th>
+          <th>Outcome</th>
+          <th>Size</th>
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          <td colspan="5" class="muted">Loading…</td>
+        </tr>
+      </tbody>
+    </table>
+  </section>`;
 }
 
 export const filterPage: PageModule = {

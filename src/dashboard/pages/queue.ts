@@ -121,8 +121,7 @@ function windowLabel(minutes: number): string {
 
 async function render(_deps: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const a = user.role === 'admin' ? html`data-requires-admin` : html`data-requires-admin disabled`;
-  return html`<link rel="stylesheet" href="/assets/admin-pages.css" />
-  <section class="page queue">
+  return html`<section class="page queue">
     <div class="page-head"><h1>Mail queue</h1><span class="notice" id="notice" role="status"></span></div>
     <div class="toolbar">
       <label>Window <select id="window">${WINDOWS.map((m) => html`<option value="${m}"${m === 60 ? html` selected` : ''}>last ${windowLabel(m)}</option>`)}</select></label>

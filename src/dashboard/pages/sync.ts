@@ -284,60 +284,59 @@ function adhocFormHtml(admin: boolean): SafeHtml {
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const admin = user.role === 'admin';
   const tasks = rt.config.sync;
-  return html`<link rel="stylesheet" href="/assets/admin-pages.css" />
-    <section class="page sync">
-      <div class="page-head">
-        <h1>Synchronization</h1>
-        <span class="notice" id="notice" role="status"></span>
-      </div>
-      <p class="hint">IMAP migrations into local mailboxes. Progress updates every few seconds.</p>
-      <table class="grid" id="sync-tasks">
-        <thead>
-          <tr>
-            <th>Task</th>
-            <th>Remote</th>
-            <th>Local user</th>
-            <th>Schedule</th>
-            <th>Last result</th>
-            <th>Now</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            tasks.length === 0
-              ? html`<tr>
-                  <td colspan="7" class="muted">No task is configured (<code>sync:</code> in the config).</td>
-                </tr>`
-              : tasks.map((t) => taskRow(t, admin))
-          }
-        </tbody>
-      </table>
-      <h2>Ad-hoc sync</h2>
-      ${adhocFormHtml(admin)}
-      <h2>Recent ad-hoc runs</h2>
-      <table class="grid" id="sync-adhoc">
-        <thead>
-          <tr>
-            <th>Remote</th>
-            <th>Local user</th>
-            <th>Kind</th>
-            <th>State</th>
-            <th>Now / outcome</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          <tr>
-            <td colspan="6" class="muted">Loading…</td>
-          </tr>
-        </tbody>
-      </table>
-      <section id="sync-report" class="report" hidden>
-        <h2>Report <span class="muted" data-field="title"></span></h2>
-        <div data-field="body"></div>
-      </section>
-    </section>`;
+  return html`<section class="page sync">
+    <div class="page-head">
+      <h1>Synchronization</h1>
+      <span class="notice" id="notice" role="status"></span>
+    </div>
+    <p class="hint">IMAP migrations into local mailboxes. Progress updates every few seconds.</p>
+    <table class="grid" id="sync-tasks">
+      <thead>
+        <tr>
+          <th>Task</th>
+          <th>Remote</th>
+          <th>Local user</th>
+          <th>Schedule</th>
+          <th>Last result</th>
+          <th>Now</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${
+          tasks.length === 0
+            ? html`<tr>
+                <td colspan="7" class="muted">No task is configured (<code>sync:</code> in the config).</td>
+              </tr>`
+            : tasks.map((t) => taskRow(t, admin))
+        }
+      </tbody>
+    </table>
+    <h2>Ad-hoc sync</h2>
+    ${adhocFormHtml(admin)}
+    <h2>Recent ad-hoc runs</h2>
+    <table class="grid" id="sync-adhoc">
+      <thead>
+        <tr>
+          <th>Remote</th>
+          <th>Local user</th>
+          <th>Kind</th>
+          <th>State</th>
+          <th>Now / outcome</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          <td colspan="6" class="muted">Loading…</td>
+        </tr>
+      </tbody>
+    </table>
+    <section id="sync-report" class="report" hidden>
+      <h2>Report <span class="muted" data-field="title"></span></h2>
+      <div data-field="body"></div>
+    </section>
+  </section>`;
 }
 
 export const syncPage: PageModule = {
