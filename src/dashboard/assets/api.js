@@ -114,11 +114,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** `3 min ago`, `in 12 min`, `never`. */
+/** `3 min ago`, `in 12 min`, `just now` (within the second), `never`. */
 export function relativeTime(ms) {
   if (!ms) return 'never';
   const diff = Math.round((Number(ms) - Date.now()) / 1000);
   const abs = Math.abs(diff);
+  if (abs < 1) return 'just now';
   const text =
     abs < 60 ? `${abs} s` : abs < 7200 ? `${Math.round(abs / 60)} min` : `${Math.round(abs / 3600)} h`;
   return diff < 0 ? `${text} ago` : `in ${text}`;

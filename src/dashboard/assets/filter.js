@@ -8,8 +8,6 @@ const expunge = document.querySelector('#expunge');
 const learns = document.querySelector('#learns tbody');
 const learnSummary = document.querySelector('#learn-summary');
 
-/** relativeTime, with "just now" for the last second (not "in 0 s"). */
-const ago = (ms) => (ms && Math.abs(Date.now() - Number(ms)) < 1000 ? 'just now' : relativeTime(ms));
 const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
 
 function renderBayes(b) {
@@ -40,8 +38,8 @@ function renderAntivirus(a) {
   age.title = d.dbDate ? localTime(Date.parse(d.dbDate)) : '';
   field(antivirus, 'last').textContent =
     d.consecutiveFailures > 0
-      ? `failed ${ago(d.lastErrorAt)} (${d.consecutiveFailures}× in a row): ${d.lastError ?? ''}`
-      : `ok ${ago(d.lastSuccessAt)}`;
+      ? `failed ${relativeTime(d.lastErrorAt)} (${d.consecutiveFailures}× in a row): ${d.lastError ?? ''}`
+      : `ok ${relativeTime(d.lastSuccessAt)}`;
   const status = field(antivirus, 'status');
   status.textContent = a.row?.alert ? `ALERT: ${(d.alerts ?? []).join('; ')}` : 'ok';
   status.className = a.row?.alert ? 'bad' : 'ok';
@@ -49,8 +47,8 @@ function renderAntivirus(a) {
   if (a.current) job.textContent = `update ${a.current.state}…`;
   else if (a.lastJob)
     job.textContent = a.lastJob.failedReason
-      ? `last update failed ${ago(a.lastJob.finishedOn)}: ${a.lastJob.failedReason}`
-      : `last update finished ${ago(a.lastJob.finishedOn)}: ${updateText(a.lastJob.result)}`;
+      ? `last update failed ${relativeTime(a.lastJob.finishedOn)}: ${a.lastJob.failedReason}`
+      : `last update finished ${relativeTime(a.lastJob.finishedOn)}: ${updateText(a.lastJob.result)}`;
   document.querySelector('#freshclam-now').dataset.busy = a.current ? 'yes' : '';
 }
 
@@ -71,7 +69,7 @@ function renderExpunge(e) {
   field(expunge, 'counts').replaceChildren(
     ...(r
       ? [
-          ['last run', ago(d.at)],
+          ['last run', relativeTime(d.at)],
           ['users', r.users],
           ['messages examined', r.examined],
           ['expunged', r.expunged],
@@ -96,7 +94,7 @@ function renderLearns(l) {
           el(
             'tr',
             {},
-            el('td', { title: localTime(x.finishedOn) }, ago(x.finishedOn)),
+            el('td', { title: localTime(x.finishedOn) }, relativeTime(x.finishedOn)),
             el('td', {}, x.user),
             el('td', {}, x.class),
             el(
