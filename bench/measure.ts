@@ -50,15 +50,15 @@ export function vmHwmKb(pid: number): number | undefined {
 }
 
 /** Busy CPU time of the whole machine since boot, in ms summed over cores (undefined off Linux). */
-export function machineBusyMs(): number | undefined {
+function machineBusyMs(): number | undefined {
   try {
     const fields = readFileSync('/proc/stat', 'utf8')
       .split('\n')[0]!
       .trim()
       .split(/\s+/)
-      .slice(1)
+      .slice(1, 9) // user nice system idle iowait irq softirq steal; guest time is inside user
       .map(Number);
-    // user nice system idle iowait irq softirq steal ...; in USER_HZ (100 per second on Linux)
+    // in USER_HZ (100 per second on Linux)
     const busy = fields.reduce((a, b) => a + b, 0) - fields[3]! - (fields[4] ?? 0);
     return busy * 10;
   } catch {

@@ -8,12 +8,12 @@ import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { configPath, parseConfig } from '../config/load.js';
 import { hashPassword } from '../dashboard/password.js';
 import type { CliArgs, CliDeps } from './io.js';
-import { UsageError } from './jobs.js';
+import { UsageError } from './io.js';
 
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 /** Reads one line from stdin; on a terminal, prompts on stderr and does not echo. */
-export async function readPassword(prompt: string): Promise<string> {
+async function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) {
     const chunks: Buffer[] = [];

@@ -1,16 +1,13 @@
 /**
- * `mailjobs dashboard`: the web dashboard alone (SIGHUP reloads the config, so its users);
- * `mailjobs dashboard add-user NAME [--role admin|viewer]`: writes a password hash into the
- * config file.
+ * `mailjobs dashboard`: the web dashboard alone (SIGHUP reloads the config, so its users).
+ * `mailjobs dashboard add-user` is dashboard-user.ts.
  */
 import { startDashboard } from '../dashboard/server.js';
 import { announceRedis, openRuntime } from '../runtime.js';
-import { addUserCommand } from './dashboard-user.js';
 import type { CliArgs, CliDeps } from './io.js';
 import { reloadConfig, untilStopSignal } from './serve.js';
 
 export async function dashboardCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  if (args.positionals[1] === 'add-user') return addUserCommand(args, deps);
   const rt = await openRuntime({
     configFlag: args.config,
     jobs: deps.jobs,

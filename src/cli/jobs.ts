@@ -10,8 +10,6 @@ import { openRuntime, type Runtime } from '../runtime.js';
 import { executeJob } from '../worker/execute.js';
 import { type CliArgs, type CliDeps, UsageError } from './io.js';
 
-export { UsageError };
-
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return {};
   try {

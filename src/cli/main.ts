@@ -41,7 +41,10 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
   worker: async (a, d) => (await import('./serve.js')).serve('worker', a, d),
   scheduler: async (a, d) => (await import('./serve.js')).serve('scheduler', a, d),
   // Loaded on demand: Fastify and Bull Board would slow every other command's start-up.
-  dashboard: async (a, d) => (await import('./dashboard.js')).dashboardCommand(a, d),
+  dashboard: async (a, d) =>
+    a.positionals[1] === 'add-user'
+      ? (await import('./dashboard-user.js')).addUserCommand(a, d)
+      : (await import('./dashboard.js')).dashboardCommand(a, d),
   enqueue: async (a, d) =>
     a.positionals[1] === 'learn'
       ? (await import('./learn.js')).learnCommand(a, d)
@@ -84,11 +87,17 @@ export function parseCli(argv: string[]): CliArgs {
 }
 
 /**
- * The job definitions `name` needs: none (`seal`, `enqueue learn`), the one it names (`run`,
+ * The job definitions `name` needs: none (`seal`, `enqueue learn`, `dashboard add-user`), the one it names (`run`,
  * `enqueue`), or all of them (every other command, including ones added later).
  */
 function jobsNeeded(name: string, args: CliArgs): 'none' | 'named' | 'all' {
-  if (name === 'seal' || (name === 'enqueue' && args.positionals[1] === 'learn')) return 'none';
+  const sub = args.positionals[1];
+  if (
+    name === 'seal' ||
+    (name === 'enqueue' && sub === 'learn') ||
+    (name === 'dashboard' && sub === 'add-user')
+  )
+    return 'none';
   return name === 'run' || name === 'enqueue' ? 'named' : 'all';
 }
 

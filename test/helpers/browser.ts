@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Credentials } from './dashboard.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
 
 /** Headless chromium; each `browser.newContext()` is a separate, empty session. */
 export function launchBrowser(): Promise<Browser> {
