@@ -90,10 +90,13 @@ export async function currentJob(rt: Runtime, name: string, target: string): Pro
   return job ? viewOf(queue, job, { trail: false }) : undefined;
 }
 
-/** The newest finished jobs of `name` (completed or failed), newest first. */
+/** The newest `count` finished jobs of `name` (completed or failed), newest first. */
 export async function finishedJobs(rt: Runtime, name: string, count: number): Promise<Job[]> {
   const jobs = await queueOf(rt, name).getJobs(['completed', 'failed'], 0, count - 1);
-  return jobs.filter((j) => j.finishedOn).sort((a, b) => b.finishedOn! - a.finishedOn!);
+  return jobs
+    .filter((j) => j.finishedOn)
+    .sort((a, b) => b.finishedOn! - a.finishedOn!)
+    .slice(0, count);
 }
 
 export type CancelOutcome =
