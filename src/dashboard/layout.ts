@@ -22,6 +22,11 @@ export function assetUrl(name: string): string {
   return `/assets/${name.replace(/^\/?assets\//, '')}`;
 }
 
+/** Attributes of an admin-only control: shown to viewers disabled (the server refuses them anyway). */
+export function adminAttrs(admin: boolean): SafeHtml {
+  return admin ? html`data-requires-admin` : html`data-requires-admin disabled`;
+}
+
 function nav(o: FrameOptions): SafeHtml {
   if (!o.user) return html``;
   const links = o.pages.map(

@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime.js';
 import { MANAGED_PREFIX, desiredSchedules } from '../../scheduler/desired.js';
 import { sameSchedule } from '../../scheduler/reconcile.js';
 import { html } from '../html.js';
+import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type PageModule } from '../types.js';
 import { currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
 
@@ -107,9 +108,7 @@ export const connectorsPage: PageModule = {
     return html`<section class="page connectors">
       <div class="page-head">
         <h1>Connectors</h1>
-        <button type="button" id="fetch-all" data-requires-admin ${admin ? '' : html`disabled`}>
-          Fetch all
-        </button>
+        <button type="button" id="fetch-all" ${adminAttrs(admin)}>Fetch all</button>
         <span class="notice" id="notice" role="status"></span>
       </div>
       <p class="hint">

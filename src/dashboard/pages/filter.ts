@@ -15,6 +15,7 @@ import { spamExpungeContract } from '../../jobs/spam-expunge/schema.js';
 import type { StatusRow } from '../../jobs/types.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
+import { adminAttrs } from '../layout.js';
 import type { ApiRoute, DashboardDeps, PageModule, SessionUser } from '../types.js';
 import { currentJob, enqueueFor, finishedJobs, jobView } from './jobs.js';
 
@@ -126,7 +127,7 @@ function meter(kind: 'spam' | 'ham'): SafeHtml {
 }
 
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
-  const a = user.role === 'admin' ? html`data-requires-admin` : html`data-requires-admin disabled`;
+  const a = adminAttrs(user.role === 'admin');
   return html`<section class="page filter">
     <div class="page-head">
       <h1>Filter</h1>

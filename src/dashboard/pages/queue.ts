@@ -10,6 +10,7 @@ import { listQueue, queueSeries, recentActions } from '../../jobs/queue-monitor/
 import { postfixTarget, sampleStats } from '../../jobs/queue-monitor/processor.js';
 import { queueMonitorPayload } from '../../jobs/queue-monitor/schema.js';
 import { html, type SafeHtml } from '../html.js';
+import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
 import { enqueueFor, jobView } from './jobs.js';
 
@@ -120,7 +121,7 @@ function windowLabel(minutes: number): string {
 }
 
 async function render(_deps: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
-  const a = user.role === 'admin' ? html`data-requires-admin` : html`data-requires-admin disabled`;
+  const a = adminAttrs(user.role === 'admin');
   return html`<section class="page queue">
     <div class="page-head"><h1>Mail queue</h1><span class="notice" id="notice" role="status"></span></div>
     <div class="toolbar">

@@ -12,6 +12,7 @@ import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
+import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
 import { cancelJob, currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
 
@@ -187,11 +188,6 @@ const routes: ApiRoute[] = [
 function scheduleText(s: { cron: string } | { everyMinutes: number } | undefined): string {
   if (!s) return 'on demand';
   return 'cron' in s ? `cron ${s.cron}` : `every ${s.everyMinutes} min`;
-}
-
-/** Admin-only controls: shown to viewers disabled (the server refuses them anyway). */
-function adminAttrs(admin: boolean): SafeHtml {
-  return admin ? html`data-requires-admin` : html`data-requires-admin disabled`;
 }
 
 function taskRow(t: Runtime['config']['sync'][number], admin: boolean): SafeHtml {
