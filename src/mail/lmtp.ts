@@ -145,6 +145,11 @@ function checkAddress(address: string, role: string): void {
   }
 }
 
+/** `MAIL FROM:<from> PARAM...` (the sender checked by the caller). */
+function mailLine(from: string, params: readonly string[]): string {
+  return `MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`;
+}
+
 /**
  * An LMTP session. `deliver()` runs one transaction and resolves with the recipient's reply
  * after DATA. A refusal throws `ProtocolError` with `responseCode`: code `EENVELOPE` (MAIL or
@@ -236,13 +241,11 @@ export class LmtpClient {
   }
 
   private async mailFrom(from: string, params: string[]): Promise<void> {
-    checkAddress(from, 'sender');
     // RSET after a transaction that stopped half-way (RFC 5321 4.1.1.5); one that ended with
     // its reply after DATA left the session in its initial state already.
     if (this.dirty) this.ok(await this.command('RSET'), 'RSET', 'EPROTOCOL', true);
     this.dirty = true;
-    const mail = `MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`;
-    this.ok(await this.command(mail), 'MAIL FROM', 'EENVELOPE');
+    this.ok(await this.command(mailLine(from, params)), 'MAIL FROM', 'EENVELOPE');
   }
 
   private async transaction({ from, to, message, size }: LmtpDelivery): Promise<LmtpReply> {
@@ -275,8 +278,7 @@ export class LmtpClient {
   private async envelopePipelined(from: string, to: string, params: string[]): Promise<void> {
     const reset = this.dirty;
     this.dirty = true;
-    const mail = `MAIL FROM:<${from}>${params.map((p) => ` ${p}`).join('')}`;
-    const group = `${reset ? 'RSET\r\n' : ''}${mail}\r\nRCPT TO:<${to}>\r\nDATA\r\n`;
+    const group = `${reset ? 'RSET\r\n' : ''}${mailLine(from, params)}\r\nRCPT TO:<${to}>\r\nDATA\r\n`;
     this.connected().write(group);
     const timeout = this.opts.commandTimeoutMs;
     const rset = reset ? await this.nextReply(timeout, 'RSET') : undefined;

@@ -3,12 +3,12 @@
  * file and wait for it to finish, as `mailjobs enqueue` would, with no worker of its own.
  */
 import type { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { registry } from '../../src/jobs/registry.js';
+import { openQueue } from '../../src/core/queues.js';
+import { connectRedis } from '../../src/core/redis.js';
 import type { JobContract } from '../../src/jobs/types.js';
 import { openEvents } from './runtime.js';
 
@@ -23,16 +23,15 @@ export interface JobClient {
   close(): Promise<void>;
 }
 
-/** Opens the queues of `configFile` (whose Redis is at `redisUrl`) for jobs of `job`. */
+/** Opens the queue of `job` for `configFile` (whose Redis is at `redisUrl`) for jobs of `job`. */
 export async function openJobClient(
   redisUrl: string,
   configFile: string,
   job: JobContract,
 ): Promise<JobClient> {
   const config = loadConfig(configFile, {});
-  const redis = new Redis(redisUrl);
-  const queues = openQueues(registry, redisUrl, config.redis.prefix);
-  const queue = queues.get(job.name)!;
+  const redis = connectRedis(redisUrl);
+  const queue = openQueue(job.name, redisUrl, config.redis.prefix);
   const events = await openEvents(job.name, redisUrl, config.redis.prefix);
   return {
     config,
@@ -42,7 +41,7 @@ export async function openJobClient(
     enqueue: (payload) => enqueueJob(queue, job, payload, { redis, prefix: config.redis.prefix }),
     async close() {
       await events.close();
-      await closeQueues(queues);
+      await queue.close();
       await redis.quit();
     },
   };
