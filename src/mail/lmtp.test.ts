@@ -282,6 +282,27 @@ describe('LmtpClient against a scripted server', () => {
     await client.close();
   });
 
+  it('sends a quoted local part as it is, and refuses a sender that is not a wire-form mailbox', async () => {
+    const server = await fakeServer();
+    const client = new LmtpClient({ host: '127.0.0.1', port: server.port });
+    await client.connect();
+    const from = '"john smith"@example.com';
+    expect((await client.deliver({ from, to: 'alice', message: Buffer.from('x\r\n') })).code).toBe(250);
+    expect(server.commands.find((c) => c.startsWith('MAIL'))).toMatch(
+      /^MAIL FROM:<"john smith"@example\.com> /,
+    );
+    const sent = server.commands.length;
+    for (const bad of ['john smith@example.com', 'b\u00e9b@example.com', 'bob', 'a@b>', 'a@b\u0007']) {
+      const err = await caught(client.deliver({ from: bad, to: 'alice', message: Buffer.from('x') }));
+      expect(err).toMatchObject({
+        code: 'EENVELOPE',
+        message: `invalid sender address ${JSON.stringify(bad)}`,
+      });
+    }
+    expect(server.commands).toHaveLength(sent);
+    await client.close();
+  });
+
   it('times out a silent greeting and a silent command with ETIMEOUT', async () => {
     const silent = await fakeServer((verb) => (verb === 'greeting' ? null : undefined));
     const c1 = new LmtpClient({ host: '127.0.0.1', port: silent.port }, { connectTimeoutMs: 150 });

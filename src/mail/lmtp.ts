@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ProtocolError } from '../core/errors.js';
+import { isSmtpMailbox } from './smtp-address.js';
 
 /** Where the LMTP server listens: TCP, or a unix socket such as Dovecot's `/run/dovecot/lmtp`. */
 export type LmtpTarget = { host: string; port: number } | { socket: string };
@@ -32,7 +33,11 @@ export interface LmtpReply {
 
 /** One message for one local recipient. */
 export interface LmtpDelivery {
-  /** Envelope sender; `''` for the null sender `<>`. */
+  /**
+   * Envelope sender: `''` for the null sender `<>`, else an RFC 5321 mailbox in wire form (a
+   * local part that needs it quoted: see `smtpReversePath`). Anything else is refused with
+   * `EENVELOPE` before a command is sent.
+   */
   from: string;
   /** The local recipient, as the LMTP server's user database knows it. */
   to: string;
@@ -138,11 +143,24 @@ function parseReply(lines: string[]): LmtpReply {
   return enhanced ? { code, enhanced, text } : { code, text };
 }
 
-/** Refuses addresses that could end the command line early (CRLF injection) or break `<...>`. */
-function checkAddress(address: string, role: string): void {
-  if (/[\p{Cc}<>]/u.test(address)) {
-    throw new ProtocolError(`invalid ${role} address ${JSON.stringify(address)}`, 'EENVELOPE');
-  }
+function invalidAddress(address: string, role: string): ProtocolError {
+  return new ProtocolError(`invalid ${role} address ${JSON.stringify(address)}`, 'EENVELOPE');
+}
+
+/**
+ * Refuses a recipient that could end the command line early (CRLF injection) or break `<...>`.
+ * A recipient is a local user as the server's user database knows it, not always a mailbox.
+ */
+function checkRecipient(address: string): void {
+  if (/[\p{Cc}<>]/u.test(address)) throw invalidAddress(address, 'recipient');
+}
+
+/**
+ * Refuses a sender that is neither `''` (the null sender) nor an RFC 5321 mailbox in wire form:
+ * the server would refuse it (`501 5.5.4 Invalid FROM`), or it could break the command line.
+ */
+function checkSender(address: string): void {
+  if (address !== '' && !isSmtpMailbox(address)) throw invalidAddress(address, 'sender');
 }
 
 /** `MAIL FROM:<from> PARAM...` (the sender checked by the caller). */
@@ -228,7 +246,7 @@ export class LmtpClient {
    */
   async checkRecipient(to: string): Promise<LmtpReply> {
     return this.exclusive(async () => {
-      checkAddress(to, 'recipient');
+      checkRecipient(to);
       await this.mailFrom('', []); // leaves the session dirty: the next transaction sends RSET
       return this.command(`RCPT TO:<${to}>`);
     });
@@ -249,14 +267,14 @@ export class LmtpClient {
   }
 
   private async transaction({ from, to, message, size }: LmtpDelivery): Promise<LmtpReply> {
-    checkAddress(from, 'sender');
-    checkAddress(to, 'recipient');
+    checkSender(from);
+    checkRecipient(to);
     const params: string[] = [];
     // RFC 6152: declare 8-bit content so the server takes the bytes as they are.
     if (this.extensions.has('8BITMIME')) params.push('BODY=8BITMIME');
     const bytes = Buffer.isBuffer(message) ? message.length : size;
     if (this.extensions.has('SIZE') && bytes !== undefined) params.push(`SIZE=${bytes}`);
-    if (this.extensions.has('SMTPUTF8') && /[^\p{ASCII}]/u.test(from + to)) params.push('SMTPUTF8');
+    if (this.extensions.has('SMTPUTF8') && /[^\p{ASCII}]/u.test(to)) params.push('SMTPUTF8');
     if (this.extensions.has('PIPELINING')) await this.envelopePipelined(from, to, params);
     else {
       await this.mailFrom(from, params);

@@ -30,6 +30,19 @@ describe('getmail trace headers', () => {
     expect(envelopeSender(Buffer.from('Subject: x\n\nbody'))).toBe('');
   });
 
+  it('takes the envelope sender from the first Return-Path only when it is a valid reverse-path', () => {
+    const sender = (...lines: string[]) =>
+      envelopeSender(Buffer.from(`${lines.join('\r\n')}\r\n\r\nbody`, 'latin1'));
+    expect(sender('Return-Path: <john smith@example.com>')).toBe('"john smith"@example.com');
+    expect(sender('Return-Path: <bou\x01nce@example.org>')).toBe('');
+    expect(sender('Return-Path: <b\xe9b@example.org>')).toBe('');
+    expect(sender('Return-Path: <a@x.org> <b@y.org>')).toBe('');
+    expect(sender('Return-Path: <new@example.org>', 'Return-Path: <old@example.org>')).toBe(
+      'new@example.org',
+    );
+    expect(sender('Return-Path:', ' <folded@example.org>')).toBe('folded@example.org');
+  });
+
   it('identity depends on Message-ID and header, not on the body', () => {
     const other = Buffer.from(msg.toString().replace('body', 'changed body'));
     expect(messageIdentity(other)).toBe(messageIdentity(msg));

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { smtpReversePath } from '../../mail/smtp-address.js';
 
 export const TRACE_HEADER = 'X-Mailjobs-Fetched';
 
@@ -74,11 +75,12 @@ export function messageIdentity(head: Buffer): string {
   return createHash('sha256').update(messageId).update('\0').update(section).digest('base64url').slice(0, 32);
 }
 
-/** The envelope sender for LMTP: the Return-Path address, or the null sender. */
+/**
+ * The envelope sender for LMTP: the first Return-Path (the last one written) when it is a valid
+ * RFC 5321 reverse-path, else the null sender (see {@link smtpReversePath}).
+ */
 export function envelopeSender(head: Buffer): string {
-  const rp = headerValue(headerSection(head), 'Return-Path');
-  const m = rp ? /<([^<>]*)>/.exec(rp) : null;
-  return m?.[1] ?? '';
+  return smtpReversePath(headerValue(headerSection(head), 'Return-Path'));
 }
 
 /**
