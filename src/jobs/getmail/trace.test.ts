@@ -43,6 +43,27 @@ describe('getmail trace headers', () => {
     expect(sender('Return-Path:', ' <folded@example.org>')).toBe('folded@example.org');
   });
 
+  it('ends the header section at the first empty line, even the very first line', () => {
+    const section = (text: string) => headerSection(Buffer.from(text)).toString();
+    expect(section('A: b\r\nC: d\r\n\r\nbody\r\n\r\nmore')).toBe('A: b\r\nC: d');
+    expect(section('A: b\n\nbody')).toBe('A: b');
+    expect(section('A: b\r\n\nbody')).toBe('A: b');
+    expect(section('A: b\n\r\nbody')).toBe('A: b');
+    expect(section('\r\nMessage-ID: <in-the-body@x>\r\n\r\ntext')).toBe('');
+    expect(section('\nbody')).toBe('');
+    expect(section('A: b\r\nno empty line')).toBe('A: b\r\nno empty line');
+    expect(
+      headerValue(headerSection(Buffer.from('\r\nMessage-ID: <in-the-body@x>\r\n\r\n')), 'Message-ID'),
+    ).toBe(undefined);
+  });
+
+  it('reads a header written with white space before its colon', () => {
+    const section = Buffer.from('Message-ID : <spaced@x>\r\nSubject\t: tab\r\nSubjectline: no');
+    expect(headerValue(section, 'Message-ID')).toBe('<spaced@x>');
+    expect(headerValue(section, 'Subject')).toBe('tab');
+    expect(headerValue(Buffer.from('Subjectline: no'), 'Subject')).toBe(undefined);
+  });
+
   it('identity depends on Message-ID and header, not on the body', () => {
     const other = Buffer.from(msg.toString().replace('body', 'changed body'));
     expect(messageIdentity(other)).toBe(messageIdentity(msg));
@@ -71,7 +92,14 @@ describe('getmail trace headers', () => {
       'From: a\r\nSubject: [SPAM] hello world\r\nTo: b',
     );
     expect(replaceHeader(Buffer.from('From: a\nTo: b'), 'Subject', 'Subject: x').toString()).toBe(
-      'From: a\nTo: b\nSubject: x',
+      'Subject: x\nFrom: a\nTo: b',
+    );
+    // a section cut short (the first bytes of a huge header) is never written into, only before
+    const cut = Buffer.from('From: a\r\nX-Huge: 1\r\n\t2\r\n\t3');
+    expect(replaceHeader(cut, 'Subject', 'Subject: x').toString()).toBe(`Subject: x\r\n${cut.toString()}`);
+    expect(replaceHeader(Buffer.alloc(0), 'Subject', 'Subject: x').toString()).toBe('Subject: x\n');
+    expect(replaceHeader(Buffer.from('Subject : old\r\nTo: b'), 'Subject', 'Subject: x').toString()).toBe(
+      'Subject: x\r\nTo: b',
     );
     expect(replaceHeader(Buffer.from('Subject: last'), 'Subject', 'Subject: y').toString()).toBe(
       'Subject: y',

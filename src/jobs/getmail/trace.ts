@@ -53,18 +53,24 @@ export function headerBlock(lines: string[]): Buffer {
   return Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8');
 }
 
-/** The raw header section: bytes up to the first empty line (or all of `head`). */
+/**
+ * The raw header section: the bytes before the first empty line, without the line ending of
+ * the last field (or all of `head` when it holds no empty line). A message that starts with an
+ * empty line has an empty header section: what follows is body, whatever it looks like.
+ */
 export function headerSection(head: Buffer): Buffer {
-  const crlf = head.indexOf('\r\n\r\n');
-  const lf = head.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i >= 0);
-  return ends.length ? head.subarray(0, Math.min(...ends)) : head;
+  // latin1 maps each byte to one char, so string offsets are byte offsets.
+  const end = /(?:^|\r?\n)\r?\n/.exec(head.toString('latin1'));
+  return end ? head.subarray(0, end.index) : head;
 }
 
-/** The unfolded value of the first `name:` header, if any. */
+/**
+ * The unfolded value of the first `name:` header, if any. White space before the colon is
+ * allowed (RFC 5322 4.5, obsolete syntax that old mailers still write).
+ */
 export function headerValue(section: Buffer, name: string): string | undefined {
   const text = section.toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const re = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im');
+  const re = new RegExp(`^${name}[ \\t]*:[ \\t]*(.*)$`, 'im');
   return re.exec(text)?.[1]?.trim();
 }
 
@@ -85,15 +91,17 @@ export function envelopeSender(head: Buffer): string {
 
 /**
  * `section` with its first `name:` header (and its folded continuation lines) replaced by
- * `line`; `line` is added at the end when there was none. Used for the spam Subject prefix,
- * the one change to a message's own bytes that an admin can ask for.
+ * `line`; `line` goes on top when there was none (field order does not matter, RFC 5322 3.6,
+ * and the top is a field's start even when `section` is only the first bytes of a longer
+ * header). Used for the spam Subject prefix, the one change to a message's own bytes that an
+ * admin can ask for.
  */
 export function replaceHeader(section: Buffer, name: string, line: string): Buffer {
   // latin1 maps each byte to one char, so string offsets are byte offsets.
   const text = section.toString('latin1');
-  const m = new RegExp(`^${name}:[^\n]*(?:\n[ \t][^\n]*)*`, 'im').exec(text);
+  const m = new RegExp(`^${name}[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*`, 'im').exec(text);
   const replacement = Buffer.from(line.replace(/[\r\n]+/g, ' '), 'utf8');
-  if (!m) return Buffer.concat([section, Buffer.from(text.includes('\r\n') ? '\r\n' : '\n'), replacement]);
+  if (!m) return Buffer.concat([replacement, Buffer.from(text.includes('\r\n') ? '\r\n' : '\n'), section]);
   const cr = m[0].endsWith('\r') ? '\r' : ''; // keep the line's own CR of a CRLF ending
   return Buffer.concat([
     section.subarray(0, m.index),
