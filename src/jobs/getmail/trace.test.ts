@@ -72,6 +72,12 @@ describe('getmail trace headers', () => {
     );
   });
 
+  it('tells messages without a header apart by their first bytes', () => {
+    const headerless = (text: string) => messageIdentity(Buffer.from(`\r\n${text}\r\n`));
+    expect(headerless('one body')).not.toBe(headerless('another body'));
+    expect(headerless('one body')).toBe(headerless('one body'));
+  });
+
   it('Received names the remote host, account, local user and date', () => {
     const h = receivedHeader({
       remoteHost: 'pop.example.com',

@@ -74,11 +74,21 @@ export function headerValue(section: Buffer, name: string): string | undefined {
   return re.exec(text)?.[1]?.trim();
 }
 
-/** Message-ID + digest of the whole header: the identity used when UIDs cannot be trusted. */
+/**
+ * Message-ID + digest of the whole header: the identity used when UIDs cannot be trusted. A
+ * message without a header is known by its first bytes instead: all such messages sharing one
+ * identity would make every one after the first look delivered already.
+ */
 export function messageIdentity(head: Buffer): string {
   const section = headerSection(head);
   const messageId = headerValue(section, 'Message-ID') ?? '';
-  return createHash('sha256').update(messageId).update('\0').update(section).digest('base64url').slice(0, 32);
+  const digested = section.length > 0 ? section : head;
+  return createHash('sha256')
+    .update(messageId)
+    .update('\0')
+    .update(digested)
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 /**
