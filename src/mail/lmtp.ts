@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ProtocolError } from '../core/errors.js';
-import { isSmtpMailbox } from './smtp-address.js';
+import { checkRecipient, checkSender } from './smtp-address.js';
 
 /** Where the LMTP server listens: TCP, or a unix socket such as Dovecot's `/run/dovecot/lmtp`. */
 export type LmtpTarget = { host: string; port: number } | { socket: string };
@@ -141,26 +141,6 @@ function parseReply(lines: string[]): LmtpReply {
     .map((l) => (l.slice(4).startsWith(strip) ? l.slice(4 + strip.length) : l.slice(4)))
     .join('\n');
   return enhanced ? { code, enhanced, text } : { code, text };
-}
-
-function invalidAddress(address: string, role: string): ProtocolError {
-  return new ProtocolError(`invalid ${role} address ${JSON.stringify(address)}`, 'EENVELOPE');
-}
-
-/**
- * Refuses a recipient that could end the command line early (CRLF injection) or break `<...>`.
- * A recipient is a local user as the server's user database knows it, not always a mailbox.
- */
-function checkRecipient(address: string): void {
-  if (/[\p{Cc}<>]/u.test(address)) throw invalidAddress(address, 'recipient');
-}
-
-/**
- * Refuses a sender that is neither `''` (the null sender) nor an RFC 5321 mailbox in wire form:
- * the server would refuse it (`501 5.5.4 Invalid FROM`), or it could break the command line.
- */
-function checkSender(address: string): void {
-  if (address !== '' && !isSmtpMailbox(address)) throw invalidAddress(address, 'sender');
 }
 
 /** `MAIL FROM:<from> PARAM...` (the sender checked by the caller). */

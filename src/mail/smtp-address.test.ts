@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSmtpMailbox, smtpReversePath } from './smtp-address.js';
+import { checkRecipient, checkSender, isSmtpMailbox, smtpReversePath } from './smtp-address.js';
 
 describe('smtpReversePath', () => {
   it.each([
@@ -106,5 +106,25 @@ describe('isSmtpMailbox', () => {
     [`${'l'.repeat(65)}@example.org`, false],
   ])('%j → %s', (address, valid) => {
     expect(isSmtpMailbox(address)).toBe(valid);
+  });
+});
+
+describe('envelope checks', () => {
+  it('takes the null sender and wire-form mailboxes, refuses the rest with EENVELOPE', () => {
+    expect(() => checkSender('')).not.toThrow();
+    expect(() => checkSender('"john smith"@example.com')).not.toThrow();
+    expect(() => checkSender('john smith@example.com')).toThrow(
+      expect.objectContaining({
+        code: 'EENVELOPE',
+        message: 'invalid sender address "john smith@example.com"',
+      }),
+    );
+  });
+
+  it('takes a local user name as recipient, refuses one that would break the command', () => {
+    expect(() => checkRecipient('alice')).not.toThrow();
+    expect(() => checkRecipient('j\u00f6rg@example.org')).not.toThrow();
+    for (const bad of ['alice>\r\nRSET', 'a<b', 'a\u0000'])
+      expect(() => checkRecipient(bad)).toThrow(expect.objectContaining({ code: 'EENVELOPE' }));
   });
 });

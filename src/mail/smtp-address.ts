@@ -3,6 +3,7 @@
  * from a message's `Return-Path` header. Everything is ASCII: a value that only SMTPUTF8
  * (RFC 6531) could carry is not a mailbox here.
  */
+import { ProtocolError } from '../core/errors.js';
 
 /** RFC 5321 4.5.3.1.1: a local part is at most 64 octets. */
 const MAX_LOCAL_PART = 64;
@@ -84,4 +85,25 @@ export function smtpReversePath(returnPath: string | undefined): string {
   }
   if (local === '') return '';
   return mailbox(local, domain) ?? '';
+}
+
+function invalidAddress(address: string, role: string): ProtocolError {
+  return new ProtocolError(`invalid ${role} address ${JSON.stringify(address)}`, 'EENVELOPE');
+}
+
+/**
+ * Throws `EENVELOPE` for a sender that is neither `''` (the null sender) nor an RFC 5321 mailbox
+ * in wire form: a server would refuse it (`501 5.5.4 Invalid FROM`), or it could break the command.
+ */
+export function checkSender(address: string): void {
+  if (address !== '' && !isSmtpMailbox(address)) throw invalidAddress(address, 'sender');
+}
+
+/**
+ * Throws `EENVELOPE` for a recipient that could end the command line early (CRLF injection) or
+ * break `<...>`. A recipient is a local user as the server's user database knows it (LMTP), not
+ * always a mailbox.
+ */
+export function checkRecipient(address: string): void {
+  if (/[\p{Cc}<>]/u.test(address)) throw invalidAddress(address, 'recipient');
 }
