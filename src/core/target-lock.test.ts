@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { describeHolder, holderIsDead, lockValue, parseLockValue, type Here } from './target-lock.js';
 
@@ -7,10 +6,11 @@ const NOW = Date.UTC(2026, 11, 5, 5, 30, 0);
 
 describe('parseLockValue', () => {
   it('reads the holder this version writes, with the expiry from the remaining ttl', () => {
-    const raw = lockValue('run-1', { host: 'mx1', pid: 4242 });
+    const raw = lockValue('run-1', { host: 'mx1', pidns: 'pid:[4026531836]', pid: 4242 });
     expect(parseLockValue(raw, 20_000, NOW)).toEqual({
       jobId: 'run-1',
       host: 'mx1',
+      pidns: 'pid:[4026531836]',
       pid: 4242,
       expiresAt: NOW + 20_000,
     });
@@ -39,24 +39,34 @@ describe('parseLockValue', () => {
 });
 
 describe('holderIsDead', () => {
-  const here = (alive: number[]): Here => ({ host: 'mx1', pid: 100, exists: (pid) => alive.includes(pid) });
-
-  it('is true only for a holder of this host whose process is gone', () => {
-    expect(holderIsDead({ jobId: 'a', host: 'mx1', pid: 555 }, here([]))).toBe(true);
-    expect(holderIsDead({ jobId: 'a', host: 'mx1', pid: 555 }, here([555]))).toBe(false);
+  const ns = 'pid:[4026531836]';
+  const here = (alive: number[]): Here => ({
+    host: 'mx1',
+    pidns: ns,
+    pid: 100,
+    exists: (pid) => alive.includes(pid),
   });
 
-  it('never judges a holder of another host, of an older version, or this very process', () => {
-    expect(holderIsDead({ jobId: 'a', host: 'mx2', pid: 555 }, here([]))).toBe(false);
+  it('is true only for a holder of this host whose process is gone', () => {
+    expect(holderIsDead({ jobId: 'a', host: 'mx1', pidns: ns, pid: 555 }, here([]))).toBe(true);
+    expect(holderIsDead({ jobId: 'a', host: 'mx1', pidns: ns, pid: 555 }, here([555]))).toBe(false);
+  });
+
+  it('never judges a holder of another host or PID namespace, of an older version, or this process', () => {
+    expect(holderIsDead({ jobId: 'a', host: 'mx2', pidns: ns, pid: 555 }, here([]))).toBe(false);
+    // a container sharing the host's name (docker --network host) numbers its processes apart
+    expect(holderIsDead({ jobId: 'a', host: 'mx1', pidns: 'pid:[4026532200]', pid: 555 }, here([]))).toBe(
+      false,
+    );
     expect(holderIsDead({ jobId: 'a' }, here([]))).toBe(false);
     expect(holderIsDead({ jobId: 'a', host: 'mx1' }, here([]))).toBe(false);
-    expect(holderIsDead({ jobId: 'a', host: 'mx1', pid: 100 }, here([]))).toBe(false);
+    expect(holderIsDead({ jobId: 'a', host: 'mx1', pidns: ns, pid: 100 }, here([]))).toBe(false);
   });
 
   it('asks the system by default: a process that exited is dead, a live one is not', () => {
-    const exitedPid = spawnSync(process.execPath, ['-e', '']).pid;
-    expect(holderIsDead({ jobId: 'a', host: hostname(), pid: exitedPid })).toBe(true);
-    expect(holderIsDead({ jobId: 'a', host: hostname(), pid: process.ppid })).toBe(false);
+    const holder = (pid: number) => parseLockValue(lockValue('a', { pid }), 1_000);
+    expect(holderIsDead(holder(spawnSync(process.execPath, ['-e', '']).pid))).toBe(true);
+    expect(holderIsDead(holder(process.ppid))).toBe(false);
   });
 });
 

@@ -6,6 +6,7 @@
  * host can see at once that the holder is gone and take the lock over instead of waiting for
  * it to expire, and so that a busy answer names the holder.
  */
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 
@@ -45,6 +46,8 @@ export interface LockHolder {
   jobId: string;
   /** `os.hostname()` of the holder; absent from a lock written by a version before this one. */
   host?: string;
+  /** The holder's PID namespace (Linux): containers sharing a host name number processes apart. */
+  pidns?: string;
   pid?: number;
   /** When the lock expires unless its holder renews it (ms since the epoch). */
   expiresAt?: number;
@@ -53,6 +56,7 @@ export interface LockHolder {
 /** The machine and the liveness check a dead holder is judged by (injectable for tests). */
 export interface Here {
   host: string;
+  pidns?: string;
   pid: number;
   /** Whether process `pid` of this host exists. */
   exists(pid: number): boolean;
@@ -68,11 +72,24 @@ function processExists(pid: number): boolean {
   }
 }
 
-const here = (): Here => ({ host: hostname(), pid: process.pid, exists: processExists });
+/** `pid:[4026531836]` on Linux; undefined where there is no such link. */
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
 
-/** The stored value of a lock held by `jobId` in this process. */
-export function lockValue(jobId: string, at: Pick<Here, 'host' | 'pid'> = here()): string {
-  return JSON.stringify({ jobId, host: at.host, pid: at.pid });
+function here(): Here {
+  const pidns = pidNamespace();
+  return { host: hostname(), ...(pidns ? { pidns } : {}), pid: process.pid, exists: processExists };
+}
+
+/** The stored value of a lock held by `jobId` in this process (`at`: another process, for tests). */
+export function lockValue(jobId: string, at: Partial<Omit<Here, 'exists'>> = {}): string {
+  const { host, pidns, pid } = { ...here(), ...at };
+  return JSON.stringify({ jobId, host, pidns, pid });
 }
 
 /** Reads a stored value: this version's JSON, or the bare job id an older version wrote. */
@@ -80,11 +97,12 @@ export function parseLockValue(raw: string, ttlMs: number, now = Date.now()): Lo
   const expiresAt = ttlMs > 0 ? { expiresAt: now + ttlMs } : {};
   if (raw.startsWith('{')) {
     try {
-      const v = JSON.parse(raw) as { jobId?: unknown; host?: unknown; pid?: unknown };
+      const v = JSON.parse(raw) as Record<string, unknown>;
       if (typeof v.jobId === 'string')
         return {
           jobId: v.jobId,
           ...(typeof v.host === 'string' ? { host: v.host } : {}),
+          ...(typeof v.pidns === 'string' ? { pidns: v.pidns } : {}),
           ...(Number.isInteger(v.pid) && (v.pid as number) > 0 ? { pid: v.pid as number } : {}),
           ...expiresAt,
         };
@@ -96,12 +114,17 @@ export function parseLockValue(raw: string, ttlMs: number, now = Date.now()): Lo
 }
 
 /**
- * True when `holder` ran on this host and its process is gone. A holder elsewhere, or one of
- * an older version (no host, no pid), is never judged dead: its lock expires on its own.
+ * True when `holder` ran on this host (same host name and PID namespace) and its process is
+ * gone. A holder elsewhere, or one of an older version (no host, no pid), is never judged dead:
+ * its lock expires on its own.
  */
 export function holderIsDead(holder: LockHolder, at: Here = here()): boolean {
   return (
-    holder.host === at.host && holder.pid !== undefined && holder.pid !== at.pid && !at.exists(holder.pid)
+    holder.host === at.host &&
+    holder.pidns === at.pidns &&
+    holder.pid !== undefined &&
+    holder.pid !== at.pid &&
+    !at.exists(holder.pid)
   );
 }
 

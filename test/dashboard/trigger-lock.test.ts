@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { lockValue } from '../../src/core/target-lock.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import {
   ADMIN,
@@ -38,10 +39,9 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Sets the getmail lock of `account` as a holder of this host with `pid` writes it. */
+/** Sets the getmail lock of `account` as process `pid` of this host writes it. */
 async function plantLock(account: string, jobId: string, pid: number) {
-  const value = JSON.stringify({ jobId, host: hostname(), pid });
-  await dash.rt.redis.set(dash.rt.key('lock', 'getmail', account), value, 'PX', 600_000);
+  await dash.rt.redis.set(dash.rt.key('lock', 'getmail', account), lockValue(jobId, { pid }), 'PX', 600_000);
 }
 
 it('"Fetch now" queues at once over a killed run\'s lock, and names a live holder', async () => {
@@ -54,7 +54,7 @@ it('"Fetch now" queues at once over a killed run\'s lock, and names a live holde
   expect(await dash.rt.redis.exists(dash.rt.key('lock', 'getmail', 'gone@x.test'))).toBe(0);
 
   await plantLock('live@x.test', 'run-live', process.pid);
-  expect(await fetchNow('live@x.test')).toEqual({
+  expect(await fetchNow('live@x.test')).toMatchObject({
     account: 'live@x.test',
     status: 'running',
     jobId: 'run-live',

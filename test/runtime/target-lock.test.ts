@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { stateKey } from '../../src/core/redis.js';
-import { acquireTargetLock, type HeldLock } from '../../src/core/target-lock.js';
+import { acquireTargetLock, type HeldLock, lockValue } from '../../src/core/target-lock.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { configFor, freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
@@ -20,13 +20,8 @@ const srv = usePrivateRedis();
 /** The pid of a process that has exited: a holder killed with -9 leaves such a pid behind. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
 
-/** A lock value as a holder on `host` with `pid` writes it, set with `ttlMs` to live. */
-async function plantLock(
-  key: string,
-  holder: { jobId: string; host?: string; pid?: number },
-  ttlMs = 600_000,
-) {
-  const value = holder.host === undefined ? holder.jobId : JSON.stringify(holder);
+/** Sets `key` to `value` (see lockValue; a bare job id is what an older version wrote). */
+async function plantLock(key: string, value: string, ttlMs = 600_000) {
   await srv.redis.set(key, value, 'PX', ttlMs);
 }
 
@@ -39,13 +34,13 @@ describe('acquireTargetLock', () => {
   it('takes over at once the lock of a dead process of this host, then names itself to the next', async () => {
     const key = stateKey(freshPrefix(), 'lock', 'echo', 'acct');
     const dead = { jobId: 'run-dead', host: hostname(), pid: deadPid() };
-    await plantLock(key, dead);
+    await plantLock(key, lockValue(dead.jobId, { pid: dead.pid }));
     const lock = held(await acquireTargetLock(srv.redis, key, 'job-2', 30_000));
     expect(lock.tookOverFrom).toMatchObject(dead);
 
     const before = Date.now();
     const busy = await acquireTargetLock(srv.redis, key, 'job-3', 30_000);
-    expect(busy).toEqual({
+    expect(busy).toMatchObject({
       heldBy: { jobId: 'job-2', host: hostname(), pid: process.pid, expiresAt: expect.any(Number) },
     });
     const { expiresAt } = (busy as { heldBy: { expiresAt: number } }).heldBy;
@@ -58,13 +53,13 @@ describe('acquireTargetLock', () => {
   it('leaves alone a holder on another host, and a bare job id written by an older version', async () => {
     const prefix = freshPrefix();
     const elsewhere = stateKey(prefix, 'lock', 'echo', 'a');
-    await plantLock(elsewhere, { jobId: 'far', host: `not-${hostname()}`, pid: deadPid() });
+    await plantLock(elsewhere, lockValue('far', { host: `not-${hostname()}`, pid: deadPid() }));
     expect(await acquireTargetLock(srv.redis, elsewhere, 'job-1', 30_000)).toMatchObject({
       heldBy: { jobId: 'far', host: `not-${hostname()}` },
     });
 
     const old = stateKey(prefix, 'lock', 'echo', 'b');
-    await plantLock(old, { jobId: 'bullmq-job-7' });
+    await plantLock(old, 'bullmq-job-7');
     expect(await acquireTargetLock(srv.redis, old, 'job-1', 30_000)).toEqual({
       heldBy: { jobId: 'bullmq-job-7', expiresAt: expect.any(Number) },
     });
@@ -107,11 +102,11 @@ describe('triggers and exit codes', () => {
   it('a trigger (the dashboard, enqueue) queues at once over a dead holder, and names a live one', async () => {
     const t = await setup();
     try {
-      await plantLock(t.lockKey('gone'), { jobId: 'run-gone', host: hostname(), pid: deadPid() });
+      await plantLock(t.lockKey('gone'), lockValue('run-gone', { pid: deadPid() }));
       expect(await t.enqueue({ target: 'gone' })).toMatchObject({ status: 'queued', target: 'gone' });
       expect(await srv.redis.exists(t.lockKey('gone'))).toBe(0);
 
-      await plantLock(t.lockKey('live'), { jobId: 'run-live', host: hostname(), pid: process.pid });
+      await plantLock(t.lockKey('live'), lockValue('run-live'));
       expect(await t.enqueue({ target: 'live' })).toMatchObject({
         status: 'running',
         jobId: 'run-live',
@@ -125,12 +120,12 @@ describe('triggers and exit codes', () => {
   it('`run` over a live holder exits 75 with one line naming it; over a dead one it runs and exits 0', async () => {
     const t = await setup();
     try {
-      await plantLock(t.lockKey('x'), { jobId: 'run-live', host: hostname(), pid: process.pid });
+      await plantLock(t.lockKey('x'), lockValue('run-live'));
       const busy = await runCli(['run', 'echo', '{"target":"x","steps":1}', '--config', t.file], testJobs);
       expect(busy).toMatchObject({ code: 75, out: '' });
       expect(busy.err).toMatch(busyLine('run-live', process.pid));
 
-      await plantLock(t.lockKey('x'), { jobId: 'run-killed', host: hostname(), pid: deadPid() });
+      await plantLock(t.lockKey('x'), lockValue('run-killed', { pid: deadPid() }));
       const ran = await runCli(['run', 'echo', '{"target":"x","steps":1}', '--config', t.file], testJobs);
       expect(ran).toMatchObject({ code: 0, err: '' });
       expect(JSON.parse(ran.out)).toMatchObject({ target: 'x', steps: 1 });
@@ -145,7 +140,7 @@ describe('triggers and exit codes', () => {
   it('`enqueue --wait` exits 75 when a foreground run holds the target', async () => {
     const t = await setup();
     try {
-      await plantLock(t.lockKey('y'), { jobId: 'run-fg', host: hostname(), pid: process.pid });
+      await plantLock(t.lockKey('y'), lockValue('run-fg'));
       const busy = await runCli(
         ['enqueue', 'echo', '{"target":"y"}', '--wait', '--config', t.file],
         testJobs,
@@ -162,7 +157,7 @@ describe('triggers and exit codes', () => {
     try {
       const waiting = runCli(['enqueue', 'echo', '{"target":"z"}', '--wait', '--config', t.file], testJobs);
       await expect.poll(() => t.queue.getWaitingCount()).toBe(1); // queued, no worker yet
-      await plantLock(t.lockKey('z'), { jobId: 'run-late', host: hostname(), pid: process.pid });
+      await plantLock(t.lockKey('z'), lockValue('run-late'));
       t.startWorkers();
       const busy = await waiting;
       expect(busy.code).toBe(75);
