@@ -13,10 +13,11 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   dashboard                 the web dashboard alone (Bull Board + admin pages; dashboard.bind/port)
   dashboard add-user NAME [--role viewer|admin]
                             write a dashboard user into the config (password read on stdin)
-  enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result] [--json]
+  enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result; exit as run] [--json]
   enqueue learn --class spam|ham --user USER < message
                             queue the message on stdin to teach Bayes (always exits 0)
-  run <job> <json>          run one job in the foreground, print the result (exit 1 on failure)
+  run <job> <json>          run one job in the foreground, print the result
+                            (exit 0 done, 1 failed, 75 busy: another live job holds the target)
   status                    queue counts, failed jobs, schedules  [--json]
   seal                      print the secret read on stdin sealed with secrets.keyFile (ad-hoc imapsync)
   config check              validate the config, print it resolved with secrets masked

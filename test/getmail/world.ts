@@ -162,9 +162,12 @@ export interface ConnectorSpec {
   folders?: string;
   verifyCertificate?: boolean;
   filters?: string;
+  /** Another port than the remote's own (a proxy in front of it). */
+  port?: number;
 }
 
 function port(w: World, c: ConnectorSpec): number {
+  if (c.port) return c.port;
   const sec = c.security ?? 'tls';
   if (c.protocol === 'pop3') return sec === 'tls' ? w.remote.pop3sPort! : w.remote.pop3Port;
   return sec === 'tls' ? w.remote.imapsPort! : w.remote.imapPort;

@@ -69,7 +69,8 @@ async function fetchNow(rt: Runtime, account: string) {
   if (!connector.enabled) throw new HttpError(409, `connector "${account}" is disabled in the config`);
   const outcome = await enqueueFor(rt, JOB, { account });
   rt.log.info({ account, outcome: outcome.status, jobId: outcome.jobId }, 'dashboard: fetch now');
-  return { account, status: outcome.status, jobId: outcome.jobId };
+  const holder = outcome.status === 'running' ? outcome.holder : undefined;
+  return { account, status: outcome.status, jobId: outcome.jobId, ...(holder ? { holder } : {}) };
 }
 
 const routes: ApiRoute[] = [

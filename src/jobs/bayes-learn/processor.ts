@@ -6,7 +6,7 @@
  * failing is thrown, so BullMQ retries with backoff and the message is not lost.
  */
 import { ProtocolError } from '../../core/errors.js';
-import { acquireTargetLock } from '../../core/target-lock.js';
+import { acquireTargetLock, describeHolder } from '../../core/target-lock.js';
 import { learn } from '../../mail/rspamd.js';
 import type { JobContext } from '../types.js';
 import { LearnedStore } from './learned.js';
@@ -60,7 +60,10 @@ export async function bayesLearn(payload: BayesLearnPayload, ctx: JobContext): P
   const lockKey = ctx.key('lock', 'bayes-learn', 'message', digest);
   const lock = await acquireTargetLock(ctx.redis, lockKey, ctx.jobId, 60_000);
   if ('heldBy' in lock) {
-    throw new ProtocolError(`another move of this message is being learned (job ${lock.heldBy})`, 'EBUSY');
+    throw new ProtocolError(
+      `another move of this message is being learned (${describeHolder(lock.heldBy)})`,
+      'EBUSY',
+    );
   }
   try {
     const last = await store.get(digest);
