@@ -57,3 +57,20 @@ export class ProtocolError extends Error {
     this.name = this.constructor.name;
   }
 }
+
+/**
+ * A failure that belongs to one message, not to the server or the path: an envelope refused
+ * (by the server or by our own client), a 5xx for that message, a scanner that errors on that
+ * message while it answers others. The job settles that message (counted, left on the server)
+ * and goes on; anything else stops the run. `code` is the underlying error's code.
+ */
+export class MessageError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = this.constructor.name;
+  }
+}
