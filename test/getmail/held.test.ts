@@ -8,9 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/jobs/registry.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
+import { launchBrowser, login, pageProblems } from '../helpers/browser.js';
 import { ADMIN, VIEWER, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
 import { runCli } from '../helpers/runtime.js';
 import {
+  countMessages,
   deliverTo,
   mailbox,
   message,
@@ -151,21 +153,34 @@ describe('getmail: a message that fails on its own', () => {
       const [held] = await d.held(a.id);
       expect(held!.reason).toMatch(/^antivirus \(clamd\) failed on this message/);
       const body = { account: a.id, key: held!.key };
-      const csrf = { 'x-csrf-token': d.admin.csrf };
       const viewerTry = await d.viewer.call('POST', '/api/connectors/held/deliver-anyway', body, { 'x-csrf-token': d.viewer.csrf }); // prettier-ignore
       expect(viewerTry.status).toBe(403);
-      const res = await d.admin.call('POST', '/api/connectors/held/deliver-anyway', body, csrf);
-      expect(res.status).toBe(200);
-      const { jobId } = (await res.json()) as { jobId: string };
+      // The admin's page lists it under the account, and its "Deliver anyway" button queues a fetch.
       const h = await startGetmailWorkers(w, a.file);
+      const browser = await launchBrowser();
       try {
-        const result = await (await h.queue.getJob(jobId))!.waitUntilFinished(h.events, 60_000);
-        expect(result).toMatchObject({ fetched: 1, delivered: 1, failed: 0, held: [] });
-        const { logs } = await h.queue.getJobLogs(jobId);
+        const page = await login(browser, d.dash.url, ADMIN);
+        const problems = pageProblems(page);
+        const item = page.locator(`tr[data-held-for="${a.id}"] li`);
+        await expect.poll(() => item.count()).toBe(1);
+        expect(await item.innerText()).toMatch(
+          /<scan-big@example\.org>: antivirus \(clamd\) failed on this message/,
+        );
+        await item.locator('button.held-deliver-anyway').click();
+        await expect
+          .poll(() => page.locator('#notice').innerText())
+          .toContain(`${a.id}: deliver anyway, fetch queued`);
+        await expect.poll(() => countMessages(w.local, a.local.user), { timeout: 30_000 }).toBe(3);
+        await expect.poll(() => item.count()).toBe(0);
+        expect(problems).toEqual([]);
+        const [job] = await h.queue.getJobs(['completed']);
+        expect(job!.returnvalue).toMatchObject({ fetched: 1, delivered: 1, failed: 0, held: [] });
+        const { logs } = await h.queue.getJobLogs(job!.id!);
         expect(logs).toEqual([
           expect.stringMatching(/^<scan-big@example\.org> \d+ bytes: delivered \(anyway, as an admin asked: unscanned, null sender\)$/), // prettier-ignore
         ]);
       } finally {
+        await browser.close();
         await h.close();
       }
       expect(await d.held(a.id)).toEqual([]);
