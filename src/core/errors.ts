@@ -45,13 +45,15 @@ export class ConfigError extends Error {
 
 /**
  * A protocol-level failure with a machine code (`ETIMEOUT`, `ECONNECTION`, `ETLS`, `EPROTOCOL`)
- * and, for SMTP/LMTP replies, the numeric `responseCode`. Transient ones are retried by BullMQ.
+ * and, for SMTP/LMTP replies, the numeric `responseCode` and the RFC 3463 `enhancedCode`
+ * (e.g. `5.2.2`, mailbox full). Transient ones are retried by BullMQ.
  */
 export class ProtocolError extends Error {
   constructor(
     message: string,
     readonly code: string,
     readonly responseCode?: number,
+    readonly enhancedCode?: string,
   ) {
     super(message);
     this.name = this.constructor.name;

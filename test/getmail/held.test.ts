@@ -6,6 +6,8 @@
  * retries it or has it delivered anyway.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { launchBrowser, login, pageProblems } from '../helpers/browser.js';
@@ -28,10 +30,13 @@ const QUOTA_KB = 100;
 const w = useWorld({ localQuotaKilobytes: QUOTA_KB });
 /** A clamd whose StreamMaxLength (20 KiB) is below what the config lets through (1 MiB). */
 let clamd: ClamdFixture;
+let redis: Redis;
 beforeAll(async () => {
   clamd = await startClamd({ streamMaxLength: '20K' });
+  redis = new Redis(w.redis.url);
 });
 afterAll(async () => {
+  await redis?.quit();
   await clamd?.stop();
 });
 
@@ -131,6 +136,37 @@ describe('getmail: a message that fails on its own', () => {
     } finally {
       await d.dash.close();
     }
+  });
+
+  it('a full mailbox (every message refused 552 5.2.2) stops the run; nothing is counted against the messages', async () => {
+    await setQuota(w.local, { kilobytes: QUOTA_KB, tempfail: false });
+    const mail = [message('full-0'), message('full-1'), message('full-2')];
+    const a = await account('full', mail, '');
+    // Fill the local mailbox past its quota (Dovecot's quota_grace lets the mail that crosses the
+    // limit in): no fetched message fits any more.
+    const head = message('full-filler', '');
+    const line = `${'f'.repeat(996)}\r\n`;
+    const room = QUOTA_KB * 1024 + 100 - head.length;
+    const filler = Buffer.concat([head, Buffer.from(line.repeat(Math.floor(room / line.length)) + 'f'.repeat(room % line.length))]); // prettier-ignore
+    await deliverTo(w.local, a.local.user, [filler]);
+
+    const run = await runGetmail(a.file, a.id);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(
+      /job failed: getmail full@remote\.test: the mailbox of l-full is full \(.*552 5\.2\.2 /,
+    );
+    expect(run.err).toMatch(
+      /<full-0@example\.org> \d+ bytes: refused by LMTP \(.*552 5\.2\.2 .*\); left on the server/,
+    );
+    expect(run.err).toMatch(/<full-1@example\.org> \d+ bytes: refused by LMTP \(.*\); the mailbox is full: left on the server, run stopped/); // prettier-ignore
+    const failures = `{${loadConfig(a.file, {}).redis.prefix}}:state:getmail:${a.id}:failures`;
+    expect(await redis.hlen(failures)).toBe(0); // the first refusal was taken back: nothing held
+    expect(await mailbox(w.remote, a.remote.user)).toHaveLength(3);
+
+    await setQuota(w.local, { kilobytes: QUOTA_KB * 10, tempfail: false });
+    const next = await runGetmail(a.file, a.id);
+    expect(next.result).toMatchObject({ fetched: 3, delivered: 3, failed: 0, deletedRemote: 3, held: [] });
+    expect(ids(await mailbox(w.local, a.local.user))).toEqual(['full-0', 'full-1', 'full-2', 'full-filler']);
   });
 
   it('a scanner erring on one message does not stop the run; "deliver anyway" delivers it once, unscanned', async () => {

@@ -109,6 +109,19 @@ export class FetchLedger {
     return record;
   }
 
+  /** What is recorded of this message's failures (none: undefined). */
+  failureOf(key: string): FailureRecord | undefined {
+    return this.failures.get(key);
+  }
+
+  /** Puts back what was recorded before a failure that turned out not to be the message's. */
+  async restoreFailure(key: string, before: FailureRecord | undefined): Promise<void> {
+    if (before) await this.store.recordFailure(key, before);
+    else await this.store.forgetFailures([key]);
+    if (before) this.failures.set(key, before);
+    else this.failures.delete(key);
+  }
+
   /** Ends a folder: keys marked ahead but never handed to LMTP (the run stopped) are cleared. */
   async endFolder(): Promise<void> {
     const unsent = [...this.marked.keys()];

@@ -12,6 +12,7 @@ import type { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import { applyFilters, type FilterVerdict } from './filters.js';
 import type { FetchLedger } from './ledger.js';
+import type { FailureRecord } from './state.js';
 import type { Listed } from './plan.js';
 import type { GetmailResult } from './result.js';
 import type { RemoteFolder, RemoteSession } from './source.js';
@@ -41,7 +42,18 @@ export interface PipelineParts {
 /** An admin's "deliver anyway": no scan (the step that failed may be a scanner), null sender. */
 const UNSCANNED: FilterVerdict = { kind: 'deliver', spam: false, headers: [], skipped: ['antivirus', 'antispam'] }; // prettier-ignore
 
+/** RFC 3463 X.2.2, "mailbox full": Dovecot also says it for one message larger than the quota. */
+const MAILBOX_FULL = '5.2.2';
+
 export class DeliveryPipeline {
+  /**
+   * The last message refused as "mailbox full" with no delivery since. A second one means the
+   * mailbox is full, not that the message is too big: the run stops, and the first one's
+   * failure is taken back (it was not the message's).
+   */
+  private mailboxFull:
+    { key: string; before: FailureRecord | undefined; recorded?: Promise<unknown> } | undefined;
+
   constructor(private readonly p: PipelineParts) {}
 
   /** Retrieves and delivers `todo` (in order); `untrusted`: match by identity too. */
@@ -90,8 +102,15 @@ export class DeliveryPipeline {
       await this.scanAndDeliver(folder, l, spool, untrusted, messageId, line);
     } catch (err) {
       if (!(err instanceof MessageError)) throw err;
+      if (err.cause instanceof ProtocolError && err.cause.enhancedCode === MAILBOX_FULL) {
+        const first = this.mailboxFull;
+        if (first) return this.stopMailboxFull(first, err.cause, line);
+        this.mailboxFull = { key: l.key, before: ledger.failureOf(l.key) };
+      }
       result.failed++;
-      const record = await ledger.failed(l.key, { reason: err.message, ...(messageId ? { messageId } : {}) });
+      const recording = ledger.failed(l.key, { reason: err.message, ...(messageId ? { messageId } : {}) });
+      if (this.mailboxFull?.key === l.key) this.mailboxFull.recorded = recording;
+      const record = await recording;
       const log = ctx.log.child({ folder: folder.name, uid: l.msg.id });
       log.warn(
         { messageId, err: err.message, failures: record.failures },
@@ -106,6 +125,24 @@ export class DeliveryPipeline {
         await line(`held after failing ${record.failures} runs in a row: not tried again until an admin retries it or has it delivered anyway`); // prettier-ignore
       }
     }
+  }
+
+  /** A second "mailbox full" in a row: the mailbox's condition, not the message's. */
+  private async stopMailboxFull(
+    first: NonNullable<DeliveryPipeline['mailboxFull']>,
+    err: ProtocolError,
+    line: (outcome: string) => Promise<void>,
+  ): Promise<never> {
+    const { connector, ledger } = this.p;
+    await first.recorded?.catch(() => undefined);
+    await ledger.restoreFailure(first.key, first.before);
+    await line(`refused by LMTP (${err.message}); the mailbox is full: left on the server, run stopped`);
+    throw new ProtocolError(
+      `getmail ${connector.id}: the mailbox of ${connector.deliverTo} is full (${err.message}); nothing more is delivered until it has room`,
+      'EMAILBOXFULL',
+      err.responseCode,
+      err.enhancedCode,
+    );
   }
 
   private async scanAndDeliver(
@@ -189,6 +226,7 @@ export class DeliveryPipeline {
       throw new MessageError(`refused by LMTP (${err.message})`, err.code, { cause: err });
     }
     await ledger.done(key, identity);
+    this.mailboxFull = undefined; // it had room: a "mailbox full" before was that message's size
     result.delivered++;
     log.info({ messageId, size: spool.size, spam: verdict.spam, anyway }, 'delivered');
     const notes = [
