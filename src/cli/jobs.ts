@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { bullConnection, queuePrefix } from '../core/redis.js';
 import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
+import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { describeHolder, type LockHolder } from '../core/target-lock.js';
 import { busyHolder, executeJob } from '../worker/execute.js';
@@ -129,6 +130,7 @@ export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> 
     key: rt.key,
     progress: async (value) => deps.log.info({ progress: value }, 'progress'),
     trail: async (line) => deps.err(line),
+    lmtpSlots: new ProcessLmtpSlots(),
   };
   try {
     const result = await executeJob(def, payload, ctx, rt.config.workers.lockDurationSeconds * 1000);

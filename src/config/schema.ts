@@ -163,6 +163,8 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         spamSubjectPrefix: z.string().optional(),
         /** How long an account's fetch state outlives its last run (so re-adding it redelivers nothing). */
         stateRetentionDays: z.number().int().min(1).default(90),
+        /** A message that fails on its own this many runs in a row is held: not tried until an admin says so. */
+        holdAfterFailures: z.number().int().min(1).default(3),
       })
       .prefault({}),
     spamExpunge: spamExpungeSchema,

@@ -12,6 +12,7 @@ import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
+import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { executeJob } from './execute.js';
 import { JobCancelledError, isCancelReason, listenForCancels } from './cancel.js';
 
@@ -36,7 +37,12 @@ export interface WorkerDeps {
 }
 
 /** The context a processor gets for a BullMQ job. */
-function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext {
+function contextFor(
+  job: Job,
+  signal: AbortSignal,
+  deps: WorkerDeps,
+  lmtpSlots: ProcessLmtpSlots,
+): JobContext {
   const config = deps.config();
   return {
     jobId: job.id ?? 'unknown',
@@ -50,6 +56,7 @@ function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext
     trail: async (line) => {
       await job.log(line);
     },
+    lmtpSlots,
   };
 }
 
@@ -65,6 +72,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   const { log } = deps;
   const config = deps.config();
   const lockMs = config.workers.lockDurationSeconds * 1000;
+  const lmtpSlots = new ProcessLmtpSlots();
   const workers = deps.jobs.map((def) => {
     const concurrency = config.workers.concurrency[def.name] ?? def.concurrency;
     const worker = new Worker(
@@ -72,7 +80,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
       async (job: Job, token?: string, signal?: AbortSignal) => {
         const abort = signal ?? new AbortController().signal;
         try {
-          return await executeJob(def, job.data, contextFor(job, abort, deps), lockMs);
+          return await executeJob(def, job.data, contextFor(job, abort, deps, lmtpSlots), lockMs);
         } catch (err) {
           if (abort.aborted && abort.reason === SHUTDOWN) {
             // Back to the queue without spending an attempt; it resumes from its checkpoints.

@@ -4,9 +4,10 @@
  * `<user>*vmail`), and optionally Rspamd and clamd. Jobs run through the real CLI (`run`).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { LmtpClient } from '../../src/mail/lmtp.js';
 import { registry } from '../../src/jobs/registry.js';
@@ -110,6 +111,20 @@ export function message(
       body,
     ].join('\r\n'),
   );
+}
+
+/** Sets the local Dovecot's quota limit and `quota_full_tempfail` (a top-level setting), and reloads it. */
+export async function setQuota(fx: DovecotFixture, opts: { kilobytes: number; tempfail: boolean }) {
+  const conf = (await readFile(fx.configFile, 'utf8'))
+    .replace(/quota_rule = \*:storage=\d+K/, `quota_rule = *:storage=${opts.kilobytes}K`)
+    .replace(/\nquota_full_tempfail = \w+\n/, '\n');
+  await writeFile(fx.configFile, `${conf}quota_full_tempfail = ${opts.tempfail ? 'yes' : 'no'}\n`);
+  const reloads = () => fx.log().split('SIGHUP received - reloading configuration').length;
+  const before = reloads();
+  const r = await fx.doveadm(['reload']);
+  if (r.code !== 0) throw new Error(`doveadm reload: ${r.stderr}`);
+  // The master logs the reload once it has read the new config; new LMTP sessions then use it.
+  await expect.poll(reloads, { timeout: 10_000 }).toBeGreaterThan(before);
 }
 
 /** Puts messages into a mailbox of `fx` over its LMTP. */

@@ -17,6 +17,7 @@ import { SyncStateStore } from '../../src/jobs/imapsync/state.js';
 import { registry } from '../../src/jobs/registry.js';
 import { stateKey } from '../../src/core/redis.js';
 import type { JobContext, StatusRow } from '../../src/jobs/types.js';
+import { ProcessLmtpSlots } from '../../src/mail/lmtp-pool.js';
 import { runCli, silentLog } from '../helpers/runtime.js';
 import { contents, corpus, makeMessage, seed, snapshot } from './corpus.js';
 import { runImapsync, startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
@@ -208,6 +209,7 @@ describe('imapsync cancel and progress', () => {
       key: (...parts) => stateKey(config.redis.prefix, ...parts),
       progress: async (v) => void progress.push(v),
       trail: async () => undefined,
+      lmtpSlots: new ProcessLmtpSlots(),
     };
     const count = async () => {
       const r = await w.local.doveadm(['mailbox', 'status', '-u', local.user, 'messages', '*']);
