@@ -1,6 +1,7 @@
 /**
  * The local side of getmail's exactly-once delivery: after a crash between LMTP's 250 and our
- * bookkeeping, the trace header tells whether the message is already in the local mailbox.
+ * bookkeeping, the trace header tells whether the message is already in the local mailbox;
+ * after state is lost, the trace headers of the whole mailbox tell what was fetched.
  */
 import type { ImapFlow, ListResponse } from 'imapflow';
 import { type ImapConnectOptions, connectImap, masterUserLogin } from './imap-connect.js';
@@ -86,20 +87,67 @@ export async function localMessageExists(
   header: string,
   value: string,
 ): Promise<boolean> {
-  const { user, masterUser, masterPassword, deliveredSince, ...connection } = opts;
+  // SINCE compares dates only, in the server's time zone (RFC 3501 6.4.4): a day of slack.
+  const since = opts.deliveredSince ? new Date(opts.deliveredSince.getTime() - DAY_MS) : undefined;
+  return inLocalMailbox(opts, async (client) => {
+    const folders = await imapStep(client, () => client.list());
+    for (const path of searchOrder(folders)) {
+      if ((await findByHeader(client, path, header, value, since)).length > 0) return true;
+    }
+    return false;
+  });
+}
+
+/** UIDs per FETCH of one header field: runs compress to `a:b`; sparse sets stay under Dovecot's 64 KB line. */
+const UIDS_PER_HEADER_FETCH = 5000;
+
+/**
+ * The topmost `header` field of each message, in every selectable folder of `opts.user`'s
+ * mailbox, that has a `header` field containing `contains`. Topmost: a header added on top of
+ * a message (as getmail adds its trace) comes before any the message brought along. UID SEARCH
+ * HEADER is a case-insensitive substring match (RFC 3501 6.4.4): the caller checks values
+ * exactly. Only that field is fetched (BODY.PEEK: nothing becomes \Seen), in large UID sets.
+ */
+export async function topmostHeaderValues(
+  opts: LocalMailboxOptions,
+  header: string,
+  contains: string,
+): Promise<string[]> {
+  return inLocalMailbox(opts, async (client) => {
+    const values: string[] = [];
+    for (const path of searchOrder(await imapStep(client, () => client.list()))) {
+      const box = await imapStep(client, () => client.mailboxOpen(path, { readOnly: true }));
+      if (box.exists === 0) continue;
+      const uids = await imapStep(client, () =>
+        client.search({ header: { [header]: contains } }, { uid: true }),
+      );
+      if (!Array.isArray(uids)) throw refused(client, `UID SEARCH HEADER ${header} in ${path}`);
+      for (const set of uidSets(uids, UIDS_PER_HEADER_FETCH)) {
+        await imapStep(client, async () => {
+          for await (const msg of client.fetch(set, { uid: true, headers: [header] }, { uid: true })) {
+            const first = msg.headers ? fieldValues(msg.headers, header)[0] : undefined;
+            if (first !== undefined) values.push(first);
+          }
+        });
+      }
+    }
+    return values;
+  });
+}
+
+/** Runs `work` in `opts.user`'s mailbox, logged in as the master user, then logs out. */
+async function inLocalMailbox<T>(
+  opts: LocalMailboxOptions,
+  work: (client: ImapFlow) => Promise<T>,
+): Promise<T> {
+  const { user, masterUser, masterPassword, deliveredSince: _, ...connection } = opts;
   const client = await connectImap({
     ...connection,
     user: masterUserLogin(user, masterUser),
     password: masterPassword,
   });
   try {
-    // SINCE compares dates only, in the server's time zone (RFC 3501 6.4.4): a day of slack.
-    const since = deliveredSince ? new Date(deliveredSince.getTime() - DAY_MS) : undefined;
-    const folders = await imapStep(client, () => client.list());
-    for (const path of searchOrder(folders)) {
-      if ((await findByHeader(client, path, header, value, since)).length > 0) return true;
-    }
-    return false;
+    return await work(client);
   } finally {
     // The answer is known (or the error is being thrown): a failed LOGOUT changes neither.
     await client.logout().catch(() => client.close());

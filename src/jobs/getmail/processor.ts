@@ -11,6 +11,7 @@ import { ConnectionSlots, LmtpPool } from '../../mail/lmtp-pool.js';
 import type { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import { applyFilters } from './filters.js';
+import { rebuildSeenFromMailbox } from './rebuild.js';
 import type { GetmailPayload } from './schema.js';
 import {
   folderKeyPrefix,
@@ -151,6 +152,7 @@ class FetchRun {
     );
     try {
       await this.checkLocalUser(lmtp);
+      if (!(await this.store.exists())) await this.store.seed(await rebuildSeenFromMailbox(connector, ctx));
       [this.seen, this.inflight] = await Promise.all([this.store.seen(), this.store.inflight()]);
       const remote = await this.deps.openRemote(connector, ctx);
       try {
