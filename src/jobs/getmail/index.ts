@@ -8,6 +8,7 @@ import { localMessageExists } from '../../mail/imap.js';
 import type { JobContext, StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
 import { getmail, type GetmailDeps } from './processor.js';
+import { localMailbox } from './rebuild.js';
 import { openRemote } from './remote.js';
 import { getmailContract } from './schema.js';
 import { SeenUidStore } from './state.js';
@@ -15,27 +16,14 @@ import { TRACE_HEADER } from './trace.js';
 
 /** Looks for the trace header in the user's local mailbox, as Dovecot's master user. */
 async function localHasTrace(connector: ConnectorConfig, trace: string, ctx: JobContext): Promise<boolean> {
-  const { imap, masterUser, masterPasswordFile } = ctx.config.dovecot;
-  if (!masterPasswordFile) {
+  const opts = localMailbox(connector, ctx);
+  if (!opts) {
     throw new PermanentJobError(
       `getmail ${connector.id}: a delivery was interrupted and cannot be checked without dovecot.masterPasswordFile in the config`,
       'ENOMASTER',
     );
   }
-  return localMessageExists(
-    {
-      host: imap.host,
-      port: imap.port,
-      security: imap.security,
-      verifyCertificate: imap.verifyCertificate,
-      user: connector.deliverTo,
-      masterUser,
-      masterPassword: masterPasswordFile.reveal(),
-      signal: ctx.signal,
-    },
-    TRACE_HEADER,
-    trace,
-  );
+  return localMessageExists(opts, TRACE_HEADER, trace);
 }
 
 export const realDeps: GetmailDeps = { openRemote, localHasTrace };

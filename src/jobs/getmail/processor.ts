@@ -13,6 +13,7 @@ import type { JobContext } from '../types.js';
 import { FetchLedger } from './ledger.js';
 import { DeliveryPipeline } from './pipeline.js';
 import { planFolder, suspects, toDelete, toForget, uidsUntrusted, type Limits, type Listed } from './plan.js';
+import { rebuildSeenFromMailbox } from './rebuild.js';
 import { emptyResult, type GetmailResult } from './result.js';
 import type { GetmailPayload } from './schema.js';
 import { folderKeyPrefix, messageKey, type RemoteFolder, type RemoteSession } from './source.js';
@@ -91,6 +92,8 @@ class FetchRun {
     );
     try {
       await this.checkLocalUser(lmtp);
+      // No state (first run, or Redis lost it): the local mailbox says what was delivered.
+      if (!(await this.store.exists())) await this.store.seed(await rebuildSeenFromMailbox(connector, ctx));
       await this.ledger.load();
       const remote = await this.deps.openRemote(connector, ctx);
       try {

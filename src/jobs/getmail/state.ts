@@ -2,6 +2,8 @@
  * What getmail remembers per account, in Redis, written after each message (never only at
  * the end of a run), so a crash at any point loses nothing and redelivers nothing:
  *  - `seen`: remote message key → retrieval time (ms), for "new?" and `delete: afterDays`;
+ *    with a `rebuilt` field once rebuilt from the local mailbox, so the hash exists exactly
+ *    while the account has state (a hash is evicted or lost whole, never in part);
  *  - `inflight`: keys whose LMTP outcome is unknown until recorded (crash window);
  *  - `ids`: identity digests of delivered messages (Message-ID + header), the fallback when
  *    a server changes UIDVALIDITY or renumbers its UIDLs;
@@ -58,6 +60,9 @@ export function heldMessages(failures: ReadonlyMap<string, FailureRecord>): Held
     .sort((a, b) => a.since - b.since);
 }
 
+/** The field of `seen` that marks the state as present; no message key has it (keys hold a `:`). */
+const REBUILT_FIELD = 'rebuilt';
+
 export class SeenUidStore {
   private readonly keys: {
     seen: string;
@@ -88,7 +93,26 @@ export class SeenUidStore {
   /** Remote keys already handled, with their retrieval time. */
   async seen(): Promise<Map<string, number>> {
     const all = await this.redis.hgetall(this.keys.seen);
+    delete all[REBUILT_FIELD];
     return new Map(Object.entries(all).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /**
+   * False for an account with no state: never run, or its state lost (a flushed or new Redis,
+   * a failover, expired). A state written before rebuilds existed counts while `seen` exists.
+   */
+  async exists(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.seen)) > 0;
+  }
+
+  /** Records `keys` as handled at `at`, and marks the state present, even with no key. */
+  async seed(keys: string[], at = Date.now()): Promise<void> {
+    const m = this.redis.multi();
+    for (let i = 0; i < keys.length; i += 1000)
+      m.hset(this.keys.seen, Object.fromEntries(keys.slice(i, i + 1000).map((k) => [k, at])));
+    m.hset(this.keys.seen, REBUILT_FIELD, at);
+    m.expire(this.keys.seen, this.retentionSeconds);
+    await m.exec();
   }
 
   async inflight(): Promise<Set<string>> {
