@@ -51,14 +51,14 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
     if (args.json) {
       deps.out(
         JSON.stringify(
-          { redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, warnings, queues },
+          { redis: displayUrl(rt.redisSettings.url), prefix: rt.config.redis.prefix, warnings, queues },
           null,
           2,
         ),
       );
       return 0;
     }
-    deps.out(`redis ${displayUrl(rt.redisUrl)}  prefix ${rt.config.redis.prefix}`);
+    deps.out(`redis ${displayUrl(rt.redisSettings.url)}  prefix ${rt.config.redis.prefix}`);
     for (const w of warnings) deps.out(`warning: ${w}`);
     if (queues.length === 0) deps.out('no queues: no job is registered');
     for (const q of queues) {
