@@ -48,6 +48,9 @@ export function redisSchema(secretFile: SecretField, resolvePath: (path: string)
       if (r.tls && !r.tls.certFile !== !r.tls.keyFile)
         ctx.addIssue({ code: 'custom', path: ['tls'], message: 'certFile and keyFile go together' });
     })
-    .transform(({ passwordFile, ...rest }) => ({ ...rest, ...(passwordFile ? { password: passwordFile } : {}) }))
+    .transform(({ passwordFile, ...rest }) => ({
+      ...rest,
+      ...(passwordFile ? { password: passwordFile } : {}),
+    }))
     .default({ prefix: 'mailjobs' });
 }

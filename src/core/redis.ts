@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { Secret } from '../config/secret.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -22,7 +22,13 @@ import {
   type RedisTarget,
 } from './redis-settings.js';
 
-export { bullConnection, displayUrl, redisOptions, type RedisSettings, type RedisTarget } from './redis-settings.js';
+export {
+  bullConnection,
+  displayUrl,
+  redisOptions,
+  type RedisSettings,
+  type RedisTarget,
+} from './redis-settings.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Where a private Redis keeps its data, socket, password and log (relative to the working directory). */
@@ -70,14 +76,22 @@ const LOGIN_REFUSED = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
  * with one line (the address, Redis's reason, what to set) instead of retrying in a loop.
  */
 export async function checkRedisLogin(redis: Redis, target: RedisTarget): Promise<void> {
+  // A connection that fails (refused, a certificate not trusted) rejects the PING only with
+  // "max retries reached": the connection's own error says why.
+  let lastConnectionError: Error | undefined;
+  const onError = (err: Error) => (lastConnectionError = err);
+  redis.on('error', onError);
   try {
     await redis.ping();
   } catch (err) {
-    const reason = (err as Error).message;
+    const reason = (err instanceof ReplyError ? (err as Error) : (lastConnectionError ?? (err as Error)))
+      .message;
     const hint = LOGIN_REFUSED.has(reason.split(' ')[0]!)
       ? ': set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)'
       : '';
     throw new ConfigError(`Redis at ${displayUrl(toSettings(target).url)}: ${reason}${hint}`);
+  } finally {
+    redis.off('error', onError);
   }
 }
 
@@ -164,7 +178,11 @@ export async function resolveRedis(
   opts: { startPrivate: boolean; defaultUrl?: string; privateDir?: string },
 ): Promise<RedisSettings> {
   const { url, username, password, tls } = configured;
-  const login = { ...(username ? { username } : {}), ...(password ? { password } : {}), ...(tls ? { tls } : {}) };
+  const login = {
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(tls ? { tls } : {}),
+  };
   if (url) return { url, ...login };
   const fallback = { url: opts.defaultUrl ?? DEFAULT_REDIS_URL, ...login };
   const dir = resolve(opts.privateDir ?? PRIVATE_REDIS_DIR);
