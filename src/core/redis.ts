@@ -106,7 +106,7 @@ export async function openAccessWarning(target: RedisTarget): Promise<string | u
   if (!(await redisAnswers(withoutCredentials(target)))) return undefined;
   return (
     `Redis at ${displayUrl(url)} accepts connections without a password over TCP: whoever reaches ` +
-    'its port can read and change every job; set requirepass or an ACL user (README: Security)'
+    'its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)'
   );
 }
 

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
+import { connectPipeRedis } from '../../src/jobs/bayes-learn/pipe-redis.js';
+import { readPipeSettings } from '../../src/jobs/bayes-learn/pipe-settings.js';
 import { announceRedis, openRuntime } from '../../src/runtime.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
@@ -18,7 +20,12 @@ import { ADMIN, dashboardConfigLine, httpLogin, startTestDashboard } from '../he
 import { freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
 import { testJobs } from '../helpers/test-jobs.js';
 
-const ACL = { name: 'mailjobs', password: 'acl pass 1' };
+/** The README's ACL user, for the test prefixes (`{t...}`, see freshPrefix). */
+const ACL = {
+  name: 'mailjobs',
+  password: 'acl pass 1',
+  rules: ['~{t*', '&{t*', '+@all', '-@dangerous', '+info', '+config|get'],
+};
 let acl: RedisFixture;
 let tls: RedisFixture;
 let open: RedisFixture;
@@ -102,6 +109,22 @@ describe('a Redis with an ACL user and a password', () => {
     expect(cli.code).toBe(2);
     expect(cli.stderr.trim().split('\n')).toEqual([`mailjobs: Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`]); // prettier-ignore
   });
+  it("mailjobs-learn's producer reads the same login from the config file (and is refused without it)", async () => {
+    const login = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
+    for (const [file, answer] of [
+      [login, 'PONG'],
+      [writeConfig(acl.url, freshPrefix()), 'NOAUTH'],
+    ] as const) {
+      const settings = readPipeSettings(file, {});
+      expect(settings.problems).toEqual([]);
+      const redis = connectPipeRedis(settings);
+      try {
+        expect(await redis.ping().catch((err: Error) => err.message)).toMatch(new RegExp(`^${answer}`));
+      } finally {
+        redis.disconnect();
+      }
+    }
+  });
 });
 
 describe('a Redis that speaks only TLS', () => {
@@ -138,7 +161,7 @@ describe('start-up warning', () => {
   it('warns once when a TCP Redis lets anyone in; not when it wants a login', async () => {
     const openWarnings = await warnings(writeConfig(open.url, freshPrefix()));
     expect(openWarnings.filter((w) => /without a password/.test(w))).toEqual([
-      `Redis at ${open.url} accepts connections without a password over TCP: whoever reaches its port can read and change every job; set requirepass or an ACL user (README: Security)`,
+      `Redis at ${open.url} accepts connections without a password over TCP: whoever reaches its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)`,
     ]);
     const guarded = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
     expect((await warnings(guarded)).filter((w) => /without a password/.test(w))).toEqual([]);
