@@ -23,12 +23,14 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
 async function configCheck(args: CliArgs, deps: CliDeps): Promise<number> {
-  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }, { displayUrl }] = await Promise.all([
-    import('yaml'),
-    import('../config/load.js'),
-    import('../scheduler/desired.js'),
-    import('../core/redis-settings.js'),
-  ]);
+  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }, { displayUrl }] = await Promise.all(
+    [
+      import('yaml'),
+      import('../config/load.js'),
+      import('../scheduler/desired.js'),
+      import('../core/redis-settings.js'),
+    ],
+  );
   const file = configPath(args.config);
   const config = loadConfig(file);
   desiredSchedules(deps.jobs, config);

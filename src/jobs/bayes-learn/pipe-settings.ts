@@ -2,8 +2,9 @@
  * The few settings `mailjobs-learn` needs (spool, size limit, log file, Redis), read straight
  * from the YAML. Not through the full config loader: that one reads every secret file, which
  * the user running it (a mail user, say) must not be able to read, and costs start-up time on
- * every call. A bad value is reported with its field and replaced by the default, since the
- * pipe must never fail the user's move; `mailjobs config check` validates the same fields fully.
+ * every call (it reads `redis.passwordFile` alone, to log in like the workers). A bad value is
+ * reported with its field and replaced by the default, since the pipe must never fail the
+ * user's move; `mailjobs config check` validates the same fields fully.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
