@@ -82,6 +82,11 @@ export async function announceRedis(rt: Runtime): Promise<void> {
     { redis: displayUrl(rt.redisSettings.url), prefix: rt.config.redis.prefix, config: rt.configFile },
     'using redis',
   );
+  for (const w of await redisWarnings(rt)) rt.log.warn(w);
+}
+
+/** What may lose jobs or let anyone in, for start-up and `status`. */
+export async function redisWarnings(rt: Runtime): Promise<string[]> {
   const open = await openAccessWarning(rt.redisSettings);
-  for (const w of [...(open ? [open] : []), ...(await durabilityWarnings(rt.redis))]) rt.log.warn(w);
+  return [...(open ? [open] : []), ...(await durabilityWarnings(rt.redis))];
 }

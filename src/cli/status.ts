@@ -1,6 +1,6 @@
 /** `mailjobs status`: queue counts, recent failures, schedules with their next run. */
-import { durabilityWarnings, displayUrl } from '../core/redis.js';
-import { openRuntime } from '../runtime.js';
+import { displayUrl } from '../core/redis.js';
+import { openRuntime, redisWarnings } from '../runtime.js';
 import type { StatusRow } from '../jobs/types.js';
 import type { CliArgs, CliDeps } from './io.js';
 
@@ -47,7 +47,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
         })),
       });
     }
-    const warnings = await durabilityWarnings(rt.redis);
+    const warnings = await redisWarnings(rt);
     if (args.json) {
       deps.out(
         JSON.stringify(

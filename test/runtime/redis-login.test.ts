@@ -158,11 +158,11 @@ describe('start-up warning', () => {
     return lines.filter((l) => l.level === 40).map((l) => l.msg);
   }
 
-  it('warns once when a TCP Redis lets anyone in; not when it wants a login', async () => {
-    const openWarnings = await warnings(writeConfig(open.url, freshPrefix()));
-    expect(openWarnings.filter((w) => /without a password/.test(w))).toEqual([
-      `Redis at ${open.url} accepts connections without a password over TCP: whoever reaches its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)`,
-    ]);
+  it('warns once when a TCP Redis lets anyone in (and `status` says so); not when it wants a login', async () => {
+    const openFile = writeConfig(open.url, freshPrefix());
+    const warning = `Redis at ${open.url} accepts connections without a password over TCP: whoever reaches its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)`;
+    expect((await warnings(openFile)).filter((w) => /without a password/.test(w))).toEqual([warning]);
+    expect((await runCli(['status', '--config', openFile], testJobs)).out).toContain(`warning: ${warning}`);
     const guarded = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
     expect((await warnings(guarded)).filter((w) => /without a password/.test(w))).toEqual([]);
   });
