@@ -82,7 +82,13 @@ export async function benchWorker(
   });
   const started = Date.now();
   const log = pino({ level: 'silent' });
-  const workers = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl, redis, log });
+  const workers = startWorkers({
+    jobs: [bayesLearnJob],
+    config: () => config,
+    redisSettings: { url: redisUrl },
+    redis,
+    log,
+  });
   await finished;
   const seconds = (Date.now() - started) / 1000;
   await workers.close();

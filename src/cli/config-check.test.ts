@@ -38,3 +38,30 @@ describe('mailjobs config check', () => {
     expect(text).toContain('[secret]');
   });
 });
+
+describe('mailjobs config check: redis', () => {
+  it('shows the redis login and TLS files but neither the password file nor a password in the URL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailjobs-check-'));
+    const file = join(dir, 'mailjobs.yaml');
+    writeFileSync(join(dir, 'redis.pass'), 'file-pass\n');
+    writeFileSync(join(dir, 'ca.pem'), 'not checked here\n');
+    writeFileSync(
+      file,
+      'redis: { url: "rediss://mj:url-pass@127.0.0.1:6380", username: mj, passwordFile: redis.pass, tls: { caFile: ca.pem } }\n',
+    );
+    const out: string[] = [];
+    const code = await main(['config', 'check', '--config', file], {
+      jobs: [],
+      log: pino({ level: 'silent' }),
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    const text = out.join('\n');
+    expect(code).toBe(0);
+    expect(text).toContain('rediss://mj:***@127.0.0.1:6380');
+    expect(text).toContain(`caFile: ${join(dir, 'ca.pem')}`);
+    expect(text).toContain(`[secret] (file:${join(dir, 'redis.pass')})`);
+    expect(text).not.toContain('url-pass');
+    expect(text).not.toContain('file-pass');
+  });
+});

@@ -35,7 +35,7 @@ async function waitForJob(
   const { Job, QueueEvents } = await import('bullmq');
   const queue = rt.queues.get(name)!;
   const events = new QueueEvents(name, {
-    connection: bullConnection(rt.redisUrl, { blocking: true }),
+    connection: bullConnection(rt.redisSettings, { blocking: true }),
     prefix: queuePrefix(rt.config.redis.prefix),
   });
   try {

@@ -24,16 +24,22 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
 async function configCheck(args: CliArgs, deps: CliDeps): Promise<number> {
-  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }] = await Promise.all([
-    import('yaml'),
-    import('../config/load.js'),
-    import('../scheduler/desired.js'),
-  ]);
+  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }, { displayUrl }] = await Promise.all(
+    [
+      import('yaml'),
+      import('../config/load.js'),
+      import('../scheduler/desired.js'),
+      import('../core/redis-settings.js'),
+    ],
+  );
   const file = configPath(args.config);
   const config = loadConfig(file);
   desiredSchedules(deps.jobs, config);
   deps.out(`# ${file}: OK (secrets masked)`);
-  deps.out(stringify(JSON.parse(JSON.stringify(config))));
+  // A password may sit in redis.url (REDIS_URL): masked like the Secret fields.
+  const { url } = config.redis;
+  const shown = { ...config, redis: { ...config.redis, ...(url ? { url: displayUrl(url) } : {}) } };
+  deps.out(stringify(JSON.parse(JSON.stringify(shown))));
   return 0;
 }
 

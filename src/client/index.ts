@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { createClient } from 'mailjobs/client';
- * const jobs = createClient({ redisUrl: 'redis://127.0.0.1:6379' });
+ * const jobs = createClient({ redis: 'redis://127.0.0.1:6379' });
  * await jobs.enqueue('getmail', { account: 'john@example.com' }); // { status: 'queued', jobId, target }
  * await jobs.close();
  * ```
@@ -16,18 +16,23 @@ import type { z } from 'zod';
 import { SecretBox } from '../core/crypto.js';
 import { PermanentJobError } from '../core/errors.js';
 import { closeQueues, openQueue } from '../core/queues.js';
-import { connectRedis, DEFAULT_REDIS_URL } from '../core/redis.js';
+import { connectRedis, DEFAULT_REDIS_URL, type RedisTarget } from '../core/redis.js';
 import { contracts, type Contracts, type JobName } from '../jobs/contracts.js';
 import type { JobContract } from '../jobs/types.js';
 import { enqueueJob, type EnqueueOptions, type EnqueueOutcome } from './enqueue.js';
 
-export type { EnqueueOptions, EnqueueOutcome, JobName };
+export type { EnqueueOptions, EnqueueOutcome, JobName, RedisTarget };
+/** For `redis.password`: a value that never prints. */
+export { Secret } from '../config/secret.js';
 /** The payload a job accepts (defaults optional). */
 export type PayloadOf<N extends JobName> = z.input<Contracts[N]['schema']>;
 
 export interface ClientOptions {
-  /** Default: `REDIS_URL`, else redis://127.0.0.1:6379. */
-  redisUrl?: string;
+  /**
+   * A URL, or `{ url, username, password: new Secret(...), tls: { caFile } }` for a Redis that
+   * asks for a login or TLS. Default: `REDIS_URL`, else redis://127.0.0.1:6379.
+   */
+  redis?: RedisTarget;
   /** The mailjobs `redis.prefix` (default `mailjobs`). */
   prefix?: string;
 }
@@ -38,7 +43,7 @@ export interface MailjobsClient {
 }
 
 export function createClient(opts: ClientOptions = {}): MailjobsClient {
-  const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const target = opts.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   const prefix = opts.prefix ?? process.env.MAILJOBS_PREFIX ?? 'mailjobs';
   const queues = new Map<string, Queue>();
   let redis: Redis | undefined;
@@ -46,9 +51,9 @@ export function createClient(opts: ClientOptions = {}): MailjobsClient {
     async enqueue(name, payload, enqueueOpts) {
       const def = (contracts as Record<string, JobContract>)[name];
       if (!def) throw new PermanentJobError(`unknown job "${String(name)}"`, 'EUNKNOWNJOB');
-      redis ??= connectRedis(redisUrl);
+      redis ??= connectRedis(target);
       let queue = queues.get(def.name);
-      if (!queue) queues.set(def.name, (queue = openQueue(def.name, redisUrl, prefix)));
+      if (!queue) queues.set(def.name, (queue = openQueue(def.name, target, prefix)));
       return enqueueJob(queue, def, payload, { redis, prefix }, enqueueOpts);
     },
     async close() {

@@ -4,11 +4,9 @@
  * into the config schema by schema.ts, which hands over its secret-file readers.
  */
 import { z } from 'zod';
-import { type Config, cronExpression } from './schema.js';
+import { type Config, cronExpression, type SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { syncOptions } from './sync-options.js';
-
-type SecretField = z.ZodType<Secret, string>;
 
 const port = z.number().int().min(1).max(65535);
 

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
+import { bullConnection, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { executeJob } from './execute.js';
@@ -30,7 +30,8 @@ export interface WorkerDeps {
   jobs: readonly AnyJob[];
   /** Read for every job, so a config reloaded on SIGHUP applies to the next job. */
   config(): Config;
-  redisUrl: string;
+  /** Where Redis is and how to log in: each Worker and the cancel subscriber connect with it. */
+  redisSettings: RedisSettings;
   /** Connection for job state (checkpoints, locks). */
   redis: Redis;
   log: Logger;
@@ -94,7 +95,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
         }
       },
       {
-        connection: bullConnection(deps.redisUrl, { blocking: true }),
+        connection: bullConnection(deps.redisSettings, { blocking: true }),
         prefix: queuePrefix(config.redis.prefix),
         concurrency,
         lockDuration: lockMs,
@@ -126,7 +127,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   );
 
   const cancels = listenForCancels(
-    deps.redisUrl,
+    deps.redisSettings,
     config.redis.prefix,
     new Map(deps.jobs.map((def, i) => [def.name, workers[i]!])),
     log,

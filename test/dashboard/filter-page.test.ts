@@ -23,7 +23,7 @@ beforeAll(async () => {
   [w, browser] = await Promise.all([startFilterWorld(), launchBrowser()]);
   dash = await startTestDashboard(w.config([await dashboardConfigLine()]));
   const jobs = dash.rt.jobs.filter((j) => ['bayes-learn', 'bayes-stats', 'freshclam'].includes(j.name));
-  workers = startWorkers({ jobs, config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs, config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
   const queue = dash.rt.queues.get('bayes-learn')!;
   const ids: string[] = [];
   for (const [i, cls] of (['spam', 'spam', 'spam', 'ham', 'ham'] as const).entries()) {

@@ -35,7 +35,7 @@ beforeAll(async () => {
   workers = startWorkers({
     jobs: [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob],
     config: () => rt.config,
-    redisUrl: rt.redisUrl,
+    redisSettings: rt.redisSettings,
     redis: rt.redis,
     log: silentLog,
   });

@@ -38,7 +38,7 @@ beforeAll(async () => {
     `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n${await dashboardConfigLine()}\n`,
   );
   dash = await startTestDashboard(file);
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
   for (const n of [1, 2, 3, 4]) {
     await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`); // prettier-ignore
   }

@@ -47,7 +47,7 @@ beforeAll(async () => {
     ['imapsync: { parallelFolders: 1 }', await dashboardConfigLine()],
   );
   dash = await startTestDashboard(config);
-  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
 }, 300_000);
 
 afterAll(async () => {

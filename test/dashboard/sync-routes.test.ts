@@ -73,7 +73,7 @@ beforeAll(async () => {
     ['imapsync: { parallelFolders: 1 }'],
   );
   rt = await openRuntime({ configFlag: file, jobs: registry, log: silentLog, startPrivateRedis: false });
-  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
   await workers.cancelListening;
 }, 300_000);
 afterAll(async () => {

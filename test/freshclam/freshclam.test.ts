@@ -174,7 +174,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     const workers = startWorkers({
       jobs,
       config: () => config,
-      redisUrl: redisFx.url,
+      redisSettings: { url: redisFx.url },
       redis,
       log: silentLog,
     });

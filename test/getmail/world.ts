@@ -251,7 +251,7 @@ export async function startGetmailWorkers(w: World, configFile: string) {
   const workers = startWorkers({
     jobs: registry,
     config: () => client.config,
-    redisUrl: w.redis.url,
+    redisSettings: { url: w.redis.url },
     redis: client.redis,
     log: silentLog,
   });

@@ -52,7 +52,7 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
     'Our prices are the lowest, order now and save money.',
   );
   const outcome = await enqueueJob(queue, bayesLearnJob, { class: 'spam', user: 'alice', message: message.toString('base64') }, { redis: state, prefix }); // prettier-ignore
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: redis.url, redis: state, log: silentLog }); // prettier-ignore
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: redis.url }, redis: state, log: silentLog }); // prettier-ignore
 
   let job: Job | undefined;
   expect(

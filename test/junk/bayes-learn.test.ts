@@ -77,7 +77,7 @@ beforeAll(async () => {
   state = connectRedis(queues.url);
   state.on('error', () => undefined); // the Redis-down test stops it on purpose
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: queues.url, redis: state, log: silentLog }); // prettier-ignore
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
 }, 180_000);
 
 afterAll(async () => {

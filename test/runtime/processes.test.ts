@@ -1,16 +1,17 @@
 /**
  * Real processes: SIGTERM during an active job loses nothing; two worker processes share
- * one queue; a private redis-server is started when none is configured or answers; a bad
+ * one queue; a private redis-server (unix socket, password file) is started when none is
+ * configured or answers; a bad
  * config stops start-up with the file, the field and the reason.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
+import { connectRedis, redisAnswers, resolveRedis, stateKey } from '../../src/core/redis.js';
 import { freePort } from '../fixtures/ports.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
@@ -111,35 +112,30 @@ describe('worker processes', () => {
 });
 
 describe('start-up', () => {
-  it('starts a private redis-server with append-only persistence when none is configured or answers', async () => {
+  it('starts a private redis-server on a unix socket only, with a 0600 password file, and finds it again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailjobs-private-redis-'));
     const unused = `redis://127.0.0.1:${await freePort()}`;
-    await expect(
-      resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir }),
-    ).rejects.toThrow(/no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/);
-    const url = await resolveRedisUrl(undefined, silentLog, {
-      startPrivate: true,
-      defaultUrl: unused,
-      privateDir: dir,
-    });
-    expect(url).toBe(`unix:${dir}/redis.sock`);
-    const r = connectRedis(url);
+    const opts = { defaultUrl: unused, privateDir: dir };
+    await expect(resolveRedis({}, silentLog, { startPrivate: false, ...opts })).rejects.toThrow(
+      /no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/,
+    );
+    const started = await resolveRedis({}, silentLog, { startPrivate: true, ...opts });
+    expect(started.url).toBe(`unix:${dir}/redis.sock`);
+    expect(statSync(join(dir, 'password')).mode & 0o777).toBe(0o600);
+    expect(started.password?.reveal()).toBe(readFileSync(join(dir, 'password'), 'utf8').trim());
+    expect(await redisAnswers({ url: started.url })).toBe(false); // no password: refused
+    // a second process finds the running private instance (socket + password file) instead of starting another
+    const found = await resolveRedis({}, silentLog, { startPrivate: false, ...opts });
+    const r = connectRedis(found);
     r.on('error', () => undefined); // it reconnects after SHUTDOWN below
     try {
       expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
-      // a second process finds the running private instance instead of starting another
-      expect(
-        await resolveRedisUrl(undefined, silentLog, {
-          startPrivate: false,
-          defaultUrl: unused,
-          privateDir: dir,
-        }),
-      ).toBe(url);
+      expect(await r.config('GET', 'port')).toEqual(['port', '0']);
       await r.shutdown('NOSAVE').catch(() => undefined);
     } finally {
       r.disconnect();
     }
-    await expect.poll(() => redisAnswers(url, 200)).toBe(false);
+    await expect.poll(() => redisAnswers(found, 200)).toBe(false);
   });
 
   it('a bad config stops `mailjobs start` with the file, the field and the reason, no stack trace', async () => {

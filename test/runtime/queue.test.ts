@@ -28,7 +28,7 @@ async function setup() {
       (workers = startWorkers({
         jobs: testJobs,
         config: () => config,
-        redisUrl: srv.url,
+        redisSettings: { url: srv.url },
         redis: srv.redis,
         log: silentLog,
       })),
