@@ -15,6 +15,11 @@ import { sessionError, trackSession } from './imap-errors.js';
  */
 export type ImapSecurity = 'tls' | 'starttls' | 'none';
 
+/** The port when none is given: 993 for implicit TLS (RFC 8314), else 143. */
+export function defaultImapPort(security: ImapSecurity): number {
+  return security === 'tls' ? 993 : 143;
+}
+
 /** Where and as whom to connect. */
 export interface ImapConnectOptions {
   host: string;
