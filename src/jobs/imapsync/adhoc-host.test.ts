@@ -47,16 +47,19 @@ describe('ad-hoc hosts', () => {
     expect(msg).toContain('127.0.0.1 (imap.example.com resolves to 127.0.0.1) is refused');
     await expect(
       checkAdhocHost('imap.example.com', none, resolvesTo('192.0.2.10', '2001:db8::10')),
-    ).resolves.toBeUndefined();
+    ).resolves.toBe('192.0.2.10');
+    await expect(checkAdhocHost('imap.example.com', none, resolvesTo())).rejects.toThrow(SyncConnectionError);
   });
 
   it('lets imapsync.adhoc.allow through and refuses imapsync.adhoc.deny', async () => {
-    await expect(checkAdhocHost('127.0.0.1', { allow: ['127.0.0.1'], deny: [] })).resolves.toBeUndefined();
-    await expect(checkAdhocHost('127.0.0.1', { allow: ['127.0.0.0/8'], deny: [] })).resolves.toBeUndefined();
+    await expect(checkAdhocHost('127.0.0.1', { allow: ['127.0.0.1'], deny: [] })).resolves.toBe('127.0.0.1');
+    await expect(checkAdhocHost('127.0.0.1', { allow: ['127.0.0.0/8'], deny: [] })).resolves.toBe(
+      '127.0.0.1',
+    );
     expect(await refusal('127.0.0.2', { allow: ['127.0.0.1'], deny: [] })).toContain('loopback');
     const rules = { allow: ['10.1.2.3'], deny: ['10.0.0.0/8'] };
     expect(await refusal('10.9.9.9', rules)).toContain('imapsync.adhoc.deny');
-    await expect(checkAdhocHost('10.1.2.3', rules)).resolves.toBeUndefined();
+    await expect(checkAdhocHost('10.1.2.3', rules)).resolves.toBe('10.1.2.3');
   });
 
   it('a name that does not resolve is a connection failure (retried), not a refusal', async () => {

@@ -53,13 +53,14 @@ const family = (address: string) => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
 /**
  * Resolves `host` and refuses it (`PermanentJobError` `EHOSTREFUSED`, naming the address and
  * why) when any of its addresses is refused; a name that does not resolve is a connection
- * failure of the source (retried).
+ * failure of the source (retried). Returns the address to connect to: the first one, checked,
+ * so a name that resolves differently a moment later (DNS rebinding) changes nothing.
  */
 export async function checkAdhocHost(
   host: string,
   rules: AdhocHostRules,
   resolve: ResolveAll = resolveAll,
-): Promise<void> {
+): Promise<string> {
   let addresses: string[];
   try {
     addresses = isIP(host) !== 0 ? [host] : await resolve(host);
@@ -80,4 +81,8 @@ export async function checkAdhocHost(
       );
     }
   }
+  if (addresses[0] === undefined) {
+    throw new SyncConnectionError('source', new Error(`cannot resolve ${host}: no address`));
+  }
+  return addresses[0];
 }

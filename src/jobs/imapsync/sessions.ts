@@ -47,6 +47,7 @@ function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
   const r = task.remote;
   const source: ImapConnectOptions = {
     host: r.host,
+    ...(r.address !== undefined ? { address: r.address } : {}),
     port: r.port ?? defaultImapPort(r.security),
     security: r.security,
     verifyCertificate: r.verifyCertificate,

@@ -18,7 +18,8 @@ export interface ResolvedTask {
   /** The job target and state key: the task id, or `adhoc:<user><<remote user>@<host>`. */
   target: string;
   localUser: string;
-  remote: RemoteAccount;
+  /** `address`: an ad-hoc task's host, resolved and checked once, connected to on every (re)connect. */
+  remote: RemoteAccount & { address?: string };
   options: SyncOptions;
 }
 
@@ -79,13 +80,14 @@ export async function resolveTask(
     };
   }
   const t = payload.adhoc!;
-  await checkAdhocHost(t.remote.host, ctx.config.imapsync.adhoc);
+  const address = await checkAdhocHost(t.remote.host, ctx.config.imapsync.adhoc);
   const box = new SecretBox(ctx.config.secrets.keyFile);
   return {
     target: adhocTarget(t),
     localUser: t.localUser,
     remote: {
       host: t.remote.host,
+      address,
       port: t.remote.port,
       security: t.remote.security,
       verifyCertificate: t.remote.verifyCertificate,
