@@ -33,8 +33,9 @@ function withModes(options: SyncOptions, p: ImapsyncPayload): SyncOptions {
 }
 
 /**
- * The one login an ad-hoc task's sealed `field` may be sent to: sealing (dashboard, `mailjobs
- * seal`) and opening (here) agree on it, with the port a missing `port` stands for.
+ * The one login an ad-hoc task's sealed `field` may be sent to: the dashboard's sealing and the
+ * opening here agree on it, with the port a missing `port` stands for (`mailjobs seal` is
+ * given the port).
  */
 export function sealPurpose(
   remote: { host: string; port?: number | undefined; security: ImapSecurity; username: string },
