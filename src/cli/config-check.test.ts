@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.js';
 import { hashPassword } from '../dashboard/password.js';
 import { main } from './main.js';
 
@@ -36,6 +37,32 @@ describe('mailjobs config check', () => {
     expect(text).not.toContain('remote pass');
     expect(text).not.toContain(hash.split('$').at(-1));
     expect(text).toContain('[secret]');
+  });
+
+  it('refuses a folder pattern that backtracks catastrophically, in one line naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailjobs-check-'));
+    const file = join(dir, 'mailjobs.yaml');
+    writeFileSync(
+      file,
+      [
+        'sync:',
+        '  - id: john',
+        '    localUser: john',
+        '    remote: { host: imap.example.com, username: john, password: x }',
+        '    options: { exclude: ["^Trash$", "^(a|aa)+$"] }',
+        '',
+      ].join('\n'),
+    );
+    const run = main(['config', 'check', '--config', file], {
+      jobs: [],
+      log: pino({ level: 'silent' }),
+      out: () => undefined,
+      err: () => undefined,
+    });
+    await expect(run).rejects.toThrow(ConfigError);
+    const message = await run.catch((err: Error) => err.message);
+    expect(message).toMatch(/sync\[0\]\.options\.exclude\[1\]: pattern refused: a repeated group holds a quantifier or an alternation/); // prettier-ignore
+    expect(message).not.toContain('\n');
   });
 });
 

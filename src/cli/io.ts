@@ -47,4 +47,8 @@ export interface CliArgs {
   user?: string;
   /** `dashboard add-user`: admin or viewer. */
   role?: string;
+  /** `seal`: the login the secret is sealed for (with `user`). */
+  host?: string;
+  port?: string;
+  field?: string;
 }

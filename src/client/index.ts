@@ -13,7 +13,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { SecretBox } from '../core/crypto.js';
+import { type SealPurpose, SecretBox } from '../core/crypto.js';
 import { PermanentJobError } from '../core/errors.js';
 import { closeQueues, openQueue } from '../core/queues.js';
 import { connectRedis, DEFAULT_REDIS_URL, type RedisTarget } from '../core/redis.js';
@@ -21,7 +21,7 @@ import { contracts, type Contracts, type JobName } from '../jobs/contracts.js';
 import type { JobContract } from '../jobs/types.js';
 import { enqueueJob, type EnqueueOptions, type EnqueueOutcome } from './enqueue.js';
 
-export type { EnqueueOptions, EnqueueOutcome, JobName, RedisTarget };
+export type { EnqueueOptions, EnqueueOutcome, JobName, RedisTarget, SealPurpose };
 /** For `redis.password`: a value that never prints. */
 export { Secret } from '../config/secret.js';
 /** The payload a job accepts (defaults optional). */
@@ -76,11 +76,13 @@ export function enqueue<N extends JobName>(
 }
 
 /**
- * Seals a secret (the password of an ad-hoc imapsync task) with the mailjobs key file, so the
- * job data holds only ciphertext; the workers open it with the same file (`secrets.keyFile`).
+ * Seals a secret (the password of an ad-hoc imapsync task) with the mailjobs key file, for the
+ * one login it is for (`{ host, port, username, field: 'password' | 'admin.password' }`, the
+ * port the task connects to), so the job data holds only ciphertext that no other task can
+ * use; the workers open it with the same file (`secrets.keyFile`).
  */
-export async function sealSecret(plain: string, keyFile: string): Promise<string> {
-  return new SecretBox(keyFile).seal(plain);
+export async function sealSecret(plain: string, purpose: SealPurpose, keyFile: string): Promise<string> {
+  return new SecretBox(keyFile).seal(plain, purpose);
 }
 
 /** Closes the shared client's connections. */

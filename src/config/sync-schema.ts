@@ -4,6 +4,7 @@
  * into the config schema by schema.ts, which hands over its secret-file readers.
  */
 import { z } from 'zod';
+import { addressRange, hostName } from './host.js';
 import { type Config, cronExpression, type SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { syncOptions } from './sync-options.js';
@@ -59,7 +60,7 @@ export function remoteAccountSchema(secretFile: SecretField, inlineSecret: Secre
     .superRefine((a, ctx) => exactlyOne(a, ['password', 'passwordFile'], ctx));
   return z
     .strictObject({
-      host: z.string().min(1),
+      host: hostName,
       port: port.optional(),
       security: z.enum(['tls', 'starttls', 'none']).default('tls'),
       verifyCertificate: z.boolean().default(true),
@@ -129,6 +130,18 @@ export function syncConfigShape(
         maxReconnects: z.number().int().min(0).default(5),
         /** How long a task's state (a cache: losing it copies nothing twice) outlives its last run. */
         stateRetentionDays: z.number().int().min(1).default(180),
+        /**
+         * Where ad-hoc tasks (job payloads, the dashboard's form) may connect: never to loopback,
+         * link-local or this host's own addresses, nor to `deny`, unless the address is in
+         * `allow`. Every address the host name resolves to is checked. Configured tasks are
+         * the admin's own choice and not checked.
+         */
+        adhoc: z
+          .strictObject({
+            allow: z.array(addressRange).default([]),
+            deny: z.array(addressRange).default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     sync: z

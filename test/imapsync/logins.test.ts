@@ -1,17 +1,11 @@
 /**
  * imapsync logins and failures: a wrong remote password or an unknown local user fail fast with
- * their typed outcome; the remote side as an admin (`user*admin`, SASL PLAIN authzid); ad-hoc
- * tasks whose sealed credentials never appear in job data; cancel and progress (dropped
- * connections: reconnect.test.ts).
+ * their typed outcome; the remote side as an admin (`user*admin`, SASL PLAIN authzid); cancel
+ * and progress (dropped connections: reconnect.test.ts; ad-hoc tasks: adhoc.test.ts).
  */
-import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
-import { SecretBox } from '../../src/core/crypto.js';
-import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { SyncStateStore } from '../../src/jobs/imapsync/state.js';
 import { registry } from '../../src/jobs/registry.js';
@@ -19,7 +13,7 @@ import { stateKey } from '../../src/core/redis.js';
 import type { JobContext, StatusRow } from '../../src/jobs/types.js';
 import { ProcessLmtpSlots } from '../../src/mail/lmtp-pool.js';
 import { runCli, silentLog } from '../helpers/runtime.js';
-import { contents, corpus, makeMessage, seed, snapshot } from './corpus.js';
+import { contents, makeMessage, seed, snapshot } from './corpus.js';
 import { runImapsync, startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
 
 let w: SyncWorld;
@@ -97,82 +91,6 @@ describe('imapsync logins', () => {
     const r = await runImapsync(config, { task: `admin-${admin}` });
     expect(r.result).toMatchObject({ outcome: 'ok', copied: 1 });
     expect(w.remote.log().slice(log)).toContain(`Master user logging in as ${remote.user}`);
-  });
-});
-
-describe('imapsync ad-hoc tasks', () => {
-  it('runs a task from the payload; the password travels sealed and is never in job data', async () => {
-    const remote = await w.remote.addUser('r-adhoc');
-    const local = await w.local.addUser('l-adhoc');
-    await seed(w.remote, remote.user, corpus('.', 1, 5000));
-    const config = writeSyncConfig(w, []);
-    const cfg = loadConfig(config, {});
-    const sealed = await new SecretBox(cfg.secrets.keyFile).seal(remote.password);
-    const adhoc = {
-      localUser: local.user,
-      remote: {
-        host: '127.0.0.1',
-        port: w.remote.imapsPort,
-        security: 'tls',
-        verifyCertificate: false,
-        username: remote.user,
-        password: sealed,
-      },
-    };
-    const r = await runImapsync(config, { adhoc });
-    expect(r.result).toMatchObject({ outcome: 'ok', task: `adhoc:${local.user}<${remote.user}@127.0.0.1` });
-    expect(r.result!.copied).toBeGreaterThan(5);
-
-    const plain = await runImapsync(config, {
-      adhoc: { ...adhoc, remote: { ...adhoc.remote, password: remote.password } },
-    });
-    expect(plain.code).toBe(1);
-    expect(plain.err).toMatch(/adhoc\.remote\.password: must be sealed/);
-    expect(plain.err).not.toContain(remote.password);
-
-    // enqueued: the job data in Redis holds the sealed value only
-    const redis = new Redis(w.redis.url);
-    const queues = openQueues(registry, w.redis.url, cfg.redis.prefix);
-    try {
-      const { jobId } = await enqueueJob(
-        queues.get('imapsync')!,
-        imapsyncJob,
-        { adhoc },
-        { redis, prefix: cfg.redis.prefix },
-      );
-      const job = await queues.get('imapsync')!.getJob(jobId);
-      const stored = JSON.stringify(job!.data);
-      expect(stored).toContain(sealed);
-      expect(stored).not.toContain(remote.password);
-    } finally {
-      await closeQueues(queues);
-      await redis.quit();
-    }
-
-    // sealed with another key: refused, naming the field, not the value
-    const other = await new SecretBox(`${cfg.secrets.keyFile}.other`).seal(remote.password);
-    const wrongKey = await runImapsync(config, {
-      adhoc: { ...adhoc, remote: { ...adhoc.remote, password: other } },
-    });
-    expect(wrongKey.err).toMatch(/adhoc\.remote\.password: cannot be opened with this worker's key file/);
-  });
-});
-
-describe('mailjobs seal', () => {
-  it('seals the secret read on stdin with the config key file (created 0600 on first use)', async () => {
-    const config = writeSyncConfig(w, []);
-    const keyFile = loadConfig(config, {}).secrets.keyFile;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'seal', '--config', config], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    child.stdin.end('my remote password\n');
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise((r) => child.once('exit', r));
-    expect(code).toBe(0);
-    expect(out).not.toContain('my remote password');
-    expect((await new SecretBox(keyFile).open(out.trim(), 'f')).reveal()).toBe('my remote password');
-    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
   });
 });
 

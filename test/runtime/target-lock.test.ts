@@ -82,7 +82,7 @@ async function setup() {
     enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis: srv.redis, prefix }),
     startWorkers() {
       const config = configFor(srv.url, prefix);
-      workers = startWorkers({ jobs: testJobs, config: () => config, redisUrl: srv.url, redis: srv.redis, log: silentLog }); // prettier-ignore
+      workers = startWorkers({ jobs: testJobs, config: () => config, redisSettings: { url: srv.url }, redis: srv.redis, log: silentLog }); // prettier-ignore
     },
     async close() {
       await workers?.close();
