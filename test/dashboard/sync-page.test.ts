@@ -37,7 +37,7 @@ let proxy: TcpProxy;
 
 beforeAll(async () => {
   [w, browser] = await Promise.all([startSyncWorld(), launchBrowser()]);
-  proxy = await TcpProxy.start(w.remote.imapsPort);
+  proxy = await TcpProxy.start(w.remote.imapsPort!); // the remote has TLS
   const remote = await w.remote.addUser('r-page');
   remotePassword = remote.password;
   await w.local.addUser('l-page');

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { registry } from '../../src/jobs/registry.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
 import { type RedisFixture, startRedis } from '../fixtures/redis.js';
@@ -114,18 +115,21 @@ export async function runImapsync(configFile: string, payload: Record<string, un
 }
 
 /**
- * Dovecot writes a session's `Logged out` line when its imap process ends, a moment after the
- * client's LOGOUT: waits until `user`'s line count in `fx`'s log stops changing.
+ * The log of `fx` from offset `from`, once it holds the end of every session of `user` that it
+ * shows logging in, and at least one. Dovecot writes a session's `Disconnected: Logged out ...`
+ * line (its counters) when the imap process ends, after the client had its LOGOUT answer, and
+ * its log process writes the file later still: a run's client may be gone before its line is
+ * there. Sessions are paired by Dovecot's session id (`session=<id>` at login, `<id>` after).
  */
-export async function settledLog(fx: { log(): string }, user: string): Promise<string> {
-  let last = -1;
-  for (;;) {
-    const log = fx.log();
-    const n = sessionCounters(log, user).sessions;
-    if (n === last) return log;
-    last = n;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+export async function settledLog(fx: { log(): string }, user: string, from = 0): Promise<string> {
+  const login = new RegExp(`Login: user=<${user}>,.* session=<([^>]+)>`, 'g');
+  const unsettled = (log: string): string[] | 'no login yet' => {
+    const sessions = [...log.matchAll(login)].map((m) => m[1]!);
+    if (sessions.length === 0) return 'no login yet';
+    return sessions.filter((id) => !log.includes(`><${id}>: Info: Disconnected`));
+  };
+  await expect.poll(() => unsettled(fx.log().slice(from)), { timeout: 30_000 }).toEqual([]);
+  return fx.log().slice(from);
 }
 
 /** Sums Dovecot's per-session counters (`Logged out ... hdr_count=.. body_count=..`) of `user` in `log`. */
