@@ -4,9 +4,11 @@
  * and a "local" Dovecot (separator '/', special-use Sent/Drafts/Junk/Trash) logged into as
  * `<user>*vmail`. Jobs run through the real CLI (`mailjobs run imapsync ...`).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import { expect } from 'vitest';
 import { registry } from '../../src/jobs/registry.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
@@ -130,6 +132,20 @@ export async function settledLog(fx: { log(): string }, user: string, from = 0):
   };
   await expect.poll(() => unsettled(fx.log().slice(from)), { timeout: 30_000 }).toEqual([]);
   return fx.log().slice(from);
+}
+
+/**
+ * What Dovecot's auth process said of each password check of `user` logged since offset `from`
+ * (`Password mismatch`, ...), all of them: the auth process logs its checks in order, so once a
+ * check of our own made after them (a login as an unknown user) is in the log, theirs are too.
+ */
+export async function authChecks(fx: DovecotFixture, user: string, from: number): Promise<string[]> {
+  const marker = `nobody-${randomBytes(4).toString('hex')}`;
+  const client = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, tls: { rejectUnauthorized: false }, logger: false, auth: { user: marker, pass: 'x' } }); // prettier-ignore
+  await expect(client.connect()).rejects.toThrow();
+  await expect.poll(() => fx.log().slice(from)).toContain(`(${marker},`);
+  const check = new RegExp(`^.* auth: Info: [\\w-]+\\(${user},[^)]*\\): (.*)$`, 'gm');
+  return [...fx.log().slice(from).matchAll(check)].map((m) => m[1]!);
 }
 
 /** Sums Dovecot's per-session counters (`Logged out ... hdr_count=.. body_count=..`) of `user` in `log`. */
