@@ -70,7 +70,7 @@ describe('worker processes', () => {
       const { jobId } = await h.enqueue({ target: 'long', steps: 12, gated: true });
       const steps = stateKey(h.prefix, 'echo', 'long');
       await openGate(srv.redis, h.prefix, 'long', 3);
-      await expect.poll(() => srv.redis.llen(steps), { timeout: 10_000 }).toBe(3);
+      await expect.poll(() => srv.redis.llen(steps), { timeout: 60_000 }).toBe(3); // a worker starting under tsx
       first.kill('SIGTERM');
       expect(await exited(first)).toBe(0);
       const job = (await h.queue.getJob(jobId))!;
@@ -80,7 +80,7 @@ describe('worker processes', () => {
 
       await openGate(srv.redis, h.prefix, 'long', 9);
       const second = await workerProcess(h.file);
-      const result = await job.waitUntilFinished(h.events, 20_000);
+      const result = await job.waitUntilFinished(h.events, 60_000);
       expect(result).toMatchObject({ target: 'long', steps: 12, processedBy: second.pid });
       expect(await srv.redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
       second.kill('SIGTERM');
@@ -88,7 +88,7 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 
   it('two worker processes on one queue share the work', async () => {
     const h = await harness();
@@ -98,10 +98,10 @@ describe('worker processes', () => {
       for (let i = 0; i < 16; i++)
         ids.push((await h.enqueue({ target: `t${i}`, steps: 1, gated: true })).jobId);
       // Each process runs at most 2 (the job's concurrency): 4 running at once means both have work.
-      await expect.poll(() => h.queue.getActiveCount(), { timeout: 20_000 }).toBe(4);
+      await expect.poll(() => h.queue.getActiveCount(), { timeout: 60_000 }).toBe(4);
       for (let i = 0; i < 16; i++) await openGate(srv.redis, h.prefix, `t${i}`, 1);
       const results = await Promise.all(
-        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)),
+        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 60_000)),
       );
       const pids = new Set(results.map((r: { processedBy: number }) => r.processedBy));
       expect(pids).toEqual(new Set([a.pid, b.pid]));
@@ -111,7 +111,7 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 });
 
 describe('start-up', () => {
