@@ -103,9 +103,16 @@ describe('Queue page', () => {
     await expect.poll(() => dialog.isVisible()).toBe(true);
     expect(await dialog.innerText()).toContain('Delete every message in the queue?');
     await screenshot(page, 'queue-confirm');
+    const posts: string[] = [];
+    page.on('request', (req) => void (req.method() === 'POST' && posts.push(req.url())));
+    // Resolves a task after the dialog's close event: its handler (registered first) has decided by then.
+    const decided = page.evaluate(
+      "new Promise((resolve) => document.querySelector('#confirm').addEventListener('close', () => setTimeout(resolve, 0), { once: true }))",
+    );
     await dialog.locator('button[value="cancel"]').click();
+    await decided;
     await expect.poll(() => dialog.isVisible()).toBe(false);
-    await page.waitForTimeout(500);
+    expect(posts).toEqual([]);
     expect(await dash.rt.queues.get('queue-monitor')!.getJobCounts('wait', 'active')).toEqual({
       wait: 0,
       active: 0,

@@ -13,6 +13,7 @@ import { ImapFlow } from 'imapflow';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { openQueue } from '../../src/core/queues.js';
 import { connectRedis, stateKey } from '../../src/core/redis.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
@@ -128,6 +129,26 @@ async function untilCounts(want: Record<string, number>): Promise<Record<string,
   return now;
 }
 
+/**
+ * Waits until what the moves so far caused has all happened: the spooler runs within the MOVE
+ * (IMAPSieve pipes before the command is answered), a spooled file is removed only once its job
+ * is queued, and the queue then has nothing waiting, running or due for a retry.
+ */
+async function untilSettled(): Promise<void> {
+  const queue = openQueue(bayesLearnJob.name, queues.url, prefix);
+  try {
+    const pending = async () => {
+      const jobs = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+      return { spooled: (await spooled()).length, ...jobs };
+    };
+    await expect
+      .poll(pending, { timeout: 30_000 })
+      .toEqual({ spooled: 0, wait: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0 });
+  } finally {
+    await queue.close();
+  }
+}
+
 const controller = () => ({ controllerUrl: rspamd.controllerUrl, password: rspamd.password });
 
 describe('bayes-learn from IMAPSieve moves', () => {
@@ -154,8 +175,9 @@ describe('bayes-learn from IMAPSieve moves', () => {
     await move(trainer, 'INBOX', 'Junk', ['m4'], true);
     await move(trainer, 'INBOX', 'Junk', ['m4'], true);
     await untilCounts({ 'learned-spam': 4 });
-    // Give a stray job (the second copy, or a Trash "ham") time to show, then check none did.
-    await new Promise((res) => setTimeout(res, 3000));
+    // Everything those moves caused has happened (a stray job for the second copy, or a Trash
+    // "ham", would have run): check none did.
+    await untilSettled();
     const now = await counts();
     expect(now['learned-spam']).toBe(4);
     expect(now['learned-ham']).toBe(1);

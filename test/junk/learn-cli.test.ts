@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queuePrefix } from '../../src/core/redis.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { run } from '../fixtures/service.js';
+import { listProcesses, run } from '../fixtures/service.js';
 import { freshPrefix } from '../helpers/runtime.js';
 import { textMessage } from './mailboxes.js';
 
@@ -80,8 +80,10 @@ describe('mailjobs-learn', () => {
       const piped = await exec([bin, '--class', 'ham', '--user', 'bob', '--config', s.config], message);
       expect(piped.code).toBe(0);
       expect(piped.stderr).toBe('');
-      // The detached flusher fails against the missing Redis and leaves the file.
-      await new Promise((res) => setTimeout(res, 3000));
+      // The detached flusher (started before the spooler exits) fails against the missing Redis
+      // and leaves the file: once it has exited.
+      const flushers = () => listProcesses().filter((p) => p.argv.includes('--background') && p.argv.includes(s.config)); // prettier-ignore
+      await expect.poll(() => flushers().map((p) => p.pid), { timeout: 30_000 }).toEqual([]);
       expect((await readdir(s.spool)).filter((n) => n.endsWith('.learn'))).toHaveLength(1);
 
       const failing = await exec([bin, '--flush', '--config', s.config], '');

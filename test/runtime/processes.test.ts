@@ -15,7 +15,7 @@ import { connectRedis, redisAnswers, resolveRedis, stateKey } from '../../src/co
 import { freePort } from '../fixtures/ports.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
-import { echoJob, testJobs } from '../helpers/test-jobs.js';
+import { echoJob, openGate, testJobs } from '../helpers/test-jobs.js';
 
 const srv = usePrivateRedis();
 const children: ChildProcess[] = [];
@@ -68,19 +68,20 @@ describe('worker processes', () => {
     const h = await harness();
     try {
       const first = await workerProcess(h.file);
-      const { jobId } = await h.enqueue({ target: 'long', steps: 12, stepMs: 150 });
+      const { jobId } = await h.enqueue({ target: 'long', steps: 12, gated: true });
       const steps = stateKey(h.prefix, 'echo', 'long');
-      await expect.poll(() => srv.redis.llen(steps), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      await openGate(srv.redis, h.prefix, 'long', 3);
+      await expect.poll(() => srv.redis.llen(steps), { timeout: 60_000 }).toBe(3); // a worker starting under tsx
       first.kill('SIGTERM');
       expect(await exited(first)).toBe(0);
       const job = (await h.queue.getJob(jobId))!;
       expect(await job.getState()).toBe('waiting');
       expect(job.attemptsMade).toBe(0); // back to the queue, no attempt spent
-      const done = await srv.redis.llen(steps);
-      expect(done).toBeLessThan(12);
+      expect(await srv.redis.llen(steps)).toBe(3);
 
+      await openGate(srv.redis, h.prefix, 'long', 9);
       const second = await workerProcess(h.file);
-      const result = await job.waitUntilFinished(h.events, 20_000);
+      const result = await job.waitUntilFinished(h.events, 60_000);
       expect(result).toMatchObject({ target: 'long', steps: 12, processedBy: second.pid });
       expect(await srv.redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
       second.kill('SIGTERM');
@@ -88,7 +89,7 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 
   it('two worker processes on one queue share the work', async () => {
     const h = await harness();
@@ -96,9 +97,12 @@ describe('worker processes', () => {
       const [a, b] = await Promise.all([workerProcess(h.file), workerProcess(h.file)]);
       const ids = [];
       for (let i = 0; i < 16; i++)
-        ids.push((await h.enqueue({ target: `t${i}`, steps: 1, stepMs: 100 })).jobId);
+        ids.push((await h.enqueue({ target: `t${i}`, steps: 1, gated: true })).jobId);
+      // Each process runs at most 2 (the job's concurrency): 4 running at once means both have work.
+      await expect.poll(() => h.queue.getActiveCount(), { timeout: 60_000 }).toBe(4);
+      for (let i = 0; i < 16; i++) await openGate(srv.redis, h.prefix, `t${i}`, 1);
       const results = await Promise.all(
-        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)),
+        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 60_000)),
       );
       const pids = new Set(results.map((r: { processedBy: number }) => r.processedBy));
       expect(pids).toEqual(new Set([a.pid, b.pid]));
@@ -108,7 +112,7 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 });
 
 describe('start-up', () => {
