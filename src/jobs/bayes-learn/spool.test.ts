@@ -46,7 +46,7 @@ describe('learn spool', () => {
     await writeFile(file, 'garbage without a header line');
     await expect(readSpooled(file)).rejects.toBeInstanceOf(SpoolFormatError);
     const moved = await quarantine(file);
-    expect(await readFile(moved, 'utf8')).toBe('garbage without a header line');
+    expect(await readFile(moved!, 'utf8')).toBe('garbage without a header line');
     expect(await listSpool(dir)).toHaveLength(1);
   });
 
