@@ -51,7 +51,11 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
     'Great offer',
     'Our prices are the lowest, order now and save money.',
   );
-  const outcome = await queueLearn(queue, { class: 'spam', user: 'alice', message }, { redis: state, prefix });
+  const outcome = await queueLearn(
+    queue,
+    { class: 'spam', user: 'alice', message },
+    { redis: state, prefix },
+  );
   worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: redis.url, redis: state, log: silentLog }); // prettier-ignore
 
   let job: Job | undefined;
