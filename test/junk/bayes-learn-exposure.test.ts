@@ -14,11 +14,13 @@ import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectRedis, queuePrefix, stateKey } from '../../src/core/redis.js';
 import { redact } from '../../src/dashboard/redact.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
+import type { BayesLearnPayload } from '../../src/jobs/bayes-learn/schema.js';
 import { spoolMessage } from '../../src/jobs/bayes-learn/spool.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
@@ -158,6 +160,19 @@ describe('a learn job and its message', () => {
     expect(job.attemptsMade).toBe(12);
     expect(job.failedReason).toMatch(/ECONNREFUSED/);
     expect(await keysHolding(l.prefix, message)).toEqual([]);
+  });
+
+  it('a job (from the typed client) whose message key is gone fails at once, naming bodyId', async () => {
+    const l = await learner('gone');
+    const client = createClient({ redisUrl: queues.url, prefix: l.prefix }); // the typed client's way in
+    const o = await client.learn({ class: 'spam', user: 'alice', message: wordyMessage('gone') });
+    await client.close();
+    const { bodyId } = (await l.queue.getJob(o.jobId))!.data as BayesLearnPayload;
+    expect(await state.del(stateKey(l.prefix, 'bayes-learn', 'body', bodyId))).toBe(1);
+    l.start();
+    const job = await finishedJob(l.queue, 'failed');
+    expect(job.failedReason).toBe('bodyId: the message is no longer in Redis (its key expired or was removed): not learned'); // prettier-ignore
+    expect(job.attemptsMade).toBe(1);
   });
 });
 

@@ -55,7 +55,7 @@ export interface FlushTarget {
   /** A connection for the queue and the target locks (shared, not closed here). */
   redis: Redis;
   prefix: string;
-  /** `bayesLearn.maxMessageKilobytes` in bytes: the sh spooler cannot read the config to check. */
+  /** `bayesLearn.maxMessageKilobytes` in bytes (the sh spooler's own `MAX_BYTES` may differ). */
   maxMessageBytes: number;
   /** One line per problem (files quarantined or too big, Redis errors). */
   warn(line: string): void;
@@ -108,7 +108,7 @@ async function setAside(
   target: FlushTarget,
   result: FlushResult,
   stuck: Set<string>,
-) {
+): Promise<void> {
   try {
     const moved = await quarantine(file);
     result.quarantined++;
