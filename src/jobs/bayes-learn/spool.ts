@@ -1,7 +1,7 @@
 /**
  * The local spool of `mailjobs-learn`: one file per moved message, written before anything
- * else happens, removed only once the message is queued in Redis. Node built-ins only: the pipe
- * program imports this on every move a user makes.
+ * else happens, removed only once the message is queued in Redis. Node built-ins (and the
+ * import-free junk defaults) only: the pipe program imports this on every move a user makes.
  *
  * A file is `<movedAt>-<pid>-<random>.learn`: one JSON line `{"v":1,"class","user","movedAt"}`,
  * then the raw message. It is written under a dot-name and renamed, so a reader never sees half.
