@@ -8,7 +8,8 @@
  * await jobs.close();
  * ```
  * Payloads are validated here and again by the worker; a second trigger for the same target
- * answers `already-queued` or `running` instead of queueing twice.
+ * answers `already-queued` or `running` instead of queueing twice. A message to learn goes
+ * through `learn()`, which stores it where only workers read it (its job names it).
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -17,11 +18,12 @@ import { type SealPurpose, SecretBox } from '../core/crypto.js';
 import { PermanentJobError } from '../core/errors.js';
 import { closeQueues, openQueue } from '../core/queues.js';
 import { connectRedis, DEFAULT_REDIS_URL, type RedisTarget } from '../core/redis.js';
+import { queueLearn, type LearnRequest } from '../jobs/bayes-learn/body.js';
 import { contracts, type Contracts, type JobName } from '../jobs/contracts.js';
 import type { JobContract } from '../jobs/types.js';
 import { enqueueJob, type EnqueueOptions, type EnqueueOutcome } from './enqueue.js';
 
-export type { EnqueueOptions, EnqueueOutcome, JobName, RedisTarget, SealPurpose };
+export type { EnqueueOptions, EnqueueOutcome, JobName, LearnRequest, RedisTarget, SealPurpose };
 /** For `redis.password`: a value that never prints. */
 export { Secret } from '../config/secret.js';
 /** The payload a job accepts (defaults optional). */
@@ -39,6 +41,8 @@ export interface ClientOptions {
 
 export interface MailjobsClient {
   enqueue<N extends JobName>(name: N, payload: PayloadOf<N>, opts?: EnqueueOptions): Promise<EnqueueOutcome>;
+  /** Queues a bayes-learn job for one message (`{ class, user, message: Buffer, movedAt? }`). */
+  learn(req: LearnRequest): Promise<EnqueueOutcome>;
   close(): Promise<void>;
 }
 
@@ -47,14 +51,21 @@ export function createClient(opts: ClientOptions = {}): MailjobsClient {
   const prefix = opts.prefix ?? process.env.MAILJOBS_PREFIX ?? 'mailjobs';
   const queues = new Map<string, Queue>();
   let redis: Redis | undefined;
+  const open = (name: string) => {
+    let queue = queues.get(name);
+    if (!queue) queues.set(name, (queue = openQueue(name, target, prefix)));
+    return { queue, redis: (redis ??= connectRedis(target)) };
+  };
   return {
     async enqueue(name, payload, enqueueOpts) {
       const def = (contracts as Record<string, JobContract>)[name];
       if (!def) throw new PermanentJobError(`unknown job "${String(name)}"`, 'EUNKNOWNJOB');
-      redis ??= connectRedis(target);
-      let queue = queues.get(def.name);
-      if (!queue) queues.set(def.name, (queue = openQueue(def.name, target, prefix)));
-      return enqueueJob(queue, def, payload, { redis, prefix }, enqueueOpts);
+      const { queue, redis: state } = open(def.name);
+      return enqueueJob(queue, def, payload, { redis: state, prefix }, enqueueOpts);
+    },
+    async learn(req) {
+      const { queue, redis: state } = open(contracts['bayes-learn'].name);
+      return queueLearn(queue, req, { redis: state, prefix });
     },
     async close() {
       await closeQueues(queues);

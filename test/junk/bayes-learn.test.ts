@@ -26,17 +26,9 @@ import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir, waitUntil } from '../fixtures/service.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 import { compileScripts, imapsieveConfig, installContrib, relocationIn, type Relocation } from './imapsieve.js'; // prettier-ignore
-import { textMessage } from './mailboxes.js';
+import { wordyMessage } from './mailboxes.js';
 import { startRestartableRedis, type RestartableRedis } from './restartable-redis.js';
 import { createSystemGroup, type SystemGroup } from './system-group.js';
-
-const WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed'.split(' '); // prettier-ignore
-
-/** A message with plenty of distinct words, so Bayes takes it. */
-function wordyMessage(id: string, extraBytes = 0): Buffer {
-  const body = Array.from({ length: 60 }, (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`).join(' '); // prettier-ignore
-  return textMessage(id, `Offer ${id}`, `${body}\r\n${'x'.repeat(extraBytes)}`);
-}
 
 let queues: RestartableRedis;
 let bayesRedis: RedisFixture;

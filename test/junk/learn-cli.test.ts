@@ -9,7 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queuePrefix } from '../../src/core/redis.js';
+import { connectRedis, queuePrefix, stateKey } from '../../src/core/redis.js';
+import { MessageBodies } from '../../src/jobs/bayes-learn/body.js';
+import { messageDigest, type BayesLearnPayload } from '../../src/jobs/bayes-learn/schema.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { listProcesses, run } from '../fixtures/service.js';
 import { freshPrefix } from '../helpers/runtime.js';
@@ -62,8 +64,16 @@ describe('mailjobs enqueue learn', () => {
       expect((await exec(args, message)).code).toBe(0);
       const jobs = await s.queue.getJobs(['waiting', 'prioritized', 'delayed']);
       expect(jobs).toHaveLength(1);
-      expect(jobs[0]!.data).toMatchObject({ class: 'spam', user: 'alice', movedAt: expect.any(Number) });
-      expect(Buffer.from(jobs[0]!.data.message as string, 'base64').equals(message)).toBe(true);
+      const data = jobs[0]!.data as BayesLearnPayload;
+      expect(data).toEqual({ class: 'spam', user: 'alice', movedAt: expect.any(Number), bytes: message.length, sha256: messageDigest(message), bodyId: expect.any(String) }); // prettier-ignore
+      // The message waits for the worker in its own key, not in the job.
+      const state = connectRedis(redis.url);
+      try {
+        const bodies = new MessageBodies(state, (...p) => stateKey(s.prefix, ...p));
+        expect((await bodies.get(data.bodyId))?.equals(message)).toBe(true);
+      } finally {
+        state.disconnect();
+      }
       expect(await readdir(s.spool)).toEqual([]);
     } finally {
       await s.queue.close();
