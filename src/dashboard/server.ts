@@ -14,7 +14,7 @@ import { registerAuth } from './auth.js';
 import { registerBullBoard } from './bull-board.js';
 import { frame } from './layout.js';
 import { pages as defaultPages } from './pages/index.js';
-import { LoginRateLimiter, redisCounters } from './rate-limit.js';
+import { LoginRateLimiter } from './rate-limit.js';
 import { SessionStore } from './sessions.js';
 import type { DashboardDeps, PageModule } from './types.js';
 
@@ -70,7 +70,7 @@ export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): 
   registerAuth(app, {
     rt,
     sessions: new SessionStore(rt.redis, rt.key),
-    limiter: new LoginRateLimiter(redisCounters(rt.redis), rt.key, () => rt.config.dashboard.loginLimits),
+    limiter: new LoginRateLimiter(rt.redis, rt.key, () => rt.config.dashboard.loginLimits),
   });
   registerAssets(app);
   registerPages(app, pages, deps);
