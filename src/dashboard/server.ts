@@ -7,6 +7,7 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { SharedQueueListing } from '../jobs/queue-monitor/index.js';
 import type { Runtime } from '../runtime.js';
 import { registerApiRoutes } from './api.js';
 import { registerAssets } from './assets-route.js';
@@ -55,10 +56,15 @@ function registerPages(app: FastifyInstance, pages: readonly PageModule[], deps:
   }
 }
 
+/** What pages and API handlers share for the server's lifetime. */
+export function dashboardDeps(rt: Runtime): DashboardDeps {
+  return { rt, queueListing: new SharedQueueListing() };
+}
+
 /** Builds the server without listening (tests may `inject`). */
 export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<FastifyInstance> {
   const pages = opts.pages ?? defaultPages;
-  const deps: DashboardDeps = { rt };
+  const deps = dashboardDeps(rt);
   const app = Fastify({
     loggerInstance: rt.log.child({ component: 'dashboard' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
