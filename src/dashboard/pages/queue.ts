@@ -72,6 +72,7 @@ const routes: ApiRoute[] = [
     input: listQuery,
     async handle(req, { rt, queueListing }) {
       const q = req.input as z.output<typeof listQuery>;
+      const [lastAction] = await recentActions(rt, 1);
       try {
         return await queueListing.get(
           postfixTarget(rt.config),
@@ -84,6 +85,7 @@ const routes: ApiRoute[] = [
             limit: q.limit,
           },
           { timeoutMs: rt.config.postfix.timeoutSeconds * 1000 },
+          lastAction?.jobId,
         );
       } catch (err) {
         if (err instanceof InvalidPayloadError) throw new HttpError(400, err.message);

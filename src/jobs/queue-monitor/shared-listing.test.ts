@@ -55,6 +55,8 @@ describe('SharedQueueListing', () => {
     expect([q.starts(), q.overlaps()]).toEqual([2, 0]);
     await shared.get(q.target, { limit: 20 }); // within ttlMs: the page already read
     expect(q.starts()).toBe(2);
+    await shared.get(q.target, { limit: 20 }, {}, 'job-7'); // the queue changed since: read again
+    expect(q.starts()).toBe(3);
   });
 
   it('reads again once ttlMs has passed, and never keeps a failure', async () => {
@@ -77,6 +79,8 @@ describe('SharedQueueListing', () => {
     const q = fakeQueue();
     const rt = {
       config: { postfix: { ...q.target, timeoutSeconds: 30 } },
+      redis: { lrange: async () => [] }, // no queue action yet
+      key: (...parts: string[]) => parts.join(':'),
     } as unknown as Runtime;
     const deps: DashboardDeps = { rt, queueListing: new SharedQueueListing() };
     const route = queuePage.routes.find((r) => r.method === 'GET' && r.path === '/queue/messages')!;

@@ -23,17 +23,22 @@ export class SharedQueueListing {
     private readonly list: typeof listQueue = listQueue,
   ) {}
 
-  /** `listQueue`'s page, shared as above; an invalid query throws `InvalidPayloadError` at once. */
+  /**
+   * `listQueue`'s page, shared as above; an invalid query throws `InvalidPayloadError` at once.
+   * `changes` names the last change the caller knows of (queue-monitor's last action): a page
+   * read before it is not reused, so the listing asked for after a delete shows it done.
+   */
   async get(
     target: PostfixTarget,
     raw: QueueListQuery,
     opts: PostfixCallOptions = {},
+    changes = '',
   ): Promise<QueueListPage> {
     const query = parseQueueListQuery(raw);
     const now = Date.now();
     for (const [k, e] of this.entries)
       if (e.doneAt !== undefined && now - e.doneAt >= this.ttlMs) this.entries.delete(k);
-    const key = JSON.stringify([target, query]);
+    const key = JSON.stringify([target, query, changes]);
     const have = this.entries.get(key);
     if (have) return have.page;
     const page = this.tail.then(() => this.list(target, query, opts));
