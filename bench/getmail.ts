@@ -2,15 +2,16 @@
  * `npm run bench:getmail`: the getmail job against getmail6 and fetchmail, on 127.0.0.1 only.
  * A private "remote" Dovecot serves POP3, a private "local" Dovecot takes LMTP, a private
  * Redis holds mailjobs' state. Sections: throughput over a realistic corpus (one fresh
- * account per tool, same corpus), a no-change poll of a 10k-message account, many small
- * accounts in one worker, and the memory of one 50 MB message. Writes bench/results/getmail.md.
+ * account per tool, same corpus), a no-change poll of a 10k-message account, the rebuild of a
+ * 10k-message account's lost state from the local mailbox, many small accounts in one worker,
+ * and the memory of one 50 MB message. Writes bench/results/getmail.md.
  *
  * Knobs (environment): BENCH_MESSAGES (2000), BENCH_SEED (1729), BENCH_POLL_MESSAGES (10000),
- * BENCH_ACCOUNTS (200), BENCH_RUNS (1: throughput runs per tool, round-robin; the median is
+ * BENCH_REBUILD_MESSAGES (10000), BENCH_ACCOUNTS (200), BENCH_RUNS (1: throughput runs per tool, round-robin; the median is
  * reported), BENCH_PROFILE=1 (CPU profiles of the first mailjobs throughput run and of the
  * many-accounts worker, summarised in the report's notes), BENCH_LMTP_CONNECTIONS (unset:
  * mailjobs' default `getmail.lmtpConnections`), BENCH_SECTIONS (all: a comma-separated subset of
- * `throughput,poll,many,huge`, to measure one part while working on it), BENCH_TOOLS (all: a subset
+ * `throughput,poll,rebuild,many,huge`, to measure one part while working on it), BENCH_TOOLS (all: a subset
  * of `mailjobs,getmail6,fetchmail` for the throughput section).
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +34,7 @@ import {
 import { runManyAccounts, type ManyAccountsResult } from './many-accounts.js';
 import { killChildren } from './measure.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
+import { coldStateRebuild, type RebuildResult } from './rebuild.js';
 import {
   formatReport,
   sourceRevision,
@@ -63,13 +65,14 @@ const envInt = (name: string, fallback: number): number => {
 const MESSAGES = envInt('BENCH_MESSAGES', 2000);
 const SEED = envInt('BENCH_SEED', 1729);
 const POLL_MESSAGES = envInt('BENCH_POLL_MESSAGES', 10_000);
+const REBUILD_MESSAGES = envInt('BENCH_REBUILD_MESSAGES', 10_000);
 const ACCOUNTS = envInt('BENCH_ACCOUNTS', 200);
 const RUNS = envInt('BENCH_RUNS', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'throughput,poll,many,huge').split(','));
+const ALL_SECTIONS = ['throughput', 'poll', 'rebuild', 'many', 'huge'];
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(',')).split(','));
 for (const s of SECTIONS)
-  if (!['throughput', 'poll', 'many', 'huge'].includes(s))
-    throw new Error(`BENCH_SECTIONS: unknown section ${JSON.stringify(s)}`);
+  if (!ALL_SECTIONS.includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${JSON.stringify(s)}`);
 const TOOLS = new Set((process.env.BENCH_TOOLS ?? 'mailjobs,getmail6,fetchmail').split(','));
 const TOOL_TIMEOUT_MS = 20 * 60_000;
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -229,6 +232,14 @@ async function noChangePoll(env: Env): Promise<PollResult> {
   return { messages: corpus.length, first, second, failure: secondFailure };
 }
 
+async function rebuildState(env: Env): Promise<RebuildResult> {
+  const corpus = makeSmallCorpus(REBUILD_MESSAGES, SEED + 4);
+  const target = await prepare(env, 'rebuild', corpus);
+  const { file, id } = mailjobsConfigFor(env, target);
+  console.error(`[bench] rebuild: ${corpus.length} fetched messages in the local mailbox, no state`);
+  return coldStateRebuild(target, corpus, id, () => runMailjobs(file, id, { timeoutMs: TOOL_TIMEOUT_MS }));
+}
+
 async function hugeMessage(env: Env): Promise<HugeResult> {
   const message = makeHugeMessage(SEED + 2);
   const target = await prepare(env, 'huge', [message]);
@@ -285,6 +296,7 @@ async function main(): Promise<number> {
     const rows =
       (await section('throughput', 'throughput', notes, () => throughput(env, corpus, notes))) ?? [];
     const poll = await section('no-change poll', 'poll', notes, () => noChangePoll(env));
+    const rebuild = await section('cold-state rebuild', 'rebuild', notes, () => rebuildState(env));
     const many: ManyAccountsResult | undefined = await section('many accounts', 'many', notes, () =>
       runManyAccounts({
         profileDir: PROFILE ? path.join(RESULTS, 'profile-worker') : undefined,
@@ -307,6 +319,7 @@ async function main(): Promise<number> {
       corpus,
       rows,
       poll,
+      rebuild,
       many,
       huge,
       notes,

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { pino } from 'pino';
-import { enqueueJob } from '../src/client/enqueue.js';
+import { queueLearn } from '../src/jobs/bayes-learn/body.js';
 import { loadConfig } from '../src/config/load.js';
 import { connectRedis, queuePrefix } from '../src/core/redis.js';
 import { bayesLearnJob } from '../src/jobs/bayes-learn/index.js';
@@ -71,8 +71,7 @@ export async function benchWorker(
   });
   await events.waitUntilReady();
   for (let i = 0; i < n; i++) {
-    const message = spamMessage().toString('base64');
-    await enqueueJob(queue, bayesLearnJob, { class: 'spam', user: 'alice', message }, { redis, prefix });
+    await queueLearn(queue, { class: 'spam', user: 'alice', message: spamMessage() }, { redis, prefix });
   }
   let done = 0;
   const finished = new Promise<void>((resolve) => {
@@ -82,7 +81,13 @@ export async function benchWorker(
   });
   const started = Date.now();
   const log = pino({ level: 'silent' });
-  const workers = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl, redis, log });
+  const workers = startWorkers({
+    jobs: [bayesLearnJob],
+    config: () => config,
+    redisSettings: { url: redisUrl },
+    redis,
+    log,
+  });
   await finished;
   const seconds = (Date.now() - started) / 1000;
   await workers.close();

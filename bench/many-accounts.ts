@@ -97,7 +97,7 @@ export async function runManyAccounts(opts: {
     ...process.env,
     MAILJOBS_LOG_PRETTY: '0',
   });
-  const client = createClient({ redisUrl: opts.redisUrl, prefix });
+  const client = createClient({ redis: opts.redisUrl, prefix });
   const queue = openQueue('getmail', opts.redisUrl, prefix);
   let peakRssKb: number | undefined;
   try {

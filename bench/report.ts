@@ -1,12 +1,13 @@
 /**
  * The bench's Markdown report: the throughput table side by side, then one line each for the
- * no-change poll, the many-accounts worker and the 50 MB message.
+ * no-change poll, the cold-state rebuild, the many-accounts worker and the 50 MB message.
  */
 import os from 'node:os';
 import { run } from '../test/fixtures/service.js';
 import type { CorpusMessage } from './corpus.js';
 import type { ManyAccountsResult } from './many-accounts.js';
 import { mib } from './measure.js';
+import type { RebuildResult } from './rebuild.js';
 import { ROOT, type ToolRun } from './tools.js';
 
 /** One run of one tool; `failure` set means not timed (fewer delivered, or an error). */
@@ -51,6 +52,7 @@ export interface ReportInput {
   corpus: readonly CorpusMessage[];
   rows: readonly ThroughputRow[];
   poll: PollResult | undefined;
+  rebuild: RebuildResult | undefined;
   many: ManyAccountsResult | undefined;
   huge: HugeResult | undefined;
   notes: readonly string[];
@@ -180,6 +182,17 @@ function pollLine(p: PollResult | undefined): string {
   );
 }
 
+function rebuildLine(r: RebuildResult | undefined): string {
+  if (!r) return '- Cold-state rebuild: did not run (see notes).';
+  const head = `- Cold-state rebuild, ${int(r.messages)} messages`;
+  if (r.failure || !r.rebuild) return `${head}: **failed** (${r.failure ?? 'no rebuild logged'}).`;
+  return (
+    `${head} fetched before, no state in Redis: rebuilt in **${r.rebuild.durationMs} ms** (the job's own ` +
+    `timing: LIST, then UID SEARCH HEADER and the trace field of every folder), then nothing fetched; ` +
+    `whole \`mailjobs run\` process ${sec(r.run.wallMs)}.`
+  );
+}
+
 function manyLine(m: ManyAccountsResult | undefined): string {
   if (!m) return '- Many accounts: did not run (see notes).';
   const total = m.accounts * m.messagesEach;
@@ -240,6 +253,7 @@ export function formatReport(r: ReportInput): string {
     '## mailjobs at scale',
     '',
     pollLine(r.poll),
+    rebuildLine(r.rebuild),
     manyLine(r.many),
     hugeLine(r.huge, r.poll?.second?.peakRssKb),
     '',

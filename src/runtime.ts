@@ -7,13 +7,23 @@ import type { Redis } from 'ioredis';
 import { configPath, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './core/logger.js';
-import { connectRedis, displayUrl, durabilityWarnings, resolveRedisUrl, stateKey } from './core/redis.js';
+import {
+  checkRedisLogin,
+  connectRedis,
+  displayUrl,
+  durabilityWarnings,
+  openAccessWarning,
+  resolveRedis,
+  stateKey,
+  type RedisSettings,
+} from './core/redis.js';
 import type { AnyJob } from './jobs/types.js';
 
 export interface Runtime {
   readonly configFile: string;
   config: Config;
-  readonly redisUrl: string;
+  /** The Redis in use and how to log in: every further connection is opened with these. */
+  readonly redisSettings: RedisSettings;
   /** For state, locks and short commands (not for BullMQ's blocking calls). */
   readonly redis: Redis;
   readonly jobs: readonly AnyJob[];
@@ -34,19 +44,25 @@ export interface RuntimeOptions {
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const configFile = configPath(opts.configFlag);
   const config = loadConfig(configFile);
-  const redisUrl = await resolveRedisUrl(config.redis.url, opts.log, {
+  const redisSettings = await resolveRedis(config.redis, opts.log, {
     startPrivate: opts.startPrivateRedis,
   });
-  const redis = connectRedis(redisUrl);
+  const redis = connectRedis(redisSettings);
   redis.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
+  try {
+    await checkRedisLogin(redis, redisSettings);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   // BullMQ is loaded only when queues are wanted: `mailjobs run` needs none (a faster cold start).
   const queueModule = opts.jobs.length > 0 ? await import('./core/queues.js') : undefined;
   const queues =
-    queueModule?.openQueues(opts.jobs, redisUrl, config.redis.prefix) ?? new Map<string, Queue>();
+    queueModule?.openQueues(opts.jobs, redisSettings, config.redis.prefix) ?? new Map<string, Queue>();
   const runtime: Runtime = {
     configFile,
     config,
-    redisUrl,
+    redisSettings,
     redis,
     jobs: opts.jobs,
     queues,
@@ -60,11 +76,17 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return runtime;
 }
 
-/** Logs where Redis is and warns when it may lose jobs. */
+/** Logs where Redis is and warns when it may lose jobs or lets anyone in. */
 export async function announceRedis(rt: Runtime): Promise<void> {
   rt.log.info(
-    { redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, config: rt.configFile },
+    { redis: displayUrl(rt.redisSettings.url), prefix: rt.config.redis.prefix, config: rt.configFile },
     'using redis',
   );
-  for (const w of await durabilityWarnings(rt.redis)) rt.log.warn(w);
+  for (const w of await redisWarnings(rt)) rt.log.warn(w);
+}
+
+/** What may lose jobs or let anyone in, for start-up and `status`. */
+export async function redisWarnings(rt: Runtime): Promise<string[]> {
+  const open = await openAccessWarning(rt.redisSettings);
+  return [...(open ? [open] : []), ...(await durabilityWarnings(rt.redis))];
 }

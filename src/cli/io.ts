@@ -19,6 +19,14 @@ export interface CliInput extends Omit<CliDeps, 'jobs'> {
   jobs: readonly JobSource[] | (() => Promise<readonly JobSource[]>);
 }
 
+/**
+ * Exit codes of `run` and `enqueue --wait` (the README's table): 0 the job ran and succeeded,
+ * 1 it failed, 2 a mistake on the command line or in the config, 75 (sysexits' EX_TEMPFAIL)
+ * its target is busy with another live job: try again later.
+ */
+export const EXIT_FAILED = 1;
+export const EXIT_BUSY = 75;
+
 /** A mistake on the command line: printed as one line, exit 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -39,4 +47,8 @@ export interface CliArgs {
   user?: string;
   /** `dashboard add-user`: admin or viewer. */
   role?: string;
+  /** `seal`: the login the secret is sealed for (with `user`). */
+  host?: string;
+  port?: string;
+  field?: string;
 }

@@ -6,9 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { bullConnection, queuePrefix } from '../core/redis.js';
 import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
+import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { executeJob } from '../worker/execute.js';
-import { type CliArgs, type CliDeps, UsageError } from './io.js';
+import { describeHolder, type LockHolder } from '../core/target-lock.js';
+import { busyHolder, executeJob } from '../worker/execute.js';
+import { type CliArgs, type CliDeps, EXIT_BUSY, EXIT_FAILED, UsageError } from './io.js';
 
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return {};
@@ -19,26 +21,46 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
+/**
+ * The result of job `jobId`, once finished (`waiting` is called once it is found); undefined
+ * when the queue has no such job.
+ */
 async function waitForJob(
   rt: Runtime,
   name: string,
   jobId: string,
   timeoutSeconds: number,
-): Promise<unknown> {
+  waiting: () => void,
+): Promise<{ result: unknown } | undefined> {
   const { Job, QueueEvents } = await import('bullmq');
   const queue = rt.queues.get(name)!;
   const events = new QueueEvents(name, {
-    connection: bullConnection(rt.redisUrl, { blocking: true }),
+    connection: bullConnection(rt.redisSettings, { blocking: true }),
     prefix: queuePrefix(rt.config.redis.prefix),
   });
   try {
     await events.waitUntilReady();
     const job = await Job.fromId(queue, jobId);
-    if (!job) throw new Error(`job ${jobId} no longer exists`);
-    return await job.waitUntilFinished(events, timeoutSeconds * 1000);
+    if (!job) return undefined;
+    waiting();
+    return { result: await job.waitUntilFinished(events, timeoutSeconds * 1000) };
   } finally {
     await events.close();
   }
+}
+
+/** One line on stderr naming who holds the target and until when; the exit code for "busy". */
+function busy(deps: CliDeps, job: string, holder: LockHolder): number {
+  deps.err(`busy: the ${job} target is held by ${describeHolder(holder)}; try again later`);
+  return EXIT_BUSY;
+}
+
+/** A finished job's result: printed (exit 0), or "busy" when it found its target held. */
+function report(deps: CliDeps, job: string, result: unknown): number {
+  const holder = busyHolder(result);
+  if (holder) return busy(deps, job, holder);
+  deps.out(JSON.stringify(result));
+  return 0;
 }
 
 /**
@@ -76,14 +98,17 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
       deps.out(args.json ? JSON.stringify(outcome) : `${outcome.status} ${outcome.jobId}`);
       return 0;
     }
-    if (outcome.status !== 'queued') deps.err(`${outcome.status}: waiting for job ${outcome.jobId}`);
-    const result = await waitForJob(rt, def.name, outcome.jobId, args.timeoutSeconds);
-    deps.out(JSON.stringify(result));
-    return 0;
+    const finished = await waitForJob(rt, def.name, outcome.jobId, args.timeoutSeconds, () => {
+      if (outcome.status !== 'queued') deps.err(`${outcome.status}: waiting for job ${outcome.jobId}`);
+    });
+    if (finished) return report(deps, def.name, finished.result);
+    // Held by a job outside the queue (a `mailjobs run`): nothing to wait for.
+    if (outcome.status === 'running' && outcome.holder) return busy(deps, def.name, outcome.holder);
+    throw new Error(`job ${outcome.jobId} no longer exists`);
   } catch (err) {
     if (err instanceof UsageError || !args.wait) throw err;
     deps.err(`job failed: ${(err as Error).message}`);
-    return 1;
+    return EXIT_FAILED;
   } finally {
     await rt.close();
   }
@@ -105,14 +130,14 @@ export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> 
     key: rt.key,
     progress: async (value) => deps.log.info({ progress: value }, 'progress'),
     trail: async (line) => deps.err(line),
+    lmtpSlots: new ProcessLmtpSlots(),
   };
   try {
     const result = await executeJob(def, payload, ctx, rt.config.workers.lockDurationSeconds * 1000);
-    deps.out(JSON.stringify(result));
-    return 0;
+    return report(deps, def.name, result);
   } catch (err) {
     deps.err(`job failed: ${(err as Error).message}`);
-    return 1;
+    return EXIT_FAILED;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await rt.close();

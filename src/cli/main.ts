@@ -13,26 +13,35 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   dashboard                 the web dashboard alone (Bull Board + admin pages; dashboard.bind/port)
   dashboard add-user NAME [--role viewer|admin]
                             write a dashboard user into the config (password read on stdin)
-  enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result] [--json]
+  enqueue <job> <json>      queue a job, print its id  [--wait: wait, print the result; exit as run] [--json]
   enqueue learn --class spam|ham --user USER < message
                             queue the message on stdin to teach Bayes (always exits 0)
-  run <job> <json>          run one job in the foreground, print the result (exit 1 on failure)
+  run <job> <json>          run one job in the foreground, print the result
+                            (exit 0 done, 1 failed, 75 busy: another live job holds the target)
   status                    queue counts, failed jobs, schedules  [--json]
-  seal                      print the secret read on stdin sealed with secrets.keyFile (ad-hoc imapsync)
+  seal --host H --port P --user U [--field password|admin.password]
+                            print the secret read on stdin sealed with secrets.keyFile for that
+                            login only (ad-hoc imapsync)
   config check              validate the config, print it resolved with secrets masked
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
 async function configCheck(args: CliArgs, deps: CliDeps): Promise<number> {
-  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }] = await Promise.all([
-    import('yaml'),
-    import('../config/load.js'),
-    import('../scheduler/desired.js'),
-  ]);
+  const [{ stringify }, { configPath, loadConfig }, { desiredSchedules }, { displayUrl }] = await Promise.all(
+    [
+      import('yaml'),
+      import('../config/load.js'),
+      import('../scheduler/desired.js'),
+      import('../core/redis-settings.js'),
+    ],
+  );
   const file = configPath(args.config);
   const config = loadConfig(file);
   desiredSchedules(deps.jobs, config);
   deps.out(`# ${file}: OK (secrets masked)`);
-  deps.out(stringify(JSON.parse(JSON.stringify(config))));
+  // A password may sit in redis.url (REDIS_URL): masked like the Secret fields.
+  const { url } = config.redis;
+  const shown = { ...config, redis: { ...config.redis, ...(url ? { url: displayUrl(url) } : {}) } };
+  deps.out(stringify(JSON.parse(JSON.stringify(shown))));
   return 0;
 }
 
@@ -58,21 +67,33 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
   },
 };
 
+/** node:util's parseArgs; an unknown option or a missing value is a usage error (one line, exit 2). */
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        wait: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        timeout: { type: 'string', default: '3600' },
+        help: { type: 'boolean', short: 'h', default: false },
+        class: { type: 'string' },
+        user: { type: 'string' },
+        role: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        field: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 export function parseCli(argv: string[]): CliArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      wait: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      timeout: { type: 'string', default: '3600' },
-      help: { type: 'boolean', short: 'h', default: false },
-      class: { type: 'string' },
-      user: { type: 'string' },
-      role: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseOptions(argv);
   if (values.help) positionals.unshift('help');
   return {
     positionals,
@@ -83,6 +104,9 @@ export function parseCli(argv: string[]): CliArgs {
     class: values.class,
     user: values.user,
     role: values.role,
+    host: values.host,
+    port: values.port,
+    field: values.field,
   };
 }
 

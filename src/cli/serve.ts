@@ -59,7 +59,7 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
     ? startWorkers({
         jobs: rt.jobs,
         config: () => rt.config,
-        redisUrl: rt.redisUrl,
+        redisSettings: rt.redisSettings,
         redis: rt.redis,
         log: rt.log,
       })

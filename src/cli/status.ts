@@ -1,6 +1,6 @@
 /** `mailjobs status`: queue counts, recent failures, schedules with their next run. */
-import { durabilityWarnings, displayUrl } from '../core/redis.js';
-import { openRuntime } from '../runtime.js';
+import { displayUrl } from '../core/redis.js';
+import { openRuntime, redisWarnings } from '../runtime.js';
 import type { StatusRow } from '../jobs/types.js';
 import type { CliArgs, CliDeps } from './io.js';
 
@@ -47,18 +47,18 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
         })),
       });
     }
-    const warnings = await durabilityWarnings(rt.redis);
+    const warnings = await redisWarnings(rt);
     if (args.json) {
       deps.out(
         JSON.stringify(
-          { redis: displayUrl(rt.redisUrl), prefix: rt.config.redis.prefix, warnings, queues },
+          { redis: displayUrl(rt.redisSettings.url), prefix: rt.config.redis.prefix, warnings, queues },
           null,
           2,
         ),
       );
       return 0;
     }
-    deps.out(`redis ${displayUrl(rt.redisUrl)}  prefix ${rt.config.redis.prefix}`);
+    deps.out(`redis ${displayUrl(rt.redisSettings.url)}  prefix ${rt.config.redis.prefix}`);
     for (const w of warnings) deps.out(`warning: ${w}`);
     if (queues.length === 0) deps.out('no queues: no job is registered');
     for (const q of queues) {

@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobOptions } from '../core/queues.js';
 import { stateKey } from '../core/redis.js';
-import { targetLockHolder } from '../core/target-lock.js';
+import { type LockHolder, targetLockHolder } from '../core/target-lock.js';
 import type { JobContract } from '../jobs/types.js';
 import { parsePayload } from '../worker/execute.js';
 
@@ -16,8 +16,11 @@ export type EnqueueOutcome =
   | { status: 'queued'; jobId: string; target: string }
   /** A job for the same target is already waiting; nothing new was queued. */
   | { status: 'already-queued'; jobId: string; target: string }
-  /** A job for the same target is running now; nothing new was queued. */
-  | { status: 'running'; jobId: string; target: string };
+  /**
+   * A job for the same target is running now; nothing new was queued. `holder`: the target
+   * lock's holder (a job of a worker or a `mailjobs run`), when that is how it was seen.
+   */
+  | { status: 'running'; jobId: string; target: string; holder?: LockHolder };
 
 export interface EnqueueOptions {
   /** Run no earlier than this many milliseconds from now. */
@@ -31,7 +34,8 @@ export function dedupId(jobName: string, target: string): string {
 
 /**
  * Validates `payload` (throws `InvalidPayloadError` naming the field) and queues it, unless
- * a job for the same target is already queued or running.
+ * a job for the same target is already queued or running (a lock left by a dead process of
+ * this host does not count: see target-lock.ts).
  */
 export async function enqueueJob(
   queue: Queue,
@@ -42,7 +46,7 @@ export async function enqueueJob(
 ): Promise<EnqueueOutcome> {
   const target = def.target(parsePayload(def, payload));
   const holder = await targetLockHolder(state.redis, stateKey(state.prefix, 'lock', def.name, target));
-  if (holder) return { status: 'running', jobId: holder, target };
+  if (holder) return { status: 'running', jobId: holder.jobId, target, holder };
   const jobId = randomUUID();
   const job = await queue.add(def.name, payload, {
     ...jobOptions(def),

@@ -8,11 +8,14 @@ import { z } from 'zod';
 import { Secret } from './secret.js';
 import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
+import { redisSchema } from './redis.js';
 import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
 import { syncConfigShape } from './sync-schema.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
 export type SecretReader = (path: string, ctx: z.RefinementCtx) => Secret | typeof z.NEVER;
+/** A config field holding a secret file's path (or an inline secret), parsed into a `Secret`. */
+export type SecretField = z.ZodType<Secret, string>;
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
@@ -88,18 +91,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     }));
 
   return z.strictObject({
-    redis: z
-      .strictObject({
-        url: z
-          .string()
-          .regex(/^rediss?:\/\/|^unix:\//, 'must start with redis://, rediss:// or unix:/')
-          .optional(),
-        prefix: z
-          .string()
-          .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
-          .default('mailjobs'),
-      })
-      .default({ prefix: 'mailjobs' }),
+    redis: redisSchema(secretFile, resolvePath),
     workers: z
       .strictObject({
         concurrency: z.record(z.string(), z.number().int().min(1).max(1000)).default({}),
@@ -163,6 +155,8 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         spamSubjectPrefix: z.string().optional(),
         /** How long an account's fetch state outlives its last run (so re-adding it redelivers nothing). */
         stateRetentionDays: z.number().int().min(1).default(90),
+        /** A message that fails on its own this many runs in a row is held: not tried until an admin says so. */
+        holdAfterFailures: z.number().int().min(1).default(3),
       })
       .prefault({}),
     spamExpunge: spamExpungeSchema,

@@ -3,8 +3,12 @@
  * tasks in a job payload. Pure zod, no I/O: the payload contract loads this file too.
  */
 import { z } from 'zod';
+import { backtrackingRisk } from './regex-cost.js';
 
-/** A regular expression given as a string, compiled once here so a typo names its field. */
+/**
+ * A regular expression given as a string, compiled once here so a typo names its field, and
+ * refused when matching it against a server's folder names could stall the worker.
+ */
 export const regexString = z
   .string()
   .min(1)
@@ -13,7 +17,10 @@ export const regexString = z
       new RegExp(source, 'u');
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+      return;
     }
+    const risk = backtrackingRisk(source);
+    if (risk) ctx.addIssue({ code: 'custom', message: `pattern refused: ${risk}` });
   });
 
 /** `"Imported/Old account"`: '/' separates levels whatever the destination's separator is. */

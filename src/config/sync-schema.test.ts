@@ -46,6 +46,7 @@ describe('sync tasks in the config', () => {
       dryRun: false,
     });
     expect(c.imapsync.parallelFolders).toBe(2);
+    expect(c.imapsync.adhoc).toEqual({ allow: [], deny: [] });
     expect(parseConfig('secrets: { keyFile: keys/k }', file, {}).secrets.keyFile).toBe(join(dir, 'keys/k'));
     expect(JSON.stringify(c)).not.toContain('remote-pw');
   });
@@ -93,6 +94,16 @@ describe('sync tasks in the config', () => {
     expect(
       errorOf(task('{ host: h, username: j, password: x }', '    schedule: { cron: "61 * * * *" }')),
     ).toContain('sync[0].schedule');
+    expect(
+      errorOf(task('{ host: h, username: j, password: x }', '    options: { include: ["(x+x+)+y"] }')),
+    ).toContain('sync[0].options.include[0]: pattern refused: a repeated group holds a quantifier');
+    expect(errorOf(task('{ host: "-oProxyCommand=x", username: j, password: x }'))).toContain(
+      'sync[0].remote.host: must not start with "-"',
+    );
+    expect(errorOf('imapsync: { adhoc: { allow: ["127.0.0.1/33"] } }')).toContain(
+      'imapsync.adhoc.allow[0]: must be an IP address or a CIDR range',
+    );
+    expect(errorOf('imapsync: { adhoc: { deny: [imap.example.com] } }')).toContain('imapsync.adhoc.deny[0]');
     const twice = `${task('{ host: h, username: j, password: x }')}  - { id: john, localUser: x, remote: { host: h, username: j, password: x } }\n`;
     expect(errorOf(twice)).toContain('sync[1].id: duplicate sync task id "john"');
   });

@@ -4,11 +4,10 @@
  * into the config schema by schema.ts, which hands over its secret-file readers.
  */
 import { z } from 'zod';
-import { type Config, cronExpression } from './schema.js';
+import { addressRange, hostName } from './host.js';
+import { type Config, cronExpression, type SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { syncOptions } from './sync-options.js';
-
-type SecretField = z.ZodType<Secret, string>;
 
 const port = z.number().int().min(1).max(65535);
 
@@ -61,7 +60,7 @@ export function remoteAccountSchema(secretFile: SecretField, inlineSecret: Secre
     .superRefine((a, ctx) => exactlyOne(a, ['password', 'passwordFile'], ctx));
   return z
     .strictObject({
-      host: z.string().min(1),
+      host: hostName,
       port: port.optional(),
       security: z.enum(['tls', 'starttls', 'none']).default('tls'),
       verifyCertificate: z.boolean().default(true),
@@ -131,6 +130,18 @@ export function syncConfigShape(
         maxReconnects: z.number().int().min(0).default(5),
         /** How long a task's state (a cache: losing it copies nothing twice) outlives its last run. */
         stateRetentionDays: z.number().int().min(1).default(180),
+        /**
+         * Where ad-hoc tasks (job payloads, the dashboard's form) may connect: never to loopback,
+         * link-local or this host's own addresses, nor to `deny`, unless the address is in
+         * `allow`. Every address the host name resolves to is checked. Configured tasks are
+         * the admin's own choice and not checked.
+         */
+        adhoc: z
+          .strictObject({
+            allow: z.array(addressRange).default([]),
+            deny: z.array(addressRange).default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     sync: z

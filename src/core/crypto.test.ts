@@ -3,18 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidPayloadError } from './errors.js';
-import { SEALED_PREFIX, SecretBox, loadOrCreateKey, openWithKey, sealWithKey } from './crypto.js';
+import {
+  SEALED_PREFIX,
+  type SealPurpose,
+  SecretBox,
+  loadOrCreateKey,
+  openWithKey,
+  sealWithKey,
+} from './crypto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailjobs-crypto-'));
+const purpose: SealPurpose = { host: 'imap.example.com', port: 993, username: 'john', field: 'password' };
 
 describe('sealed secrets', () => {
   it('round-trips, differs each time, and never contains the plaintext', async () => {
     const box = new SecretBox(join(dir, 'a.key'));
-    const [one, two] = [await box.seal('pässwörd'), await box.seal('pässwörd')];
+    const [one, two] = [await box.seal('pässwörd', purpose), await box.seal('pässwörd', purpose)];
     expect(one.startsWith(SEALED_PREFIX)).toBe(true);
     expect(one).not.toBe(two);
     expect(one).not.toContain('pässwörd');
-    const secret = await box.open(one, 'f');
+    const secret = await box.open(one, { ...purpose, host: 'IMAP.example.com' }, 'f');
     expect(secret.reveal()).toBe('pässwörd');
     expect(JSON.stringify({ secret })).not.toContain('pässwörd');
   });
@@ -22,19 +30,47 @@ describe('sealed secrets', () => {
   it('refuses another key, an altered value and plaintext, naming the field only', async () => {
     const key = await loadOrCreateKey(join(dir, 'b.key'));
     const other = await loadOrCreateKey(join(dir, 'c.key'));
-    const sealed = sealWithKey('hunter2', key);
-    expect(() => openWithKey(sealed, other, 'adhoc.remote.password')).toThrow(InvalidPayloadError);
-    expect(() => openWithKey(sealed, other, 'adhoc.remote.password')).toThrow(
+    const sealed = sealWithKey('hunter2', key, purpose);
+    expect(() => openWithKey(sealed, other, purpose, 'adhoc.remote.password')).toThrow(InvalidPayloadError);
+    expect(() => openWithKey(sealed, other, purpose, 'adhoc.remote.password')).toThrow(
       /^adhoc\.remote\.password: cannot be opened/,
     );
     const flipped = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BA' : 'AA');
-    expect(() => openWithKey(flipped, key, 'f')).toThrow(InvalidPayloadError);
-    expect(() => openWithKey('hunter2', key, 'f')).toThrow(/f: not a sealed secret/);
+    expect(() => openWithKey(flipped, key, purpose, 'f')).toThrow(InvalidPayloadError);
+    expect(() => openWithKey('hunter2', key, purpose, 'f')).toThrow(/f: not a sealed secret/);
     try {
-      openWithKey(sealed, other, 'f');
+      openWithKey(sealed, other, purpose, 'f');
     } catch (err) {
       expect((err as Error).message).not.toContain('hunter2');
     }
+  });
+
+  it('opens a value only for the host, port, user and field it was sealed for', async () => {
+    const key = await loadOrCreateKey(join(dir, 'd.key'));
+    const sealed = sealWithKey('hunter2', key, purpose);
+    expect(openWithKey(sealed, key, purpose, 'f').reveal()).toBe('hunter2');
+    for (const aimed of [
+      { ...purpose, host: 'imap.attacker.example' },
+      { ...purpose, port: 143 },
+      { ...purpose, username: 'jane' },
+      { ...purpose, field: 'admin.password' as const },
+    ]) {
+      let message = '';
+      try {
+        openWithKey(sealed, key, aimed, 'adhoc.remote.password');
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidPayloadError);
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(
+        /^adhoc\.remote\.password: cannot be opened as the (admin\.)?password of \S+ at \S+:\d+ \(sealed for another host, port, user or field/,
+      );
+      expect(message).not.toContain('hunter2');
+    }
+    // a value sealed for no purpose (mjs1., before v2) is never opened
+    expect(() => openWithKey(`mjs1.${sealed.slice(SEALED_PREFIX.length)}`, key, purpose, 'f')).toThrow(
+      /f: not a sealed secret/,
+    );
   });
 
   it('creates the key file with mode 0600 once, even when asked concurrently', async () => {

@@ -45,15 +45,34 @@ export class ConfigError extends Error {
 
 /**
  * A protocol-level failure with a machine code (`ETIMEOUT`, `ECONNECTION`, `ETLS`, `EPROTOCOL`)
- * and, for SMTP/LMTP replies, the numeric `responseCode`. Transient ones are retried by BullMQ.
+ * and, for SMTP/LMTP replies, the numeric `responseCode` and the RFC 3463 `enhancedCode`
+ * (e.g. `5.2.2`, mailbox full). Transient ones are retried by BullMQ.
  */
 export class ProtocolError extends Error {
   constructor(
     message: string,
     readonly code: string,
     readonly responseCode?: number,
+    readonly enhancedCode?: string,
   ) {
     super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+/**
+ * A failure that belongs to one message, not to the server or the path: an envelope refused
+ * (by the server or by our own client), a 5xx for that message, a scanner that errors on that
+ * message while it answers others. The job settles that message (counted, left on the server)
+ * and goes on; anything else stops the run. `code` is the underlying error's code.
+ */
+export class MessageError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
     this.name = this.constructor.name;
   }
 }

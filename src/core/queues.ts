@@ -4,7 +4,8 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { JobContract } from '../jobs/types.js';
-import { bullConnection, queuePrefix } from './redis.js';
+import { bullConnection, type RedisTarget } from './redis-settings.js';
+import { queuePrefix } from './redis.js';
 
 /** How long finished jobs stay visible (dashboard, `status`) before BullMQ trims them. */
 const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 1000 };
@@ -20,9 +21,9 @@ export function jobOptions(def: JobContract): JobsOptions {
   };
 }
 
-export function openQueue(name: string, redisUrl: string, prefix: string): Queue {
+export function openQueue(name: string, redis: RedisTarget, prefix: string): Queue {
   return new Queue(name, {
-    connection: bullConnection(redisUrl, { blocking: false }),
+    connection: bullConnection(redis, { blocking: false }),
     prefix: queuePrefix(prefix),
   });
 }
@@ -30,10 +31,10 @@ export function openQueue(name: string, redisUrl: string, prefix: string): Queue
 /** One queue per job contract, keyed by job name. Close them with `closeQueues`. */
 export function openQueues(
   defs: readonly JobContract[],
-  redisUrl: string,
+  redis: RedisTarget,
   prefix: string,
 ): Map<string, Queue> {
-  return new Map(defs.map((d) => [d.name, openQueue(d.name, redisUrl, prefix)]));
+  return new Map(defs.map((d) => [d.name, openQueue(d.name, redis, prefix)]));
 }
 
 export async function closeQueues(queues: Map<string, Queue>): Promise<void> {

@@ -1,58 +1,46 @@
 /**
  * Redis: which server to use, connections for queues and state, key names, and the
  * start-up checks. When nothing is configured and nothing answers on the default address,
- * `mailjobs start` runs a private `redis-server` with its data under ./var/redis.
+ * `mailjobs start` runs a private `redis-server` with its data under ./var/redis: on a unix
+ * socket only, with a generated password in ./var/redis/password (mode 0600). Connection
+ * options come from redis-settings.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
+import { Secret } from '../config/secret.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
+import {
+  displayUrl,
+  redisOptions,
+  toSettings,
+  withoutCredentials,
+  type RedisSettings,
+  type RedisTarget,
+} from './redis-settings.js';
+
+export {
+  bullConnection,
+  displayUrl,
+  redisOptions,
+  type RedisSettings,
+  type RedisTarget,
+} from './redis-settings.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-/** Where a private Redis keeps its data, socket and log (relative to the working directory). */
+/** Where a private Redis keeps its data, socket, password and log (relative to the working directory). */
 export const PRIVATE_REDIS_DIR = './var/redis';
-
-/** ioredis options from a `redis://`, `rediss://` or `unix:/path` URL. */
-export function redisOptions(url: string): RedisOptions {
-  if (url.startsWith('unix:')) return { path: url.slice('unix:'.length) };
-  const u = new URL(url);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 6379,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    db,
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
-}
-
-/**
- * BullMQ connection options. Workers need `maxRetriesPerRequest: null` for their blocking
- * commands; producers fail fast instead.
- */
-export function bullConnection(url: string, opts: { blocking: boolean }): ConnectionOptions {
-  return { ...redisOptions(url), maxRetriesPerRequest: opts.blocking ? null : 2 } as ConnectionOptions;
-}
-
-/** The URL with any password masked, for logs and `status`. */
-export function displayUrl(url: string): string {
-  if (url.startsWith('unix:')) return url;
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
-}
 
 /**
  * A connection. `blocking: true` is what BullMQ workers need (no per-request retry limit);
  * producers and state readers fail fast instead of queueing commands while Redis is away.
  */
-export function connectRedis(url: string, opts: { blocking?: boolean } = {}): Redis {
+export function connectRedis(target: RedisTarget, opts: { blocking?: boolean } = {}): Redis {
   return new Redis({
-    ...redisOptions(url),
+    ...redisOptions(target),
     lazyConnect: false,
     ...(opts.blocking
       ? { maxRetriesPerRequest: null }
@@ -60,10 +48,10 @@ export function connectRedis(url: string, opts: { blocking?: boolean } = {}): Re
   });
 }
 
-/** PING with a short timeout; true when a Redis answers at `url`. */
-export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+/** PING with a short timeout; true when a Redis answers at `target` (and takes its login). */
+export async function redisAnswers(target: RedisTarget, timeoutMs = 1000): Promise<boolean> {
   const r = new Redis({
-    ...redisOptions(url),
+    ...redisOptions(target),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
@@ -80,20 +68,86 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
-function startPrivateRedis(dir: string, log: Logger): string {
+/** Redis error replies start with their code (`NOAUTH`, `WRONGPASS`, `NOPERM`: login problems). */
+const LOGIN_REFUSED = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
+
+/**
+ * Checks that `redis` answers, so a command or a worker that cannot use Redis stops at once
+ * with one line (the address, Redis's reason, what to set) instead of retrying in a loop.
+ */
+export async function checkRedisLogin(redis: Redis, target: RedisTarget): Promise<void> {
+  // A connection that fails (refused, a certificate not trusted) rejects the PING only with
+  // "max retries reached": the connection's own error says why.
+  let lastConnectionError: Error | undefined;
+  const onError = (err: Error) => (lastConnectionError = err);
+  redis.on('error', onError);
+  try {
+    await redis.ping();
+  } catch (err) {
+    const reason = (err instanceof ReplyError ? (err as Error) : (lastConnectionError ?? (err as Error)))
+      .message;
+    const hint = LOGIN_REFUSED.has(reason.split(' ')[0]!)
+      ? ': set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)'
+      : '';
+    throw new ConfigError(`Redis at ${displayUrl(toSettings(target).url)}: ${reason}${hint}`);
+  } finally {
+    redis.off('error', onError);
+  }
+}
+
+/**
+ * A warning when anyone who reaches Redis over TCP gets in without a password or client
+ * certificate: Redis holds the jobs, their credentials (sealed) and the dashboard's sessions.
+ * Tried rather than read from CONFIG, which managed servers often refuse or rename.
+ */
+export async function openAccessWarning(target: RedisTarget): Promise<string | undefined> {
+  const { url } = toSettings(target);
+  if (url.startsWith('unix:')) return undefined; // the socket's file mode decides who gets in
+  if (!(await redisAnswers(withoutCredentials(target)))) return undefined;
+  return (
+    `Redis at ${displayUrl(url)} accepts connections without a password over TCP: whoever reaches ` +
+    'its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)'
+  );
+}
+
+/** The private instance under `dir`: its socket, and its password when it has one. */
+function privateRedis(dir: string): RedisSettings {
+  const file = resolve(dir, 'password');
+  const url = `unix:${resolve(dir, 'redis.sock')}`;
+  if (!existsSync(file)) return { url }; // started by a version that set none
+  return { url, password: new Secret(readFileSync(file, 'utf8').trim(), `file:${file}`) };
+}
+
+/**
+ * Starts redis-server from a config file (mode 0600, like the password file): a password on
+ * its command line would be visible to every local user in `ps`.
+ */
+function startPrivateRedis(dir: string, log: Logger): RedisSettings {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const socket = resolve(dir, 'redis.sock');
-  const args = [
-    '--daemonize', 'yes',
-    '--port', '0',
-    '--unixsocket', socket,
-    '--unixsocketperm', '700',
-    '--dir', dir,
-    '--appendonly', 'yes',
-    '--pidfile', resolve(dir, 'redis.pid'),
-    '--logfile', resolve(dir, 'redis.log'),
-  ]; // prettier-ignore
-  const run = spawnSync('redis-server', args, { stdio: 'pipe' });
+  const passwordFile = resolve(dir, 'password');
+  if (!existsSync(passwordFile)) {
+    writeFileSync(passwordFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  const settings = privateRedis(dir);
+  const q = (path: string) => JSON.stringify(path);
+  const conf = resolve(dir, 'redis.conf');
+  writeFileSync(
+    conf,
+    [
+      'daemonize yes',
+      'port 0',
+      `unixsocket ${q(settings.url.slice('unix:'.length))}`,
+      'unixsocketperm 700',
+      `dir ${q(dir)}`,
+      'appendonly yes',
+      `pidfile ${q(resolve(dir, 'redis.pid'))}`,
+      `logfile ${q(resolve(dir, 'redis.log'))}`,
+      `requirepass ${settings.password!.reveal()}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const run = spawnSync('redis-server', [conf], { stdio: 'pipe' });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new ConfigError(
       'no Redis is configured or answers, and redis-server is not installed: ' +
@@ -104,39 +158,48 @@ function startPrivateRedis(dir: string, log: Logger): string {
     throw new ConfigError(`redis-server failed to start (see ${resolve(dir, 'redis.log')}): ${run.stderr}`);
   }
   log.info(
-    { dir, socket },
-    'started a private redis-server (append-only persistence on); it keeps running after mailjobs stops',
+    { dir, socket: settings.url, passwordFile },
+    'started a private redis-server (unix socket only, password in passwordFile, append-only persistence on); it keeps running after mailjobs stops',
   );
-  return `unix:${socket}`;
+  return settings;
 }
+
+/** The `redis:` config section: a URL unless the default or a private server is wanted. */
+export type RedisConfig = Omit<RedisSettings, 'url'> & { url?: string };
 
 /**
  * Decides which Redis to use: the configured URL (config or REDIS_URL), else the default
- * address if it answers, else a private instance already running under ./var/redis, else
- * (when `startPrivate`) a new private instance.
+ * address if it answers (with the configured login), else a private instance already running
+ * under ./var/redis, else (when `startPrivate`) a new private instance.
  */
-export async function resolveRedisUrl(
-  configured: string | undefined,
+export async function resolveRedis(
+  configured: RedisConfig,
   log: Logger,
   opts: { startPrivate: boolean; defaultUrl?: string; privateDir?: string },
-): Promise<string> {
-  if (configured) return configured;
-  const defaultUrl = opts.defaultUrl ?? DEFAULT_REDIS_URL;
+): Promise<RedisSettings> {
+  const { url, username, password, tls } = configured;
+  const login = {
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(tls ? { tls } : {}),
+  };
+  if (url) return { url, ...login };
+  const fallback = { url: opts.defaultUrl ?? DEFAULT_REDIS_URL, ...login };
   const dir = resolve(opts.privateDir ?? PRIVATE_REDIS_DIR);
-  if (await redisAnswers(defaultUrl)) return defaultUrl;
-  const privateUrl = `unix:${resolve(dir, 'redis.sock')}`;
-  if (existsSync(privateUrl.slice(5)) && (await redisAnswers(privateUrl))) return privateUrl;
+  if (await redisAnswers(fallback)) return fallback;
+  const found = privateRedis(dir);
+  if (existsSync(found.url.slice('unix:'.length)) && (await redisAnswers(found))) return found;
   if (!opts.startPrivate) {
     throw new ConfigError(
-      `no Redis answers at ${defaultUrl} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`,
+      `no Redis answers at ${fallback.url} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`,
     );
   }
-  const url = startPrivateRedis(dir, log);
+  const started = startPrivateRedis(dir, log);
   for (let i = 0; i < 50; i++) {
-    if (await redisAnswers(url, 200)) return url;
+    if (await redisAnswers(started, 200)) return started;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new ConfigError(`the private redis-server did not answer on ${url} (see ${dir}/redis.log)`);
+  throw new ConfigError(`the private redis-server did not answer on ${started.url} (see ${dir}/redis.log)`);
 }
 
 /** Warnings about a Redis that may lose jobs: no persistence, or keys evicted under memory pressure. */

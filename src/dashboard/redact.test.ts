@@ -49,6 +49,8 @@ describe('redact', () => {
     expect(redact(5)).toBe(5);
     expect(redact('text')).toBe('text');
     expect(redact(sealed)).toBe(REDACTED);
+    // values sealed for their login, and those of older versions still in the job history
+    expect(redact(`mjs2.${'B'.repeat(60)}`)).toBe(REDACTED);
     expect(redact(undefined)).toBe(undefined);
   });
 });

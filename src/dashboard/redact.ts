@@ -1,9 +1,9 @@
 /**
  * Redaction of what the dashboard shows: job data, return values and progress in Bull Board,
- * and every JSON API answer. Sealed secrets (`mjs1.`...) and values under secret-looking keys
+ * and every JSON API answer. Sealed secrets (`mjs2.`..., and older `mjs1.`) and values under secret-looking keys
  * become `[redacted]`, at any depth; nothing else changes.
  */
-import { SEALED_PREFIX } from '../core/crypto.js';
+import { looksSealed } from '../core/crypto.js';
 
 export const REDACTED = '[redacted]';
 
@@ -16,7 +16,7 @@ function secretKey(key: string): boolean {
 
 /** A copy of `value` with secrets replaced; cycles and depth are bounded. */
 export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.startsWith(SEALED_PREFIX) ? REDACTED : value;
+  if (typeof value === 'string') return looksSealed(value) ? REDACTED : value;
   if (value === null || typeof value !== 'object') return value;
   if (depth > 32) return REDACTED;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));

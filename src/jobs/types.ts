@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
+import type { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 
 /** What other services need to enqueue a job: no processor, no heavy imports. */
 export interface JobContract<S extends z.ZodType = z.ZodType> {
@@ -50,6 +51,8 @@ export interface JobContext {
   progress(value: Record<string, unknown>): Promise<void>;
   /** One human-readable line in the job's trail (BullMQ `job.log`). */
   trail(line: string): Promise<void>;
+  /** The LMTP connection slots of this process, shared by every job it runs. */
+  readonly lmtpSlots: ProcessLmtpSlots;
 }
 
 /** A recurring job that the config asks for; the scheduler reconciles these into BullMQ. */

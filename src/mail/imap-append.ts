@@ -41,7 +41,10 @@ const LITERAL_MINUS_MAX = 4096;
 export class ImapAppender {
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly wire: ImapWire) {}
+  private constructor(
+    private readonly wire: ImapWire,
+    private readonly host: string,
+  ) {}
 
   /** Connects and logs in; a refused login is an `AuthenticationError`. */
   static async open(where: WireOptions, login: AppendLogin): Promise<ImapAppender> {
@@ -49,7 +52,7 @@ export class ImapAppender {
     try {
       await authenticate(wire, where.host, login);
       if (!wire.capabilities.has('IMAP4REV1')) await wire.refreshCapabilities();
-      return new ImapAppender(wire);
+      return new ImapAppender(wire, where.host);
     } catch (err) {
       wire.fail(err as Error);
       throw err;
@@ -108,9 +111,24 @@ export class ImapAppender {
       // A synchronizing literal waits for "+"; a refusal instead (size, TRYCREATE) ends the command.
       if (!nonSync && !(await this.wire.continuation(tag))) return;
       if (Buffer.isBuffer(m.body)) await this.wire.write(m.body);
-      else await this.wire.pipe(m.body(), m.size);
+      else await pipeLiteral(this.wire, this.host, m.body(), m.size);
     }
     await this.wire.write('\r\n');
+  }
+}
+
+/** Streams exactly `size` bytes from `stream`; a different length would desync the session. */
+async function pipeLiteral(wire: ImapWire, host: string, stream: Readable, size: number): Promise<void> {
+  let sent = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    sent += chunk.length;
+    if (sent > size) break;
+    await wire.write(chunk);
+  }
+  if (sent !== size) {
+    const err = new ProtocolError(`IMAP ${host}: literal of ${size} bytes got ${sent}`, 'EPROTOCOL');
+    wire.fail(err);
+    throw err;
   }
 }
 
@@ -138,7 +156,7 @@ function outcome(t: Tagged, count: number): AppendOutcome {
 const TEMPORARY = new Set(['UNAVAILABLE', 'SERVERBUG', 'LIMIT', 'INUSE']);
 
 /** AUTHENTICATE PLAIN (with SASL-IR when offered, RFC 4959), else LOGIN; never logged. */
-async function authenticate(wire: ImapWire, host: string, login: AppendLogin): Promise<void> {
+export async function authenticate(wire: ImapWire, host: string, login: AppendLogin): Promise<void> {
   const caps = wire.capabilities;
   let answer: Tagged;
   if (caps.has('AUTH=PLAIN') || login.authzid) {

@@ -3,6 +3,7 @@
  * silent cleartext fallback, errors classified ({@link classifyImapError}), and an AbortSignal
  * that ends the session whenever it fires.
  */
+import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { InvalidPayloadError, ProtocolError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -15,9 +16,19 @@ import { sessionError, trackSession } from './imap-errors.js';
  */
 export type ImapSecurity = 'tls' | 'starttls' | 'none';
 
+/** The port when none is given: 993 for implicit TLS (RFC 8314), else 143. */
+export function defaultImapPort(security: ImapSecurity): number {
+  return security === 'tls' ? 993 : 143;
+}
+
 /** Where and as whom to connect. */
 export interface ImapConnectOptions {
   host: string;
+  /**
+   * Connect to this address instead of resolving `host` again (an address already checked);
+   * `host` stays the name the certificate is checked against (TLS SNI).
+   */
+  address?: string;
   port: number;
   security: ImapSecurity;
   /** Check the server certificate against the system CAs and `host`. Off only for self-signed servers. */
@@ -64,8 +75,10 @@ export function masterUserLogin(user: string, masterUser: string): string {
 /** The imapflow options for `opts` (exported for tests of the mapping). */
 export function imapFlowOptions(opts: ImapConnectOptions): ImapFlowOptions {
   const connectTimeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const pinned = opts.address !== undefined && opts.address !== opts.host;
   return {
-    host: opts.host,
+    host: pinned ? opts.address : opts.host,
+    ...(pinned && isIP(opts.host) === 0 ? { servername: opts.host } : {}),
     port: opts.port,
     // imapflow refuses secure together with doSTARTTLS; doSTARTTLS left undefined would mean
     // "upgrade if offered, else continue in cleartext", which we never want.

@@ -1,11 +1,13 @@
 /**
  * The local side of getmail's exactly-once delivery: after a crash between LMTP's 250 and our
- * bookkeeping, the trace header tells whether the message is already in the local mailbox.
+ * bookkeeping, the trace header tells whether the message is already in the local mailbox;
+ * after state is lost, the trace headers of the whole mailbox tell what was fetched.
  */
 import type { ImapFlow, ListResponse } from 'imapflow';
 import { type ImapConnectOptions, connectImap, masterUserLogin } from './imap-connect.js';
 import { imapStep, refused } from './imap-errors.js';
 import { uidSets } from './imap-folders.js';
+import { scanHeaderField } from './imap-header-scan.js';
 
 /** How to reach the local Dovecot, and whose mailbox to search (as the master user). */
 export interface LocalMailboxOptions extends Omit<ImapConnectOptions, 'user' | 'password'> {
@@ -86,20 +88,50 @@ export async function localMessageExists(
   header: string,
   value: string,
 ): Promise<boolean> {
-  const { user, masterUser, masterPassword, deliveredSince, ...connection } = opts;
+  // SINCE compares dates only, in the server's time zone (RFC 3501 6.4.4): a day of slack.
+  const since = opts.deliveredSince ? new Date(opts.deliveredSince.getTime() - DAY_MS) : undefined;
+  return inLocalMailbox(opts, async (client) => {
+    const folders = await imapStep(client, () => client.list());
+    for (const path of searchOrder(folders)) {
+      if ((await findByHeader(client, path, header, value, since)).length > 0) return true;
+    }
+    return false;
+  });
+}
+
+/**
+ * The topmost `header` field of each message, in every selectable folder of `opts.user`'s
+ * mailbox, that has a `header` field containing `contains`. Topmost: a header added on top of
+ * a message (as getmail adds its trace) comes before any the message brought along. UID SEARCH
+ * HEADER is a case-insensitive substring match (RFC 3501 6.4.4): the caller checks values
+ * exactly. The folders are listed with imapflow, the fields read by {@link scanHeaderField}.
+ */
+export async function topmostHeaderValues(
+  opts: LocalMailboxOptions,
+  header: string,
+  contains: string,
+): Promise<string[]> {
+  const folders = await inLocalMailbox(opts, (client) => imapStep(client, () => client.list()));
+  const { host, port, security, verifyCertificate, connectTimeoutMs, socketTimeoutMs, signal } = opts;
+  const where = { host, port, security, verifyCertificate, connectTimeoutMs, socketTimeoutMs, signal };
+  const login = { user: masterUserLogin(opts.user, opts.masterUser), password: opts.masterPassword };
+  const fields = await scanHeaderField(where, login, searchOrder(folders), header, contains);
+  return fields.flatMap((f) => fieldValues(f, header).slice(0, 1));
+}
+
+/** Runs `work` in `opts.user`'s mailbox, logged in as the master user, then logs out. */
+async function inLocalMailbox<T>(
+  opts: LocalMailboxOptions,
+  work: (client: ImapFlow) => Promise<T>,
+): Promise<T> {
+  const { user, masterUser, masterPassword, deliveredSince: _, ...connection } = opts;
   const client = await connectImap({
     ...connection,
     user: masterUserLogin(user, masterUser),
     password: masterPassword,
   });
   try {
-    // SINCE compares dates only, in the server's time zone (RFC 3501 6.4.4): a day of slack.
-    const since = deliveredSince ? new Date(deliveredSince.getTime() - DAY_MS) : undefined;
-    const folders = await imapStep(client, () => client.list());
-    for (const path of searchOrder(folders)) {
-      if ((await findByHeader(client, path, header, value, since)).length > 0) return true;
-    }
-    return false;
+    return await work(client);
   } finally {
     // The answer is known (or the error is being thrown): a failed LOGOUT changes neither.
     await client.logout().catch(() => client.close());

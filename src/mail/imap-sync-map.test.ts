@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_MATCHED_NAME } from '../config/regex-cost.js';
 import { type ListedFolder, type NamespaceInfo, mapFolders } from './imap-sync-map.js';
 
 const folder = (path: string, delimiter: string, ...flags: string[]): ListedFolder => ({
@@ -129,5 +130,18 @@ describe('mapFolders', () => {
   it('reports a second folder that would land on the same destination', () => {
     const r = map([folder('a_b', '.'), folder('a/b', '.')], { ...dovecot, delimiter: '.' });
     expect(r.excluded).toEqual([{ source: 'a/b', reason: 'name collision' }]);
+  });
+
+  it('leaves out a name too long to match the patterns at a bounded cost, only when there are patterns', () => {
+    const long = `Archive/${'a'.repeat(MAX_MATCHED_NAME)}`;
+    const src = [folder('INBOX', '/'), folder(long, '/')];
+    expect(map(src, dovecot, { exclude: ['^Old'] }).excluded).toEqual([
+      { source: long, reason: 'name too long' },
+    ]);
+    expect(map(src, dovecot, { include: ['^Archive/'] }).excluded).toEqual([
+      { source: 'INBOX', reason: 'not included' },
+      { source: long, reason: 'name too long' },
+    ]);
+    expect(map(src, dovecot).excluded).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  * on servers without them) to the destination's own Sent, Drafts, Junk, Trash and Archive, and
  * applies the task's include/exclude rules.
  */
+import { MAX_MATCHED_NAME } from '../config/regex-cost.js';
 
 /** The special uses that are mapped onto the destination's own folder (RFC 6154). */
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Junk' | '\\Trash' | '\\Archive';
@@ -65,7 +66,14 @@ export interface FolderMapping {
 /** A source folder left out, and why. */
 export interface ExcludedFolder {
   source: string;
-  reason: 'not selectable' | 'other namespace' | 'excluded' | 'not included' | 'trash' | 'name collision';
+  reason:
+    | 'not selectable'
+    | 'other namespace'
+    | 'name too long'
+    | 'excluded'
+    | 'not included'
+    | 'trash'
+    | 'name collision';
 }
 
 const has = (flags: ReadonlySet<string>, flag: string): boolean =>
@@ -129,7 +137,7 @@ function destinationPath(
 /**
  * Maps every source folder to a destination folder, or says why it is left out: not
  * selectable, in another namespace, excluded or not included by the task's rules (regular
- * expressions on the source path), Trash when Trash is off, or a second source folder that
+ * expressions on the source path; a path too long to match them at a bounded cost is left out), Trash when Trash is off, or a second source folder that
  * would land on the same destination folder.
  */
 export function mapFolders(
@@ -142,16 +150,21 @@ export function mapFolders(
   const excluded: ExcludedFolder[] = [];
   const exclude = rules.exclude.map((r) => new RegExp(r, 'u'));
   const include = rules.include?.map((r) => new RegExp(r, 'u'));
+  // The patterns' cost is bounded for names up to this length (config/regex-cost.ts).
+  const tooLong = (f: ListedFolder) =>
+    (exclude.length > 0 || include !== undefined) && f.path.length > MAX_MATCHED_NAME;
   const candidates = source.filter((f) => {
     const reason = !selectable(f)
       ? 'not selectable'
       : !rules.otherNamespaces && srcNs.otherPrefixes.some((p) => p !== '' && f.path.startsWith(p))
         ? 'other namespace'
-        : exclude.some((r) => r.test(f.path))
-          ? 'excluded'
-          : include && !include.some((r) => r.test(f.path))
-            ? 'not included'
-            : undefined;
+        : tooLong(f)
+          ? 'name too long'
+          : exclude.some((r) => r.test(f.path))
+            ? 'excluded'
+            : include && !include.some((r) => r.test(f.path))
+              ? 'not included'
+              : undefined;
     if (reason) excluded.push({ source: f.path, reason });
     return !reason;
   });

@@ -1,12 +1,11 @@
 /**
  * A minimal IMAP connection for commands imapflow cannot do our way: it sends bytes we stream
  * (APPEND literals from a spool, RFC 3501 7.5 / RFC 7888 LITERAL+), pipelines commands without
- * waiting for each answer, and reads only what those commands need: the greeting, capability
- * lists, continuation requests and tagged responses. Untagged data (including literals) is read
- * and dropped. Failures are our typed errors, classified like imapflow's ({@link classifyImapError}).
+ * waiting for each answer, reads only the greeting, capabilities, continuations and tagged
+ * responses, and drops untagged data (literals too) unless {@link ImapWire.collect} asks for it.
+ * Failures are our typed errors, classified like imapflow's ({@link classifyImapError}).
  */
 import net from 'node:net';
-import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { ProtocolError } from '../core/errors.js';
 import { classifyImapError } from './imap-errors.js';
@@ -38,6 +37,8 @@ interface Waiter {
   reject(e: Error): void;
 }
 
+type Untagged = (response: string, literals: Buffer[]) => void;
+
 const TAGGED = /^(\S+) (OK|NO|BAD)(?: \[([^\]\s]+)(?: ([^\]]*))?\])? ?(.*)$/i;
 
 /** One IMAP connection at the byte level; open with {@link ImapWire.connect}. */
@@ -48,6 +49,9 @@ export class ImapWire {
   #buf: Buffer = Buffer.alloc(0);
   #skip = 0;
   #parts: string[] = [];
+  /** While a {@link collect} runs: its handler, and the literals of the response being read. */
+  #untagged?: Untagged;
+  #literals: Buffer[][] = [];
   #tags = 0;
   #pending = new Map<string, Waiter>();
   #continuation?: { tag: string; resolve(v: boolean): void; reject(e: Error): void };
@@ -100,6 +104,20 @@ export class ImapWire {
     return answer;
   }
 
+  /**
+   * Runs `command` like {@link simple}, handing each untagged response to `onUntagged`: its
+   * text (literals as their `{n}` markers) and the bytes of its literals, in order.
+   */
+  async collect(command: string, onUntagged: Untagged): Promise<Tagged> {
+    if (this.#untagged) throw new Error('ImapWire: one collect() at a time');
+    this.#untagged = onUntagged;
+    try {
+      return await this.simple(command);
+    } finally {
+      this.#untagged = undefined;
+    }
+  }
+
   /** A fresh tag. Register it with {@link expect} before writing the command. */
   nextTag(): string {
     return `W${++this.#tags}`;
@@ -130,24 +148,6 @@ export class ImapWire {
       const closed = (): void => done(this.#failed ?? connectionClosed(this.opts.host));
       this.#socket.once('drain', done).once('close', closed);
     });
-  }
-
-  /** Streams exactly `size` bytes from `stream`; a different length would desync the session. */
-  async pipe(stream: Readable, size: number): Promise<void> {
-    let sent = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      sent += chunk.length;
-      if (sent > size) break;
-      await this.write(chunk);
-    }
-    if (sent !== size) {
-      const err = new ProtocolError(
-        `IMAP ${this.opts.host}: literal of ${size} bytes got ${sent}`,
-        'EPROTOCOL',
-      );
-      this.fail(err);
-      throw err;
-    }
   }
 
   /** Ends the connection: every waiting command rejects with `err`. */
@@ -216,6 +216,7 @@ export class ImapWire {
     for (;;) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, this.#buf.length);
+        if (this.#untagged) this.#literals.at(-1)?.push(this.#buf.subarray(0, n));
         this.#buf = this.#buf.subarray(n);
         this.#skip -= n;
         if (this.#skip > 0) return;
@@ -227,11 +228,14 @@ export class ImapWire {
       const literal = /\{(\d+)\+?\}$/.exec(line);
       this.#parts.push(line);
       if (literal) {
-        this.#skip = Number(literal[1]); // untagged data we do not use (e.g. a FETCH after NOOP)
+        this.#skip = Number(literal[1]); // dropped unless collected (e.g. a FETCH after NOOP)
+        if (this.#untagged) this.#literals.push([]);
         continue;
       }
       const response = this.#parts.join(' ');
-      this.#parts = [];
+      const literals = this.#literals.map((l) => Buffer.concat(l));
+      [this.#parts, this.#literals] = [[], []];
+      if (response.startsWith('* ')) this.#untagged?.(response, literals);
       this.handle(response);
     }
   }

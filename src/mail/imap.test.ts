@@ -218,6 +218,17 @@ describe('imapFlowOptions', () => {
     });
   });
 
+  it('connects to a checked address, checking the certificate against the name', () => {
+    expect(imapFlowOptions({ ...base, address: '192.0.2.8' })).toMatchObject({
+      host: '192.0.2.8',
+      servername: 'imap.example.org',
+      tls: { rejectUnauthorized: true },
+    });
+    expect(imapFlowOptions({ ...base, host: '192.0.2.8', address: '192.0.2.8' })).not.toHaveProperty('servername'); // prettier-ignore
+    expect(imapFlowOptions(base)).toMatchObject({ host: 'imap.example.org' });
+    expect(imapFlowOptions(base)).not.toHaveProperty('servername');
+  });
+
   it('silences imapflow, applies the timeouts and turns auto-IDLE off', () => {
     const opts = imapFlowOptions({ ...base, connectTimeoutMs: 5000, socketTimeoutMs: 7000 });
     expect(opts).toMatchObject({
@@ -268,7 +279,7 @@ describe('connectImap against fake servers', () => {
   });
 
   it('a server that never greets is ETIMEOUT', async () => {
-    const port = await fakeServer((socket) => setTimeout(() => socket.destroy(), 2000));
+    const port = await fakeServer(() => undefined); // silent until the client gives up
     await expect(connectImap(opts(port))).rejects.toMatchObject({ name: 'ProtocolError', code: 'ETIMEOUT' });
   });
 

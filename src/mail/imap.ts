@@ -4,7 +4,8 @@
  * - `imap-connect.ts`: {@link connectImap} with our security modes, {@link masterUserLogin};
  * - `imap-errors.ts`: {@link classifyImapError}, imapflow's failures in our error types;
  * - `imap-folders.ts`: the remote side: folders, UIDs, sizes, download without \Seen, delete;
- * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery;
+ * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery,
+ *   {@link topmostHeaderValues} for rebuilding lost state;
  * - `imap-junk.ts`: the Junk folder: {@link findJunkFolders}, {@link expungeOlderThan}.
  *
  * Every function here throws our typed errors (`AuthenticationError`, `ProtocolError` with
@@ -30,5 +31,10 @@ export {
   sizesOf,
   uidSets,
 } from './imap-folders.js';
-export { type LocalMailboxOptions, findByHeader, localMessageExists } from './imap-local.js';
+export {
+  type LocalMailboxOptions,
+  findByHeader,
+  localMessageExists,
+  topmostHeaderValues,
+} from './imap-local.js';
 export { type ExpungeOptions, type ExpungeOutcome, expungeOlderThan, findJunkFolders } from './imap-junk.js';

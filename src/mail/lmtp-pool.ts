@@ -37,6 +37,19 @@ export class ConnectionSlots {
   }
 }
 
+/**
+ * A process's connection slots, made by whoever runs jobs (a worker set, `mailjobs run`) and
+ * handed to them: one set per limit, so a limit changed by a config reload applies to new pools.
+ */
+export class ProcessLmtpSlots {
+  private current: ConnectionSlots | undefined;
+
+  forLimit(limit: number): ConnectionSlots {
+    if (this.current?.limit !== limit) this.current = new ConnectionSlots(limit);
+    return this.current;
+  }
+}
+
 export class LmtpPool {
   private readonly idle: LmtpClient[] = [];
   private readonly all = new Set<LmtpClient>();

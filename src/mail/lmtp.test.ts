@@ -96,6 +96,8 @@ interface FakeServer {
   port: number;
   commands: string[];
   messages: Buffer[];
+  /** Sessions open now. */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -167,6 +169,7 @@ async function fakeServer(script: Script = () => undefined): Promise<FakeServer>
     port: address.port,
     commands,
     messages,
+    open: () => sockets.size,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -383,7 +386,8 @@ describe('LmtpClient against a scripted server', () => {
     await client.connect();
     const err = await caught(client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') }));
     expect(err).toMatchObject({ code: 'EENVELOPE', responseCode: 451 });
-    await new Promise((r) => setTimeout(r, 50));
+    // Once the session is gone, nothing more of it can come.
+    await expect.poll(() => server.open()).toBe(0);
     expect(server.messages).toHaveLength(0);
     expect(
       (await caught(client.deliver({ from: 'a@b', to: 'alice', message: Buffer.from('x\r\n') }))).code,

@@ -414,7 +414,7 @@ export class LmtpClient {
   /** Throws the reply as a ProtocolError; `fatal` also drops the session (it is in an unknown state). */
   private refuse(reply: LmtpReply, what: string, code: string, fatal: boolean): never {
     const text = [reply.code, reply.enhanced, reply.text].filter((t) => t !== undefined).join(' ');
-    const err = new ProtocolError(`LMTP ${what} refused: ${text}`, code, reply.code);
+    const err = new ProtocolError(`LMTP ${what} refused: ${text}`, code, reply.code, reply.enhanced);
     if (fatal) this.abort(err);
     throw err;
   }

@@ -4,9 +4,10 @@
  * Plus {@link spamHeaders}: the headers that make Dovecot's Sieve file a message into Junk.
  *
  * Errors: {@link ProtocolError} with `ETIMEOUT` (no answer in time), `ECONNECTION` (refused,
- * reset, unreachable) or `EPROTOCOL` (an unexpected status or body; `responseCode` holds the
- * HTTP status). A refused controller password is an {@link AuthenticationError}: retrying
- * cannot fix it. The password is sent in the `Password` header only, never put in a message.
+ * reset, unreachable), `EPROTOCOL` (an unexpected status or body; `responseCode` holds the
+ * HTTP status) or `EENVELOPE` (an envelope field we refuse to send). A refused controller
+ * password is an {@link AuthenticationError}: retrying cannot fix it. The password is sent in
+ * the `Password` header only, never put in a message.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -207,7 +208,8 @@ function expectStatus(reply: HttpReply, ok: number[], what: string): void {
 
 /** Header values must be one line: a CR or LF would smuggle extra headers into the request. */
 function headerValue(field: string, value: string): string {
-  if (/[\r\n\0]/.test(value)) throw new TypeError(`envelope.${field} contains a line break or NUL`);
+  if (/[\r\n\0]/.test(value))
+    throw new ProtocolError(`envelope.${field} contains a line break or NUL`, 'EENVELOPE');
   return value;
 }
 
@@ -262,6 +264,19 @@ export async function scanMessage(
     symbols,
     skipped: body.is_skipped === true,
   };
+}
+
+/**
+ * Resolves when the normal worker answers `GET /ping` with `pong`: tells a scanner that errs on
+ * one message from a scanner that is down.
+ */
+export async function ping(opts: ScanOptions): Promise<void> {
+  const what = 'rspamd /ping';
+  const { url: base, timeoutMs, signal } = opts;
+  const reply = await exchange({ base, route: '/ping', headers: {}, timeoutMs, signal, method: 'GET' });
+  expectStatus(reply, [200], what);
+  if (reply.body.toString('utf8').trim() !== 'pong')
+    throw new ProtocolError(`${what}: unexpected answer`, 'EPROTOCOL', reply.status);
 }
 
 /** The parts of an {@link HttpCall} that every controller request shares. */

@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectRedis, stateKey } from '../core/redis.js';
+import { connectRedis, stateKey, type RedisSettings } from '../core/redis.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -56,12 +56,12 @@ export interface CancelListener {
 
 /** Subscribes for `workers` (job name → its Worker) on a connection of its own. */
 export function listenForCancels(
-  redisUrl: string,
+  redisSettings: RedisSettings,
   prefix: string,
   workers: ReadonlyMap<string, Worker>,
   log: Logger,
 ): CancelListener {
-  const sub = connectRedis(redisUrl, { blocking: true });
+  const sub = connectRedis(redisSettings, { blocking: true });
   sub.on('error', (err) => log.warn({ err: err.message }, 'cancel channel: redis connection error'));
   const channel = cancelChannel(prefix);
   sub.on('message', (ch: string, text: string) => {

@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import { InvalidPayloadError } from '../core/errors.js';
 import { formatPath } from '../config/load.js';
-import { acquireTargetLock } from '../core/target-lock.js';
+import { acquireTargetLock, type LockHolder } from '../core/target-lock.js';
 import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
 
 /** Validates `raw` against the job's schema; the error names every bad field. */
@@ -21,10 +21,26 @@ export function targetLockKey(ctx: Pick<JobContext, 'key'>, jobName: string, tar
   return ctx.key('lock', jobName, target);
 }
 
-/** What a job returns when its target is busy with another job (a scheduled tick during a manual run). */
+/**
+ * What a job returns when its target is busy with another live job (a scheduled tick during a
+ * manual run): completed in BullMQ's eyes, "busy" for `mailjobs run` and `enqueue --wait`.
+ */
 export interface SkippedResult extends JobResult {
   skipped: 'already running';
   runningJobId: string;
+  /** Who holds the target, and until when. */
+  holder: LockHolder;
+}
+
+/**
+ * The holder named by a "busy" result (as executeJob returned it, or as BullMQ stored it),
+ * else undefined. A result of a version that named only the job id is understood too.
+ */
+export function busyHolder(result: unknown): LockHolder | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const r = result as Partial<SkippedResult>;
+  if (r.skipped !== 'already running') return undefined;
+  return r.holder ?? { jobId: r.runningJobId ?? 'unknown' };
 }
 
 export async function executeJob(
@@ -38,9 +54,15 @@ export async function executeJob(
   const log = ctx.log.child({ target });
   const lock = await acquireTargetLock(ctx.redis, targetLockKey(ctx, def.name, target), ctx.jobId, lockTtlMs);
   if ('heldBy' in lock) {
-    log.info({ runningJobId: lock.heldBy }, 'target already has a running job; skipped');
-    return { skipped: 'already running', runningJobId: lock.heldBy };
+    const holder = lock.heldBy;
+    log.info({ runningJobId: holder.jobId, holder }, 'target held by another live job; skipped');
+    return { skipped: 'already running', runningJobId: holder.jobId, holder };
   }
+  if (lock.tookOverFrom)
+    log.warn(
+      { deadHolder: lock.tookOverFrom },
+      'took over the target lock of a process that no longer exists',
+    );
   const started = Date.now();
   try {
     const result = await def.process(payload, { ...ctx, log });

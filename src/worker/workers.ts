@@ -10,8 +10,9 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { bullConnection, queuePrefix, stateKey } from '../core/redis.js';
+import { bullConnection, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
+import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { executeJob } from './execute.js';
 import { JobCancelledError, isCancelReason, listenForCancels } from './cancel.js';
 
@@ -29,14 +30,20 @@ export interface WorkerDeps {
   jobs: readonly AnyJob[];
   /** Read for every job, so a config reloaded on SIGHUP applies to the next job. */
   config(): Config;
-  redisUrl: string;
+  /** Where Redis is and how to log in: each Worker and the cancel subscriber connect with it. */
+  redisSettings: RedisSettings;
   /** Connection for job state (checkpoints, locks). */
   redis: Redis;
   log: Logger;
 }
 
 /** The context a processor gets for a BullMQ job. */
-function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext {
+function contextFor(
+  job: Job,
+  signal: AbortSignal,
+  deps: WorkerDeps,
+  lmtpSlots: ProcessLmtpSlots,
+): JobContext {
   const config = deps.config();
   return {
     jobId: job.id ?? 'unknown',
@@ -50,6 +57,7 @@ function contextFor(job: Job, signal: AbortSignal, deps: WorkerDeps): JobContext
     trail: async (line) => {
       await job.log(line);
     },
+    lmtpSlots,
   };
 }
 
@@ -65,6 +73,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   const { log } = deps;
   const config = deps.config();
   const lockMs = config.workers.lockDurationSeconds * 1000;
+  const lmtpSlots = new ProcessLmtpSlots();
   const workers = deps.jobs.map((def) => {
     const concurrency = config.workers.concurrency[def.name] ?? def.concurrency;
     const worker = new Worker(
@@ -72,7 +81,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
       async (job: Job, token?: string, signal?: AbortSignal) => {
         const abort = signal ?? new AbortController().signal;
         try {
-          return await executeJob(def, job.data, contextFor(job, abort, deps), lockMs);
+          return await executeJob(def, job.data, contextFor(job, abort, deps, lmtpSlots), lockMs);
         } catch (err) {
           if (abort.aborted && abort.reason === SHUTDOWN) {
             // Back to the queue without spending an attempt; it resumes from its checkpoints.
@@ -86,7 +95,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
         }
       },
       {
-        connection: bullConnection(deps.redisUrl, { blocking: true }),
+        connection: bullConnection(deps.redisSettings, { blocking: true }),
         prefix: queuePrefix(config.redis.prefix),
         concurrency,
         lockDuration: lockMs,
@@ -118,7 +127,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   );
 
   const cancels = listenForCancels(
-    deps.redisUrl,
+    deps.redisSettings,
     config.redis.prefix,
     new Map(deps.jobs.map((def, i) => [def.name, workers[i]!])),
     log,

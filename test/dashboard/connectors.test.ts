@@ -44,7 +44,7 @@ beforeAll(async () => {
   workers = startWorkers({
     jobs: dash.rt.jobs,
     config: () => dash.rt.config,
-    redisUrl: dash.rt.redisUrl,
+    redisSettings: dash.rt.redisSettings,
     redis: dash.rt.redis,
     log: dash.rt.log,
   });

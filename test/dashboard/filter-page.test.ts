@@ -5,8 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
-import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
+import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { FIXTURE_DB_VERSION } from '../fixtures/clamd.js';
 import { waitUntil } from '../fixtures/service.js';
@@ -23,12 +22,12 @@ beforeAll(async () => {
   [w, browser] = await Promise.all([startFilterWorld(), launchBrowser()]);
   dash = await startTestDashboard(w.config([await dashboardConfigLine()]));
   const jobs = dash.rt.jobs.filter((j) => ['bayes-learn', 'bayes-stats', 'freshclam'].includes(j.name));
-  workers = startWorkers({ jobs, config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs, config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
   const queue = dash.rt.queues.get('bayes-learn')!;
   const ids: string[] = [];
   for (const [i, cls] of (['spam', 'spam', 'spam', 'ham', 'ham'] as const).entries()) {
-    const message = learnableMessage(`page-${cls}-${i}`).toString('base64');
-    ids.push((await enqueueJob(queue, bayesLearnJob, { class: cls, user: 'alice', message }, { redis: dash.rt.redis, prefix: dash.rt.config.redis.prefix })).jobId); // prettier-ignore
+    const message = learnableMessage(`page-${cls}-${i}`);
+    ids.push((await queueLearn(queue, { class: cls, user: 'alice', message }, { redis: dash.rt.redis, prefix: dash.rt.config.redis.prefix })).jobId); // prettier-ignore
   }
   const learned = await waitUntil(async () => (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === 'completed'), 60_000, 200); // prettier-ignore
   if (!learned) throw new Error('the bayes-learn jobs did not complete');

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { filterPage, type filterOverview } from '../../src/dashboard/pages/filter.js';
+import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { bayesStatsJob } from '../../src/jobs/bayes-stats/index.js';
 import { freshclamJob } from '../../src/jobs/freshclam/index.js';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   workers = startWorkers({
     jobs: [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob],
     config: () => rt.config,
-    redisUrl: rt.redisUrl,
+    redisSettings: rt.redisSettings,
     redis: rt.redis,
     log: silentLog,
   });
@@ -73,8 +74,8 @@ describe('Filter API', () => {
     ] as const;
     const ids: string[] = [];
     for (const [i, [cls, user]] of learns.entries()) {
-      const message = learnableMessage(`filter-${cls}-${i}`).toString('base64');
-      const o = await enqueueJob(rt.queues.get('bayes-learn')!, bayesLearnJob, { class: cls, user, message }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+      const message = learnableMessage(`filter-${cls}-${i}`);
+      const o = await queueLearn(rt.queues.get('bayes-learn')!, { class: cls, user, message }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
       ids.push(o.jobId);
     }
     for (const id of ids) expect(await settled('bayes-learn', id)).toBe('completed');

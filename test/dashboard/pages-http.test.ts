@@ -120,9 +120,9 @@ describe('the pages over HTTP', () => {
     const { jobId } = JSON.parse(text) as { jobId: string };
     const data = JSON.stringify((await dash.rt.queues.get('imapsync')!.getJob(jobId))!.data);
     expect(data).not.toContain('plain secret 42');
-    expect(data).toMatch(/"password":"mjs1\.[A-Za-z0-9_-]{40,}"/);
+    expect(data).toMatch(/"password":"mjs2\.[A-Za-z0-9_-]{40,}"/);
     const view = await (await admin.call('GET', `/api/sync/jobs/${jobId}`)).text();
-    expect(view).not.toContain('mjs1.');
+    expect(view).not.toContain('mjs2.');
 
     expect((await post(admin, '/api/filter/freshclam')).status).toBe(200);
     expect(await counts('freshclam')).toBe(1);

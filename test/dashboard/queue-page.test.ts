@@ -38,7 +38,7 @@ beforeAll(async () => {
     `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n${await dashboardConfigLine()}\n`,
   );
   dash = await startTestDashboard(file);
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
   for (const n of [1, 2, 3, 4]) {
     await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`); // prettier-ignore
   }
@@ -103,9 +103,16 @@ describe('Queue page', () => {
     await expect.poll(() => dialog.isVisible()).toBe(true);
     expect(await dialog.innerText()).toContain('Delete every message in the queue?');
     await screenshot(page, 'queue-confirm');
+    const posts: string[] = [];
+    page.on('request', (req) => void (req.method() === 'POST' && posts.push(req.url())));
+    // Resolves a task after the dialog's close event: its handler (registered first) has decided by then.
+    const decided = page.evaluate(
+      "new Promise((resolve) => document.querySelector('#confirm').addEventListener('close', () => setTimeout(resolve, 0), { once: true }))",
+    );
     await dialog.locator('button[value="cancel"]').click();
+    await decided;
     await expect.poll(() => dialog.isVisible()).toBe(false);
-    await page.waitForTimeout(500);
+    expect(posts).toEqual([]);
     expect(await dash.rt.queues.get('queue-monitor')!.getJobCounts('wait', 'active')).toEqual({
       wait: 0,
       active: 0,

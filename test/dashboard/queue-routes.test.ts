@@ -31,7 +31,7 @@ beforeAll(async () => {
     log: silentLog,
     startPrivateRedis: false,
   });
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startWorkers({ jobs: [queueMonitorJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
 }, 120_000);
 afterAll(async () => {
   await workers?.close();

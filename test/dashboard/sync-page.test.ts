@@ -2,27 +2,42 @@
  * The Synchronization page in chromium, against the imapsync world (two real Dovecots) and real
  * workers: "Start" on a task shows the progress moving (messages done, folder, rate) and then
  * the report; the ad-hoc form's "Test login" shows its report too, and its password is sealed.
+ * The tasks reach the remote through a throttling proxy, so a run lasts long enough to watch
+ * (and to cancel in its middle) on a machine of any speed.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
 
 const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Kunden', 'Rechnungen', 'Reisen', 'Privat', 'Vereine'];
-const PER_FOLDER = 250;
+const PER_FOLDER = 25;
 const TOTAL = FOLDERS.length * PER_FOLDER;
+/**
+ * Remote bytes per second while a run is watched: the ~0.5 MB the run reads (bodies of ~2.2 kB,
+ * their headers, listings) then take about 10 s, so several progress reports (one a second) show.
+ */
+const WATCHABLE = 48 * 1024;
+/**
+ * ... and while one is cancelled: the first progress report comes after the first folder (~75 kB),
+ * the rest of the run would need about 50 s more, so the cancel lands in its middle.
+ */
+const CRAWLING = 8 * 1024;
 
 let w: SyncWorld;
 let dash: TestDashboard;
 let workers: WorkerSet;
 let browser: Browser;
 let remotePassword: string;
+let proxy: TcpProxy;
 
 beforeAll(async () => {
   [w, browser] = await Promise.all([startSyncWorld(), launchBrowser()]);
+  proxy = await TcpProxy.start(w.remote.imapsPort!); // the remote has TLS
   const remote = await w.remote.addUser('r-page');
   remotePassword = remote.password;
   await w.local.addUser('l-page');
@@ -44,16 +59,20 @@ beforeAll(async () => {
       { id: 'migration', localUser: 'l-page', remoteUser: remote.user, password: remote.password },
       { id: 'cancel-me', localUser: 'l-cancel', remoteUser: remote.user, password: remote.password },
     ],
-    ['imapsync: { parallelFolders: 1 }', await dashboardConfigLine()],
+    // ad-hoc tasks may reach the fixtures' 127.0.0.1 only when allowed
+    ['imapsync: { parallelFolders: 1, adhoc: { allow: [127.0.0.1] } }', await dashboardConfigLine()],
+    undefined,
+    { remote: proxy.port },
   );
   dash = await startTestDashboard(config);
-  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisUrl: dash.rt.redisUrl, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
 }, 300_000);
 
 afterAll(async () => {
   await browser?.close();
   await workers?.close();
   await dash?.close();
+  await proxy?.close();
   await w?.stop();
 });
 
@@ -65,23 +84,32 @@ describe('Synchronization page', () => {
     const row = page.locator('tr[data-task="migration"]');
     await expect.poll(() => row.locator('[data-field="summary"]').innerText()).toContain('never run');
 
+    proxy.throttle({ downBytesPerSecond: WATCHABLE });
     await row.locator('button[data-action="start"]').click();
     await expect.poll(() => page.locator('#notice').innerText()).toMatch(/^migration: queued \(job .+\)$/);
-    // Watch the progress cell until the report appears: the count of messages done must move.
-    const seen = new Set<number>();
+    // Watch the progress cell until the count of messages done has moved, or the report shows.
+    const progress = row.locator('[data-field="progress"]');
     const report = page.locator('#sync-report');
-    for (let i = 0; i < 1200 && !(await report.isVisible()); i++) {
-      const text = await row.locator('[data-field="progress"]').innerText();
-      const m = /(\d+)\/(\d+) messages/.exec(text);
-      if (m) {
-        expect(Number(m[2])).toBe(TOTAL);
-        expect(text).toMatch(/ msg\/s/);
-        seen.add(Number(m[1]));
-      }
-      if (seen.size === 2) await screenshot(page, 'sync-progress');
-      await page.waitForTimeout(100);
-    }
+    const shown: string[] = [];
+    const seen = new Set<number>();
+    await expect
+      .poll(
+        async () => {
+          if (await report.isVisible()) return 'finished';
+          const text = await progress.innerText();
+          const m = /(\d+)\/(\d+) messages/.exec(text);
+          if (m) {
+            shown.push(text);
+            seen.add(Number(m[1]));
+          }
+          return seen.size >= 2 ? 'moving' : 'waiting';
+        },
+        { timeout: 120_000, interval: 100 },
+      )
+      .not.toBe('waiting');
     expect(seen.size, `progress values seen: ${[...seen].join(', ')}`).toBeGreaterThanOrEqual(2);
+    for (const text of shown) expect(text).toMatch(new RegExp(`\\d+/${TOTAL} messages · .* msg/s`));
+    await screenshot(page, 'sync-progress');
     await expect.poll(() => report.isVisible(), { timeout: 120_000 }).toBe(true);
     expect(await report.locator('[data-field="outcome"]').innerText()).toBe('outcome: ok');
     const totals = await report.locator('table.totals').innerText();
@@ -99,10 +127,11 @@ describe('Synchronization page', () => {
     const page = await login(browser, dash.url, ADMIN);
     await page.goto(`${dash.url}/sync`);
     const row = page.locator('tr[data-task="cancel-me"]');
+    proxy.throttle({ downBytesPerSecond: CRAWLING });
     await row.locator('button[data-action="start"]').click();
     const cancel = row.locator('button[data-action="cancel"]');
-    await expect.poll(() => row.locator('[data-field="progress"]').innerText(), { timeout: 60_000, interval: 100 }).toMatch(/\d+\/2000 messages/); // prettier-ignore
-    expect(await cancel.isVisible()).toBe(true);
+    await expect.poll(() => row.locator('[data-field="progress"]').innerText(), { timeout: 60_000, interval: 100 }).toMatch(new RegExp(`\\d+/${TOTAL} messages`)); // prettier-ignore
+    await expect.poll(() => cancel.isVisible()).toBe(true);
     await cancel.click();
     await expect.poll(() => page.locator('#notice').innerText()).toBe('cancel-me: cancelling…');
     const report = page.locator('#sync-report');
@@ -112,6 +141,7 @@ describe('Synchronization page', () => {
     expect(await row.locator('button[data-action="start"]').isEnabled()).toBe(true);
     await screenshot(page, 'sync-cancelled');
     await page.context().close();
+    proxy.throttle({});
   }, 120_000);
 
   it('the ad-hoc form tests both logins and shows the result; the password is sealed', async () => {
@@ -137,7 +167,7 @@ describe('Synchronization page', () => {
 
     const [job] = await dash.rt.queues.get('imapsync')!.getJobs(['completed'], 0, 0);
     expect(JSON.stringify(job!.data)).not.toContain(remotePassword);
-    expect(JSON.stringify(job!.data)).toContain('"password":"mjs1.');
+    expect(JSON.stringify(job!.data)).toContain('"password":"mjs2.');
     await screenshot(page, 'sync-adhoc');
     await page.context().close();
   }, 120_000);

@@ -4,6 +4,7 @@
  * an ad-hoc sync and "Test login" whose passwords are sealed before they reach Redis; a wrong
  * password reported as auth_failed_source; Cancel from the dashboard stops a running sync
  * (failed "cancelled by alice", not retried) and the next Start continues from its state.
+ * The remote is reached through a proxy that slows the cancelled run down on purpose.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncPage, type syncOverview } from '../../src/dashboard/pages/sync.js';
@@ -13,6 +14,7 @@ import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { silentLog } from '../helpers/runtime.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
 import { admin, call, nonGetRoutesAreAdminOnly } from './routes.js';
@@ -20,11 +22,17 @@ import { admin, call, nonGetRoutesAreAdminOnly } from './routes.js';
 let w: SyncWorld;
 let rt: Runtime;
 let workers: WorkerSet;
+let proxy: TcpProxy;
 const users: Record<string, { user: string; password: string }> = {};
 
 const SMALL = 40;
-const BIG_FOLDERS = ['INBOX', 'Archiv', 'Projekte'];
-const BIG_PER_FOLDER = 600;
+const BIG_FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Kunden', 'Reisen', 'Privat'];
+const BIG_PER_FOLDER = 30;
+/**
+ * Remote bytes per second while a run is cancelled: its first progress report comes after a
+ * folder (~70 kB), the rest (~350 kB) would need over 20 s more, so the cancel lands mid-run.
+ */
+const CRAWLING = 16 * 1024;
 
 function messages(tag: string, folders: string[], perFolder: number, body = 'hello\r\n'): CorpusMessage[] {
   return folders.flatMap((folder, f) =>
@@ -56,6 +64,7 @@ async function finished(id: string, timeout = 120_000): Promise<View> {
 
 beforeAll(async () => {
   w = await startSyncWorld();
+  proxy = await TcpProxy.start(w.remote.imapsPort!); // the remote has TLS
   for (const name of ['small', 'big']) {
     users[`r-${name}`] = await w.remote.addUser(`r-${name}`);
     users[`l-${name}`] = await w.local.addUser(`l-${name}`);
@@ -70,15 +79,19 @@ beforeAll(async () => {
       { id: 'small', localUser: 'l-small', remoteUser: 'r-small', password: users['r-small']!.password },
       { id: 'big', localUser: 'l-big', remoteUser: 'r-big', password: users['r-big']!.password },
     ],
-    ['imapsync: { parallelFolders: 1 }'],
+    // ad-hoc tasks may reach the fixtures' 127.0.0.1 only when allowed
+    ['imapsync: { parallelFolders: 1, adhoc: { allow: [127.0.0.1] } }'],
+    undefined,
+    { remote: proxy.port },
   );
   rt = await openRuntime({ configFlag: file, jobs: registry, log: silentLog, startPrivateRedis: false });
-  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisUrl: rt.redisUrl, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
   await workers.cancelListening;
 }, 300_000);
 afterAll(async () => {
   await workers?.close();
   await rt?.close();
+  await proxy?.close();
   await w?.stop();
 });
 
@@ -137,7 +150,7 @@ describe('Synchronization API', () => {
     expect(JSON.stringify(test)).not.toContain(form.password);
     // What BullMQ holds for the job: ciphertext only.
     const raw = await rt.redis.hget(`{${rt.config.redis.prefix}}:imapsync:${test.jobId}`, 'data');
-    expect(raw).toContain('"password":"mjs1.');
+    expect(raw).toContain('"password":"mjs2.');
     expect(raw).not.toContain(form.password);
     const tested = await finished(test.jobId);
     expect(tested.result).toMatchObject({ testLogin: true, outcome: 'ok', copied: 0 });
@@ -148,7 +161,7 @@ describe('Synchronization API', () => {
     expect(ran.result).toMatchObject({ outcome: 'ok', copied: SMALL / 2, foldersExcluded: 1 });
     const listed = (await overview()).adhoc;
     expect(listed[0]).toMatchObject({ jobId: run.jobId, remote: 'r-small@127.0.0.1', localUser: 'l-adhoc', state: 'completed', outcome: 'ok' }); // prettier-ignore
-    expect(JSON.stringify(listed)).not.toContain('mjs1.');
+    expect(JSON.stringify(listed)).not.toContain('mjs2.');
 
     const wrong = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/adhoc', { ...form, password: 'wrong', testLogin: true }); // prettier-ignore
     const refused = await finished(wrong.jobId);
@@ -163,6 +176,7 @@ describe('Synchronization API', () => {
 
   it('cancels a running sync: failed "cancelled by alice", not retried; the next run continues', async () => {
     const total = BIG_FOLDERS.length * BIG_PER_FOLDER;
+    proxy.throttle({ downBytesPerSecond: CRAWLING });
     const started = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/tasks/big/start');
     // Live progress, as the page polls it, while the job runs.
     await expect
@@ -180,6 +194,7 @@ describe('Synchronization API', () => {
     expect(cancelled.state).toBe('failed');
     expect(cancelled.failedReason).toBe('cancelled by alice');
     expect(cancelled.attemptsMade).toBe(1); // attempts: 3, but a cancel is not retried
+    proxy.throttle({});
     const copiedBefore = await localCount('l-big');
     expect(copiedBefore).toBeLessThan(total);
     await expect(call(rt, syncPage, 'POST', `/sync/jobs/${started.jobId}/cancel`)).rejects.toMatchObject({ status: 409 }); // prettier-ignore

@@ -86,7 +86,7 @@ async function run(configFile: string) {
   const r = await runCli(['run', 'freshclam', '{}', '--config', configFile], jobs);
   return {
     ...r,
-    result: r.code === 0 ? (JSON.parse(r.out) as FreshclamResult & { skipped?: string }) : undefined,
+    result: r.code === 0 ? (JSON.parse(r.out) as FreshclamResult) : undefined,
   };
 }
 
@@ -174,7 +174,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     const workers = startWorkers({
       jobs,
       config: () => config,
-      redisUrl: redisFx.url,
+      redisSettings: { url: redisFx.url },
       redis,
       log: silentLog,
     });
@@ -189,9 +189,10 @@ describe('freshclam with a private clamd and a local mirror', () => {
       expect(a.jobId).toBe(b.jobId);
       const job = await queues.get('freshclam')!.getJob(a.jobId);
       expect(await job!.waitUntilFinished(events, 30_000)).toMatchObject({ updated: [] });
-      // Two foreground runs at once: the second finds the target locked.
+      // Two foreground runs at once: the second finds the target locked, and says so (exit 75).
       const [x, y] = await Promise.all([run(configFile), run(configFile)]);
-      expect([x.result?.skipped, y.result?.skipped].filter(Boolean)).toEqual(['already running']);
+      expect([x.code, y.code].sort()).toEqual([0, 75]);
+      expect((x.code === 75 ? x : y).err).toMatch(/^busy: the freshclam target is held by job run-/);
       expect(updateRuns() - runsBefore).toBe(2);
     } finally {
       mirror.delayMs = 0;

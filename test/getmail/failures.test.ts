@@ -7,7 +7,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeenUidStore } from '../../src/jobs/getmail/state.js';
 import { traceValue } from '../../src/jobs/getmail/trace.js';
+import { stateKey } from '../../src/core/redis.js';
 import { registry } from '../../src/jobs/registry.js';
 import { runCli } from '../helpers/runtime.js';
 import {
@@ -176,7 +178,9 @@ describe('getmail failures', () => {
       '',
       prefix,
     );
-    // The state a crash leaves: message 1 delivered with its trace header, still marked in flight.
+    // The state a crash leaves: the account has state (a run began; no rebuild from the mailbox
+    // then), message 1 delivered with its trace header, still marked in flight.
+    await new SeenUidStore(redis, (...parts) => stateKey(prefix, ...parts), a.id, 3600).seed([]);
     const remote = await mailbox(w.remote, a.remote.user);
     const uidValidity = (
       await w.remote.doveadm(['mailbox', 'status', '-u', a.remote.user, 'uidvalidity', 'INBOX'])

@@ -131,7 +131,7 @@ describe('getmail remote deletion', () => {
     const { Redis } = await import('ioredis');
     const r = new Redis(w.redis.url);
     const key = `{${prefix}}:state:getmail:days@remote.test:seen`;
-    const [field] = await r.hkeys(key);
+    const field = (await r.hkeys(key)).find((f) => f.includes(':')); // a message key, not the state mark
     await r.hset(key, field!, Date.now() - 3 * 86_400_000);
     await r.quit();
     expect((await runGetmail(config, 'days@remote.test')).result).toMatchObject({

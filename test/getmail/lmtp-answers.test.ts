@@ -5,15 +5,14 @@
  * 5xx: that message is counted failed and stays remote, the run goes on. 4xx: the run stops,
  * the job is retried with backoff, and the retry delivers nothing twice.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import type { DovecotFixture } from '../fixtures/dovecot.js';
 import {
   deliverTo,
   mailbox,
   message,
+  setQuota,
   startGetmailWorkers,
   traces,
   useWorld,
@@ -29,20 +28,6 @@ beforeAll(() => {
 afterAll(async () => {
   await redis?.quit();
 });
-
-/** Sets the local Dovecot's quota limit and `quota_full_tempfail` (a top-level setting), and reloads it. */
-async function setQuota(fx: DovecotFixture, opts: { kilobytes: number; tempfail: boolean }) {
-  const conf = (await readFile(fx.configFile, 'utf8'))
-    .replace(/quota_rule = \*:storage=\d+K/, `quota_rule = *:storage=${opts.kilobytes}K`)
-    .replace(/\nquota_full_tempfail = \w+\n/, '\n');
-  await writeFile(fx.configFile, `${conf}quota_full_tempfail = ${opts.tempfail ? 'yes' : 'no'}\n`);
-  const reloads = () => fx.log().split('SIGHUP received - reloading configuration').length;
-  const before = reloads();
-  const r = await fx.doveadm(['reload']);
-  if (r.code !== 0) throw new Error(`doveadm reload: ${r.stderr}`);
-  // The master logs the reload once it has read the new config; new LMTP sessions then use it.
-  await expect.poll(reloads, { timeout: 10_000 }).toBeGreaterThan(before);
-}
 
 /** Small messages around one over the quota; all on the remote account. */
 async function account(name: string) {

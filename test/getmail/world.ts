@@ -4,6 +4,7 @@
  * `<user>*vmail`), and optionally Rspamd and clamd. Jobs run through the real CLI (`run`).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -112,6 +113,15 @@ export function message(
   );
 }
 
+/** Sets the local Dovecot's quota limit and `quota_full_tempfail` (a top-level setting), and reloads it. */
+export async function setQuota(fx: DovecotFixture, opts: { kilobytes: number; tempfail: boolean }) {
+  const conf = (await readFile(fx.configFile, 'utf8'))
+    .replace(/quota_rule = \*:storage=\d+K/, `quota_rule = *:storage=${opts.kilobytes}K`)
+    .replace(/\nquota_full_tempfail = \w+\n/, '\n');
+  await writeFile(fx.configFile, `${conf}quota_full_tempfail = ${opts.tempfail ? 'yes' : 'no'}\n`);
+  await fx.reload();
+}
+
 /** Puts messages into a mailbox of `fx` over its LMTP. */
 export async function deliverTo(fx: DovecotFixture, user: string, messages: Buffer[]): Promise<void> {
   const lmtp = new LmtpClient({ host: '127.0.0.1', port: fx.lmtpPort });
@@ -162,9 +172,12 @@ export interface ConnectorSpec {
   folders?: string;
   verifyCertificate?: boolean;
   filters?: string;
+  /** Another port than the remote's own (a proxy in front of it). */
+  port?: number;
 }
 
 function port(w: World, c: ConnectorSpec): number {
+  if (c.port) return c.port;
   const sec = c.security ?? 'tls';
   if (c.protocol === 'pop3') return sec === 'tls' ? w.remote.pop3sPort! : w.remote.pop3Port;
   return sec === 'tls' ? w.remote.imapsPort! : w.remote.imapPort;
@@ -233,7 +246,7 @@ export async function startGetmailWorkers(w: World, configFile: string) {
   const workers = startWorkers({
     jobs: registry,
     config: () => client.config,
-    redisUrl: w.redis.url,
+    redisSettings: { url: w.redis.url },
     redis: client.redis,
     log: silentLog,
   });

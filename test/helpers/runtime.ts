@@ -18,13 +18,17 @@ export function freshPrefix(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
-/** Writes a config file for `redisUrl` and `prefix` (plus extra YAML) and returns its path. */
-export function writeConfig(redisUrl: string, prefix: string, extra = ''): string {
+/**
+ * Writes a config file for `redisUrl` and `prefix` (plus extra YAML, and `redisMore` inside the
+ * `redis:` mapping, e.g. `username: mj`) and returns its path.
+ */
+export function writeConfig(redisUrl: string, prefix: string, extra = '', redisMore = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-config-'));
   const file = join(dir, 'mailjobs.yaml');
+  const more = redisMore ? `, ${redisMore}` : '';
   writeFileSync(
     file,
-    `redis: { url: "${redisUrl}", prefix: ${prefix} }\nworkers: { lockDurationSeconds: 5 }\n${extra}`,
+    `redis: { url: "${redisUrl}", prefix: ${prefix}${more} }\nworkers: { lockDurationSeconds: 5 }\n${extra}`,
   );
   return file;
 }

@@ -4,8 +4,13 @@
  * the bytes of both directions as they pass, and `cut()` (or a rule given to `cutOn`) destroys
  * every live connection at once. A rule may also swallow the chunk that triggered it, so a
  * server's answer is lost on the way: the command was carried out, the client never hears it.
+ *
+ * A throttle (`throttle()`, or `start(port, { downBytesPerSecond })`) makes a job slow on purpose,
+ * whatever the machine's speed: the bytes of one direction, summed over every connection, pass at
+ * most at that rate, so a test can watch progress move or cancel a run in its middle.
  */
 import { type AddressInfo, createServer, type Server, type Socket, connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Which way a chunk travels: from the client to the server, or back. */
 export type Direction = 'up' | 'down';
@@ -20,6 +25,12 @@ export interface Passing {
   connection: number;
 }
 
+/** Bytes per second for each direction; a direction left out (or 0) is not throttled. */
+export interface Throttle {
+  upBytesPerSecond?: number;
+  downBytesPerSecond?: number;
+}
+
 /** A cutting rule: true to cut before this chunk is forwarded (the chunk is lost). */
 export type CutRule = (p: Passing) => boolean;
 
@@ -31,6 +42,11 @@ export class TcpProxy {
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   private readonly live = new Set<Socket>();
   private rules: { rule: CutRule; resolve: (n: number) => void }[] = [];
+  private rate: Record<Direction, number> = { up: 0, down: 0 };
+  /** When the throttled stream of each direction is free to send again (ms since the epoch). */
+  private readonly freeAt: Record<Direction, number> = { up: 0, down: 0 };
+  /** Ends the throttle's waits when the proxy closes. */
+  private readonly closing = new AbortController();
 
   private constructor(
     private readonly server: Server,
@@ -38,13 +54,14 @@ export class TcpProxy {
   ) {}
 
   /** Listens on an ephemeral port of 127.0.0.1 and forwards to `127.0.0.1:targetPort`. */
-  static async start(targetPort: number): Promise<TcpProxy> {
+  static async start(targetPort: number, throttle: Throttle = {}): Promise<TcpProxy> {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const proxy = new TcpProxy(server, (server.address() as AddressInfo).port);
+    proxy.throttle(throttle);
     server.on('connection', (client) => proxy.accept(client, targetPort));
     return proxy;
   }
@@ -62,6 +79,14 @@ export class TcpProxy {
     return new Promise((resolve) => this.rules.push({ rule, resolve }));
   }
 
+  /**
+   * Sets the rate of each direction from now on (a direction left out is no longer throttled);
+   * bytes already waiting pass at the new rate.
+   */
+  throttle(t: Throttle): void {
+    this.rate = { up: t.upBytesPerSecond ?? 0, down: t.downBytesPerSecond ?? 0 };
+  }
+
   /** Destroys every live connection now; returns how many pairs there were. */
   cut(): number {
     const pairs = this.connections;
@@ -72,6 +97,7 @@ export class TcpProxy {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     for (const s of this.live) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -81,6 +107,7 @@ export class TcpProxy {
     const upstream = connect(targetPort, '127.0.0.1');
     this.live.add(client).add(upstream);
     const pipe = (from: Socket, to: Socket, direction: Direction) => {
+      const lane = new Lane(from, to, this.pace(direction));
       from.on('data', (chunk: Buffer) => {
         this.bytes[direction] += chunk.length;
         const passing = { direction, chunk, total: this.bytes[direction], connection };
@@ -90,17 +117,97 @@ export class TcpProxy {
           fired!.resolve(this.cut());
           return;
         }
-        if (!to.destroyed) to.write(chunk);
+        lane.send(chunk);
       });
-      from.on('end', () => to.end());
+      from.on('end', () => lane.then(() => to.end()));
       from.on('close', () => {
         this.live.delete(from);
-        to.destroy();
+        lane.then(() => to.destroy());
       });
       from.on('error', () => undefined);
     };
     pipe(client, upstream, 'up');
     pipe(upstream, client, 'down');
+  }
+
+  /**
+   * The pace of `direction`: without a rate, nothing waits; with one, each direction is a single
+   * stream of that many bytes per second, shared by every connection.
+   */
+  private pace(direction: Direction): Pace {
+    return {
+      throttled: () => this.rate[direction] > 0,
+      wait: async (bytes) => {
+        const rate = this.rate[direction];
+        if (rate <= 0) return;
+        const now = Date.now();
+        const start = Math.max(now, this.freeAt[direction]);
+        this.freeAt[direction] = start + (bytes * 1000) / rate;
+        await delay(this.freeAt[direction] - now, undefined, { signal: this.closing.signal }).catch(
+          () => undefined,
+        );
+      },
+    };
+  }
+}
+
+interface Pace {
+  throttled(): boolean;
+  /** Resolves when `bytes` more may pass. */
+  wait(bytes: number): Promise<void>;
+}
+
+/** Throttled chunks pass in slices this small, so bytes trickle instead of coming in one late burst. */
+const SLICE = 1024;
+/** Reading from the sender stops while this much waits, so it feels the throttle too. */
+const HIGH_WATER = 64 * 1024;
+
+/**
+ * One direction of one connection: chunks are written to `to` in the order they came; without a
+ * throttle at once, with one slice by slice at its pace.
+ */
+class Lane {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private pumping: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly from: Socket,
+    private readonly to: Socket,
+    private readonly pace: Pace,
+  ) {}
+
+  send(chunk: Buffer): void {
+    if (this.queue.length === 0 && !this.pace.throttled()) {
+      if (!this.to.destroyed) this.to.write(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued > HIGH_WATER) this.from.pause();
+    if (this.queue.length === 1) this.pumping = this.pump();
+  }
+
+  /** Runs `step` once every byte received so far has been written (at once when none waits). */
+  then(step: () => void): void {
+    if (this.queue.length === 0) step();
+    else void this.pumping.then(step);
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0 && !this.to.destroyed) {
+      const chunk = this.queue[0]!;
+      const slice = chunk.subarray(0, SLICE);
+      await this.pace.wait(slice.length);
+      if (this.to.destroyed) break;
+      this.to.write(slice);
+      this.queued -= slice.length;
+      if (slice.length === chunk.length) this.queue.shift();
+      else this.queue[0] = chunk.subarray(SLICE);
+      if (this.queued <= HIGH_WATER / 2 && this.from.isPaused()) this.from.resume();
+    }
+    this.queue.length = 0;
+    this.queued = 0;
   }
 }
 

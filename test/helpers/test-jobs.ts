@@ -1,9 +1,12 @@
 /**
  * A trivial job registered only in tests, to exercise the runtime (workers, scheduler,
  * dedup, shutdown) without any mail server. Each step is checkpointed in Redis, so a test
- * can see whether a step ran twice or went missing.
+ * can see whether a step ran twice or went missing. A gated job takes each step only when the
+ * test lets it ({@link openGate}): it is still running exactly as long as the test wants,
+ * whatever the machine's speed.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { stateKey } from '../../src/core/redis.js';
 import { z } from 'zod';
 import { PermanentJobError } from '../../src/core/errors.js';
 import { defineJob } from '../../src/jobs/types.js';
@@ -11,7 +14,7 @@ import { defineJob } from '../../src/jobs/types.js';
 export const echoSchema = z.strictObject({
   target: z.string().min(1),
   steps: z.number().int().min(0).default(0),
-  stepMs: z.number().int().min(0).default(0),
+  gated: z.boolean().default(false),
   fail: z.enum(['no', 'permanent']).default('no'),
 });
 
@@ -33,15 +36,29 @@ export const echoJob = defineJob({
   async process(p, ctx) {
     if (p.fail === 'permanent') throw new PermanentJobError(`echo ${p.target}: told to fail`, 'ETEST');
     const done = ctx.key('echo', p.target);
-    // Resume after the last checkpointed step, as real jobs do.
-    for (let i = await ctx.redis.llen(done); i < p.steps; i++) {
-      if (ctx.signal.aborted) throw new Error(`aborted: ${String(ctx.signal.reason)}`);
-      await sleep(p.stepMs);
-      await ctx.redis.rpush(done, String(i));
-      await ctx.progress({ done: i + 1, total: p.steps });
+    // BLPOP blocks its connection: the gate has its own, closed when the job is aborted.
+    const gate = p.gated ? ctx.redis.duplicate() : undefined;
+    const close = () => gate?.disconnect();
+    ctx.signal.addEventListener('abort', close, { once: true });
+    try {
+      // Resume after the last checkpointed step, as real jobs do.
+      for (let i = await ctx.redis.llen(done); i < p.steps; i++) {
+        await gate?.blpop(ctx.key('echo-gate', p.target), 0).catch(() => undefined);
+        if (ctx.signal.aborted) throw new Error(`aborted: ${String(ctx.signal.reason)}`);
+        await ctx.redis.rpush(done, String(i));
+        await ctx.progress({ done: i + 1, total: p.steps });
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', close);
+      close();
     }
     return { target: p.target, steps: p.steps, processedBy: process.pid };
   },
 });
 
 export const testJobs = [echoJob];
+
+/** Lets the gated echo job of `target` (queue prefix `prefix`) take `steps` more steps. */
+export async function openGate(redis: Redis, prefix: string, target: string, steps: number): Promise<void> {
+  await redis.rpush(stateKey(prefix, 'echo-gate', target), ...Array.from({ length: steps }, () => 'go'));
+}

@@ -2,16 +2,24 @@
  * kill -9 during a sync: a real `mailjobs worker` process copying a few thousand messages over
  * several folders is killed twice at arbitrary moments; after a restart the job finishes and
  * every source message is in its destination folder exactly once, flags and dates included.
+ * The killed runs read the remote through a throttling proxy, so a kill lands mid-run on a machine
+ * of any speed.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { openJobClient } from '../helpers/job-client.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { exited, workerProcesses } from '../helpers/worker-process.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
 
 const FOLDERS = ['INBOX', 'Archiv', 'Projekte', 'Projekte.Überprüfung'];
 const PER_FOLDER = 350;
+/**
+ * Remote bytes per second while workers are killed: the ~2.4 MB of the corpus take some 10 s, and
+ * the 35% left after the second kill over 3 s, far more than a kill takes.
+ */
+const KILLABLE = 256 * 1024;
 
 let w: SyncWorld;
 const workers = workerProcesses('error');
@@ -41,10 +49,13 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
     })),
   );
   await seed(w.remote, remote.user, messages);
+  const proxy = await TcpProxy.start(w.remote.imapsPort!, { downBytesPerSecond: KILLABLE });
   const file = writeSyncConfig(
     w,
     [{ id: 'crash', localUser: local.user, remoteUser: remote.user, password: remote.password }],
     ['imapsync: { parallelFolders: 2 }'],
+    undefined,
+    { remote: proxy.port },
   );
   const client = await openJobClient(w.redis.url, file, imapsyncJob);
   try {
@@ -62,6 +73,7 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
       await exited(victim);
     }
     expect(await localCount(local.user)).toBeLessThan(total);
+    proxy.throttle({});
     const survivor = workers.start(file);
     const job = (await client.queue.getJob(jobId))!;
     const result = (await job.waitUntilFinished(client.events, 180_000)) as Record<string, unknown>;
@@ -83,5 +95,6 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
     expect(await localCount(local.user)).toBe(total);
   } finally {
     await client.close();
+    await proxy.close();
   }
 }, 300_000);

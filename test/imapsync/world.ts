@@ -4,9 +4,12 @@
  * and a "local" Dovecot (separator '/', special-use Sent/Drafts/Junk/Trash) logged into as
  * `<user>*vmail`. Jobs run through the real CLI (`mailjobs run imapsync ...`).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { expect } from 'vitest';
 import { registry } from '../../src/jobs/registry.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
 import { type RedisFixture, startRedis } from '../fixtures/redis.js';
@@ -114,18 +117,35 @@ export async function runImapsync(configFile: string, payload: Record<string, un
 }
 
 /**
- * Dovecot writes a session's `Logged out` line when its imap process ends, a moment after the
- * client's LOGOUT: waits until `user`'s line count in `fx`'s log stops changing.
+ * The log of `fx` from offset `from`, once it holds the end of every session of `user` that it
+ * shows logging in, and at least one. Dovecot writes a session's `Disconnected: Logged out ...`
+ * line (its counters) when the imap process ends, after the client had its LOGOUT answer, and
+ * its log process writes the file later still: a run's client may be gone before its line is
+ * there. Sessions are paired by Dovecot's session id (`session=<id>` at login, `<id>` after).
  */
-export async function settledLog(fx: { log(): string }, user: string): Promise<string> {
-  let last = -1;
-  for (;;) {
-    const log = fx.log();
-    const n = sessionCounters(log, user).sessions;
-    if (n === last) return log;
-    last = n;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+export async function settledLog(fx: { log(): string }, user: string, from = 0): Promise<string> {
+  const login = new RegExp(`Login: user=<${user}>,.* session=<([^>]+)>`, 'g');
+  const unsettled = (log: string): string[] | 'no login yet' => {
+    const sessions = [...log.matchAll(login)].map((m) => m[1]!);
+    if (sessions.length === 0) return 'no login yet';
+    return sessions.filter((id) => !log.includes(`><${id}>: Info: Disconnected`));
+  };
+  await expect.poll(() => unsettled(fx.log().slice(from)), { timeout: 30_000 }).toEqual([]);
+  return fx.log().slice(from);
+}
+
+/**
+ * What Dovecot's auth process said of each password check of `user` logged since offset `from`
+ * (`Password mismatch`, ...), all of them: the auth process logs its checks in order, so once a
+ * check of our own made after them (a login as an unknown user) is in the log, theirs are too.
+ */
+export async function authChecks(fx: DovecotFixture, user: string, from: number): Promise<string[]> {
+  const marker = `nobody-${randomBytes(4).toString('hex')}`;
+  const client = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, tls: { rejectUnauthorized: false }, logger: false, auth: { user: marker, pass: 'x' } }); // prettier-ignore
+  await expect(client.connect()).rejects.toThrow();
+  await expect.poll(() => fx.log().slice(from)).toContain(`(${marker},`);
+  const check = new RegExp(`^.* auth: Info: [\\w-]+\\(${user},[^)]*\\): (.*)$`, 'gm');
+  return [...fx.log().slice(from).matchAll(check)].map((m) => m[1]!);
 }
 
 /** Sums Dovecot's per-session counters (`Logged out ... hdr_count=.. body_count=..`) of `user` in `log`. */

@@ -21,7 +21,6 @@ import { LmtpClient } from '../../src/mail/lmtp.js';
 import { MessageSpool } from '../../src/mail/spool.js';
 import { type DovecotFixture, type DovecotUser, startDovecot } from '../fixtures/dovecot.js';
 import { freePort } from '../fixtures/ports.js';
-import { waitUntil } from '../fixtures/service.js';
 
 const FROM = 'bob@example.org';
 const TRACE = 'X-Mailjobs-Fetched';
@@ -310,14 +309,14 @@ describe('IMAP layer against a private Dovecot (TLS on)', () => {
     // Each of the 7 successful calls logged in as alice*vmail (Dovecot logs the master login)...
     // Dovecot's log process writes asynchronously: wait for the last line.
     const masterLogins = (): number => dovecot.log().match(/Master user logging in as alice$/gm)?.length ?? 0;
-    await waitUntil(() => masterLogins() >= 7, 5000, 100);
+    await expect.poll(masterLogins, { timeout: 30_000 }).toBeGreaterThanOrEqual(7);
     expect(masterLogins()).toBe(7);
     // ...and logged out again: no session of alice is left.
     const noSessions = async (): Promise<boolean> => {
       const who = await dovecot.doveadm(['who']);
       return who.code === 0 && !/^alice\s/m.test(who.stdout);
     };
-    expect(await waitUntil(noSessions, 5000, 100)).toBe(true);
+    await expect.poll(noSessions, { timeout: 30_000 }).toBe(true);
     for (const [uid, flags] of await flagsIn(alice, 'INBOX'))
       expect(flags, `UID ${uid}`).not.toContain('\\Seen');
   });

@@ -68,13 +68,11 @@ async function contents(spool: MessageSpool): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** TCP/TLS handles still open half a second after a test (a destroyed socket closes a few ticks later). */
+/** TCP/TLS handles still open after a test, once given time to close (a destroyed socket closes a few ticks later). */
 async function openSockets(): Promise<string[]> {
   const open = (): string[] =>
     process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TLSWrap');
-  for (let waited = 0; open().length > 0 && waited < 500; waited += 10) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await expect.poll(open, { timeout: 10_000, interval: 10 }).toEqual([]);
   return open();
 }
 

@@ -79,14 +79,14 @@ afterAll(async () => {
 
 /** The controller's history row for a message id; history is written just after the scan. */
 async function historyRow(messageId: string): Promise<Record<string, unknown> | undefined> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  let row: Record<string, unknown> | undefined;
+  const read = async () => {
     const res = await fetch(`${rspamd!.controllerUrl}/history`, { headers: { Password: rspamd!.password } });
     const { rows } = (await res.json()) as { rows: Array<Record<string, unknown>> };
-    const row = rows.find((r) => r['message-id'] === `${messageId}@example.com`);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return undefined;
+    return (row = rows.find((r) => r['message-id'] === `${messageId}@example.com`));
+  };
+  await expect.poll(read, { timeout: 30_000 }).toBeDefined();
+  return row;
 }
 
 describe('rspamd', () => {
@@ -134,12 +134,10 @@ describe('rspamd', () => {
     expect(await learn('spam', OFFER, opts)).toMatchObject({ learned: false, alreadyLearned: true });
     expect((await stat(opts)).learnedSinceStart).toBe(before.learnedSinceStart + 1);
     // The statfile counts come from Redis, which the controller re-reads every 30-60 s.
-    const deadline = Date.now() + 100_000;
     let now = await stat(opts);
-    while (now.spam === before.spam && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      now = await stat(opts);
-    }
+    await expect
+      .poll(async () => (now = await stat(opts)).spam, { timeout: 100_000, interval: 1000 })
+      .not.toBe(before.spam);
     expect(now.spam).toBe(before.spam + 1);
     expect(now.ham).toBe(before.ham);
   }, 120_000);

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectRedis, queuePrefix } from '../../src/core/redis.js';
+import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { freePort } from '../fixtures/ports.js';
@@ -51,8 +51,12 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
     'Great offer',
     'Our prices are the lowest, order now and save money.',
   );
-  const outcome = await enqueueJob(queue, bayesLearnJob, { class: 'spam', user: 'alice', message: message.toString('base64') }, { redis: state, prefix }); // prettier-ignore
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: redis.url, redis: state, log: silentLog }); // prettier-ignore
+  const outcome = await queueLearn(
+    queue,
+    { class: 'spam', user: 'alice', message },
+    { redis: state, prefix },
+  );
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: redis.url }, redis: state, log: silentLog }); // prettier-ignore
 
   let job: Job | undefined;
   expect(

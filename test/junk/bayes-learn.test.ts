@@ -13,6 +13,7 @@ import { ImapFlow } from 'imapflow';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { openQueue } from '../../src/core/queues.js';
 import { connectRedis, stateKey } from '../../src/core/redis.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
@@ -25,17 +26,9 @@ import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir, waitUntil } from '../fixtures/service.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 import { compileScripts, imapsieveConfig, installContrib, relocationIn, type Relocation } from './imapsieve.js'; // prettier-ignore
-import { textMessage } from './mailboxes.js';
+import { wordyMessage } from './mailboxes.js';
 import { startRestartableRedis, type RestartableRedis } from './restartable-redis.js';
 import { createSystemGroup, type SystemGroup } from './system-group.js';
-
-const WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed'.split(' '); // prettier-ignore
-
-/** A message with plenty of distinct words, so Bayes takes it. */
-function wordyMessage(id: string, extraBytes = 0): Buffer {
-  const body = Array.from({ length: 60 }, (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`).join(' '); // prettier-ignore
-  return textMessage(id, `Offer ${id}`, `${body}\r\n${'x'.repeat(extraBytes)}`);
-}
 
 let queues: RestartableRedis;
 let bayesRedis: RedisFixture;
@@ -77,7 +70,7 @@ beforeAll(async () => {
   state = connectRedis(queues.url);
   state.on('error', () => undefined); // the Redis-down test stops it on purpose
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisUrl: queues.url, redis: state, log: silentLog }); // prettier-ignore
+  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
 }, 180_000);
 
 afterAll(async () => {
@@ -128,6 +121,26 @@ async function untilCounts(want: Record<string, number>): Promise<Record<string,
   return now;
 }
 
+/**
+ * Waits until what the moves so far caused has all happened: the spooler runs within the MOVE
+ * (IMAPSieve pipes before the command is answered), a spooled file is removed only once its job
+ * is queued, and the queue then has nothing waiting, running or due for a retry.
+ */
+async function untilSettled(): Promise<void> {
+  const queue = openQueue(bayesLearnJob.name, queues.url, prefix);
+  try {
+    const pending = async () => {
+      const jobs = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+      return { spooled: (await spooled()).length, ...jobs };
+    };
+    await expect
+      .poll(pending, { timeout: 30_000 })
+      .toEqual({ spooled: 0, wait: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0 });
+  } finally {
+    await queue.close();
+  }
+}
+
 const controller = () => ({ controllerUrl: rspamd.controllerUrl, password: rspamd.password });
 
 describe('bayes-learn from IMAPSieve moves', () => {
@@ -154,8 +167,9 @@ describe('bayes-learn from IMAPSieve moves', () => {
     await move(trainer, 'INBOX', 'Junk', ['m4'], true);
     await move(trainer, 'INBOX', 'Junk', ['m4'], true);
     await untilCounts({ 'learned-spam': 4 });
-    // Give a stray job (the second copy, or a Trash "ham") time to show, then check none did.
-    await new Promise((res) => setTimeout(res, 3000));
+    // Everything those moves caused has happened (a stray job for the second copy, or a Trash
+    // "ham", would have run): check none did.
+    await untilSettled();
     const now = await counts();
     expect(now['learned-spam']).toBe(4);
     expect(now['learned-ham']).toBe(1);

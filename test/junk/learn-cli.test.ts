@@ -9,9 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queuePrefix } from '../../src/core/redis.js';
+import { connectRedis, queuePrefix, stateKey } from '../../src/core/redis.js';
+import { MessageBodies } from '../../src/jobs/bayes-learn/body.js';
+import { messageDigest, type BayesLearnPayload } from '../../src/jobs/bayes-learn/schema.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { run } from '../fixtures/service.js';
+import { listProcesses, run } from '../fixtures/service.js';
 import { freshPrefix } from '../helpers/runtime.js';
 import { textMessage } from './mailboxes.js';
 
@@ -62,8 +64,16 @@ describe('mailjobs enqueue learn', () => {
       expect((await exec(args, message)).code).toBe(0);
       const jobs = await s.queue.getJobs(['waiting', 'prioritized', 'delayed']);
       expect(jobs).toHaveLength(1);
-      expect(jobs[0]!.data).toMatchObject({ class: 'spam', user: 'alice', movedAt: expect.any(Number) });
-      expect(Buffer.from(jobs[0]!.data.message as string, 'base64').equals(message)).toBe(true);
+      const data = jobs[0]!.data as BayesLearnPayload;
+      expect(data).toEqual({ class: 'spam', user: 'alice', movedAt: expect.any(Number), bytes: message.length, sha256: messageDigest(message), bodyId: expect.any(String) }); // prettier-ignore
+      // The message waits for the worker in its own key, not in the job.
+      const state = connectRedis(redis.url);
+      try {
+        const bodies = new MessageBodies(state, (...p) => stateKey(s.prefix, ...p));
+        expect((await bodies.get(data.bodyId))?.equals(message)).toBe(true);
+      } finally {
+        state.disconnect();
+      }
       expect(await readdir(s.spool)).toEqual([]);
     } finally {
       await s.queue.close();
@@ -80,8 +90,10 @@ describe('mailjobs-learn', () => {
       const piped = await exec([bin, '--class', 'ham', '--user', 'bob', '--config', s.config], message);
       expect(piped.code).toBe(0);
       expect(piped.stderr).toBe('');
-      // The detached flusher fails against the missing Redis and leaves the file.
-      await new Promise((res) => setTimeout(res, 3000));
+      // The detached flusher (started before the spooler exits) fails against the missing Redis
+      // and leaves the file: once it has exited.
+      const flushers = () => listProcesses().filter((p) => p.argv.includes('--background') && p.argv.includes(s.config)); // prettier-ignore
+      await expect.poll(() => flushers().map((p) => p.pid), { timeout: 30_000 }).toEqual([]);
       expect((await readdir(s.spool)).filter((n) => n.endsWith('.learn'))).toHaveLength(1);
 
       const failing = await exec([bin, '--flush', '--config', s.config], '');

@@ -15,7 +15,6 @@ import { listQueue, queueMonitorJob, recentActions } from '../../src/jobs/queue-
 import { postfixTarget, queueSeries } from '../../src/jobs/queue-monitor/processor.js';
 import type { PostfixFixture } from '../fixtures/postfix.js';
 import type { RedisFixture } from '../fixtures/redis.js';
-import { waitUntil } from '../fixtures/service.js';
 import { startDeferredQueue } from '../helpers/deferred-queue.js';
 import { freshPrefix, runCli, writeConfig } from '../helpers/runtime.js';
 
@@ -158,7 +157,7 @@ describe('queue-monitor with a real Postfix', () => {
 
       expect((await run({ action: 'resend' })).result).toEqual({ action: 'resend', queueId: 'ALL' });
       await postfix.waitForQueue((q) => q.length === 0);
-      expect(await waitUntil(() => received.length === 2, 5000)).toBe(true);
+      await expect.poll(() => received.length, { timeout: 30_000 }).toBe(2);
       expect(received[1]).toEqual({ rcpt: ['rcpt3@example.net'], subject: 'queued 3' });
       expect((await run({ action: 'sample' })).result).toMatchObject({ total: { count: 0, bytes: 0 } });
     } finally {

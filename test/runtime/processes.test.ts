@@ -1,20 +1,21 @@
 /**
  * Real processes: SIGTERM during an active job loses nothing; two worker processes share
- * one queue; a private redis-server is started when none is configured or answers; a bad
+ * one queue; a private redis-server (unix socket, password file) is started when none is
+ * configured or answers; a bad
  * config stops start-up with the file, the field and the reason.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis, redisAnswers, resolveRedisUrl, stateKey } from '../../src/core/redis.js';
+import { connectRedis, redisAnswers, resolveRedis, stateKey } from '../../src/core/redis.js';
 import { freePort } from '../fixtures/ports.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
-import { echoJob, testJobs } from '../helpers/test-jobs.js';
+import { echoJob, openGate, testJobs } from '../helpers/test-jobs.js';
 
 const srv = usePrivateRedis();
 const children: ChildProcess[] = [];
@@ -67,19 +68,20 @@ describe('worker processes', () => {
     const h = await harness();
     try {
       const first = await workerProcess(h.file);
-      const { jobId } = await h.enqueue({ target: 'long', steps: 12, stepMs: 150 });
+      const { jobId } = await h.enqueue({ target: 'long', steps: 12, gated: true });
       const steps = stateKey(h.prefix, 'echo', 'long');
-      await expect.poll(() => srv.redis.llen(steps), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      await openGate(srv.redis, h.prefix, 'long', 3);
+      await expect.poll(() => srv.redis.llen(steps), { timeout: 60_000 }).toBe(3); // a worker starting under tsx
       first.kill('SIGTERM');
       expect(await exited(first)).toBe(0);
       const job = (await h.queue.getJob(jobId))!;
       expect(await job.getState()).toBe('waiting');
       expect(job.attemptsMade).toBe(0); // back to the queue, no attempt spent
-      const done = await srv.redis.llen(steps);
-      expect(done).toBeLessThan(12);
+      expect(await srv.redis.llen(steps)).toBe(3);
 
+      await openGate(srv.redis, h.prefix, 'long', 9);
       const second = await workerProcess(h.file);
-      const result = await job.waitUntilFinished(h.events, 20_000);
+      const result = await job.waitUntilFinished(h.events, 60_000);
       expect(result).toMatchObject({ target: 'long', steps: 12, processedBy: second.pid });
       expect(await srv.redis.lrange(steps, 0, -1)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
       second.kill('SIGTERM');
@@ -87,7 +89,7 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 
   it('two worker processes on one queue share the work', async () => {
     const h = await harness();
@@ -95,9 +97,12 @@ describe('worker processes', () => {
       const [a, b] = await Promise.all([workerProcess(h.file), workerProcess(h.file)]);
       const ids = [];
       for (let i = 0; i < 16; i++)
-        ids.push((await h.enqueue({ target: `t${i}`, steps: 1, stepMs: 100 })).jobId);
+        ids.push((await h.enqueue({ target: `t${i}`, steps: 1, gated: true })).jobId);
+      // Each process runs at most 2 (the job's concurrency): 4 running at once means both have work.
+      await expect.poll(() => h.queue.getActiveCount(), { timeout: 60_000 }).toBe(4);
+      for (let i = 0; i < 16; i++) await openGate(srv.redis, h.prefix, `t${i}`, 1);
       const results = await Promise.all(
-        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 20_000)),
+        ids.map(async (id) => (await h.queue.getJob(id))!.waitUntilFinished(h.events, 60_000)),
       );
       const pids = new Set(results.map((r: { processedBy: number }) => r.processedBy));
       expect(pids).toEqual(new Set([a.pid, b.pid]));
@@ -107,39 +112,34 @@ describe('worker processes', () => {
     } finally {
       await h.close();
     }
-  });
+  }, 180_000); // worker processes start under tsx: slow on a loaded machine
 });
 
 describe('start-up', () => {
-  it('starts a private redis-server with append-only persistence when none is configured or answers', async () => {
+  it('starts a private redis-server on a unix socket only, with a 0600 password file, and finds it again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailjobs-private-redis-'));
     const unused = `redis://127.0.0.1:${await freePort()}`;
-    await expect(
-      resolveRedisUrl(undefined, silentLog, { startPrivate: false, defaultUrl: unused, privateDir: dir }),
-    ).rejects.toThrow(/no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/);
-    const url = await resolveRedisUrl(undefined, silentLog, {
-      startPrivate: true,
-      defaultUrl: unused,
-      privateDir: dir,
-    });
-    expect(url).toBe(`unix:${dir}/redis.sock`);
-    const r = connectRedis(url);
+    const opts = { defaultUrl: unused, privateDir: dir };
+    await expect(resolveRedis({}, silentLog, { startPrivate: false, ...opts })).rejects.toThrow(
+      /no Redis answers at .* run "mailjobs start" first, or set REDIS_URL/,
+    );
+    const started = await resolveRedis({}, silentLog, { startPrivate: true, ...opts });
+    expect(started.url).toBe(`unix:${dir}/redis.sock`);
+    expect(statSync(join(dir, 'password')).mode & 0o777).toBe(0o600);
+    expect(started.password?.reveal()).toBe(readFileSync(join(dir, 'password'), 'utf8').trim());
+    expect(await redisAnswers({ url: started.url })).toBe(false); // no password: refused
+    // a second process finds the running private instance (socket + password file) instead of starting another
+    const found = await resolveRedis({}, silentLog, { startPrivate: false, ...opts });
+    const r = connectRedis(found);
     r.on('error', () => undefined); // it reconnects after SHUTDOWN below
     try {
       expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
-      // a second process finds the running private instance instead of starting another
-      expect(
-        await resolveRedisUrl(undefined, silentLog, {
-          startPrivate: false,
-          defaultUrl: unused,
-          privateDir: dir,
-        }),
-      ).toBe(url);
+      expect(await r.config('GET', 'port')).toEqual(['port', '0']);
       await r.shutdown('NOSAVE').catch(() => undefined);
     } finally {
       r.disconnect();
     }
-    await expect.poll(() => redisAnswers(url, 200)).toBe(false);
+    await expect.poll(() => redisAnswers(found, 200)).toBe(false);
   });
 
   it('a bad config stops `mailjobs start` with the file, the field and the reason, no stack trace', async () => {

@@ -8,7 +8,7 @@ import { stateKey } from '../../src/core/redis.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { configFor, freshPrefix, openEvents, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
-import { echoJob, testJobs } from '../helpers/test-jobs.js';
+import { echoJob, openGate, testJobs } from '../helpers/test-jobs.js';
 
 const srv = usePrivateRedis();
 
@@ -28,7 +28,7 @@ async function setup() {
       (workers = startWorkers({
         jobs: testJobs,
         config: () => config,
-        redisUrl: srv.url,
+        redisSettings: { url: srv.url },
         redis: srv.redis,
         log: silentLog,
       })),
@@ -44,7 +44,7 @@ describe('queue runtime', () => {
   it('answers "already queued" to a second trigger for the same target, and "running" while it runs', async () => {
     const t = await setup();
     try {
-      const first = await t.enqueue({ target: 'acct-1', steps: 3, stepMs: 300 });
+      const first = await t.enqueue({ target: 'acct-1', steps: 3, gated: true });
       expect(first.status).toBe('queued');
       const second = await t.enqueue({ target: 'acct-1' });
       expect(second).toEqual({ status: 'already-queued', jobId: first.jobId, target: 'acct-1' });
@@ -56,6 +56,7 @@ describe('queue runtime', () => {
       await expect.poll(async () => job.getState(), { timeout: 10_000 }).toBe('active');
       const third = await t.enqueue({ target: 'acct-1' });
       expect(third).toMatchObject({ status: 'running', jobId: first.jobId });
+      await openGate(srv.redis, t.prefix, 'acct-1', 3);
       await job.waitUntilFinished(t.events, 20_000);
       expect(await srv.redis.lrange(stateKey(t.prefix, 'echo', 'acct-1'), 0, -1)).toEqual(['0', '1', '2']);
       // Once it finished, a new trigger queues a new job.

@@ -54,9 +54,17 @@ export function say(text, bad = false) {
   notice.className = bad ? 'notice bad' : 'notice';
 }
 
-/** How an enqueue answer reads: `queued`, `already queued`, `already running`… */
-export const outcomeText = (outcome) =>
-  outcome.status === 'running' ? 'already running' : outcome.status.replace('-', ' ');
+/**
+ * How an enqueue answer reads: `queued`, `already queued`, `already running`, naming the target
+ * lock's holder when the answer has it (`already running (job …, on mx1 pid 4242, lock expires in 28 s)`).
+ */
+export function outcomeText(outcome) {
+  if (outcome.status !== 'running') return outcome.status.replace('-', ' ');
+  const h = outcome.holder;
+  if (!h?.host) return 'already running';
+  const until = h.expiresAt ? `, lock expires ${relativeTime(h.expiresAt)}` : '';
+  return `already running (job ${h.jobId}, on ${h.host} pid ${h.pid}${until})`;
+}
 
 /** GET `/api<path>?<query>`. */
 export const getJson = (path, query) => api('GET', query ? `${path}?${new URLSearchParams(query)}` : path);

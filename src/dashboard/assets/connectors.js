@@ -1,5 +1,6 @@
 // Connectors page: polls /api/connectors, renders the table, "Fetch now" / "Fetch all", and
-// follows each triggered job until it ends.
+// follows each triggered job until it ends. Held messages show under their account's row, with
+// "Retry" and "Deliver anyway" for admins.
 import {
   el,
   errorText,
@@ -78,6 +79,53 @@ async function fetchNow(account) {
   await refresh.now();
 }
 
+async function releaseHeld(account, key, how) {
+  try {
+    const r = await postJson(`/connectors/held/${how}`, { account, key });
+    watched.set(account, { jobId: r.jobId, text: outcomeText(r) });
+    notice.textContent = `${account}: ${how === 'retry' ? 'retry' : 'deliver anyway'}, fetch ${outcomeText(r)}`;
+  } catch (err) {
+    notice.textContent = `${account}: ${errorText(err)}`;
+  }
+  await refresh.now();
+}
+
+const heldButton = (c, h, how, label, title) =>
+  el(
+    'button',
+    {
+      type: 'button',
+      class: `held-${how}`,
+      title,
+      'data-requires-admin': true,
+      disabled: !isAdmin() || !c.enabled,
+      on: { click: () => releaseHeld(c.id, h.key, how) },
+    },
+    label,
+  );
+
+/** The row under an account that lists its held messages (none: no row). */
+function heldRow(c) {
+  if (!c.held?.length) return [];
+  const items = c.held.map((h) =>
+    el(
+      'li',
+      { 'data-key': h.key },
+      `${h.messageId ?? h.key}: ${h.reason} (failed ${h.failures} runs, held ${relativeTime(h.since)}) `,
+      heldButton(c, h, 'retry', 'Retry', 'Try it again at the next run (a fetch is queued)'),
+      ' ',
+      heldButton(c, h, 'deliver-anyway', 'Deliver anyway', 'Deliver it unscanned, with the null sender'),
+    ),
+  );
+  return [
+    el(
+      'tr',
+      { class: 'held', 'data-held-for': c.id },
+      el('td', { colspan: 11 }, el('div', { class: 'warning-text' }, `${c.held.length} held: not tried until an admin says so`), el('ul', {}, items)), // prettier-ignore
+    ),
+  ];
+}
+
 function row(c) {
   const w = watched.get(c.id);
   const now = w?.view ? jobText(w.view) : c.current ? jobText(c.current) : (w?.text ?? '');
@@ -127,7 +175,7 @@ function row(c) {
 function render() {
   tbody.replaceChildren(
     ...(latest.length
-      ? latest.map(row)
+      ? latest.flatMap((c) => [row(c), ...heldRow(c)])
       : [el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No connector in the config.'))]),
   );
 }

@@ -7,6 +7,7 @@ import {
   getJson,
   isAdmin,
   localTime,
+  outcomeText,
   poll,
   postJson,
   relativeTime,
@@ -275,7 +276,7 @@ async function showReport(id, title) {
 
 function describe(outcome) {
   if (outcome.status === 'queued') return `queued (job ${outcome.jobId})`;
-  if (outcome.status === 'running') return 'already running';
+  if (outcome.status === 'running') return outcomeText(outcome);
   return 'already queued';
 }
 

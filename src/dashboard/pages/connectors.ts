@@ -2,9 +2,12 @@
  * Connectors: every getmail account of the config with its last run (the getmail job's own
  * status rows), its next run (its BullMQ job scheduler), its current job, and whether the
  * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueFor, so
- * a busy account answers "already queued" or "already running" as everywhere else.
+ * a busy account answers "already queued" or "already running" as everywhere else. Messages
+ * held after failing run after run are listed with their reason; an admin can retry one or
+ * have it delivered anyway (unscanned, null sender), and a fetch is queued for it.
  */
 import { z } from 'zod';
+import { SeenUidStore, type HeldMessage } from '../../jobs/getmail/state.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
 import { MANAGED_PREFIX, desiredSchedules } from '../../scheduler/desired.js';
@@ -49,6 +52,7 @@ export async function connectorRows(rt: Runtime) {
         lastError: details.lastError,
         lastResult: details.lastResult,
         consecutiveFailures: details.consecutiveFailures ?? 0,
+        held: (details.held ?? []) as HeldMessage[],
         nextRunAt: (have ?? stray)?.next,
         inconsistent,
         current: await currentJob(rt, JOB, c.id),
@@ -63,14 +67,36 @@ export async function connectorRows(rt: Runtime) {
   return { connectors: rows, orphanSchedules: orphans };
 }
 
-async function fetchNow(rt: Runtime, account: string) {
+/** Refuses an account that is not an enabled connector of the config. */
+function checkFetchable(rt: Runtime, account: string): void {
   const connector = rt.config.connectors.find((c) => c.id === account);
   if (!connector) throw new HttpError(404, `no connector "${account}" in the config`);
   if (!connector.enabled) throw new HttpError(409, `connector "${account}" is disabled in the config`);
+}
+
+async function fetchNow(rt: Runtime, account: string) {
+  checkFetchable(rt, account);
   const outcome = await enqueueFor(rt, JOB, { account });
   rt.log.info({ account, outcome: outcome.status, jobId: outcome.jobId }, 'dashboard: fetch now');
-  return { account, status: outcome.status, jobId: outcome.jobId };
+  const holder = outcome.status === 'running' ? outcome.holder : undefined;
+  return { account, status: outcome.status, jobId: outcome.jobId, ...(holder ? { holder } : {}) };
 }
+
+/** An admin's word on a held message (see `SeenUidStore.release`), then a fetch for its account. */
+async function releaseHeld(
+  rt: Runtime,
+  input: { account: string; key: string },
+  how: 'retry' | 'deliver-anyway',
+) {
+  const { account, key } = input;
+  checkFetchable(rt, account);
+  const store = new SeenUidStore(rt.redis, rt.key, account, rt.config.getmail.stateRetentionDays * 86_400);
+  if (!(await store.release(key, how))) throw new HttpError(404, `no held message "${key}" for "${account}"`);
+  rt.log.info({ account, key, how }, 'dashboard: held message released');
+  return { ...(await fetchNow(rt, account)), key, how };
+}
+
+const heldInput = z.strictObject({ account: z.string().min(1), key: z.string().min(1) });
 
 const routes: ApiRoute[] = [
   { method: 'GET', path: '/connectors', role: 'viewer', handle: (_req, { rt }) => connectorRows(rt) },
@@ -86,6 +112,20 @@ const routes: ApiRoute[] = [
     role: 'admin',
     input: z.strictObject({ account: z.string().min(1) }),
     handle: (req, { rt }) => fetchNow(rt, (req.input as { account: string }).account),
+  },
+  {
+    method: 'POST',
+    path: '/connectors/held/retry',
+    role: 'admin',
+    input: heldInput,
+    handle: (req, { rt }) => releaseHeld(rt, req.input as z.infer<typeof heldInput>, 'retry'),
+  },
+  {
+    method: 'POST',
+    path: '/connectors/held/deliver-anyway',
+    role: 'admin',
+    input: heldInput,
+    handle: (req, { rt }) => releaseHeld(rt, req.input as z.infer<typeof heldInput>, 'deliver-anyway'),
   },
   {
     method: 'POST',

@@ -84,7 +84,7 @@ export async function jobView(rt: Runtime, name: string, id: string): Promise<Jo
 export async function currentJob(rt: Runtime, name: string, target: string): Promise<JobView | undefined> {
   const queue = queueOf(rt, name);
   const id =
-    (await targetLockHolder(rt.redis, targetLockKey(rt, name, target))) ??
+    (await targetLockHolder(rt.redis, targetLockKey(rt, name, target)))?.jobId ??
     (await queue.getDeduplicationJobId(dedupId(name, target)));
   const job = id ? await queue.getJob(id) : undefined;
   return job ? viewOf(queue, job, { trail: false }) : undefined;

@@ -6,10 +6,12 @@
  */
 import type { Job } from 'bullmq';
 import { z } from 'zod';
+import { hostName } from '../../config/host.js';
 import { syncOptions } from '../../config/sync-options.js';
 import { SecretBox } from '../../core/crypto.js';
 import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
+import { sealPurpose } from '../../jobs/imapsync/task.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
 import { adminAttrs } from '../layout.js';
@@ -28,7 +30,7 @@ const runModes = z.strictObject({
 
 /** The ad-hoc form, passwords in plain text (this request only; they are sealed at once). */
 export const adhocForm = z.strictObject({
-  host: z.string().trim().min(1),
+  host: z.string().trim().pipe(hostName),
   port: z.number().int().min(1).max(65535).optional(),
   security: z.enum(['tls', 'starttls', 'none']).default('tls'),
   verifyCertificate: z.boolean().default(true),
@@ -54,7 +56,7 @@ function secretBox(rt: Runtime): SecretBox {
   return box;
 }
 
-/** The payload of an ad-hoc form: passwords sealed, nothing else changed. */
+/** The payload of an ad-hoc form: passwords sealed for its host, port and user, nothing else changed. */
 async function adhocPayload(
   rt: Runtime,
   f: z.output<typeof adhocForm>,
@@ -64,8 +66,8 @@ async function adhocPayload(
   }
   const box = secretBox(rt);
   const login = f.admin
-    ? { admin: { user: f.admin.user, password: await box.seal(f.admin.password), method: f.admin.method, separator: '*' } } // prettier-ignore
-    : { password: await box.seal(f.password!) };
+    ? { admin: { user: f.admin.user, password: await box.seal(f.admin.password, sealPurpose(f, 'admin.password')), method: f.admin.method, separator: '*' } } // prettier-ignore
+    : { password: await box.seal(f.password!, sealPurpose(f, 'password')) };
   return {
     adhoc: {
       localUser: f.localUser,

@@ -7,14 +7,16 @@
  * flushers racing over one file queue it once (the job's deduplication) and one of them finds
  * the file gone.
  */
+import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { enqueueJob } from '../../client/enqueue.js';
 import { InvalidPayloadError } from '../../core/errors.js';
 import { queuePrefix } from '../../core/redis.js';
-import { bayesLearnContract, type BayesLearnPayload } from './schema.js';
+import { queueLearn } from './body.js';
+import { bayesLearnContract } from './schema.js';
 import {
   SpoolFormatError,
+  SpoolTooBigError,
   type SpooledLearn,
   listSpool,
   quarantine,
@@ -30,7 +32,7 @@ export interface FlushResult {
   enqueued: number;
   /** Files left in the spool (Redis went away meanwhile, or another flusher holds the lock). */
   left: number;
-  /** Unreadable or invalid files moved to `<spool>/bad/`. */
+  /** Unreadable or invalid files (links, FIFOs...) moved to `<spool>/bad/`, or removed. */
   quarantined: number;
   /** Over the size limit: removed, not learned (each one logged through `warn`). */
   tooBig: number;
@@ -53,15 +55,10 @@ export interface FlushTarget {
   /** A connection for the queue and the target locks (shared, not closed here). */
   redis: Redis;
   prefix: string;
-  /** `bayesLearn.maxMessageKilobytes` in bytes: the sh spooler cannot read the config to check. */
+  /** `bayesLearn.maxMessageKilobytes` in bytes (the sh spooler's own `MAX_BYTES` may differ). */
   maxMessageBytes: number;
   /** One line per problem (files quarantined or too big, Redis errors). */
   warn(line: string): void;
-}
-
-function toPayload(entry: SpooledLearn): BayesLearnPayload {
-  const { class: cls, user, movedAt, message } = entry;
-  return { class: cls, user, movedAt, message: message.toString('base64') };
 }
 
 /** Queues one message that never made it into the spool (the spool cannot be written). */
@@ -71,7 +68,7 @@ export async function queueSpooled(
 ): Promise<void> {
   const queue = openLearnQueue(target);
   try {
-    await enqueueJob(queue, bayesLearnContract, toPayload(entry), target);
+    await queueLearn(queue, entry, target);
   } finally {
     await queue.close();
   }
@@ -82,6 +79,8 @@ export async function flushSpool(dir: string, target: FlushTarget): Promise<Flus
   const result: FlushResult = { enqueued: 0, left: 0, quarantined: 0, tooBig: 0 };
   if ((await listSpool(dir)).length === 0) return result; // nothing, or no spool on this host
   const queue = openLearnQueue(target);
+  // Entries this flush could neither queue nor move aside: not looked at again until the next.
+  const stuck = new Set<string>();
   try {
     // Lock, drain, unlock, look again: a file spooled while we held the lock is never stranded.
     for (let round = 0; round < 100; round++) {
@@ -89,12 +88,12 @@ export async function flushSpool(dir: string, target: FlushTarget): Promise<Flus
       if (!release) return { ...result, busy: true, left: (await listSpool(dir)).length };
       try {
         await removeStaleTemp(dir);
-        await drain(dir, queue, target, result);
+        await drain(dir, queue, target, result, stuck);
       } finally {
         await release();
       }
       const left = await listSpool(dir);
-      if (result.error || left.length === 0) return { ...result, left: left.length };
+      if (result.error || left.every((f) => stuck.has(f))) return { ...result, left: left.length };
     }
     return { ...result, left: (await listSpool(dir)).length };
   } finally {
@@ -102,35 +101,52 @@ export async function flushSpool(dir: string, target: FlushTarget): Promise<Flus
   }
 }
 
-async function drain(dir: string, queue: Queue, target: FlushTarget, result: FlushResult): Promise<void> {
+/** Moves `file` aside (or removes it) with a warning; `stuck` when even that fails. */
+async function setAside(
+  file: string,
+  why: string,
+  target: FlushTarget,
+  result: FlushResult,
+  stuck: Set<string>,
+): Promise<void> {
+  try {
+    const moved = await quarantine(file);
+    result.quarantined++;
+    target.warn(`${why}; ${moved ? 'moved to bad/' : 'removed (bad/ is not a real folder)'}`);
+  } catch (err) {
+    stuck.add(file);
+    target.warn(`${why}; cannot move it aside: ${(err as Error).message}`);
+  }
+}
+
+async function drain(
+  dir: string,
+  queue: Queue,
+  target: FlushTarget,
+  result: FlushResult,
+  stuck: Set<string>,
+): Promise<void> {
   for (const file of await listSpool(dir)) {
+    if (stuck.has(file)) continue;
     let spooled;
     try {
-      spooled = await readSpooled(file);
+      spooled = await readSpooled(file, target.maxMessageBytes);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another flusher queued it
-      if (!(err instanceof SpoolFormatError)) throw err;
-      await quarantine(file);
-      result.quarantined++;
-      target.warn(`${err.message}; moved to bad/`);
-      continue;
-    }
-    if (spooled.message.length > target.maxMessageBytes) {
-      await removeSpooled(file).catch(() => undefined);
-      result.tooBig++;
-      target.warn(`not learned: ${spooled.user}'s ${spooled.class} message of ${spooled.message.length} bytes is over bayesLearn.maxMessageKilobytes (${target.maxMessageBytes / 1024})`); // prettier-ignore
+      if (err instanceof SpoolTooBigError) {
+        await removeSpooled(file).catch(() => undefined);
+        result.tooBig++;
+        target.warn(`not learned: ${err.message}`);
+      } else if (err instanceof SpoolFormatError) {
+        await setAside(file, err.message, target, result, stuck);
+      } else throw err;
       continue;
     }
     try {
-      await enqueueJob(queue, bayesLearnContract, toPayload(spooled), {
-        redis: target.redis,
-        prefix: target.prefix,
-      });
+      await queueLearn(queue, spooled, { redis: target.redis, prefix: target.prefix });
     } catch (err) {
       if (err instanceof InvalidPayloadError) {
-        await quarantine(file);
-        result.quarantined++;
-        target.warn(`${file}: ${err.message}; moved to bad/`);
+        await setAside(file, `${path.basename(file)}: ${err.message}`, target, result, stuck);
         continue;
       }
       result.error = `cannot queue (Redis): ${(err as Error).message}`;

@@ -9,7 +9,7 @@ import type { PipeSettings } from './pipe-settings.js';
 
 export function connectPipeRedis(settings: PipeSettings): Redis {
   const redis = new Redis({
-    ...redisOptions(settings.redisUrl),
+    ...redisOptions(settings.redis),
     connectTimeout: 3000,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => (times > 2 ? null : 300),

@@ -2,11 +2,15 @@
  * The few settings `mailjobs-learn` needs (spool, size limit, log file, Redis), read straight
  * from the YAML. Not through the full config loader: that one reads every secret file, which
  * the user running it (a mail user, say) must not be able to read, and costs start-up time on
- * every call. A bad value is reported with its field and replaced by the default, since the
- * pipe must never fail the user's move; `mailjobs config check` validates the same fields fully.
+ * every call (it reads `redis.passwordFile` alone, to log in like the workers). A bad value is
+ * reported with its field and replaced by the default, since the pipe must never fail the
+ * user's move; `mailjobs config check` validates the same fields fully.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { Secret } from '../../config/secret.js';
+import type { RedisSettings, RedisTlsFiles } from '../../core/redis-settings.js';
 import {
   DEFAULT_LEARN_CONFIG,
   DEFAULT_MAX_MESSAGE_KILOBYTES,
@@ -19,8 +23,8 @@ export interface PipeSettings {
   spoolDir: string;
   maxMessageBytes: number;
   logFile?: string;
-  /** `REDIS_URL`, else `redis.url`, else the default address. */
-  redisUrl: string;
+  /** `REDIS_URL`, else `redis.url`, else the default address; with the config's login and TLS files. */
+  redis: RedisSettings;
   prefix: string;
   /** What was wrong with the file, field by field (the defaults were used instead). */
   problems: string[];
@@ -60,6 +64,25 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
     Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_MESSAGE_KILOBYTES_LIMIT;
   const redisUrl = (v: unknown): v is string => path(v) && /^rediss?:\/\/|^unix:\//.test(v);
   const prefix = (v: unknown): v is string => path(v) && /^[A-Za-z0-9_.-]+$/.test(v);
+  const file = (p: string) => resolve(dirname(configFile), p);
+  const tlsSection = isObj(section('redis').tls) ? (section('redis').tls as Obj) : {};
+  const tls: RedisTlsFiles = {};
+  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+    const v = tlsSection[key];
+    if (path(v)) tls[key] = file(v);
+    else if (v !== undefined) problems.push(`${configFile}: redis.tls.${key}: must be a path; ignored`);
+  }
+  const username = pick('redis.username', path, '', 'must be a name');
+  const passwordFile = pick('redis.passwordFile', path, '', 'must be a path');
+  let password: Secret | undefined;
+  if (passwordFile) {
+    try {
+      password = new Secret(readFileSync(file(passwordFile), 'utf8').replace(/\r?\n$/, ''), `file:${file(passwordFile)}`); // prettier-ignore
+    } catch (err) {
+      // Left to the spool: the worker's spool watcher queues it with its own login.
+      problems.push(`${configFile}: redis.passwordFile: cannot read: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
   const logFile = pick('bayesLearn.logFile', path, '', 'must be a path');
   const maxKb = pick('bayesLearn.maxMessageKilobytes', kb, DEFAULT_MAX_MESSAGE_KILOBYTES, `must be an integer from 1 to ${MAX_MESSAGE_KILOBYTES_LIMIT}`); // prettier-ignore
   return {
@@ -67,7 +90,12 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
     spoolDir: pick('bayesLearn.spoolDir', path, DEFAULT_SPOOL_DIR, 'must be a path'),
     maxMessageBytes: maxKb * 1024,
     ...(logFile ? { logFile } : {}),
-    redisUrl: env.REDIS_URL || pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') || 'redis://127.0.0.1:6379', // prettier-ignore
+    redis: {
+      url: env.REDIS_URL || pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') || 'redis://127.0.0.1:6379', // prettier-ignore
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
+    },
     prefix: env.MAILJOBS_PREFIX || pick('redis.prefix', prefix, 'mailjobs', 'letters, digits, _ . - only'),
     problems,
   };

@@ -93,7 +93,7 @@ describe('pipe settings', () => {
     );
     const s = readPipeSettings(config, {});
     expect(s.maxMessageBytes).toBe(1024 * 1024);
-    expect(s.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(s.redis.url).toBe('redis://127.0.0.1:6379');
     expect(s.prefix).toBe('mailjobs');
     expect(s.problems.join('\n')).toMatch(/bayesLearn.maxMessageKilobytes: must be an integer/);
     expect(s.problems.join('\n')).toMatch(/redis.url: must start with redis/);
@@ -103,7 +103,7 @@ describe('pipe settings', () => {
   it('uses the defaults when the config cannot be read, and REDIS_URL over the file', () => {
     const s = readPipeSettings(path.join(dir, 'missing.yaml'), { REDIS_URL: 'redis://10.0.0.1:6380' });
     expect(s.spoolDir).toBe('/var/spool/mailjobs/learn');
-    expect(s.redisUrl).toBe('redis://10.0.0.1:6380');
+    expect(s.redis.url).toBe('redis://10.0.0.1:6380');
     expect(s.problems[0]).toMatch(/ENOENT; using defaults/);
   });
 });

@@ -1,9 +1,12 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   SpoolFormatError,
+  SpoolTooBigError,
   flusherPid,
   listSpool,
   quarantine,
@@ -46,7 +49,7 @@ describe('learn spool', () => {
     await writeFile(file, 'garbage without a header line');
     await expect(readSpooled(file)).rejects.toBeInstanceOf(SpoolFormatError);
     const moved = await quarantine(file);
-    expect(await readFile(moved, 'utf8')).toBe('garbage without a header line');
+    expect(await readFile(moved!, 'utf8')).toBe('garbage without a header line');
     expect(await listSpool(dir)).toHaveLength(1);
   });
 
@@ -63,5 +66,58 @@ describe('learn spool', () => {
     const again = await takeFlushLock(dir);
     expect(again).toBeDefined();
     await again!();
+  });
+});
+
+describe('learn spool entries the mail user planted', () => {
+  const head = '{"v":1,"class":"spam","user":"alice","movedAt":1}\n';
+  beforeEach(() => mkdir(dir, { recursive: true }));
+
+  it('a FIFO is refused at once, not waited on', async () => {
+    const fifo = path.join(dir, '1-fifo.learn');
+    await promisify(execFile)('mkfifo', [fifo]);
+    await expect(readSpooled(fifo)).rejects.toThrow(new SpoolFormatError('1-fifo.learn: not a regular file'));
+  });
+
+  it('a symbolic link is refused, never followed; moved aside it is the link that moves', async () => {
+    const outside = path.join(path.dirname(dir), 'outside.learn');
+    await writeFile(outside, `${head}secret`);
+    const link = path.join(dir, '2-link.learn');
+    await symlink(outside, link);
+    await expect(readSpooled(link)).rejects.toThrow(new SpoolFormatError('2-link.learn: a symbolic link, not a spool file')); // prettier-ignore
+    await quarantine(link);
+    expect(await readFile(outside, 'utf8')).toBe(`${head}secret`);
+  });
+
+  it('a file over the limit is refused by its size, before it is read', async () => {
+    const huge = path.join(dir, '3-huge.learn');
+    const f = await open(huge, 'w');
+    await f.write(head);
+    await f.truncate(3 * 1024 ** 3); // sparse; Node could not even read it whole
+    await f.close();
+    await expect(readSpooled(huge, 1024)).rejects.toBeInstanceOf(SpoolTooBigError);
+    await writeFile(huge, `${head}${'x'.repeat(1025)}`);
+    await expect(readSpooled(huge, 1024)).rejects.toThrow(
+      /1025 bytes, over bayesLearn.maxMessageKilobytes \(1\)/,
+    );
+  });
+
+  it('a `bad` that is a link: nothing is moved where it points; the file is removed instead', async () => {
+    const elsewhere = path.join(path.dirname(dir), 'elsewhere');
+    await mkdir(elsewhere);
+    await symlink(elsewhere, path.join(dir, 'bad'));
+    const file = path.join(dir, '4-junk.learn');
+    await writeFile(file, 'garbage');
+    expect(await quarantine(file)).toBeUndefined();
+    expect(await readdir(elsewhere)).toEqual([]);
+    expect(await listSpool(dir)).toEqual([]);
+  });
+
+  it('a FIFO as the lock file neither stalls nor blocks the flush lock', async () => {
+    await promisify(execFile)('mkfifo', [path.join(dir, '.flush.lock')]);
+    expect(await flusherPid(dir)).toBeUndefined();
+    const release = await takeFlushLock(dir);
+    expect(release).toBeDefined();
+    await release!();
   });
 });

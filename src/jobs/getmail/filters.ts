@@ -1,11 +1,13 @@
 /**
  * The per-account filters: clamd, then Rspamd. A scanner that is down, reloading or slow
  * makes the run stop with a retryable error: nothing unscanned is delivered, nothing dropped.
+ * A scanner that errs on one message while it answers a ping (clamd's size limit or `ERROR`,
+ * an HTTP error status from Rspamd) fails that message only ({@link MessageError}).
  */
 import type { Config, ConnectorConfig } from '../../config/schema.js';
-import { ProtocolError } from '../../core/errors.js';
+import { MessageError, ProtocolError } from '../../core/errors.js';
 import { ClamdClient } from '../../mail/clamd.js';
-import { scanMessage, spamHeaders } from '../../mail/rspamd.js';
+import { ping as pingRspamd, scanMessage, spamHeaders } from '../../mail/rspamd.js';
 import type { MessageSpool } from '../../mail/spool.js';
 
 /** Rspamd's own default `max_message` is 50 MB; above our limit the spam scan is skipped (logged). */
@@ -23,14 +25,27 @@ export type FilterVerdict =
       skipped?: ('antivirus' | 'antispam')[];
     };
 
-function unavailable(scanner: string, err: unknown): never {
-  if (err instanceof ProtocolError) {
-    throw new ProtocolError(
-      `${scanner} unavailable (${err.message}); nothing unscanned was delivered`,
-      'ESCANNER',
-    );
-  }
-  throw err;
+/**
+ * Classifies a scanner's failure: about this message (the scanner refused its size or its
+ * envelope, or erred on it and still answers a ping), or about the scanner (down, slow, or
+ * erring on its ping too): then the run stops and nothing unscanned is delivered.
+ */
+async function scannerFailure(scanner: string, err: unknown, alive: () => Promise<void>): Promise<never> {
+  if (!(err instanceof ProtocolError)) throw err;
+  const ownFault =
+    err.code === 'ESIZE' ||
+    err.code === 'EENVELOPE' ||
+    (err.code === 'EPROTOCOL' &&
+      (err.responseCode ?? 400) >= 400 &&
+      (await alive().then(
+        () => true,
+        () => false,
+      )));
+  if (ownFault) throw new MessageError(`${scanner} failed on this message (${err.message})`, err.code, { cause: err }); // prettier-ignore
+  throw new ProtocolError(
+    `${scanner} unavailable (${err.message}); nothing unscanned was delivered`,
+    'ESCANNER',
+  );
 }
 
 export async function applyFilters(
@@ -47,9 +62,12 @@ export async function applyFilters(
     antivirusSkipped = spool.size > maxStreamBytes;
     if (!antivirusSkipped) {
       const clamd = new ClamdClient(config.clamd, { maxStreamBytes });
+      const timeoutMs = config.clamd.timeoutSeconds * 1000;
       const scan = await clamd
-        .scanStream(spool.stream(), { timeoutMs: config.clamd.timeoutSeconds * 1000, signal })
-        .catch((err: unknown) => unavailable('antivirus (clamd)', err));
+        .scanStream(spool.stream(), { timeoutMs, signal })
+        .catch((err: unknown) =>
+          scannerFailure('antivirus (clamd)', err, () => clamd.ping({ timeoutMs, signal })),
+        );
       if (scan.infected) return { kind: 'infected', virus: scan.virus ?? 'unknown' };
     }
   }
@@ -58,12 +76,13 @@ export async function applyFilters(
     return { kind: 'deliver', spam: false, headers: [], skipped: [...skipped] };
   const message = spool.size <= SPAM_SCAN_MAX_BYTES ? await bufferOf(spool) : undefined;
   if (!message) return { kind: 'deliver', spam: false, headers: [], skipped: [...skipped, 'antispam'] };
+  const rspamd = { url: config.rspamd.url, timeoutMs: config.rspamd.timeoutSeconds * 1000, signal };
   const result = await scanMessage(
     message,
     // Rspamd flags a recipient without a domain as BROKEN_HEADERS: pass only full addresses.
     { from: envelope.from, ...(envelope.rcpt.includes('@') ? { rcpt: envelope.rcpt } : {}) },
-    { url: config.rspamd.url, timeoutMs: config.rspamd.timeoutSeconds * 1000, signal },
-  ).catch((err: unknown) => unavailable('antispam (rspamd)', err));
+    rspamd,
+  ).catch((err: unknown) => scannerFailure('antispam (rspamd)', err, () => pingRspamd(rspamd)));
   if (result.action === 'reject' && config.getmail.rejectedSpam === 'discard')
     return { kind: 'discard', score: result.score };
   const lines = spamHeaders(result, { subjectPrefix: config.getmail.spamSubjectPrefix, subject });

@@ -8,6 +8,7 @@ import { localMessageExists } from '../../mail/imap.js';
 import type { JobContext, StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
 import { getmail, type GetmailDeps } from './processor.js';
+import { localMailbox } from './rebuild.js';
 import { openRemote } from './remote.js';
 import { getmailContract } from './schema.js';
 import { SeenUidStore } from './state.js';
@@ -15,27 +16,14 @@ import { TRACE_HEADER } from './trace.js';
 
 /** Looks for the trace header in the user's local mailbox, as Dovecot's master user. */
 async function localHasTrace(connector: ConnectorConfig, trace: string, ctx: JobContext): Promise<boolean> {
-  const { imap, masterUser, masterPasswordFile } = ctx.config.dovecot;
-  if (!masterPasswordFile) {
+  const opts = localMailbox(connector, ctx);
+  if (!opts) {
     throw new PermanentJobError(
       `getmail ${connector.id}: a delivery was interrupted and cannot be checked without dovecot.masterPasswordFile in the config`,
       'ENOMASTER',
     );
   }
-  return localMessageExists(
-    {
-      host: imap.host,
-      port: imap.port,
-      security: imap.security,
-      verifyCertificate: imap.verifyCertificate,
-      user: connector.deliverTo,
-      masterUser,
-      masterPassword: masterPasswordFile.reveal(),
-      signal: ctx.signal,
-    },
-    TRACE_HEADER,
-    trace,
-  );
+  return localMessageExists(opts, TRACE_HEADER, trace);
 }
 
 export const realDeps: GetmailDeps = { openRemote, localHasTrace };
@@ -46,22 +34,24 @@ function ago(ms: number | undefined): string {
   return min < 1 ? 'just now' : min < 120 ? `${min} min ago` : `${Math.round(min / 60)} h ago`;
 }
 
-/** One row per connector: last run, outcome and consecutive failures. */
+/** One row per connector: last run, outcome, consecutive failures and held messages. */
 async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
   return Promise.all(
     ctx.config.connectors.map(async (c) => {
-      const stats = await new SeenUidStore(ctx.redis, ctx.key, c.id, 1).stats();
+      const store = new SeenUidStore(ctx.redis, ctx.key, c.id, 1);
+      const [stats, held] = await Promise.all([store.stats(), store.held()]);
       const last = stats.lastResult as { delivered?: number } | undefined;
       const summary = !c.enabled
         ? 'disabled'
         : stats.consecutiveFailures > 0
           ? `failing (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
           : `ok ${ago(stats.lastSuccessAt)}${last ? `, ${last.delivered ?? 0} delivered` : ''}`;
+      const heldNote = held.length > 0 ? `; ${held.length} held (${held.map((h) => `${h.messageId ?? h.key}: ${h.reason}`).join('; ')})` : ''; // prettier-ignore
       return {
         target: c.id,
-        summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${summary}`,
-        alert: c.enabled && stats.consecutiveFailures > 0,
-        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, ...stats },
+        summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${summary}${heldNote}`,
+        alert: (c.enabled && stats.consecutiveFailures > 0) || held.length > 0,
+        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, ...stats, held }, // prettier-ignore
       };
     }),
   );

@@ -36,7 +36,10 @@ export interface RemoteSession {
 }
 
 /** The key under which a remote message is remembered (per account). */
-export function messageKey(folder: RemoteFolder, msg: RemoteMessage): string {
+export function messageKey(
+  folder: Pick<RemoteFolder, 'name' | 'validity'>,
+  msg: Pick<RemoteMessage, 'id'>,
+): string {
   return `${encodeURIComponent(folder.name)}:${folder.validity}/${msg.id}`;
 }
 

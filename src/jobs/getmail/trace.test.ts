@@ -5,9 +5,11 @@ import {
   headerSection,
   headerValue,
   messageIdentity,
+  parseTraceValue,
   receivedHeader,
   traceValue,
 } from './trace.js';
+import { messageKey } from './source.js';
 
 const msg = Buffer.from(
   'Return-Path: <bounce@example.org>\r\nMessage-ID:\r\n <abc@example.org>\r\nSubject: hi\r\n\r\nbody\r\nMessage-ID: <not-a-header>\r\n',
@@ -21,6 +23,43 @@ describe('getmail trace headers', () => {
     );
     expect(traceValue('john@x', 'Sent Items', '7', '1')).toBe('john@x Sent%20Items:7/1;');
     expect(traceValue('john@x', undefined, 'pop3', 'UID-0001')).toBe('john@x pop3/UID-0001;');
+  });
+
+  it('parses back every trace it writes, to the key the message is remembered by', () => {
+    const cases: [string | undefined, string, string][] = [
+      ['INBOX', '123', '5'],
+      ['Sent Items', '7', '1'],
+      ['Ärger/2026:Q1 100%', '1700000000', '42'],
+      ['inbox', '9', '3'], // only `INBOX` itself is left out of the value
+      [undefined, 'pop3', 'UID-0001'],
+      [undefined, 'pop3', '000001a3/4f;x:y%20;'], // a UIDL may hold any printable ASCII but space
+    ];
+    for (const [folder, validity, id] of cases) {
+      const parsed = parseTraceValue('john@x.com', traceValue('john@x.com', folder, validity, id));
+      expect(parsed).toEqual({ folder: folder ?? 'INBOX', validity, id });
+      expect(messageKey({ name: parsed!.folder, validity }, { id })).toBe(
+        messageKey({ name: folder ?? 'INBOX', validity }, { id }),
+      );
+    }
+  });
+
+  it("parses only this account's well-formed traces", () => {
+    const of = (account: string) => traceValue(account, 'INBOX', '123', '5');
+    expect(parseTraceValue('john@x.com', of('john@x.com.au'))).toBeUndefined();
+    expect(parseTraceValue('john@x.com', of('JOHN@x.com'))).toBeUndefined();
+    expect(parseTraceValue('john', of('john x'))).toBeUndefined(); // `x 123/5;` is no value of ours
+    expect(parseTraceValue('john x', of('john x'))).toEqual({ folder: 'INBOX', validity: '123', id: '5' });
+    for (const bad of [
+      '123/5',
+      '123/;',
+      '/5;',
+      'abc/5;',
+      'pop3/a b;',
+      'Sent:pop/1;',
+      '%E0%A4:1/2;',
+      'a:b:1/2;',
+    ])
+      expect(parseTraceValue('john@x.com', `john@x.com ${bad}`), bad).toBeUndefined();
   });
 
   it('reads headers only from the header section, unfolded', () => {

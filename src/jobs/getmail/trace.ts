@@ -24,6 +24,32 @@ export function traceValue(
   return `${account} ${where}/${id};`;
 }
 
+/** Where a trace value says its message came from: `folder` is `INBOX` when the value names none. */
+export interface TracedMessage {
+  folder: string;
+  validity: string;
+  id: string;
+}
+
+/**
+ * The inverse of {@link traceValue} for `account`'s own traces; undefined for another
+ * account's (`john@x.com` is not `john@x.com.au`) or a malformed value. After the account, a
+ * value has no white space: folders are percent-encoded, IMAP UIDs are digits and POP3 UIDLs
+ * are printable ASCII without spaces (RFC 1939 7, where `;` and `/` may occur: the last `;`
+ * ends the value, the first `/` ends the folder part).
+ */
+export function parseTraceValue(account: string, value: string): TracedMessage | undefined {
+  if (!value.startsWith(`${account} `)) return undefined;
+  const m = /^(?:([^\s:/;]+):(\d+)|(\d+|pop3))\/([\x21-\x7e]+);$/.exec(value.slice(account.length + 1));
+  if (!m) return undefined;
+  try {
+    const folder = m[1] === undefined ? 'INBOX' : decodeURIComponent(m[1]);
+    return { folder, validity: m[2] ?? m[3]!, id: m[4]! };
+  } catch {
+    return undefined; // a malformed percent-encoding: not a value we wrote
+  }
+}
+
 /** RFC 5322 date, e.g. `Tue, 25 Nov 2026 09:00:00 +0000`. */
 export function rfc5322Date(d: Date): string {
   return d.toUTCString().replace(/GMT$/, '+0000');

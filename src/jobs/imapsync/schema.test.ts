@@ -4,7 +4,12 @@ import { InvalidPayloadError } from '../../core/errors.js';
 import { parsePayload } from '../../worker/execute.js';
 import { imapsyncContract } from './schema.js';
 
-const sealed = sealWithKey('pw', Buffer.alloc(32, 1));
+const sealed = sealWithKey('pw', Buffer.alloc(32, 1), {
+  host: 'imap.example.com',
+  port: 993,
+  username: 'john@example.com',
+  field: 'password',
+});
 const remote = { host: 'imap.example.com', username: 'john@example.com', password: sealed };
 
 function failure(payload: unknown): string {
@@ -42,6 +47,50 @@ describe('imapsync payload', () => {
         },
       }),
     ).toMatch(/adhoc\.remote\.admin\.password: must be sealed/);
+  });
+
+  it('refuses a value sealed for no host (mjs1.), saying to seal it again', () => {
+    const old = `mjs1.${'A'.repeat(60)}`;
+    expect(failure({ adhoc: { localUser: 'john', remote: { ...remote, password: old } } })).toMatch(
+      /adhoc\.remote\.password: sealed by an older mailjobs for no particular host \("mjs1\."\): seal it again for this host, port and user \(mailjobs seal --host/,
+    );
+  });
+
+  it.each([
+    ['imap.example.com\r\nX-Injected: 1', /white space, line breaks/],
+    ['-oProxyCommand=evil', /must not start with "-"/],
+    ['imap.example.com:993', /must be a host name/],
+    ['[::1]', /must be a host name/],
+    ['imap..example.com', /must be a host name/],
+    ['under_score.example.com', /must be a host name/],
+  ])('refuses the host %j', (host, problem) => {
+    const msg = failure({ adhoc: { localUser: 'john', remote: { ...remote, host } } });
+    expect(msg).toMatch(/adhoc\.remote\.host: /);
+    expect(msg).toMatch(problem);
+  });
+
+  it('takes host names and IP literals', () => {
+    for (const host of [
+      'imap.example.com',
+      'mail-1.example.co.uk',
+      '192.0.2.7',
+      '2001:db8::7',
+      'localhost',
+    ]) {
+      expect(parsePayload(imapsyncContract, { adhoc: { localUser: 'john', remote: { ...remote, host } } }).adhoc!.remote.host).toBe(host); // prettier-ignore
+    }
+  });
+
+  it('refuses a folder pattern that backtracks catastrophically, naming the field', () => {
+    for (const [options, field] of [
+      [{ exclude: ['^ok$', '(a+)+$'] }, 'adhoc.options.exclude[1]'],
+      [{ include: ['(.*)*x'] }, 'adhoc.options.include[0]'],
+      [{ include: ['.*a.*b'] }, 'adhoc.options.include[0]'],
+    ] as const) {
+      expect(failure({ adhoc: { localUser: 'john', remote, options } })).toContain(
+        `invalid imapsync payload: ${field}: pattern refused: `,
+      );
+    }
   });
 
   it('names what is wrong', () => {

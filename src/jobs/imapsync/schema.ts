@@ -4,20 +4,24 @@
  * `mailjobs/client`): job data never holds a plaintext password.
  */
 import { z } from 'zod';
+import { hostName } from '../../config/host.js';
 import { syncOptions } from '../../config/sync-options.js';
-import { SEALED_PREFIX } from '../../core/crypto.js';
+import { SEALED_PREFIX, UNBOUND_MESSAGE, UNBOUND_SEALED_PREFIX } from '../../core/crypto.js';
 import type { JobContract } from '../types.js';
 
-const sealed = z
-  .string()
-  .refine(
-    (v) => v.startsWith(SEALED_PREFIX),
-    `must be sealed with the mailjobs secrets key ("${SEALED_PREFIX}...": mailjobs seal, or sealSecret from mailjobs/client); a plaintext password is refused`,
-  );
+const sealed = z.string().superRefine((v, ctx) => {
+  if (v.startsWith(SEALED_PREFIX)) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: v.startsWith(UNBOUND_SEALED_PREFIX)
+      ? UNBOUND_MESSAGE
+      : `must be sealed with the mailjobs secrets key for this host, port and user ("${SEALED_PREFIX}...": mailjobs seal, or sealSecret from mailjobs/client); a plaintext password is refused`,
+  });
+});
 
 const adhocRemote = z
   .strictObject({
-    host: z.string().min(1),
+    host: hostName,
     port: z.number().int().min(1).max(65535).optional(),
     security: z.enum(['tls', 'starttls', 'none']).default('tls'),
     verifyCertificate: z.boolean().default(true),

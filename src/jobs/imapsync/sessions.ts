@@ -7,7 +7,12 @@
 import type { ImapFlow } from 'imapflow';
 import { PermanentJobError } from '../../core/errors.js';
 import { ImapAppender } from '../../mail/imap-append.js';
-import { type ImapConnectOptions, connectImap, masterUserLogin } from '../../mail/imap-connect.js';
+import {
+  type ImapConnectOptions,
+  connectImap,
+  defaultImapPort,
+  masterUserLogin,
+} from '../../mail/imap-connect.js';
 import type { JobContext } from '../types.js';
 import { type Side, sideFailure } from './outcome.js';
 import type { ResolvedTask } from './task.js';
@@ -42,7 +47,8 @@ function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
   const r = task.remote;
   const source: ImapConnectOptions = {
     host: r.host,
-    port: r.port ?? (r.security === 'tls' ? 993 : 143),
+    ...(r.address !== undefined ? { address: r.address } : {}),
+    port: r.port ?? defaultImapPort(r.security),
     security: r.security,
     verifyCertificate: r.verifyCertificate,
     ...remoteLogin(task),

@@ -1,13 +1,16 @@
 /**
  * A payload resolved into the task to run: a configured task from `sync:`, or an ad-hoc one
- * whose sealed credentials are opened here with the secrets key (and only held as `Secret`s,
- * which never print their value). The payload's run modes override the task's options.
+ * whose host is checked against `imapsync.adhoc` and whose sealed credentials are opened here
+ * with the secrets key, for that host, port and user only (and only held as `Secret`s, which
+ * never print their value). The payload's run modes override the task's options.
  */
 import type { SyncOptions } from '../../config/sync-options.js';
 import type { RemoteAccount, RemoteLogin } from '../../config/sync-schema.js';
-import { SecretBox } from '../../core/crypto.js';
+import { type SealPurpose, type SealedField, SecretBox } from '../../core/crypto.js';
 import { PermanentJobError } from '../../core/errors.js';
+import { type ImapSecurity, defaultImapPort } from '../../mail/imap-connect.js';
 import type { JobContext } from '../types.js';
+import { checkAdhocHost } from './adhoc-host.js';
 import { type AdhocTask, type ImapsyncPayload, adhocTarget } from './schema.js';
 
 /** The task a run works on, secrets opened (as `Secret`s). */
@@ -15,7 +18,8 @@ export interface ResolvedTask {
   /** The job target and state key: the task id, or `adhoc:<user><<remote user>@<host>`. */
   target: string;
   localUser: string;
-  remote: RemoteAccount;
+  /** `address`: an ad-hoc task's host, resolved and checked once, connected to on every (re)connect. */
+  remote: RemoteAccount & { address?: string };
   options: SyncOptions;
 }
 
@@ -28,19 +32,34 @@ function withModes(options: SyncOptions, p: ImapsyncPayload): SyncOptions {
   };
 }
 
+/**
+ * The one login an ad-hoc task's sealed `field` may be sent to: the dashboard's sealing and the
+ * opening here agree on it, with the port a missing `port` stands for (`mailjobs seal` is
+ * given the port).
+ */
+export function sealPurpose(
+  remote: { host: string; port?: number | undefined; security: ImapSecurity; username: string },
+  field: SealedField,
+): SealPurpose {
+  return {
+    host: remote.host,
+    port: remote.port ?? defaultImapPort(remote.security),
+    username: remote.username,
+    field,
+  };
+}
+
 async function adhocLogin(t: AdhocTask, box: SecretBox): Promise<RemoteLogin> {
   const r = t.remote;
+  const open = (sealed: string, field: SealedField) =>
+    box.open(sealed, sealPurpose(r, field), `adhoc.remote.${field}`);
   if (r.admin) {
-    const password = await box.open(r.admin.password, 'adhoc.remote.admin.password');
+    const password = await open(r.admin.password, 'admin.password');
     return r.admin.method === 'authzid'
       ? { kind: 'authzid', username: r.username, admin: r.admin.user, password }
       : { kind: 'master', username: r.username, admin: r.admin.user, separator: r.admin.separator, password };
   }
-  return {
-    kind: 'user',
-    username: r.username,
-    password: await box.open(r.password!, 'adhoc.remote.password'),
-  };
+  return { kind: 'user', username: r.username, password: await open(r.password!, 'password') };
 }
 
 /** The task of `payload`; `{ disabled }` for a configured task that is switched off. */
@@ -62,12 +81,14 @@ export async function resolveTask(
     };
   }
   const t = payload.adhoc!;
+  const address = await checkAdhocHost(t.remote.host, ctx.config.imapsync.adhoc);
   const box = new SecretBox(ctx.config.secrets.keyFile);
   return {
     target: adhocTarget(t),
     localUser: t.localUser,
     remote: {
       host: t.remote.host,
+      address,
       port: t.remote.port,
       security: t.remote.security,
       verifyCertificate: t.remote.verifyCertificate,
