@@ -6,7 +6,9 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['src/**/*.test.ts'], environment: 'node' },
+        // A bound, not a measure: scrypt at its real cost or a spawned process can take seconds on a
+        // loaded machine, and the default 5 s made such tests fail there.
+        test: { name: 'unit', include: ['src/**/*.test.ts'], environment: 'node', testTimeout: 30_000 },
       },
       {
         test: {

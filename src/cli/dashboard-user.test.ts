@@ -1,8 +1,11 @@
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { hashPassword } from '../dashboard/password.js';
-import { setUserInYaml } from './dashboard-user.js';
+import { setUserInYaml, writeConfigFile } from './dashboard-user.js';
 
 const cheap = { N: 1024, r: 8, p: 1 };
 
@@ -52,5 +55,23 @@ describe('dashboard add-user: the YAML edit', () => {
         {},
       ),
     ).toThrow(/\/etc\/m\.yaml: dashboard\.users\[0\]\.passwordHash: must be "scrypt\$N\$r\$p\$salt\$hash"/);
+  });
+});
+
+describe('dashboard add-user: the file it writes', () => {
+  const modeAfterWrite = (before: number) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mailjobs-adduser-')), 'mailjobs.yaml');
+    writeFileSync(file, 'redis: {}\n');
+    chmodSync(file, before);
+    writeConfigFile(file, 'dashboard: {}\n');
+    expect(readFileSync(file, 'utf8')).toBe('dashboard: {}\n');
+    return statSync(file).mode & 0o777;
+  };
+
+  it('takes every permission from others: world-readable becomes 0600; 0640 (the group) and 0600 are kept', () => {
+    expect(modeAfterWrite(0o644)).toBe(0o600);
+    expect(modeAfterWrite(0o666)).toBe(0o600);
+    expect(modeAfterWrite(0o640)).toBe(0o640);
+    expect(modeAfterWrite(0o600)).toBe(0o600);
   });
 });

@@ -3,7 +3,7 @@
  * echo on a terminal; a pipe works for scripts), hashes it with scrypt and writes the user into
  * the config file's `dashboard.users`, keeping the file's comments and layout (yaml Document).
  */
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { configPath, parseConfig } from '../config/load.js';
 import { hashPassword } from '../dashboard/password.js';
@@ -71,6 +71,20 @@ export function setUserInYaml(
   return doc.toString();
 }
 
+/**
+ * Replaces the config file by `text` atomically. It holds password hashes (offline guessing
+ * targets), so others lose every permission: a file others could read becomes 0600, a
+ * stricter one (0600, or 0640 to the service's group) keeps its mode.
+ */
+export function writeConfigFile(file: string, text: string): void {
+  const before = statSync(file).mode & 0o777;
+  const mode = before & 0o007 ? 0o600 : before;
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode); // whatever the umask
+  renameSync(tmp, file);
+}
+
 export async function addUserCommand(args: CliArgs, deps: CliDeps): Promise<number> {
   const name = args.positionals[2];
   const role = args.role ?? 'viewer';
@@ -88,9 +102,7 @@ export async function addUserCommand(args: CliArgs, deps: CliDeps): Promise<numb
   const passwordHash = await hashPassword(password);
   const after = setUserInYaml(before, { name, role, passwordHash });
   parseConfig(after, file); // never write a file that would not load
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, after, { mode: statSync(file).mode & 0o777 });
-  renameSync(tmp, file);
+  writeConfigFile(file, after);
   deps.out(
     `${name} (${role}) written to ${file}. A running mailjobs picks it up on SIGHUP (e.g. systemctl reload mailjobs, or kill -HUP <pid>) or on restart.`,
   );

@@ -4,6 +4,7 @@
  */
 import { startDashboard } from '../dashboard/server.js';
 import { announceRedis, openRuntime } from '../runtime.js';
+import { exposedFileWarnings } from '../config/file-modes.js';
 import type { CliArgs, CliDeps } from './io.js';
 import { reloadConfig, untilStopSignal } from './serve.js';
 
@@ -16,6 +17,7 @@ export async function dashboardCommand(args: CliArgs, deps: CliDeps): Promise<nu
   });
   try {
     await announceRedis(rt);
+    for (const w of exposedFileWarnings(rt.configFile, rt.config)) rt.log.warn(w);
     const server = await startDashboard(rt);
     const sig = await untilStopSignal(() => {
       if (reloadConfig(rt, deps.log))

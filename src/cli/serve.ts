@@ -8,6 +8,7 @@ import { desiredSchedules } from '../scheduler/desired.js';
 import { reconcileSchedules } from '../scheduler/reconcile.js';
 import { announceRedis, openRuntime, type Runtime } from '../runtime.js';
 import { startWorkers } from '../worker/workers.js';
+import { exposedFileWarnings } from '../config/file-modes.js';
 import type { CliArgs, CliDeps } from './io.js';
 
 export type Role = 'start' | 'worker' | 'scheduler';
@@ -50,6 +51,7 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
     startPrivateRedis: true,
   });
   await announceRedis(rt);
+  for (const w of exposedFileWarnings(rt.configFile, rt.config)) rt.log.warn(w);
   const withScheduler = role !== 'worker';
   const withWorkers = role !== 'scheduler';
   if (withScheduler) await reconcile(rt);

@@ -5,11 +5,14 @@
  * logout.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { hostAllowed, securityHeaders } from './headers.js';
+import { writesJobData } from './bull-board.js';
 import { html } from './html.js';
 import { frame } from './layout.js';
 import { verifyPassword } from './password.js';
 import type { LoginRateLimiter } from './rate-limit.js';
-import { randomToken, tokensEqual, type Session, type SessionStore } from './sessions.js';
+import { grantOf, randomToken, tokensEqual, type Session, type SessionStore } from './sessions.js';
 import type { DashboardDeps, Role, SessionUser } from './types.js';
 
 export const SESSION_COOKIE = 'mailjobs_session';
@@ -29,34 +32,9 @@ declare module 'fastify' {
   }
 }
 
-export interface AuthContext extends DashboardDeps {
+export interface AuthContext extends Pick<DashboardDeps, 'rt'> {
   readonly sessions: SessionStore;
   readonly limiter: LoginRateLimiter;
-}
-
-const BASE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-];
-
-function securityHeaders(reply: FastifyReply, bullBoard: boolean): void {
-  // Bull Board's React UI sets style attributes; our pages need no inline style at all.
-  const style = bullBoard ? "style-src 'self' 'unsafe-inline'" : "style-src 'self'";
-  reply.headers({
-    'content-security-policy': [...BASE_CSP, style].join('; '),
-    'x-frame-options': 'DENY',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cross-origin-opener-policy': 'same-origin',
-    'cross-origin-resource-policy': 'same-origin',
-  });
 }
 
 function secureCookie(ctx: AuthContext, req: FastifyRequest): boolean {
@@ -74,10 +52,18 @@ function cookieOptions(ctx: AuthContext, req: FastifyRequest, maxAge?: number) {
   };
 }
 
-/** The session's user as the running config has it now (SIGHUP may have removed or changed it). */
-function currentUser(ctx: AuthContext, name: string): SessionUser | undefined {
+function findUser(ctx: AuthContext, name: string) {
   const u = ctx.rt.config.dashboard.users.find((x) => x.name === name);
-  return u ? { name: u.name, role: u.role } : undefined;
+  return u && { name: u.name, role: u.role, passwordHash: u.passwordHash.reveal() };
+}
+
+/**
+ * The session's user as the running config has it now; undefined when a reload (SIGHUP)
+ * removed the user or changed their password or role since the login: that ends the session.
+ */
+function currentUser(ctx: AuthContext, session: Session): SessionUser | undefined {
+  const u = findUser(ctx, session.user);
+  return u && tokensEqual(grantOf(u), session.grant) ? { name: u.name, role: u.role } : undefined;
 }
 
 /**
@@ -108,14 +94,23 @@ function isJsonPath(url: string): boolean {
 async function gate(ctx: AuthContext, req: FastifyRequest, reply: FastifyReply) {
   const route = req.routeOptions.url ?? '';
   const bullBoard = route === '/queues' || route.startsWith('/queues/');
-  securityHeaders(reply, bullBoard);
+  securityHeaders(req, reply, bullBoard);
+  if (!hostAllowed(req, ctx.rt.config.dashboard.allowedHosts))
+    return refuse(reply, 421, 'unknown host name: add it to dashboard.allowedHosts');
   const access = req.routeOptions.config.access;
   if (access === 'public') return;
   reply.header('cache-control', 'no-store');
 
   const id = req.cookies[SESSION_COOKIE];
   const session = await ctx.sessions.get(id);
-  const user = session ? currentUser(ctx, session.user) : undefined;
+  const user = session ? currentUser(ctx, session) : undefined;
+  if (session && !user) {
+    await ctx.sessions.destroy(id);
+    ctx.rt.log.info(
+      { user: session.user },
+      'dashboard session ended: user removed, or password or role changed',
+    );
+  }
   if (!session || !user) {
     const path = req.url.split('?')[0]!;
     if (isJsonPath(path) || (req.method !== 'GET' && req.method !== 'HEAD'))
@@ -129,6 +124,12 @@ async function gate(ctx: AuthContext, req: FastifyRequest, reply: FastifyReply) 
   if (bullBoard) {
     if (mutating && !sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused');
     if (mutating && user.role !== 'admin') return refuse(reply, 403, 'read-only user: admin role required');
+    if (writesJobData(req.method, route))
+      return refuse(
+        reply,
+        403,
+        'Bull Board cannot add jobs or change job data here (no validation or sealing): use the dashboard pages or "mailjobs enqueue"',
+      );
     return;
   }
   if (route.startsWith('/api/')) {
@@ -171,10 +172,26 @@ function loginPage(ctx: AuthContext, token: string, message?: string): string {
   });
 }
 
-interface LoginBody {
-  user?: string;
-  password?: string;
-  _csrf?: string;
+/** The login and logout forms: plain text fields; anything else (a repeated field) is a 400. */
+const formField = z.string().max(1024).optional();
+const loginForm = z.object({ user: formField, password: formField, _csrf: formField });
+const logoutForm = z.object({ _csrf: formField });
+
+/**
+ * Login and logout take form bodies only: refused (400) before any parser runs, so a JSON
+ * body (an object as `_csrf`, deep nesting) never reaches them.
+ */
+async function formOnly(req: FastifyRequest, reply: FastifyReply) {
+  const header = req.headers['content-type'];
+  if (header === undefined) return; // no body: an empty form (its token is missing, so 403)
+  if (header.split(';')[0]!.trim().toLowerCase() !== 'application/x-www-form-urlencoded')
+    return refuse(reply, 400, 'a form body (application/x-www-form-urlencoded) is expected');
+}
+
+function readForm<T>(schema: z.ZodType<T>, req: FastifyRequest, reply: FastifyReply): T | undefined {
+  const r = schema.safeParse(req.body ?? {});
+  if (!r.success) void refuse(reply, 400, `malformed form field: ${String(r.error.issues[0]?.path[0])}`);
+  return r.data;
 }
 
 /** Registers the gate and the login/logout routes. */
@@ -204,27 +221,28 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
     return showLogin(req, reply, 200);
   });
 
-  app.post<{ Body: LoginBody }>('/login', { config: { access: 'public' } }, async (req, reply) => {
-    const body = (req.body ?? {}) as LoginBody;
+  app.post('/login', { config: { access: 'public' }, onRequest: formOnly }, async (req, reply) => {
+    const body = readForm(loginForm, req, reply);
+    if (!body) return reply;
     if (!tokensEqual(body._csrf, req.cookies[LOGIN_CSRF_COOKIE]))
       return showLogin(req, reply, 403, 'The form expired; please log in again.');
-    const name = String(body.user ?? '').slice(0, 200);
-    const password = String(body.password ?? '');
-    const wait = await ctx.limiter.retryAfter(req.ip, name);
-    if (wait > 0) {
-      ctx.rt.log.warn({ user: name, address: req.ip, retryAfter: wait }, 'dashboard login rate-limited');
-      reply.header('retry-after', String(wait));
-      return showLogin(req, reply, 429, `Too many failed logins; try again in ${Math.ceil(wait / 60)} min.`);
+    const name = (body.user ?? '').slice(0, 200);
+    const refused = await ctx.limiter.attempt(req.ip, name);
+    if (refused) {
+      const { scope, retryAfter } = refused;
+      ctx.rt.log.warn({ user: name, address: req.ip, scope, retryAfter }, 'dashboard login rate-limited');
+      reply.header('retry-after', String(retryAfter));
+      const wait = retryAfter < 120 ? `${retryAfter} s` : `${Math.ceil(retryAfter / 60)} min`;
+      return showLogin(req, reply, 429, `Too many failed logins; try again in ${wait}.`);
     }
-    const account = ctx.rt.config.dashboard.users.find((u) => u.name === name);
-    if (!(await verifyPassword(password, account?.passwordHash.reveal())) || !account) {
-      await ctx.limiter.recordFailure(req.ip, name);
+    const account = findUser(ctx, name);
+    if (!(await verifyPassword(body.password ?? '', account?.passwordHash)) || !account) {
       ctx.rt.log.warn({ user: name, address: req.ip }, 'dashboard login failed');
       return showLogin(req, reply, 401, 'Wrong user name or password.');
     }
-    await ctx.limiter.recordSuccess(name);
+    await ctx.limiter.succeeded(req.ip, name);
     const lifetime = ctx.rt.config.dashboard.sessionHours * 3600;
-    const { id } = await ctx.sessions.create(account.name, lifetime);
+    const { id } = await ctx.sessions.create(account.name, grantOf(account), lifetime);
     ctx.rt.log.info({ user: account.name, role: account.role, address: req.ip }, 'dashboard login');
     return reply
       .clearCookie(LOGIN_CSRF_COOKIE, cookieOptions(ctx, req))
@@ -232,10 +250,11 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
       .redirect('/', 303);
   });
 
-  app.post<{ Body: { _csrf?: string } }>('/logout', async (req, reply) => {
+  app.post('/logout', { onRequest: formOnly }, async (req, reply) => {
     const session = req.dashboardSession!;
-    if (!tokensEqual((req.body ?? {})._csrf, session.csrf))
-      return refuse(reply, 403, 'missing or wrong CSRF token');
+    const body = readForm(logoutForm, req, reply);
+    if (!body) return reply;
+    if (!tokensEqual(body._csrf, session.csrf)) return refuse(reply, 403, 'missing or wrong CSRF token');
     await ctx.sessions.destroy(session.id);
     ctx.rt.log.info({ user: session.user }, 'dashboard logout');
     return reply.clearCookie(SESSION_COOKIE, cookieOptions(ctx, req)).redirect('/login', 303);

@@ -1,31 +1,35 @@
 /**
  * Bull Board at `/queues`, one board entry per queue of the runtime. Job data, return values
- * and progress go through `redact`; the "add job" form gets the payload's JSON Schema.
- * Access (session, admin role, same origin for its mutating calls) is the gate's (auth.ts).
+ * and progress go through `redact`. Access (session, admin role, same origin for its mutating
+ * calls) is the gate's (auth.ts), which also refuses Bull Board's writes of job data.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import { jsonSchemas } from '../client/json-schemas.js';
 import type { Runtime } from '../runtime.js';
 import { redact } from './redact.js';
 
 export const BULL_BOARD_PATH = '/queues';
 
+/**
+ * Bull Board's "add job" (and "duplicate") and "update data" store what they are given as job
+ * data: no payload validation and no sealing of passwords, unlike `enqueue` and the pages.
+ * Bull Board 9.10 has no option to turn off just these, so the gate refuses their routes.
+ */
+const JOB_DATA_WRITES = new Set([
+  `POST ${BULL_BOARD_PATH}/api/queues/:queueName/add`,
+  `PATCH ${BULL_BOARD_PATH}/api/queues/:queueName/:jobId/update-data`,
+]);
+
+export function writesJobData(method: string, route: string): boolean {
+  return JOB_DATA_WRITES.has(`${method} ${route}`);
+}
+
 export async function registerBullBoard(app: FastifyInstance, rt: Runtime): Promise<void> {
-  const schemas = jsonSchemas();
   const adapters = [...rt.queues.entries()].map(([name, queue]) => {
     const def = rt.jobs.find((j) => j.name === name);
-    const {
-      $id: _id,
-      title: _title,
-      ...jobDataSchema
-    } = (schemas[`${name}.json`] ?? {}) as Record<string, unknown>;
-    const adapter = new BullMQAdapter(queue, {
-      description: def?.summary ?? '',
-      ...(Object.keys(jobDataSchema).length ? { jobDataSchema } : {}),
-    });
+    const adapter = new BullMQAdapter(queue, { description: def?.summary ?? '' });
     adapter.setFormatter('data', (data: unknown) => redact(data));
     adapter.setFormatter('returnValue', (value: unknown) => redact(value));
     adapter.setFormatter('progress', (value: unknown) => redact(value));

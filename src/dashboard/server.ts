@@ -7,6 +7,7 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { SharedQueueListing } from '../jobs/queue-monitor/index.js';
 import type { Runtime } from '../runtime.js';
 import { registerApiRoutes } from './api.js';
 import { registerAssets } from './assets-route.js';
@@ -14,7 +15,7 @@ import { registerAuth } from './auth.js';
 import { registerBullBoard } from './bull-board.js';
 import { frame } from './layout.js';
 import { pages as defaultPages } from './pages/index.js';
-import { LoginRateLimiter, redisCounters } from './rate-limit.js';
+import { LoginRateLimiter } from './rate-limit.js';
 import { SessionStore } from './sessions.js';
 import type { DashboardDeps, PageModule } from './types.js';
 
@@ -55,10 +56,15 @@ function registerPages(app: FastifyInstance, pages: readonly PageModule[], deps:
   }
 }
 
+/** What pages and API handlers share for the server's lifetime. */
+export function dashboardDeps(rt: Runtime): DashboardDeps {
+  return { rt, queueListing: new SharedQueueListing() };
+}
+
 /** Builds the server without listening (tests may `inject`). */
 export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<FastifyInstance> {
   const pages = opts.pages ?? defaultPages;
-  const deps: DashboardDeps = { rt };
+  const deps = dashboardDeps(rt);
   const app = Fastify({
     loggerInstance: rt.log.child({ component: 'dashboard' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -70,7 +76,7 @@ export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): 
   registerAuth(app, {
     rt,
     sessions: new SessionStore(rt.redis, rt.key),
-    limiter: new LoginRateLimiter(redisCounters(rt.redis), rt.key, () => rt.config.dashboard.loginLimits),
+    limiter: new LoginRateLimiter(rt.redis, rt.key, () => rt.config.dashboard.loginLimits),
   });
   registerAssets(app);
   registerPages(app, pages, deps);

@@ -1,7 +1,8 @@
 /**
  * Dashboard sessions in Redis. The browser holds a random id (cookie); Redis holds only its
  * SHA-256, so a Redis dump or `MONITOR` does not hand out live sessions. Each session has its
- * own CSRF token and ends `sessionHours` after login, or at logout.
+ * own CSRF token and ends `sessionHours` after login, at logout, or when its user's password or
+ * role changes (or the user is removed) in the config.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,6 +11,15 @@ export interface Session {
   user: string;
   csrf: string;
   createdAt: number;
+  /** `grantOf` the user at login: a session whose user's password or role changed since ends. */
+  grant: string;
+}
+
+/** A digest of what a login proved (name, role, password hash), kept in the session. */
+export function grantOf(user: { name: string; role: string; passwordHash: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([user.name, user.role, user.passwordHash]))
+    .digest('base64url');
 }
 
 /** 32 random bytes, base64url: session ids and CSRF tokens. */
@@ -38,9 +48,13 @@ export class SessionStore {
   }
 
   /** Starts a session; returns its id (for the cookie only) and the session. */
-  async create(user: string, lifetimeSeconds: number): Promise<{ id: string; session: Session }> {
+  async create(
+    user: string,
+    grant: string,
+    lifetimeSeconds: number,
+  ): Promise<{ id: string; session: Session }> {
     const id = randomToken();
-    const session: Session = { user, csrf: randomToken(), createdAt: Date.now() };
+    const session: Session = { user, grant, csrf: randomToken(), createdAt: Date.now() };
     await this.redis.set(this.keyOf(id), JSON.stringify(session), 'EX', Math.ceil(lifetimeSeconds));
     return { id, session };
   }

@@ -4,6 +4,7 @@
  * routes its script calls. The server enforces every rule below, so a page cannot forget one.
  */
 import type { z } from 'zod';
+import type { SharedQueueListing } from '../jobs/queue-monitor/index.js';
 import type { Runtime } from '../runtime.js';
 import type { SafeHtml } from './html.js';
 
@@ -19,6 +20,8 @@ export interface SessionUser {
 export interface DashboardDeps {
   /** The running config, Redis, queues and jobs (the config follows SIGHUP reloads). */
   readonly rt: Runtime;
+  /** The Queue page's listing: one `postqueue -j` at a time for all its visitors. */
+  readonly queueListing: SharedQueueListing;
 }
 
 /**

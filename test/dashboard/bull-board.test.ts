@@ -58,8 +58,6 @@ describe('Bull Board', () => {
     expect(text).toContain('[redacted]');
     expect(text).not.toContain(sealed);
     expect(text).not.toContain(SEALED_PREFIX);
-    const schema = await (await s.call('GET', '/queues/api/queues/getmail/job-data-schema')).json();
-    expect(JSON.stringify(schema)).toContain('"account"');
   });
 
   it('loads at /queues for a logged-in user, lists every queue and shows the job, no sealed value on the page', async () => {

@@ -3,7 +3,8 @@
  * path, validates the input with the route's own schema, and passes the session user. Session,
  * CSRF and roles are the server's (and its tests'); these tests are about what handlers do.
  */
-import type { ApiRoute, PageModule, SessionUser } from '../../src/dashboard/types.js';
+import { dashboardDeps } from '../../src/dashboard/server.js';
+import type { ApiRoute, DashboardDeps, PageModule, SessionUser } from '../../src/dashboard/types.js';
 import type { Runtime } from '../../src/runtime.js';
 
 export const admin: SessionUser = { name: 'alice', role: 'admin' };
@@ -27,9 +28,12 @@ export function routeFor(page: PageModule, method: ApiRoute['method'], path: str
   throw new Error(`${page.path}: no route ${method} ${path}`);
 }
 
-/** Calls `method path` of `page` with `input` (parsed by the route's schema) as `user`. */
+/**
+ * Calls `method path` of `page` with `input` (parsed by the route's schema) as `user`; with a
+ * runtime, each call gets fresh deps, as from a server of its own.
+ */
 export async function call<T = unknown>(
-  rt: Runtime,
+  rtOrDeps: Runtime | DashboardDeps,
   page: PageModule,
   method: ApiRoute['method'],
   path: string,
@@ -38,7 +42,8 @@ export async function call<T = unknown>(
 ): Promise<T> {
   const { route, params } = routeFor(page, method, path);
   const parsed = route.input ? route.input.parse(input) : input;
-  return (await route.handle({ input: parsed, params, user }, { rt })) as T;
+  const deps = 'queueListing' in rtOrDeps ? rtOrDeps : dashboardDeps(rtOrDeps);
+  return (await route.handle({ input: parsed, params, user }, deps)) as T;
 }
 
 /** Every route that is not a GET must be for admins only: triggering is never a viewer's. */

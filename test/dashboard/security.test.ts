@@ -1,6 +1,6 @@
 /**
  * The dashboard's gate over real HTTP: nothing without a session, CSRF on every mutation, the
- * viewer refused server-side, login rate limiting, security headers, logout, SIGHUP'd users.
+ * viewer refused server-side, (login limits: hardening.test.ts), security headers, logout, SIGHUP'd users.
  * No worker runs here, so "Fetch now" stays queued.
  */
 import { writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ let configText: string;
 beforeAll(async () => {
   redis = await startRedis();
   const extra = [
-    await dashboardConfigLine('loginLimits: { perAddress: 50, perUser: 3, windowMinutes: 5 }'),
+    await dashboardConfigLine('loginLimits: { perAddress: 50, windowMinutes: 5 }'),
     'connectors:',
     '  - { id: remote@example.org, protocol: pop3, host: 127.0.0.1, port: 1, username: u, password: p, deliverTo: john }',
     '',
@@ -92,25 +92,13 @@ describe('login', () => {
     expect(noToken.res.status).toBe(403);
     expect(noToken.cookies.mailjobs_session).toBeUndefined();
 
-    const ok = await postLogin(dash.url, ADMIN);
-    expect(ok.res.status).toBe(303);
+    // The wrong password holds the name for a second (hardening.test.ts): wait it out.
+    let ok = await postLogin(dash.url, ADMIN);
+    await expect.poll(async () => (ok = await postLogin(dash.url, ADMIN)).res.status, { interval: 250 }).toBe(303); // prettier-ignore
     const cookie = ok.res.headers.getSetCookie().find((c) => c.startsWith('mailjobs_session='))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).not.toMatch(/Secure/); // plain HTTP on 127.0.0.1: no TLS, so not Secure (auto)
-  });
-
-  it('rate-limits failures per user name: 429 with Retry-After, even for the right password', async () => {
-    const who = { name: VIEWER.name, password: 'wrong' };
-    for (let i = 0; i < 3; i++) expect((await postLogin(dash.url, who)).res.status).toBe(401);
-    const limited = await postLogin(dash.url, VIEWER);
-    expect(limited.res.status).toBe(429);
-    expect(Number(limited.res.headers.get('retry-after'))).toBeGreaterThan(200);
-    expect(limited.cookies.mailjobs_session).toBeUndefined();
-    // Kept in Redis under the prefix (hashed names), so every dashboard process shares it.
-    const keys = await dash.rt.redis.keys(dash.rt.key('dashboard', 'login-failures', '*'));
-    expect(keys.length).toBeGreaterThanOrEqual(2);
-    await dash.rt.redis.del(...keys); // let later tests log the viewer in
   });
 });
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { InvalidPayloadError } from '../../core/errors.js';
 import { POSTFIX_QUEUES } from '../../mail/postfix.js';
-import { listQueue, queueSeries, recentActions } from '../../jobs/queue-monitor/index.js';
+import { queueSeries, recentActions } from '../../jobs/queue-monitor/index.js';
 import { postfixTarget, sampleStats } from '../../jobs/queue-monitor/processor.js';
 import { queueMonitorPayload } from '../../jobs/queue-monitor/schema.js';
 import { html, type SafeHtml } from '../html.js';
@@ -70,10 +70,11 @@ const routes: ApiRoute[] = [
     path: '/queue/messages',
     role: 'viewer',
     input: listQuery,
-    async handle(req, { rt }) {
+    async handle(req, { rt, queueListing }) {
       const q = req.input as z.output<typeof listQuery>;
+      const [lastAction] = await recentActions(rt, 1);
       try {
-        return await listQueue(
+        return await queueListing.get(
           postfixTarget(rt.config),
           {
             ...(q.queue ? { queue: q.queue as (typeof POSTFIX_QUEUES)[number][] } : {}),
@@ -84,6 +85,7 @@ const routes: ApiRoute[] = [
             limit: q.limit,
           },
           { timeoutMs: rt.config.postfix.timeoutSeconds * 1000 },
+          lastAction?.jobId,
         );
       } catch (err) {
         if (err instanceof InvalidPayloadError) throw new HttpError(400, err.message);

@@ -20,6 +20,7 @@ export {
   type QueueListQuery,
 } from './listing.js';
 export { queueSeries, recentActions, type QueueAction } from './processor.js';
+export { SharedQueueListing } from './shared-listing.js';
 export type { SeriesPoint } from './series.js';
 
 const DEFAULT_EVERY_SECONDS = 10;
