@@ -1,14 +1,14 @@
 /**
  * Start-up warnings for files that hold secrets and that every local user can read: the
- * config (dashboard password hashes, perhaps passwords) and `secrets.keyFile` (it opens every
- * sealed password in job data).
+ * config once it holds dashboard password hashes (passwords themselves live in files of their
+ * own) and `secrets.keyFile` (it opens every sealed password in job data).
  */
 import { statSync } from 'node:fs';
 import type { Config } from './schema.js';
 
 export function exposedFileWarnings(configFile: string, config: Config): string[] {
   const files = [
-    { path: configFile, holds: 'password hashes' },
+    ...(config.dashboard.users.length > 0 ? [{ path: configFile, holds: 'password hashes' }] : []),
     { path: config.secrets.keyFile, holds: 'the key to sealed job secrets' },
   ];
   return files.flatMap(({ path, holds }) => {
