@@ -128,7 +128,12 @@ export async function settledLog(fx: { log(): string }, user: string, from = 0):
   const unsettled = (log: string): string[] | 'no login yet' => {
     const sessions = [...log.matchAll(login)].map((m) => m[1]!);
     if (sessions.length === 0) return 'no login yet';
-    return sessions.filter((id) => !log.includes(`><${id}>: Info: Disconnected`));
+    // How Dovecot 2.3 ends a session's log: LOGOUT, the client hanging up, or anything else.
+    const ended = (id: string) =>
+      ['Logged out', 'Connection closed', 'Disconnected'].some((how) =>
+        log.includes(`><${id}>: Info: ${how}`),
+      );
+    return sessions.filter((id) => !ended(id));
   };
   await expect.poll(() => unsettled(fx.log().slice(from)), { timeout: 30_000 }).toEqual([]);
   return fx.log().slice(from);
