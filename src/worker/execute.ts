@@ -7,6 +7,7 @@ import { InvalidPayloadError } from '../core/errors.js';
 import { formatPath } from '../config/load.js';
 import { acquireTargetLock, type LockHolder } from '../core/target-lock.js';
 import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
+import { RunRecordStore } from './run-record.js';
 
 /** Validates `raw` against the job's schema; the error names every bad field. */
 export function parsePayload<S extends z.ZodType>(def: JobContract<S>, raw: unknown): z.output<S> {
@@ -63,13 +64,22 @@ export async function executeJob(
       { deadHolder: lock.tookOverFrom },
       'took over the target lock of a process that no longer exists',
     );
+  const runs = new RunRecordStore(ctx.redis, ctx.key);
   const started = Date.now();
+  await runs.started(def.name, target, started);
   try {
     const result = await def.process(payload, { ...ctx, log });
-    log.info({ ...countsOf(result), durationMs: Date.now() - started }, `${def.name} job completed`);
+    const counts = countsOf(result);
+    const durationMs = Date.now() - started;
+    await runs.succeeded(def.name, target, counts, durationMs);
+    log.info({ ...counts, durationMs }, `${def.name} job completed`);
     return result;
   } catch (err) {
-    log.warn({ err, durationMs: Date.now() - started, attempt: ctx.attempt }, `${def.name} job failed`);
+    const durationMs = Date.now() - started;
+    await runs
+      .failed(def.name, target, (err as Error).message, durationMs)
+      .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed run'));
+    log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
     throw err;
   } finally {
     await lock.release();
