@@ -16,6 +16,7 @@ import { freePort } from '../fixtures/ports.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { masterSession } from '../helpers/master-session.js';
+import { VIEWER, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
 import { freshPrefix } from '../helpers/runtime.js';
 
 const DOMAIN = 'mail.test.local';
@@ -61,7 +62,7 @@ async function setup(name: string): Promise<Setup> {
 }
 
 /** A config for `s`: the connector's password right or wrong, alerts as `alerts` says (YAML flow). */
-function configFile(s: Setup, password: string, alerts: string): string {
+function configFile(s: Setup, password: string, alerts: string, extra: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-alerts-'));
   writeFileSync(join(dir, 'password'), password, { mode: 0o600 });
   const file = join(dir, 'mailjobs.yaml');
@@ -76,6 +77,7 @@ function configFile(s: Setup, password: string, alerts: string): string {
       `  masterPasswordFile: ${dovecot.masterPasswordFile}`,
       `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }`,
       `alerts: { to: ${s.postmaster}, from: mailjobs@${DOMAIN}, ${alerts} }`,
+      ...extra,
       'connectors:',
       `  - { id: ${s.connector}, protocol: imap, security: none, host: 127.0.0.1, port: ${dovecot.imapPort}, username: ${remote.user}, passwordFile: ${join(dir, 'password')}, deliverTo: ${s.owner} }`,
     ].join('\n') + '\n',
@@ -212,7 +214,7 @@ describe('alerts by mail through a real Postfix', () => {
   it('with Postfix unreachable, the alert is in the log and in status, with why no mail went', async () => {
     const s = await setup('down');
     const closed = await freePort();
-    const file = configFile(s, 'not-the-password', `smtp: { host: 127.0.0.1, port: ${closed}, timeoutSeconds: 5 }, rules: { signatures: false, noWorker: false }`); // prettier-ignore
+    const file = configFile(s, 'not-the-password', `smtp: { host: 127.0.0.1, port: ${closed}, timeoutSeconds: 5 }, rules: { signatures: false, noWorker: false }`, [await dashboardConfigLine()]); // prettier-ignore
     await failThreeTimes(file, s);
     const r = await alerts(file);
     expect(r.result).toMatchObject({ active: 1, started: 1, mailed: false });
@@ -233,6 +235,22 @@ describe('alerts by mail through a real Postfix', () => {
       /^ {2}! connector-failing:alice-down {2}connector alice-down .*\(since \d+ s ago, not mailed yet\)$/m,
     );
     expect(status).toMatch(new RegExp(`^ {2}! mail {2}mail to ${s.postmaster} fails \\(\\d+ s ago\\): smtp 127\\.0\\.0\\.1:${closed}: `, 'm')); // prettier-ignore
+
+    // The dashboard's Alerts page and its API, as a viewer.
+    const dash = await startTestDashboard(file);
+    try {
+      const viewer = await httpLogin(dash.url, VIEWER);
+      const page = await (await viewer.call('GET', '/alerts')).text();
+      expect(page).toMatch(/<tr class="alert"><td><code>connector-failing:alice-down<\/code><\/td><td>connector alice-down \(alice at 127\.0\.0\.1\) failed 3 runs in a row: .*not mailed yet\)<\/td><\/tr>/); // prettier-ignore
+      expect(page).toMatch(/<p id="alerts-mail" class="bad">mail to pm-down@mail\.test\.local fails /);
+      const api = (await (await viewer.call('GET', '/api/alerts')).json()) as Record<string, unknown>;
+      expect(api).toMatchObject({
+        problems: [{ target: 'connector-failing:alice-down', alert: true, details: { mailed: false } }],
+        mail: { target: 'mail', alert: true },
+      });
+    } finally {
+      await dash.close();
+    }
 
     const test = await cli(['alerts', 'test', '--config', file]);
     expect(test.code).toBe(1);

@@ -43,7 +43,9 @@ function byUser(
 export async function runAlerts(_payload: AlertsPayload, ctx: JobContext): Promise<AlertsResult> {
   const cfg = ctx.config.alerts;
   const now = Date.now();
-  const conditions = cfg.enabled ? evaluateRules(await takeSnapshot(ctx, cfg.rules, now), cfg.rules) : [];
+  // Switched off: nothing is evaluated and nothing mailed, not even "cleared".
+  if (!cfg.enabled) return { active: 0, started: 0, cleared: 0, mailed: false };
+  const conditions = evaluateRules(await takeSnapshot(ctx, cfg.rules, now), cfg.rules);
   const step = stepAlerts(
     await readAlertState(ctx.redis, ctx.key),
     conditions,
