@@ -10,14 +10,19 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/load.js';
+import { closeQueues, openQueues } from '../../src/core/queues.js';
+import { connectRedis } from '../../src/core/redis.js';
+import { contracts } from '../../src/jobs/contracts.js';
 import { registry } from '../../src/jobs/registry.js';
+import { startWorkers } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture, type DovecotUser } from '../fixtures/dovecot.js';
 import { freePort } from '../fixtures/ports.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { masterSession } from '../helpers/master-session.js';
 import { VIEWER, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix } from '../helpers/runtime.js';
+import { freshPrefix, silentLog } from '../helpers/runtime.js';
 
 const DOMAIN = 'mail.test.local';
 let redisFx: RedisFixture;
@@ -255,6 +260,31 @@ describe('alerts by mail through a real Postfix', () => {
     const test = await cli(['alerts', 'test', '--config', file]);
     expect(test.code).toBe(1);
     expect(test.err).toMatch(new RegExp(`^test alert to ${s.postmaster} not sent \\(smtp 127\\.0\\.0\\.1:${closed}\\): SMTP connection failed`)); // prettier-ignore
+  });
+
+  it('a queue with no worker listening is a problem until a worker starts', async () => {
+    const s = await setup('workers');
+    const file = configFile(s, 'unused', `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false }`); // prettier-ignore
+    const names = Object.keys(contracts);
+    expect((await alerts(file)).result).toMatchObject({ active: names.length, mailed: true });
+    expect(await waitForMail(s.postmaster, 1)).toEqual([expect.stringMatching(new RegExp(`\\] ${names.length} problems started$`))]); // prettier-ignore
+    expect((await inbox(s.postmaster))[0]!.source).toContain('no worker listens on queue getmail');
+
+    const config = loadConfig(file, {});
+    const redis = connectRedis(redisFx.url);
+    const queues = openQueues(registry, redisFx.url, config.redis.prefix);
+    const workers = startWorkers({ jobs: registry, config: () => config, redisSettings: { url: redisFx.url }, redis, log: silentLog }); // prettier-ignore
+    try {
+      const fewest = async () =>
+        Math.min(...(await Promise.all([...queues.values()].map((q) => q.getWorkersCount()))));
+      await expect.poll(fewest, { timeout: 30_000 }).toBeGreaterThan(0);
+      expect((await alerts(file)).result).toMatchObject({ active: 0, cleared: names.length, mailed: true });
+      expect((await waitForMail(s.postmaster, 2))[1]).toMatch(new RegExp(`\\] ${names.length} cleared$`));
+    } finally {
+      await workers.close();
+      await closeQueues(queues);
+      await redis.quit();
+    }
   });
 
   it("alerts test through Postfix's sendmail program delivers one mail", async () => {

@@ -23,7 +23,8 @@ export interface ConnectorSnapshot {
 export interface QueueSnapshot {
   name: string;
   failed: number;
-  workers: number;
+  /** Unknown when Redis refuses CLIENT LIST to our user. */
+  workers?: number;
   newestFailed?: { at: number; reason: string };
   newestCompletedAt?: number;
 }

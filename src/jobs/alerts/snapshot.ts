@@ -75,7 +75,8 @@ async function queueState(ctx: SnapshotContext, name: string): Promise<QueueSnap
   try {
     const [failed, workers, newestFailed, newestCompleted] = await Promise.all([
       queue.getFailedCount(),
-      queue.getWorkersCount(),
+      // CLIENT LIST may be refused to a restricted Redis user: then the rule has nothing to say.
+      queue.getWorkersCount().catch(() => undefined),
       name === 'bayes-learn' ? queue.getFailed(0, 0) : [],
       name === 'bayes-learn' ? queue.getCompleted(0, 0) : [],
     ]);
@@ -84,7 +85,7 @@ async function queueState(ctx: SnapshotContext, name: string): Promise<QueueSnap
     return {
       name,
       failed,
-      workers,
+      ...(workers !== undefined ? { workers } : {}),
       ...(f?.finishedOn ? { newestFailed: { at: f.finishedOn, reason: f.failedReason } } : {}),
       ...(completedAt ? { newestCompletedAt: completedAt } : {}),
     };
