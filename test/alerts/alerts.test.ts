@@ -287,6 +287,22 @@ describe('alerts by mail through a real Postfix', () => {
     }
   });
 
+  it("the Postfix queue above postfixQueueMax, from queue-monitor's sample of the real queue", async () => {
+    const s = await setup('queue');
+    const file = configFile(s, 'unused', `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false, noWorker: false, postfixQueueMax: 1 }`); // prettier-ignore
+    // The relay does not answer: mail for other domains stays deferred.
+    const before = (await postfix.queue()).length;
+    for (const n of [1, 2]) await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: q${n}\n\nhi\n`); // prettier-ignore
+    await postfix.waitForQueue((q) => q.length === before + 2);
+    const sample = await cli(['run', 'queue-monitor', '{"action":"sample"}', '--config', file]);
+    expect(sample.code, sample.err).toBe(0);
+    const r = await alerts(file);
+    expect(r.result).toMatchObject({ active: 1, started: 1, mailed: true });
+    await waitForMail(s.postmaster, 1);
+    const [mail] = await inbox(s.postmaster);
+    expect(mail!.source).toMatch(new RegExp(`the Postfix queue holds ${before + 2} messages \\(limit 1\\)`));
+  });
+
   it("alerts test through Postfix's sendmail program delivers one mail", async () => {
     const s = await setup('sendmail');
     const file = configFile(s, 'unused', 'via: sendmail');
