@@ -23,6 +23,7 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
                             print the secret read on stdin sealed with secrets.keyFile for that
                             login only (ad-hoc imapsync)
   config check              validate the config, print it resolved with secrets masked
+  alerts test               send one test alert to alerts.to (exit 0 handed to Postfix, 1 not)
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
 async function configCheck(args: CliArgs, deps: CliDeps): Promise<number> {
@@ -61,6 +62,7 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
   run: async (a, d) => (await import('./jobs.js')).runCommand(a, d),
   status: async (a, d) => (await import('./status.js')).statusCommand(a, d),
   seal: async (a, d) => (await import('./seal.js')).sealCommand(a, d),
+  alerts: async (a, d) => (await import('./alerts.js')).alertsCommand(a, d),
   config: (a, d) => {
     if (a.positionals[1] !== 'check') throw new UsageError('usage: mailjobs config check [--config FILE]');
     return configCheck(a, d);
@@ -118,6 +120,7 @@ function jobsNeeded(name: string, args: CliArgs): 'none' | 'named' | 'all' {
   const sub = args.positionals[1];
   if (
     name === 'seal' ||
+    name === 'alerts' ||
     (name === 'enqueue' && sub === 'learn') ||
     (name === 'dashboard' && sub === 'add-user')
   )

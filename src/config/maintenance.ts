@@ -33,7 +33,7 @@ export const freshclamSchema = z
     alert: z
       .strictObject({
         /** Alert when the loaded signatures are older than this. */
-        maxAgeHours: z.number().positive().default(48),
+        maxAgeHours: z.number().positive().default(24),
         /** Alert when this many updates in a row failed. */
         failuresInARow: z.number().int().min(1).default(3),
       })

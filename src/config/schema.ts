@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import type { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { alertsSchema } from './alerts.js';
 import { Secret } from './secret.js';
 import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
@@ -163,6 +164,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     bayesLearn: bayesLearnSchema,
     freshclam: freshclamSchema,
     queueMonitor: queueMonitorSchema,
+    alerts: alertsSchema,
     ...syncConfigShape(secretFile, inlineSecret, resolvePath),
     dashboard: dashboardSchema,
     connectors: z

@@ -30,6 +30,7 @@ const loaders: Loaders = {
   'bayes-stats': async () => (await import('./bayes-stats/index.js')).bayesStatsJob,
   freshclam: async () => (await import('./freshclam/index.js')).freshclamJob,
   'queue-monitor': async () => (await import('./queue-monitor/index.js')).queueMonitorJob,
+  alerts: async () => (await import('./alerts/index.js')).alertsJob,
 };
 
 function entry<N extends JobName>(name: N): JobEntry<N> {

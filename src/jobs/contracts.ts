@@ -9,6 +9,7 @@ import { bayesLearnContract } from './bayes-learn/schema.js';
 import { bayesStatsContract } from './bayes-stats/schema.js';
 import { freshclamContract } from './freshclam/schema.js';
 import { queueMonitorContract } from './queue-monitor/schema.js';
+import { alertsContract } from './alerts/schema.js';
 import type { JobContract } from './types.js';
 
 export const contracts = {
@@ -19,6 +20,7 @@ export const contracts = {
   'bayes-stats': bayesStatsContract,
   freshclam: freshclamContract,
   'queue-monitor': queueMonitorContract,
+  alerts: alertsContract,
 } satisfies Record<string, JobContract>;
 
 export type Contracts = typeof contracts;

@@ -11,6 +11,7 @@ import { bayesLearnJob } from './bayes-learn/index.js';
 import { bayesStatsJob } from './bayes-stats/index.js';
 import { freshclamJob } from './freshclam/index.js';
 import { queueMonitorJob } from './queue-monitor/index.js';
+import { alertsJob } from './alerts/index.js';
 import type { AnyJob } from './types.js';
 
 export { catalog, contractOf, findJob, loadJob, loadJobs, type JobEntry, type JobSource } from './catalog.js';
@@ -23,4 +24,5 @@ export const registry: readonly AnyJob[] = [
   bayesStatsJob,
   freshclamJob,
   queueMonitorJob,
+  alertsJob,
 ];

@@ -13,7 +13,13 @@ export type LmtpTarget = { host: string; port: number } | { socket: string };
 
 /** Options of {@link LmtpClient}. Timeouts reject with a `ProtocolError` whose code is `ETIMEOUT`. */
 export interface LmtpClientOptions {
-  /** Name announced in LHLO. Default `localhost`. */
+  /**
+   * `SMTP` speaks to an SMTP server instead (RFC 5321: EHLO for LHLO): with one recipient per
+   * transaction, as here, the two dialogues are otherwise the same (RFC 2033 4.2: one reply
+   * after DATA per accepted recipient). Default `LMTP`.
+   */
+  protocol?: 'LMTP' | 'SMTP';
+  /** Name announced in LHLO (EHLO). Default `localhost`. */
   lhloName?: string;
   /** TCP connect plus the server greeting. Default 10 s. */
   connectTimeoutMs?: number;
@@ -167,19 +173,22 @@ export class LmtpClient {
   /** A transaction was started and not ended by its reply after DATA: RSET before the next. */
   private dirty = false;
   private busy = false;
-  private readonly opts: Required<LmtpClientOptions>;
+  private readonly opts: Required<Omit<LmtpClientOptions, 'protocol'>>;
+  private readonly protocol: 'LMTP' | 'SMTP';
 
   constructor(
     private readonly target: LmtpTarget,
     opts: LmtpClientOptions = {},
   ) {
+    const { protocol = 'LMTP', ...rest } = opts;
     const defaults = { lhloName: 'localhost', connectTimeoutMs: 10_000, commandTimeoutMs: 60_000 };
-    this.opts = { ...defaults, dataTimeoutMs: 600_000, ...opts };
+    this.opts = { ...defaults, dataTimeoutMs: 600_000, ...rest };
+    this.protocol = protocol;
   }
 
   /** Connects, reads the greeting and sends LHLO. */
   async connect(): Promise<void> {
-    if (this.socket) throw new ProtocolError('LMTP client is already connected', 'EPROTOCOL');
+    if (this.socket) throw new ProtocolError(`${this.protocol} client is already connected`, 'EPROTOCOL');
     this.pending = Buffer.alloc(0);
     this.lines = [];
     this.replies = [];
@@ -198,12 +207,13 @@ export class LmtpClient {
     const lost = (message: string, code = 'ECONNECTION') =>
       current(() => this.abort(new ProtocolError(message, code)));
     socket.on('data', (data: Buffer) => current(() => this.onData(data))());
-    socket.on('error', (err) => lost(`LMTP connection failed: ${err.message}`)());
-    socket.on('close', lost('LMTP connection closed by the server'));
-    socket.on('timeout', lost('LMTP server stopped reading the message', 'ETIMEOUT'));
+    socket.on('error', (err) => lost(`${this.protocol} connection failed: ${err.message}`)());
+    socket.on('close', lost(`${this.protocol} connection closed by the server`));
+    socket.on('timeout', lost(`${this.protocol} server stopped reading the message`, 'ETIMEOUT'));
     const greeting = await this.nextReply(this.opts.connectTimeoutMs, 'connect and greeting');
     this.ok(greeting, 'greeting', 'ECONNECTION', true);
-    const lhlo = this.ok(await this.command(`LHLO ${this.opts.lhloName}`), 'LHLO', 'EPROTOCOL', true);
+    const hello = this.protocol === 'LMTP' ? 'LHLO' : 'EHLO';
+    const lhlo = this.ok(await this.command(`${hello} ${this.opts.lhloName}`), hello, 'EPROTOCOL', true);
     for (const line of lhlo.text.split('\n').slice(1)) {
       const [keyword = '', ...params] = line.trim().split(/\s+/);
       this.extensions.set(keyword.toUpperCase(), params.join(' '));
@@ -233,7 +243,7 @@ export class LmtpClient {
   }
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new ProtocolError('LMTP client: one transaction at a time', 'EPROTOCOL');
+    if (this.busy) throw new ProtocolError(`${this.protocol} client: one transaction at a time`, 'EPROTOCOL');
     this.busy = true;
     return fn().finally(() => (this.busy = false));
   }
@@ -299,7 +309,7 @@ export class LmtpClient {
       // The server's answer to QUIT changes nothing: the connection ends either way.
       await this.command('QUIT', Math.min(this.opts.commandTimeoutMs, 5000)).catch(() => undefined);
     }
-    this.abort(new ProtocolError('LMTP client closed', 'ECONNECTION'));
+    this.abort(new ProtocolError(`${this.protocol} client closed`, 'ECONNECTION'));
   }
 
   private async writeMessage(message: LmtpDelivery['message']): Promise<void> {
@@ -323,7 +333,7 @@ export class LmtpClient {
       await this.write(batch);
     } catch (err) {
       // DATA cannot be cancelled in SMTP: a half-sent message poisons the session, drop it.
-      this.abort(new ProtocolError('LMTP DATA aborted', 'ECONNECTION'));
+      this.abort(new ProtocolError(`${this.protocol} DATA aborted`, 'ECONNECTION'));
       throw err;
     } finally {
       socket.setTimeout(0);
@@ -357,7 +367,7 @@ export class LmtpClient {
 
   private connected(): net.Socket {
     if (this.failure) throw this.failure;
-    if (!this.socket) throw new ProtocolError('LMTP client is not connected', 'ECONNECTION');
+    if (!this.socket) throw new ProtocolError(`${this.protocol} client is not connected`, 'ECONNECTION');
     return this.socket;
   }
 
@@ -368,7 +378,10 @@ export class LmtpClient {
     return new Promise((resolve, reject) => {
       // The error (and its stack) is made only when the timer fires, not for every reply.
       const timer = setTimeout(
-        () => this.abort(new ProtocolError(`LMTP ${what} timed out after ${timeoutMs} ms`, 'ETIMEOUT')),
+        () =>
+          this.abort(
+            new ProtocolError(`${this.protocol} ${what} timed out after ${timeoutMs} ms`, 'ETIMEOUT'),
+          ),
         timeoutMs,
       );
       const settled = (): void => void (clearTimeout(timer), (this.waiter = undefined));
@@ -385,7 +398,10 @@ export class LmtpClient {
       this.lines.push(line);
       if (!/^\d{3}([ -]|$)/.test(line) || this.lines.length > 200) {
         return this.abort(
-          new ProtocolError(`LMTP: not a reply: ${JSON.stringify(line.slice(0, 100))}`, 'EPROTOCOL'),
+          new ProtocolError(
+            `${this.protocol}: not a reply: ${JSON.stringify(line.slice(0, 100))}`,
+            'EPROTOCOL',
+          ),
         );
       }
       if (line[3] === '-') continue;
@@ -395,7 +411,7 @@ export class LmtpClient {
       else this.replies.push(reply);
     }
     if (this.pending.length > MAX_REPLY_LINE)
-      this.abort(new ProtocolError('LMTP reply line too long', 'EPROTOCOL'));
+      this.abort(new ProtocolError(`${this.protocol} reply line too long`, 'EPROTOCOL'));
   }
 
   /** Ends the session for good; the first failure is the one every later call reports. */
@@ -414,7 +430,12 @@ export class LmtpClient {
   /** Throws the reply as a ProtocolError; `fatal` also drops the session (it is in an unknown state). */
   private refuse(reply: LmtpReply, what: string, code: string, fatal: boolean): never {
     const text = [reply.code, reply.enhanced, reply.text].filter((t) => t !== undefined).join(' ');
-    const err = new ProtocolError(`LMTP ${what} refused: ${text}`, code, reply.code, reply.enhanced);
+    const err = new ProtocolError(
+      `${this.protocol} ${what} refused: ${text}`,
+      code,
+      reply.code,
+      reply.enhanced,
+    );
     if (fatal) this.abort(err);
     throw err;
   }

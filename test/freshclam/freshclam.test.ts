@@ -209,7 +209,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.result!.clamd).toMatchObject({ dbVersion: 27003, reload: 'confirmed' });
     expect(await statusLine(config)).toMatch(
-      /^ {2}! signatures {2}daily 27003 built 10 days ago; last update ok \d+ s ago — ALERT: signatures are 10 days old \(limit 48 h\)$/,
+      /^ {2}! signatures {2}daily 27003 built 10 days ago; last update ok \d+ s ago — ALERT: signatures are 10 days old \(limit 24 h\)$/,
     );
   });
 });
