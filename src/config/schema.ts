@@ -10,6 +10,7 @@ import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
 import { redisSchema } from './redis.js';
 import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
+import { metricsSchema } from './metrics.js';
 import { syncConfigShape } from './sync-schema.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
@@ -165,6 +166,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     queueMonitor: queueMonitorSchema,
     ...syncConfigShape(secretFile, inlineSecret, resolvePath),
     dashboard: dashboardSchema,
+    metrics: metricsSchema(secretFile),
     connectors: z
       .array(connector)
       .default([])
