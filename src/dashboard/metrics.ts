@@ -85,9 +85,13 @@ async function queueMetrics(rt: Runtime): Promise<Registry> {
   const workers = gauge(registry, 'mailjobs_queue_workers', 'Workers listening on the queue', ['queue']);
   await Promise.all(
     [...rt.queues].map(async ([name, queue]) => {
-      const [counts, listening] = await Promise.all([queue.getJobCounts(), queue.getWorkersCount()]);
+      // Workers are counted with CLIENT LIST, which an ACL may refuse: /readyz logs that.
+      const [counts, listening] = await Promise.all([
+        queue.getJobCounts(),
+        queue.getWorkersCount().catch(() => undefined),
+      ]);
       for (const [state, n] of Object.entries(counts)) jobs.set({ queue: name, state }, n);
-      workers.set({ queue: name }, listening);
+      if (listening !== undefined) workers.set({ queue: name }, listening);
     }),
   );
   return registry;
