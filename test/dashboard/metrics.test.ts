@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reloadConfig } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
 import { queueSeries } from '../../src/jobs/queue-monitor/index.js';
@@ -41,14 +42,16 @@ let workers: WorkerSet | undefined;
 let events: QueueEvents;
 let prefix: string;
 let configFile: string;
+let tokenFile: string;
 
 beforeAll(async () => {
   redis = await startRedis();
   proxy = await TcpProxy.start(redis.port);
   prefix = freshPrefix();
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-metrics-'));
-  writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-  const extra = `${await dashboardConfigLine()}\nmetrics: { tokenFile: ${join(dir, 'token')} }\n`;
+  tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const extra = `${await dashboardConfigLine()}\nmetrics: { tokenFile: ${tokenFile} }\n`;
   configFile = writeConfig(redis.url, prefix, extra);
   const dashConfig = writeConfig(`redis://127.0.0.1:${proxy.port}`, prefix, extra);
   rt = await openRuntime({ configFlag: dashConfig, jobs, log: silentLog, startPrivateRedis: false });
@@ -113,6 +116,20 @@ describe('without workers', () => {
       expect(res.status).toBe(200);
       expect(valueOf(parsePrometheus(await res.text()), 'bullmq_job_count', { queue: 'echo', state: 'active' })).toBe(0); // prettier-ignore
     }
+  });
+
+  it('a new token in the file counts after SIGHUP, and the old one no longer', async () => {
+    const next = 'rotated-token-0123456789abcdef';
+    writeFileSync(tokenFile, `${next}\n`);
+    try {
+      expect(reloadConfig(rt, silentLog)).toBe(true);
+      expect((await get('/metrics', bearer)).status).toBe(401);
+      expect((await get('/metrics', { authorization: `Bearer ${next}` })).status).toBe(200);
+    } finally {
+      writeFileSync(tokenFile, `${TOKEN}\n`);
+      reloadConfig(rt, silentLog);
+    }
+    expect((await get('/metrics', bearer)).status).toBe(200);
   });
 
   it('the metrics port serves /metrics by token only, and the probes', async () => {
