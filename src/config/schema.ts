@@ -11,6 +11,7 @@ import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
 import { redisSchema } from './redis.js';
 import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
+import { metricsSchema } from './metrics.js';
 import { syncConfigShape } from './sync-schema.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
@@ -167,6 +168,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     alerts: alertsSchema,
     ...syncConfigShape(secretFile, inlineSecret, resolvePath),
     dashboard: dashboardSchema,
+    metrics: metricsSchema(secretFile),
     connectors: z
       .array(connector)
       .default([])

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { hostAllowed, securityHeaders } from './headers.js';
+import { bearerAllowed } from './probes.js';
 import { writesJobData } from './bull-board.js';
 import { html } from './html.js';
 import { frame } from './layout.js';
@@ -19,8 +20,11 @@ export const SESSION_COOKIE = 'mailjobs_session';
 export const LOGIN_CSRF_COOKIE = 'mailjobs_login_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** Who may reach a route: `public` (login, assets), else a session; `admin` also the role. */
-export type Access = 'public' | Role;
+/**
+ * Who may reach a route: `public` (login, assets, probes), else a session; `admin` also the
+ * role; `metrics` a session or the bearer token of `metrics.tokenFile`.
+ */
+export type Access = 'public' | 'metrics' | Role;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -100,6 +104,7 @@ async function gate(ctx: AuthContext, req: FastifyRequest, reply: FastifyReply) 
   const access = req.routeOptions.config.access;
   if (access === 'public') return;
   reply.header('cache-control', 'no-store');
+  if (access === 'metrics' && bearerAllowed(req, ctx.rt)) return;
 
   const id = req.cookies[SESSION_COOKIE];
   const session = await ctx.sessions.get(id);
@@ -113,6 +118,8 @@ async function gate(ctx: AuthContext, req: FastifyRequest, reply: FastifyReply) 
   }
   if (!session || !user) {
     const path = req.url.split('?')[0]!;
+    if (access === 'metrics')
+      return refuse(reply.header('www-authenticate', 'Bearer'), 401, 'login or bearer token required');
     if (isJsonPath(path) || (req.method !== 'GET' && req.method !== 'HEAD'))
       return refuse(reply, 401, 'login required');
     return reply.redirect('/login', 302);

@@ -15,6 +15,7 @@ import { registerAuth } from './auth.js';
 import { registerBullBoard } from './bull-board.js';
 import { frame } from './layout.js';
 import { pages as defaultPages } from './pages/index.js';
+import { metricsListener, registerProbes } from './probes.js';
 import { LoginRateLimiter } from './rate-limit.js';
 import { SessionStore } from './sessions.js';
 import type { DashboardDeps, PageModule } from './types.js';
@@ -24,6 +25,8 @@ export interface DashboardOptions {
   port?: number;
   /** Overrides `dashboard.bind`. */
   bind?: string;
+  /** Overrides `metrics.port` (0: any free port, for tests). */
+  metricsPort?: number;
   /** The admin pages (default: pages/index.ts). */
   pages?: readonly PageModule[];
 }
@@ -32,6 +35,8 @@ export interface DashboardServer {
   readonly app: FastifyInstance;
   /** `http://<bind>:<port>` */
   readonly url: string;
+  /** The `metrics.port` listener's `http://<bind>:<port>`, when there is one. */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -79,6 +84,7 @@ export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): 
     limiter: new LoginRateLimiter(rt.redis, rt.key, () => rt.config.dashboard.loginLimits),
   });
   registerAssets(app);
+  registerProbes(app, rt, { gated: true });
   registerPages(app, pages, deps);
   registerApiRoutes(
     app,
@@ -89,19 +95,46 @@ export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): 
   return app;
 }
 
-/** Builds and starts listening; logs where, and warns when nobody can log in yet. */
-export async function startDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<DashboardServer> {
-  const app = await buildDashboard(rt, opts);
-  const host = opts.bind ?? rt.config.dashboard.bind;
-  const port = opts.port ?? rt.config.dashboard.port;
+/** Starts `app` on `host:port`; returns its `http://host:port` (the port bound, for port 0). */
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
   await app.listen({ host, port });
   const addr = app.server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+}
+
+/**
+ * Builds and starts listening, with the `metrics.port` listener when configured; logs where,
+ * and warns when nobody can log in yet.
+ */
+export async function startDashboard(rt: Runtime, opts: DashboardOptions = {}): Promise<DashboardServer> {
+  const app = await buildDashboard(rt, opts);
+  const url = await listen(app, opts.bind ?? rt.config.dashboard.bind, opts.port ?? rt.config.dashboard.port);
   rt.log.info({ url, users: rt.config.dashboard.users.length }, 'dashboard listening');
   if (rt.config.dashboard.users.length === 0)
     rt.log.warn(
       'dashboard: no user in dashboard.users, so nobody can log in; add one with "mailjobs dashboard add-user NAME --role admin", then send SIGHUP',
     );
-  return { app, url, close: () => app.close() };
+  const { metrics } = rt.config;
+  const metricsPort = opts.metricsPort ?? metrics.port;
+  let metricsApp: FastifyInstance | undefined;
+  let metricsUrl: string | undefined;
+  if (metricsPort !== undefined) {
+    metricsApp = metricsListener(rt);
+    try {
+      metricsUrl = await listen(metricsApp, metrics.bind, metricsPort);
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    rt.log.info({ url: metricsUrl }, 'metrics listening');
+  }
+  return {
+    app,
+    url,
+    ...(metricsUrl ? { metricsUrl } : {}),
+    async close() {
+      await Promise.allSettled([app.close(), metricsApp?.close()]);
+    },
+  };
 }

@@ -72,6 +72,13 @@ export interface DesiredSchedule {
 /** The summary a processor returns; numbers are logged on the job's last line. */
 export type JobResult = Record<string, unknown>;
 
+/** Mail a run moved, for the `/metrics` counters: getmail's fetched and delivered, imapsync's copied. */
+export interface MailMoved {
+  action: 'fetched' | 'delivered' | 'copied';
+  messages: number;
+  bytes?: number;
+}
+
 export interface JobDefinition<
   S extends z.ZodType = z.ZodType,
   R extends JobResult = JobResult,
@@ -86,6 +93,8 @@ export interface JobDefinition<
   readonly defaultSchedule?: { schedule: ScheduleConfig; payload: z.input<S> };
   /** Per-target schedules the config asks for (one per connector, say). */
   schedules?(config: Config): DesiredSchedule[];
+  /** What a successful run moved (messages, bytes), for the `/metrics` counters. */
+  moved?(result: R): MailMoved[];
   /** The job's own status rows for `mailjobs status` and the dashboard (one per target, say). */
   status?(ctx: StatusContext): Promise<StatusRow[]>;
   /**

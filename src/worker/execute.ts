@@ -7,6 +7,7 @@ import { InvalidPayloadError } from '../core/errors.js';
 import { formatPath } from '../config/load.js';
 import { acquireTargetLock, type LockHolder } from '../core/target-lock.js';
 import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
+import { RunMetricsStore } from './run-metrics.js';
 import { RunRecordStore } from './run-record.js';
 
 /** Validates `raw` against the job's schema; the error names every bad field. */
@@ -65,6 +66,7 @@ export async function executeJob(
       'took over the target lock of a process that no longer exists',
     );
   const runs = new RunRecordStore(ctx.redis, ctx.key);
+  const metrics = new RunMetricsStore(ctx.redis, ctx.key);
   const started = Date.now();
   await runs.started(def.name, target, started);
   try {
@@ -72,6 +74,9 @@ export async function executeJob(
     const counts = countsOf(result);
     const durationMs = Date.now() - started;
     await runs.succeeded(def.name, target, counts, durationMs);
+    await metrics
+      .ended(def.name, 'success', durationMs, def.moved?.(result))
+      .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
     log.info({ ...counts, durationMs }, `${def.name} job completed`);
     return result;
   } catch (err) {
@@ -79,6 +84,9 @@ export async function executeJob(
     await runs
       .failed(def.name, target, (err as Error).message, durationMs)
       .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed run'));
+    await metrics
+      .ended(def.name, 'failure', durationMs)
+      .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
     log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
     throw err;
   } finally {

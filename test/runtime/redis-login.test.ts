@@ -24,7 +24,7 @@ import { testJobs } from '../helpers/test-jobs.js';
 const ACL = {
   name: 'mailjobs',
   password: 'acl pass 1',
-  rules: ['~{t*', '&{t*', '+@all', '-@dangerous', '+info', '+config|get'],
+  rules: ['~{t*', '&{t*', '+@all', '-@dangerous', '+info', '+config|get', '+client|list'],
 };
 let acl: RedisFixture;
 let tls: RedisFixture;
@@ -81,13 +81,22 @@ describe('a Redis with an ACL user and a password', () => {
     await jobEndToEnd(file);
   });
 
-  it('a dashboard session lives in that Redis', async () => {
+  it('a dashboard session lives in that Redis; /readyz sees the workers, /metrics answers', async () => {
     const file = writeConfig(acl.url, freshPrefix(), await dashboardConfigLine(), `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
     const dash = await startTestDashboard(file, testJobs);
+    const { rt } = dash;
+    const set = startWorkers({ jobs: testJobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
     try {
       const session = await httpLogin(dash.url, ADMIN);
       expect((await session.call('GET', '/connectors')).status).toBe(200);
+      // BullMQ lists workers with CLIENT LIST, which the README's ACL line allows.
+      await expect
+        .poll(async () => (await fetch(`${dash.url}/readyz`)).status, { timeout: 10_000 })
+        .toBe(200);
+      const metrics = await session.call('GET', '/metrics');
+      expect([metrics.status, await metrics.text()]).toEqual([200, expect.stringContaining('mailjobs_queue_workers{queue="echo"} 1')]); // prettier-ignore
     } finally {
+      await set.close();
       await dash.close();
     }
   });

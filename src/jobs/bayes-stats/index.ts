@@ -4,7 +4,7 @@
  */
 import type { StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
-import { bayesStats, type LastStats } from './processor.js';
+import { bayesStats, readLastStats } from './processor.js';
 import { bayesStatsContract } from './schema.js';
 
 function progressText(spam: number, ham: number, min: number): string {
@@ -19,8 +19,7 @@ function progressText(spam: number, ham: number, min: number): string {
 
 /** One row: the latest counters (with their age), or why they could not be read. */
 async function progressStatus(ctx: StatusContext): Promise<StatusRow[]> {
-  const raw = await ctx.redis.get(ctx.key('bayes-stats', 'last'));
-  const last = raw ? (JSON.parse(raw) as LastStats) : {};
+  const last = await readLastStats(ctx);
   const s = last.snapshot;
   const failing = last.error !== undefined && (!s || last.error.at > s.at);
   const min = s?.minLearns ?? ctx.config.bayesLearn.minLearns;
@@ -37,6 +36,8 @@ async function progressStatus(ctx: StatusContext): Promise<StatusRow[]> {
     },
   ];
 }
+
+export { readLastStats } from './processor.js';
 
 export const bayesStatsJob = defineJob({
   ...bayesStatsContract,

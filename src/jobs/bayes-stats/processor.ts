@@ -35,10 +35,16 @@ export interface LastStats {
 
 const HISTORY_LENGTH = 1008;
 
+/** The latest snapshot or error, as `status` and `/metrics` read it. */
+export async function readLastStats(ctx: Pick<JobContext, 'redis' | 'key'>): Promise<LastStats> {
+  const raw = await ctx.redis.get(ctx.key('bayes-stats', 'last'));
+  return raw ? (JSON.parse(raw) as LastStats) : {};
+}
+
 export async function bayesStats(ctx: JobContext): Promise<BayesStatsResult> {
   const { rspamd, bayesLearn } = ctx.config;
   const lastKey = ctx.key('bayes-stats', 'last');
-  const previous = JSON.parse((await ctx.redis.get(lastKey)) ?? '{}') as LastStats;
+  const previous = await readLastStats(ctx);
   let counters;
   try {
     counters = await stat({

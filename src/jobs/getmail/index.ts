@@ -70,5 +70,9 @@ export const getmailJob = defineJob({
         everyMs: c.intervalMinutes * 60_000,
         runOnChange: true,
       })),
+  moved: (r) => [
+    { action: 'fetched', messages: r.fetched, bytes: r.bytes },
+    { action: 'delivered', messages: r.delivered },
+  ],
   status: connectorStatus,
 });

@@ -57,5 +57,8 @@ export const imapsyncJob = defineJob({
             : { everyMs: s.everyMinutes * 60_000 }),
         };
       }),
+  // A skipped task (disabled) and a dry run copy nothing; a dry run's counts say what it would copy.
+  moved: (r) =>
+    'skipped' in r || r.dryRun ? [] : [{ action: 'copied', messages: r.copied, bytes: r.bytes }],
   status: taskStatus,
 });
