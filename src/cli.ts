@@ -12,6 +12,7 @@ const deps = {
   log: logger,
   out: (text: string) => process.stdout.write(`${text}\n`),
   err: (text: string) => process.stderr.write(`${text}\n`),
+  tty: process.stdout.isTTY === true,
 };
 
 try {

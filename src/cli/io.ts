@@ -9,6 +9,8 @@ export interface CliDeps {
   log: Logger;
   out(text: string): void;
   err(text: string): void;
+  /** True when `out` is a terminal: times read relative and local there, exact elsewhere. */
+  tty?: boolean;
 }
 
 /**

@@ -18,7 +18,8 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
                             queue the message on stdin to teach Bayes (always exits 0)
   run <job> <json>          run one job in the foreground, print the result
                             (exit 0 done, 1 failed, 75 busy: another live job holds the target)
-  status                    queue counts, failed jobs, schedules  [--json]
+  status [job...]           each target's runs, queue counts, failed jobs, schedules  [--json]
+                            (exit 0 ok, 1 warning, 2 critical, 3 unknown: as a Nagios plugin)
   seal --host H --port P --user U [--field password|admin.password]
                             print the secret read on stdin sealed with secrets.keyFile for that
                             login only (ad-hoc imapsync)

@@ -9,7 +9,7 @@
  * several queues share one page.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { readLastStats } from '../jobs/bayes-stats/index.js';
+import { readBayesReading } from '../jobs/bayes-stats/index.js';
 import { queueSeries } from '../jobs/queue-monitor/index.js';
 import { POSTFIX_QUEUES } from '../mail/postfix.js';
 import { ClamdClient } from '../mail/clamd.js';
@@ -145,15 +145,13 @@ async function clamavMetrics(rt: Runtime): Promise<Registry> {
 async function storedReadings(rt: Runtime): Promise<Registry> {
   const registry = new Registry();
   const [bayes, sample] = await Promise.all([
-    readLastStats(rt),
+    readBayesReading(rt),
     queueSeries({ redis: rt.redis, key: rt.key, config: rt.config }).latest(),
   ]);
   const learned = gauge(registry, 'mailjobs_bayes_learned', 'Messages Rspamd Bayes has learned, by class (last bayes-stats reading)', ['class']); // prettier-ignore
-  const s = bayes.snapshot;
-  if (s) {
-    learned.set({ class: 'spam' }, s.spam);
-    learned.set({ class: 'ham' }, s.ham);
-  }
+  const s = bayes.reading;
+  if (s?.spam !== undefined) learned.set({ class: 'spam' }, s.spam);
+  if (s?.ham !== undefined) learned.set({ class: 'ham' }, s.ham);
   known(registry, 'mailjobs_bayes_min_learns', 'Learned messages of each class Bayes needs before it classifies', s?.minLearns); // prettier-ignore
   const count = gauge(registry, 'mailjobs_postfix_queue_messages', 'Messages in the Postfix queue (last queue-monitor sample)', ['queue']); // prettier-ignore
   const size = gauge(registry, 'mailjobs_postfix_queue_bytes', 'Bytes in the Postfix queue (last queue-monitor sample)', ['queue']); // prettier-ignore

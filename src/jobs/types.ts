@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
+import type { RunRecord } from '../worker/run-record.js';
 
 /** What other services need to enqueue a job: no processor, no heavy imports. */
 export interface JobContract<S extends z.ZodType = z.ZodType> {
@@ -87,6 +88,12 @@ export interface JobDefinition<
   readonly concurrency: number;
   process(payload: z.output<S>, ctx: JobContext): Promise<R>;
   /**
+   * The target the worker's run record files a run under, when coarser than `target` (which
+   * can be one message): bayes-learn's learns are one record, not one per message. Default:
+   * `target`.
+   */
+  runTarget?(payload: z.output<S>): string;
+  /**
    * The job's one global schedule (e.g. daily Junk expunge), which config
    * `schedules.<name>` overrides or disables. None: on demand only.
    */
@@ -126,13 +133,20 @@ export interface StatusContext {
   key(...parts: string[]): string;
 }
 
+/**
+ * How urgently an admin should look, as `mailjobs status` exits (Nagios): `ok` 0, `warning` 1
+ * (a target failing for a short while, messages held), `critical` 2 (see run-status.ts).
+ */
+export type Severity = 'ok' | 'warning' | 'critical';
+
 /** One line of a job's status: a target and what is known of it. */
 export interface StatusRow {
   target: string;
-  /** A short human summary, e.g. `ok 3 min ago, 12 delivered`. */
+  /** A short human summary, e.g. `ok 3 min ago (10:42), 12 delivered`. */
   summary: string;
-  /** True when an admin should look (failures, inconsistent config). */
-  alert: boolean;
+  severity: Severity;
+  /** The target's run record (exact times in epoch ms), when the job has run for it. */
+  run?: RunRecord;
   details: Record<string, unknown>;
 }
 

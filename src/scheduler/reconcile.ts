@@ -27,7 +27,8 @@ export function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boo
     (have.every ? Number(have.every) : undefined) === want.everyMs &&
     (want.everyMs ? Number(have.offset) === want.offsetMs : true) &&
     (have.tz ?? undefined) === want.tz &&
-    JSON.stringify(have.template?.data ?? null) === JSON.stringify(want.payload ?? null)
+    // BullMQ returns no template for an empty payload (`{}`, as the default schedules have).
+    JSON.stringify(have.template?.data ?? {}) === JSON.stringify(want.payload ?? {})
   );
 }
 

@@ -3,12 +3,12 @@
  * log one summary line. Shared by BullMQ workers and `mailjobs run`, so both behave the same.
  */
 import type { z } from 'zod';
-import { InvalidPayloadError } from '../core/errors.js';
+import { InvalidPayloadError, PermanentJobError } from '../core/errors.js';
 import { formatPath } from '../config/load.js';
 import { acquireTargetLock, type LockHolder } from '../core/target-lock.js';
 import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
 import { RunMetricsStore } from './run-metrics.js';
-import { RunRecordStore } from './run-record.js';
+import { RunRecordStore, type FailureFacts } from './run-record.js';
 
 /** Validates `raw` against the job's schema; the error names every bad field. */
 export function parsePayload<S extends z.ZodType>(def: JobContract<S>, raw: unknown): z.output<S> {
@@ -67,13 +67,14 @@ export async function executeJob(
     );
   const runs = new RunRecordStore(ctx.redis, ctx.key);
   const metrics = new RunMetricsStore(ctx.redis, ctx.key);
+  const recordAs = def.runTarget?.(payload) ?? target;
   const started = Date.now();
-  await runs.started(def.name, target, started);
+  await runs.started(def.name, recordAs, started);
   try {
     const result = await def.process(payload, { ...ctx, log });
     const counts = countsOf(result);
     const durationMs = Date.now() - started;
-    await runs.succeeded(def.name, target, counts, durationMs);
+    await runs.succeeded(def.name, recordAs, counts, durationMs);
     await metrics
       .ended(def.name, 'success', durationMs, def.moved?.(result))
       .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
@@ -81,12 +82,15 @@ export async function executeJob(
     return result;
   } catch (err) {
     const durationMs = Date.now() - started;
-    await runs
-      .failed(def.name, target, (err as Error).message, durationMs)
-      .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed run'));
-    await metrics
-      .ended(def.name, 'failure', durationMs)
-      .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
+    // Stopped on request or at shutdown: neither a failure nor a success of the target.
+    const recorded = ctx.signal.aborted
+      ? runs.cancelled(def.name, recordAs, String(ctx.signal.reason), durationMs)
+      : runs.failed(def.name, recordAs, (err as Error).message, durationMs, Date.now(), failureFacts(err));
+    await recorded.catch((e: unknown) => log.warn({ err: e }, 'could not record how the run ended'));
+    if (!ctx.signal.aborted)
+      await metrics
+        .ended(def.name, 'failure', durationMs)
+        .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
     log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
     throw err;
   } finally {
@@ -94,11 +98,21 @@ export async function executeJob(
   }
 }
 
-/** The numeric and short string fields of a result, for the summary log line. */
+/**
+ * The numeric, boolean and short string fields of a result: the summary log line and the run
+ * record's `lastCounts`, so a processor returns at top level what `status` and the pages show.
+ */
 function countsOf(result: JobResult): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(result).filter(
-      ([, v]) => typeof v === 'number' || (typeof v === 'string' && v.length < 80),
+      ([, v]) => typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length < 80),
     ),
   );
+}
+
+/** A failure's machine word (a typed `outcome`, else its `code`) and whether a retry can help. */
+function failureFacts(err: unknown): FailureFacts {
+  const e = err as { outcome?: unknown; code?: unknown };
+  const code = typeof e.outcome === 'string' ? e.outcome : typeof e.code === 'string' ? e.code : undefined;
+  return { ...(code ? { code } : {}), permanent: err instanceof PermanentJobError };
 }

@@ -20,13 +20,31 @@ export interface RunRecord {
   lastFailureAt?: number;
   /** The last failure's reason, safe to show (no secrets), at most 2,000 characters. */
   lastError?: string;
+  /**
+   * The last failure's machine word: the error's typed outcome (imapsync's `auth_failed_source`)
+   * or its `code` (`ECONNECTION`, `EAUTH`).
+   */
+  lastErrorCode?: string;
+  /** True when a retry cannot fix the last failure (a refused login, a missing user). */
+  lastErrorPermanent?: boolean;
   /** Runs that failed since the last success (0 after a success). */
   consecutiveFailures: number;
-  /** The numeric and short string fields of the last successful run's result. */
+  /** When the current streak of failures began (absent while the last finished run succeeded). */
+  failingSince?: number;
+  /** When the last run was stopped (cancelled by an admin, or the worker shutting down), and why. */
+  lastCancelledAt?: number;
+  lastCancelReason?: string;
+  /** The numeric, boolean and short string fields of the last successful run's result. */
   lastCounts?: Record<string, unknown>;
   lastDurationMs?: number;
-  /** How the last finished run ended. */
-  lastOutcome?: 'success' | 'failure';
+  /** How the last finished run ended; a cancelled run neither fails nor succeeds. */
+  lastOutcome?: 'success' | 'failure' | 'cancelled';
+}
+
+/** What a failure says about itself, beyond its reason. */
+export interface FailureFacts {
+  code?: string;
+  permanent?: boolean;
 }
 
 type KeyFn = (...parts: string[]) => string;
@@ -51,13 +69,15 @@ export class RunRecordStore {
     now = Date.now(),
   ): Promise<void> {
     await this.touch(job, target, (m, k) =>
-      m.hset(k, {
-        lastSuccessAt: now,
-        lastOutcome: 'success',
-        consecutiveFailures: 0,
-        lastCounts: JSON.stringify(counts),
-        lastDurationMs: durationMs,
-      }),
+      m
+        .hset(k, {
+          lastSuccessAt: now,
+          lastOutcome: 'success',
+          consecutiveFailures: 0,
+          lastCounts: JSON.stringify(counts),
+          lastDurationMs: durationMs,
+        })
+        .hdel(k, 'failingSince'),
     );
   }
 
@@ -68,16 +88,37 @@ export class RunRecordStore {
     reason: string,
     durationMs: number,
     now = Date.now(),
+    facts: FailureFacts = {},
+  ): Promise<void> {
+    await this.touch(job, target, (m, k) => {
+      m.hset(k, {
+        lastFailureAt: now,
+        lastOutcome: 'failure',
+        lastError: reason.slice(0, 2000),
+        lastErrorPermanent: facts.permanent ? 1 : 0,
+        lastDurationMs: durationMs,
+      });
+      if (facts.code) m.hset(k, 'lastErrorCode', facts.code);
+      else m.hdel(k, 'lastErrorCode');
+      return m.hsetnx(k, 'failingSince', now).hincrby(k, 'consecutiveFailures', 1);
+    });
+  }
+
+  /** A run was stopped before its end: no failure, no success; `reason` says who stopped it. */
+  async cancelled(
+    job: string,
+    target: string,
+    reason: string,
+    durationMs: number,
+    now = Date.now(),
   ): Promise<void> {
     await this.touch(job, target, (m, k) =>
-      m
-        .hset(k, {
-          lastFailureAt: now,
-          lastOutcome: 'failure',
-          lastError: reason.slice(0, 2000),
-          lastDurationMs: durationMs,
-        })
-        .hincrby(k, 'consecutiveFailures', 1),
+      m.hset(k, {
+        lastCancelledAt: now,
+        lastOutcome: 'cancelled',
+        lastCancelReason: reason.slice(0, 200),
+        lastDurationMs: durationMs,
+      }),
     );
   }
 
@@ -140,6 +181,11 @@ function parse(job: string, target: string, h: Record<string, string>): RunRecor
   set('lastSuccessAt', num(h.lastSuccessAt));
   set('lastFailureAt', num(h.lastFailureAt));
   set('lastError', h.lastError);
+  set('lastErrorCode', h.lastErrorCode);
+  if (h.lastErrorPermanent !== undefined) r.lastErrorPermanent = h.lastErrorPermanent === '1';
+  set('failingSince', num(h.failingSince));
+  set('lastCancelledAt', num(h.lastCancelledAt));
+  set('lastCancelReason', h.lastCancelReason);
   set('lastDurationMs', num(h.lastDurationMs));
   set('lastOutcome', h.lastOutcome as RunRecord['lastOutcome']);
   if (h.lastCounts) set('lastCounts', JSON.parse(h.lastCounts) as Record<string, unknown>);

@@ -239,7 +239,7 @@ describe('alerts by mail through a real Postfix', () => {
     expect(status).toMatch(
       /^ {2}! connector-failing:alice-down {2}connector alice-down .*\(since \d+ s ago, not mailed yet\)$/m,
     );
-    expect(status).toMatch(new RegExp(`^ {2}! mail {2}mail to ${s.postmaster} fails \\(\\d+ s ago\\): smtp 127\\.0\\.0\\.1:${closed}: `, 'm')); // prettier-ignore
+    expect(status).toMatch(new RegExp(`^ {2}~ mail {2}mail to ${s.postmaster} fails \\(\\d+ s ago\\): smtp 127\\.0\\.0\\.1:${closed}: `, 'm')); // prettier-ignore
 
     // The dashboard's Alerts page and its API, as a viewer.
     const dash = await startTestDashboard(file);
@@ -250,8 +250,8 @@ describe('alerts by mail through a real Postfix', () => {
       expect(page).toMatch(/<p id="alerts-mail" class="bad">mail to pm-down@mail\.test\.local fails /);
       const api = (await (await viewer.call('GET', '/api/alerts')).json()) as Record<string, unknown>;
       expect(api).toMatchObject({
-        problems: [{ target: 'connector-failing:alice-down', alert: true, details: { mailed: false } }],
-        mail: { target: 'mail', alert: true },
+        problems: [{ target: 'connector-failing:alice-down', severity: 'critical', details: { mailed: false } }],
+        mail: { target: 'mail', severity: 'warning' },
       });
     } finally {
       await dash.close();

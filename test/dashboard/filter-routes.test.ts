@@ -130,7 +130,7 @@ describe('Filter API', () => {
       clamd: { dbVersion: NEW_DAILY },
     });
     const after = await overview();
-    expect(after.antivirus.row?.details).toMatchObject({ dbVersion: NEW_DAILY, consecutiveFailures: 0 });
+    expect(after.antivirus.row).toMatchObject({ details: { dbVersion: NEW_DAILY }, run: { consecutiveFailures: 0, lastOutcome: 'success' } }); // prettier-ignore
     expect(after.antivirus.row?.summary).toMatch(new RegExp(`^daily ${NEW_DAILY} built .*; last update ok`));
     expect(after.antivirus.lastJob).toMatchObject({ jobId: first.jobId });
     expect(after.antivirus.current).toBeNull();
@@ -141,7 +141,7 @@ describe('Filter API', () => {
     const o = await enqueueJob(rt.queues.get('spam-expunge')!, spamExpungeJob, {}, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
     expect(await settled('spam-expunge', o.jobId)).toBe('completed');
     const after = await overview();
-    expect(after.expunge.row?.details).toMatchObject({ result: { users: 1, expunged: 0, errors: 0 } });
-    expect(after.expunge.row?.summary).toMatch(/last run less than an hour ago: 1 users, 0 expunged/);
+    expect(after.expunge.row).toMatchObject({ severity: 'ok', run: { lastCounts: { users: 1, expunged: 0, errors: 0 } } }); // prettier-ignore
+    expect(after.expunge.row?.summary).toMatch(/last run ok \d+ s ago \(\d\d:\d\d\), 1 users, 0 expunged/);
   });
 });

@@ -78,9 +78,9 @@ describe('the pages over HTTP', () => {
       tasks: { id: string; summary: string }[];
     };
     expect(tasks.tasks).toMatchObject([{ id: 't1', summary: expect.stringContaining('never run') }]);
-    const filter = (await (await viewer.call('GET', '/api/filter/overview')).json()) as { antivirus: { row: { alert: boolean; summary: string } } }; // prettier-ignore
+    const filter = (await (await viewer.call('GET', '/api/filter/overview')).json()) as { antivirus: { row: { severity: string; summary: string } } }; // prettier-ignore
     expect(filter.antivirus.row).toMatchObject({
-      alert: true,
+      severity: 'critical',
       summary: expect.stringContaining('clamd unreachable'),
     });
     for (const name of ['sync.js', 'filter.js', 'queue.js', 'admin-pages.css']) {

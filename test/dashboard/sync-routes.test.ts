@@ -129,7 +129,7 @@ describe('Synchronization API', () => {
     const small = after.tasks.find((t) => t.id === 'small')!;
     expect(small.lastJobId).toBe(started.jobId);
     expect(small.current).toBeNull();
-    expect(small.summary).toMatch(/ok just now, 40 copied of 40/);
+    expect(small.summary).toMatch(/ok \d+ s ago \(\d\d:\d\d\), 40 copied of 40/);
     expect(await localCount('l-small')).toBe(SMALL);
 
     await expect(call(rt, syncPage, 'POST', '/sync/tasks/nope/start')).rejects.toMatchObject({ status: 404 });
@@ -198,6 +198,10 @@ describe('Synchronization API', () => {
     const copiedBefore = await localCount('l-big');
     expect(copiedBefore).toBeLessThan(total);
     await expect(call(rt, syncPage, 'POST', `/sync/jobs/${started.jobId}/cancel`)).rejects.toMatchObject({ status: 409 }); // prettier-ignore
+    // The task's row: stopped, which is neither a failure nor a success.
+    const row = (await overview()).tasks.find((t) => t.id === 'big')!;
+    expect(row).toMatchObject({ severity: 'ok', run: { lastOutcome: 'cancelled', lastCancelReason: 'cancelled by alice', consecutiveFailures: 0 } }); // prettier-ignore
+    expect(row.summary).toMatch(/: stopped \d+ s ago \(\d\d:\d\d\) \(cancelled by alice\); before: /);
 
     const again = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/tasks/big/start');
     const done = await finished(again.jobId, 180_000);

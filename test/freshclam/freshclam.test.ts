@@ -93,7 +93,7 @@ async function run(configFile: string) {
 const scan = (data: Buffer | string) =>
   new ClamdClient({ socket: clamd.socket }).scanStream(Buffer.from(data), { timeoutMs: 10_000 });
 const statusLine = async (configFile: string) =>
-  (await runCli(['status', '--config', configFile], jobs)).out
+  (await runCli(['status', 'freshclam', '--config', configFile], jobs)).out
     .split('\n')
     .find((l) => l.includes(' signatures  '));
 const updateRuns = () =>
@@ -120,7 +120,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     });
     expect(await scan(NEW_FILE)).toEqual({ infected: true, virus: 'Mailjobs.Test.NewSignature.UNOFFICIAL' });
     expect(await statusLine(config)).toMatch(
-      /^ {4}signatures {2}daily 27001 built \d+ s ago; last update ok \d+ s ago$/,
+      /^ {4}signatures {2}daily 27001 built \d+ s ago; last update ok \d+ s ago \(\d\d:\d\d\)$/,
     );
 
     const again = await run(config);
@@ -153,11 +153,11 @@ describe('freshclam with a private clamd and a local mirror', () => {
     expect(await scan(EICAR)).toEqual({ infected: true, virus: 'eicar.com.UNOFFICIAL' });
     expect(await scan(NEW_FILE)).toMatchObject({ infected: true });
     expect(await statusLine(config)).toMatch(
-      /^ {4}signatures {2}daily 27002 built .*; last update failed \(1x\): freshclam: the mirror could not be reached: .*$/,
+      /^ {2}~ signatures {2}daily 27002 built .*; last update failing \(1x\) since \d+ s ago \(\d\d:\d\d\): freshclam: the mirror could not be reached: .*$/,
     );
     expect((await run(config)).code).toBe(1);
     expect(await statusLine(config)).toMatch(
-      /^ {2}! signatures {2}.*last update failed \(2x\).* — ALERT: the last 2 updates failed$/,
+      /^ {2}! signatures {2}.*last update failing \(2x\).* — ALERT: the last 2 updates failed$/,
     );
     // The next successful update clears the alert.
     expect((await run(mailjobsConfig(await freshclamConf('notify')))).code).toBe(0);
@@ -209,7 +209,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.result!.clamd).toMatchObject({ dbVersion: 27003, reload: 'confirmed' });
     expect(await statusLine(config)).toMatch(
-      /^ {2}! signatures {2}daily 27003 built 10 days ago; last update ok \d+ s ago — ALERT: signatures are 10 days old \(limit 24 h\)$/,
+      /^ {2}! signatures {2}daily 27003 built 10 days ago; last update ok \d+ s ago \(\d\d:\d\d\) — ALERT: signatures are 10 days old \(limit 24 h\)$/,
     );
   });
 });

@@ -11,6 +11,7 @@ import { SeenUidStore } from '../../src/jobs/getmail/state.js';
 import { traceValue } from '../../src/jobs/getmail/trace.js';
 import { stateKey } from '../../src/core/redis.js';
 import { registry } from '../../src/jobs/registry.js';
+import { RunRecordStore } from '../../src/worker/run-record.js';
 import { runCli } from '../helpers/runtime.js';
 import {
   deliverTo,
@@ -87,13 +88,17 @@ describe('getmail failures', () => {
       expect(failed.failedReason).toContain('127.0.0.1');
       expect(failed.failedReason).not.toContain('not-the-password');
       expect(await h.queue.getDelayedCount()).toBe(0); // no retry scheduled
-      const stats = await redis.hgetall(`{${config.redis.prefix}}:state:getmail:${a.id}:stats`);
-      expect(stats.consecutiveFailures).toBe('1');
-      // `mailjobs status` marks the connector and says why
-      const status = await runCli(['status', '--config', file], registry);
+      const key = (...parts: string[]) => stateKey(config.redis.prefix, ...parts);
+      expect(await new RunRecordStore(redis, key).read('getmail', a.id)).toMatchObject({
+        consecutiveFailures: 1,
+        lastErrorPermanent: true,
+      });
+      // `mailjobs status` marks the connector critical at once (no retry can fix it) and says why
+      const status = await runCli(['status', 'getmail', '--config', file], registry);
+      expect(status.code).toBe(2);
       expect(status.out).toMatch(
         new RegExp(
-          `^  ! ${a.id}  imap://127\\.0\\.0\\.1 → ${a.local.user}: failing \\(1x\\): .*127\\.0\\.0\\.1`,
+          `^  ! ${a.id}  imap://127\\.0\\.0\\.1 → ${a.local.user}: failing \\(1x\\) since .*: .*127\\.0\\.0\\.1`,
           'm',
         ),
       );

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ProtocolError } from '../../src/core/errors.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
-import { SyncStateStore } from '../../src/jobs/imapsync/state.js';
 import { registry } from '../../src/jobs/registry.js';
 import { stateKey } from '../../src/core/redis.js';
 import type { JobContext, StatusRow } from '../../src/jobs/types.js';
 import { ProcessLmtpSlots } from '../../src/mail/lmtp-pool.js';
+import { RunRecordStore } from '../../src/worker/run-record.js';
 import { runCli, silentLog } from '../helpers/runtime.js';
 import { contents, makeMessage, seed, snapshot } from './corpus.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -33,12 +33,13 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function lastOutcome(configFile: string, target: string): Promise<string | undefined> {
+/** The typed outcome of the task's last failure, as the run record keeps it. */
+async function lastFailure(configFile: string, target: string): Promise<string | undefined> {
   const config = loadConfig(configFile, {});
   const redis = new Redis(w.redis.url);
   try {
     const key = (...parts: string[]) => stateKey(config.redis.prefix, ...parts);
-    return (await new SyncStateStore(redis, key, target, 1).stats()).lastOutcome;
+    return (await new RunRecordStore(redis, key).read('imapsync', target))?.lastErrorCode;
   } finally {
     await redis.quit();
   }
@@ -58,16 +59,19 @@ describe('imapsync logins', () => {
     expect(r.err).not.toContain('not-the-password');
     // At once: one password check, not retried as if the connection had failed.
     expect(await authChecks(w.remote, remote.user, logFrom)).toEqual(['Password mismatch']);
-    expect(await lastOutcome(config, 'wrongpw')).toBe('auth_failed_source');
+    expect(await lastFailure(config, 'wrongpw')).toBe('auth_failed_source');
     const status = await runCli(['status', '--json', '--config', config], registry);
+    expect(status.code).toBe(2); // Nagios: critical
     const rows = (
       JSON.parse(status.out) as { queues: { queue: string; targets: StatusRow[] }[] }
     ).queues.find((q) => q.queue === 'imapsync')!.targets;
     expect(rows).toEqual([
       expect.objectContaining({
         target: 'wrongpw',
-        alert: true,
-        summary: expect.stringContaining('auth_failed_source (1x)'),
+        severity: 'critical', // a refused login: no retry can fix it
+        summary: expect.stringMatching(
+          /: failing \(1x\) since .*: auth_failed_source: IMAP login as r-wrongpw/,
+        ),
       }),
     ]);
   });
@@ -80,7 +84,7 @@ describe('imapsync logins', () => {
     const r = await runImapsync(config, { task: 'nolocal' });
     expect(r.code).toBe(1);
     expect(r.err).toContain('auth_failed_destination');
-    expect(await lastOutcome(config, 'nolocal')).toBe('auth_failed_destination');
+    expect(await lastFailure(config, 'nolocal')).toBe('auth_failed_destination');
   });
 
   it.each(['separator', 'authzid'] as const)('logs in on the remote side as an admin (%s)', async (admin) => {

@@ -219,7 +219,7 @@ describe('bayes-learn from IMAPSieve moves', () => {
     expect([before.spam + 4, before.spam + 5]).toContain(now.spam);
     const run = await runCli(['run', 'bayes-stats', '{}', '--config', configFile], registry);
     expect(run.code, run.err).toBe(0);
-    expect(JSON.parse(run.out)).toEqual({ spam: now.spam, ham: now.ham, spamNeeded: 200 - now.spam, hamNeeded: 199, active: false }); // prettier-ignore
+    expect(JSON.parse(run.out)).toEqual({ spam: now.spam, ham: now.ham, minLearns: 200, spamNeeded: 200 - now.spam, hamNeeded: 199, active: false }); // prettier-ignore
     const status = await runCli(['status', '--config', configFile], registry);
     expect(status.out).toContain(`bayes  spam ${now.spam}/200, ham ${now.ham}/200: not active yet, needs ${200 - now.spam} more spam and 199 more ham`); // prettier-ignore
     expect(status.out).toMatch(/learned {2}1 spam, 0 ham learned/);

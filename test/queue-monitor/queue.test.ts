@@ -13,6 +13,7 @@ import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { connectRedis, stateKey } from '../../src/core/redis.js';
 import { listQueue, queueMonitorJob, recentActions } from '../../src/jobs/queue-monitor/index.js';
 import { postfixTarget, queueSeries } from '../../src/jobs/queue-monitor/processor.js';
+import { RunRecordStore } from '../../src/worker/run-record.js';
 import type { PostfixFixture } from '../fixtures/postfix.js';
 import type { RedisFixture } from '../fixtures/redis.js';
 import { startDeferredQueue } from '../helpers/deferred-queue.js';
@@ -39,7 +40,9 @@ async function run(payload: object, file = configFile) {
 }
 
 const statusLine = async (file = configFile) =>
-  (await runCli(['status', '--config', file], jobs)).out.split('\n').find((l) => l.includes(' queue  '));
+  (await runCli(['status', 'queue-monitor', '--config', file], jobs)).out
+    .split('\n')
+    .find((l) => l.includes(' queue  '));
 
 describe('queue-monitor with a real Postfix', () => {
   it('deferred messages appear in the sample, the time series, status and the listing', async () => {
@@ -62,7 +65,7 @@ describe('queue-monitor with a real Postfix', () => {
     expect(series.at(-1)).toMatchObject({ resolution: 'full', queues: { deferred: { count: 3, bytes } } });
 
     expect(await statusLine()).toMatch(
-      /^ {4}queue {2}maildrop 0, incoming 0, active 0, deferred 3, hold 0 \(\d+ KB\); sampled \d+ s ago$/,
+      /^ {4}queue {2}maildrop 0, incoming 0, active 0, deferred 3, hold 0 \(\d+ KB\); sampled \d+ s ago \(\d\d:\d\d\)$/,
     );
 
     const page = await listQueue(postfixTarget(config), { queue: ['deferred'], limit: 2 });
@@ -124,6 +127,12 @@ describe('queue-monitor with a real Postfix', () => {
       { action: 'delete', queueId: victim.queue_id, deleted: 0 },
       { action: 'delete', queueId: victim.queue_id, deleted: 1 },
     ]);
+    // The run record keeps admin actions under one target, not one per queue id.
+    const runs = await new RunRecordStore(redis, (...p) => stateKey(config.redis.prefix, ...p)).list(
+      'queue-monitor',
+    );
+    expect(runs.map((r) => r.target)).toEqual(['actions', 'sample']);
+    expect(runs[0]).toMatchObject({ consecutiveFailures: 0, lastCounts: { action: 'delete', deleted: 0 } });
   });
 
   it('once a relay answers, resend one delivers that message and resend all empties the queue', async () => {
@@ -176,7 +185,7 @@ describe('queue-monitor with a real Postfix', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${postfix.dir}/missing/main.cf`);
     expect(await statusLine(broken)).toMatch(
-      /^ {2}! queue {2}no sample yet; sampling fails \(1x\): postqueue .*main\.cf/,
+      /^ {2}~ queue {2}no sample yet; sampling failing \(1x\) since \d+ s ago \(\d\d:\d\d\): postqueue .*main\.cf/,
     );
     const fixed = writeConfig(
       redisFx.url,
@@ -184,6 +193,6 @@ describe('queue-monitor with a real Postfix', () => {
       `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n`,
     );
     expect((await run({ action: 'sample' }, fixed)).code).toBe(0);
-    expect(await statusLine(fixed)).toMatch(/^ {4}queue {2}.*; sampled \d+ s ago$/);
+    expect(await statusLine(fixed)).toMatch(/^ {4}queue {2}.*; sampled \d+ s ago \(\d\d:\d\d\)$/);
   });
 });

@@ -105,16 +105,23 @@ describe('a Redis with an ACL user and a password', () => {
     const none = writeConfig(acl.url, freshPrefix());
     const wrong = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile('not it')}`); // prettier-ignore
     const hint = 'set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)';
-    for (const args of [['status'], ['enqueue', 'echo', '{"target":"x"}'], ['worker']]) {
+    for (const args of [['enqueue', 'echo', '{"target":"x"}'], ['worker']]) {
       await expect(runCli([...args, '--config', none], testJobs)).rejects.toThrow(
         new ConfigError(`Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`),
       );
     }
     await expect(startTestDashboard(none, testJobs)).rejects.toThrow(/NOAUTH Authentication required/);
-    await expect(runCli(['status', '--config', wrong], testJobs)).rejects.toThrow(
-      /^Redis at redis:\/\/127\.0\.0\.1:\d+: WRONGPASS invalid username-password pair/,
+    // `status` answers as a monitor expects: unknown (exit 3), the reason on its one line.
+    expect(await runCli(['status', '--config', none], testJobs)).toMatchObject({
+      code: 3,
+      out: `MAILJOBS UNKNOWN: Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`,
+    });
+    const wrongStatus = await runCli(['status', '--config', wrong], testJobs);
+    expect(wrongStatus.code).toBe(3);
+    expect(wrongStatus.out).toMatch(
+      /^MAILJOBS UNKNOWN: Redis at redis:\/\/127\.0\.0\.1:\d+: WRONGPASS invalid username-password pair/,
     );
-    const cli = await cliProcess(['status', '--config', none]);
+    const cli = await cliProcess(['worker', '--config', none]);
     expect(cli.code).toBe(2);
     expect(cli.stderr.trim().split('\n')).toEqual([`mailjobs: Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`]); // prettier-ignore
   });
@@ -147,8 +154,10 @@ describe('a Redis that speaks only TLS', () => {
   it('without the CA file the certificate is refused, in one line', async () => {
     const { cert, key } = tls.tlsFiles!;
     const file = writeConfig(tls.url, freshPrefix(), '', `tls: { certFile: ${cert}, keyFile: ${key} }`); // prettier-ignore
-    await expect(runCli(['status', '--config', file], testJobs)).rejects.toThrow(
-      new RegExp(`^Redis at ${tls.url}: .*self-signed certificate`),
+    const status = await runCli(['status', '--config', file], testJobs);
+    expect(status.code).toBe(3);
+    expect(status.out).toMatch(
+      new RegExp(`^MAILJOBS UNKNOWN: Redis at ${tls.url}: .*self-signed certificate`),
     );
   });
 });

@@ -22,9 +22,11 @@ describe('run record', () => {
       lastStartAt: 2000,
       lastFailureAt: 2100,
       lastError: 'password refused',
+      lastErrorPermanent: false,
       lastDurationMs: 60,
       lastOutcome: 'failure',
       consecutiveFailures: 2,
+      failingSince: 1100,
     });
     await runs.succeeded('getmail', 'a@example.com', { delivered: 3 }, 70, 3100);
     const after = await runs.read('getmail', 'a@example.com');
@@ -35,6 +37,26 @@ describe('run record', () => {
       lastCounts: { delivered: 3 },
       lastError: 'password refused',
       lastFailureAt: 2100,
+    });
+    expect(after).not.toHaveProperty('failingSince');
+  });
+
+  it('says what a failure was, and a stopped run neither fails nor succeeds', async () => {
+    const runs = new RunRecordStore(r.redis, key);
+    await runs.failed('sync-b', 't', 'auth_failed_source: refused', 10, 1000, { code: 'auth_failed_source', permanent: true }); // prettier-ignore
+    expect(await runs.read('sync-b', 't')).toMatchObject({ lastErrorCode: 'auth_failed_source', lastErrorPermanent: true }); // prettier-ignore
+    await runs.failed('sync-b', 't', 'timed out', 10, 2000);
+    const second = await runs.read('sync-b', 't');
+    expect(second).toMatchObject({ lastErrorPermanent: false, consecutiveFailures: 2, failingSince: 1000 });
+    expect(second).not.toHaveProperty('lastErrorCode');
+    await runs.cancelled('sync-b', 't', 'cancelled by alice', 10, 3000);
+    expect(await runs.read('sync-b', 't')).toMatchObject({
+      lastOutcome: 'cancelled',
+      lastCancelledAt: 3000,
+      lastCancelReason: 'cancelled by alice',
+      consecutiveFailures: 2,
+      failingSince: 1000,
+      lastFailureAt: 2000,
     });
   });
 

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
+import { registry } from '../../src/jobs/registry.js';
+import type { AnyJob } from '../../src/jobs/types.js';
 import { desiredSchedules, stableOffset } from '../../src/scheduler/desired.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
@@ -21,19 +23,19 @@ const connectors = (list: { id: string; interval: number }[]) =>
     )
     .join('\n')}\n`;
 
-async function reconcileWith(prefix: string, yaml: string) {
+async function reconcileWith(prefix: string, yaml: string, jobs: readonly AnyJob[] = testJobs) {
   const config = configFor(srv.url, prefix, yaml);
-  const queues = openQueues(testJobs, srv.url, prefix);
+  const queues = openQueues(jobs, srv.url, prefix);
   try {
-    const report = await reconcileSchedules(desiredSchedules(testJobs, config), {
+    const report = await reconcileSchedules(desiredSchedules(jobs, config), {
       queues,
-      jobs: testJobs,
+      jobs,
       redis: srv.redis,
       prefix,
       log: silentLog,
     });
-    const schedulers = await queues.get('echo')!.getJobSchedulers(0, -1, true);
-    const delayed = await queues.get('echo')!.getJobCounts('delayed', 'waiting');
+    const schedulers = (await queues.get('echo')?.getJobSchedulers(0, -1, true)) ?? [];
+    const delayed = (await queues.get('echo')?.getJobCounts('delayed', 'waiting')) ?? {};
     return { report, schedulers, delayed };
   } finally {
     await closeQueues(queues);
@@ -78,6 +80,19 @@ describe('scheduler', () => {
     expect(changed.schedulers.map((s) => [s.key, Number(s.every)])).toEqual([
       ['config:echo:a@x', 10 * 60_000],
     ]);
+  });
+
+  it("reports no change when nothing changed, the jobs' own default schedules included (empty payloads)", async () => {
+    const prefix = freshPrefix();
+    const first = await reconcileWith(prefix, '', registry);
+    expect(first.report.added.sort()).toEqual([
+      'config:bayes-stats',
+      'config:freshclam',
+      'config:queue-monitor',
+      'config:spam-expunge',
+    ]);
+    const again = await reconcileWith(prefix, '', registry);
+    expect(again.report).toEqual({ added: [], changed: [], removed: [], unchanged: 4 });
   });
 
   it('two schedulers reconciling at once create each schedule and each first job once', async () => {

@@ -130,7 +130,7 @@ function row(c) {
   const w = watched.get(c.id);
   const now = w?.view ? jobText(w.view) : c.current ? jobText(c.current) : (w?.text ?? '');
   const cls = [
-    c.alert ? 'alert' : '',
+    c.severity !== 'ok' ? 'alert' : '',
     c.inconsistent.length ? 'inconsistent' : '',
     c.enabled ? '' : 'disabled',
   ];

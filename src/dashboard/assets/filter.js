@@ -25,7 +25,7 @@ function renderBayes(b) {
   summary.textContent = b.current
     ? `reading the counters… (${b.row?.summary ?? ''})`
     : (b.row?.summary ?? '');
-  summary.className = b.row?.alert ? 'detail bad' : 'detail';
+  summary.className = b.row && b.row.severity !== 'ok' ? 'detail bad' : 'detail';
 }
 
 function renderAntivirus(a) {
@@ -36,13 +36,15 @@ function renderAntivirus(a) {
   const age = field(antivirus, 'age');
   age.textContent = d.dbDate ? relativeTime(Date.parse(d.dbDate)) : 'unknown';
   age.title = d.dbDate ? localTime(Date.parse(d.dbDate)) : '';
+  const run = a.row?.run;
   field(antivirus, 'last').textContent =
-    d.consecutiveFailures > 0
-      ? `failed ${relativeTime(d.lastErrorAt)} (${d.consecutiveFailures}× in a row): ${d.lastError ?? ''}`
-      : `ok ${relativeTime(d.lastSuccessAt)}`;
+    run?.consecutiveFailures > 0
+      ? `failed ${relativeTime(run.lastFailureAt)} (${run.consecutiveFailures}× in a row): ${run.lastError ?? ''}`
+      : `ok ${relativeTime(run?.lastSuccessAt)}`;
   const status = field(antivirus, 'status');
-  status.textContent = a.row?.alert ? `ALERT: ${(d.alerts ?? []).join('; ')}` : 'ok';
-  status.className = a.row?.alert ? 'bad' : 'ok';
+  const critical = a.row?.severity === 'critical';
+  status.textContent = critical ? `ALERT: ${(d.alerts ?? []).join('; ')}` : (a.row?.severity ?? 'ok');
+  status.className = a.row && a.row.severity !== 'ok' ? 'bad' : 'ok';
   const job = field(antivirus, 'job');
   if (a.current) job.textContent = `update ${a.current.state}…`;
   else if (a.lastJob)
@@ -61,15 +63,15 @@ function updateText(r) {
 }
 
 function renderExpunge(e) {
-  const d = e.row?.details ?? {};
+  const run = e.row?.run;
   const summary = field(expunge, 'summary');
   summary.textContent = e.current ? `running now… ${e.row?.summary ?? ''}` : (e.row?.summary ?? '');
-  summary.className = e.row?.alert ? 'detail bad' : 'detail';
-  const r = d.result;
+  summary.className = e.row && e.row.severity !== 'ok' ? 'detail bad' : 'detail';
+  const r = run?.lastSuccessAt ? run.lastCounts : undefined;
   field(expunge, 'counts').replaceChildren(
     ...(r
       ? [
-          ['last run', relativeTime(d.at)],
+          ['last success', relativeTime(run.lastSuccessAt)],
           ['users', r.users],
           ['messages examined', r.examined],
           ['expunged', r.expunged],

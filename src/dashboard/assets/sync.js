@@ -69,10 +69,10 @@ function showProgress(cell, view) {
 function renderTask(t) {
   const row = taskRows.get(t.id);
   if (!row) return;
-  row.classList.toggle('alert', Boolean(t.alert));
+  row.classList.toggle('alert', t.severity !== 'ok');
   const summary = row.querySelector('[data-field="summary"]');
   summary.textContent = t.summary;
-  summary.title = t.stats?.lastRunAt ? `last run ${localTime(t.stats.lastRunAt)}` : '';
+  summary.title = t.run?.lastStartAt ? `last run ${localTime(t.run.lastStartAt)}` : '';
   showProgress(row.querySelector('[data-field="now"]'), t.current);
   const busy = Boolean(t.current);
   if (isAdmin())

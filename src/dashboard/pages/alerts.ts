@@ -32,7 +32,7 @@ async function render({ rt }: DashboardDeps): Promise<SafeHtml> {
         ? html`<tr><td colspan="2" class="muted">No problem now.</td></tr>`
         : problems.map((p) => html`<tr class="alert"><td><code>${p.target}</code></td><td>${p.summary}</td></tr>`)}</tbody>
     </table>
-    <p id="alerts-mail" class="${mail?.alert ? 'bad' : 'muted'}">${mail?.summary ?? ''}</p>
+    <p id="alerts-mail" class="${mail && mail.severity !== 'ok' ? 'bad' : 'muted'}">${mail?.summary ?? ''}</p>
   </section>`; // prettier-ignore
 }
 

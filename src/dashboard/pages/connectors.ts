@@ -1,6 +1,6 @@
 /**
- * Connectors: every getmail account of the config with its last run (the getmail job's own
- * status rows), its next run (its BullMQ job scheduler), its current job, and whether the
+ * Connectors: every getmail account of the config with its last run (the getmail job's status
+ * rows, from the run record), its next run (its BullMQ job scheduler), its current job, and whether the
  * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueFor, so
  * a busy account answers "already queued" or "already running" as everywhere else. Messages
  * held after failing run after run are listed with their reason; an admin can retry one or
@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { SeenUidStore, type HeldMessage } from '../../jobs/getmail/state.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
+import type { RunRecord } from '../../worker/run-record.js';
 import { MANAGED_PREFIX, desiredSchedules } from '../../scheduler/desired.js';
 import { sameSchedule } from '../../scheduler/reconcile.js';
 import { html } from '../html.js';
@@ -18,6 +19,12 @@ import { HttpError, type ApiRoute, type PageModule } from '../types.js';
 import { currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
 
 const JOB = 'getmail';
+
+/** When the connector's last run ended, success or failure. */
+function lastFinished(run: RunRecord | undefined): number | undefined {
+  const ends = [run?.lastSuccessAt, run?.lastFailureAt].filter((t) => t !== undefined);
+  return ends.length > 0 ? Math.max(...ends) : undefined;
+}
 
 export async function connectorRows(rt: Runtime) {
   const def = findJob(rt.jobs, JOB);
@@ -38,6 +45,7 @@ export async function connectorRows(rt: Runtime) {
         inconsistent.push('the schedule in Redis differs from the config: reload mailjobs (SIGHUP)');
       if (stray) inconsistent.push('disabled, but still scheduled in Redis: reload mailjobs (SIGHUP)');
       const details = status?.details ?? {};
+      const run = status?.run;
       return {
         id: c.id,
         protocol: c.protocol,
@@ -46,12 +54,12 @@ export async function connectorRows(rt: Runtime) {
         enabled: c.enabled,
         intervalMinutes: c.intervalMinutes,
         summary: status?.summary ?? '',
-        alert: status?.alert ?? false,
-        lastRunAt: details.lastRunAt,
-        lastSuccessAt: details.lastSuccessAt,
-        lastError: details.lastError,
-        lastResult: details.lastResult,
-        consecutiveFailures: details.consecutiveFailures ?? 0,
+        severity: status?.severity ?? 'ok',
+        lastRunAt: lastFinished(run),
+        lastSuccessAt: run?.lastSuccessAt,
+        lastError: run?.lastError,
+        lastResult: run?.lastCounts,
+        consecutiveFailures: run?.consecutiveFailures ?? 0,
         held: (details.held ?? []) as HeldMessage[],
         nextRunAt: (have ?? stray)?.next,
         inconsistent,

@@ -26,7 +26,14 @@ async function rowsOf(rt: Runtime, job: { status?: typeof bayesStatsJob.status }
   try {
     return (await job.status?.(rt)) ?? [];
   } catch (err) {
-    return [{ target: 'error', summary: `cannot read: ${(err as Error).message}`, alert: true, details: {} }];
+    return [
+      {
+        target: 'error',
+        summary: `cannot read: ${(err as Error).message}`,
+        severity: 'critical',
+        details: {},
+      },
+    ];
   }
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { InvalidPayloadError } from '../../core/errors.js';
 import { POSTFIX_QUEUES } from '../../mail/postfix.js';
 import { queueSeries, recentActions } from '../../jobs/queue-monitor/index.js';
-import { postfixTarget, sampleStats } from '../../jobs/queue-monitor/processor.js';
+import { postfixTarget, samplingRun } from '../../jobs/queue-monitor/processor.js';
 import { queueMonitorPayload } from '../../jobs/queue-monitor/schema.js';
 import { html, type SafeHtml } from '../html.js';
 import { adminAttrs } from '../layout.js';
@@ -47,9 +47,9 @@ const routes: ApiRoute[] = [
     input: seriesQuery,
     async handle(req, { rt }) {
       const { minutes } = req.input as z.output<typeof seriesQuery>;
-      const [points, stats] = await Promise.all([
+      const [points, run] = await Promise.all([
         queueSeries(rt).read({ sinceMs: Date.now() - minutes * 60_000 }),
-        sampleStats(rt).read(),
+        samplingRun(rt),
       ]);
       return {
         minutes,
@@ -60,8 +60,8 @@ const routes: ApiRoute[] = [
           bytes: p.total.bytes,
           queues: Object.fromEntries(POSTFIX_QUEUES.map((q) => [q, p.queues[q].count])),
         })),
-        lastSampleAt: stats.lastSuccessAt ?? null,
-        ...(stats.consecutiveFailures > 0 ? { samplingError: stats.lastError } : {}),
+        lastSampleAt: run?.lastSuccessAt ?? null,
+        ...(run && run.consecutiveFailures > 0 ? { samplingError: run.lastError } : {}),
       };
     },
   },

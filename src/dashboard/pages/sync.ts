@@ -126,8 +126,8 @@ export async function syncOverview(rt: Runtime) {
         enabled: t.enabled,
         schedule: t.schedule ?? null,
         summary: row?.summary ?? '',
-        alert: row?.alert ?? false,
-        stats: row?.details ?? {},
+        severity: row?.severity ?? 'ok',
+        run: row?.run ?? null,
         current: (await currentJob(rt, JOB, t.id)) ?? null,
         lastJobId: finished.find((j) => targetOf(j) === t.id)?.id ?? null,
       };

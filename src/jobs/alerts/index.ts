@@ -20,7 +20,8 @@ async function alertsStatus(ctx: StatusContext): Promise<StatusRow[]> {
     .map((a) => ({
       target: a.id,
       summary: `${a.text} (since ${ago(a.since)}${a.mailed ? ', mailed' : ', not mailed yet'})`,
-      alert: true,
+      // A problem an admin is mailed about: critical for monitors too.
+      severity: 'critical' as const,
       details: { ...a },
     }));
   const cfg = ctx.config.alerts;
@@ -33,7 +34,7 @@ async function alertsStatus(ctx: StatusContext): Promise<StatusRow[]> {
   rows.push({
     target: 'mail',
     summary: `${state.active.length === 0 ? 'no problem now; ' : ''}${mail}`,
-    alert: state.mailError !== undefined,
+    severity: state.mailError !== undefined ? 'warning' : 'ok',
     details: { lastMailAt: state.lastMailAt, mailError: state.mailError, pending },
   });
   return rows;

@@ -22,14 +22,14 @@ async function trainersRow(ctx: StatusContext): Promise<StatusRow> {
     return {
       target: 'trainers',
       summary: await describeTrainers(trainers),
-      alert: false,
+      severity: 'ok',
       details: { trainers },
     };
   } catch (err) {
     return {
       target: 'trainers',
       summary: `cannot tell: ${(err as Error).message}`,
-      alert: true,
+      severity: 'warning',
       details: {},
     };
   }
@@ -39,15 +39,15 @@ async function spoolRow(ctx: StatusContext): Promise<StatusRow> {
   const dir = ctx.config.bayesLearn.spoolDir;
   const files = await listSpool(dir).catch(() => undefined);
   if (!files)
-    return { target: 'spool', summary: `${dir}: not readable here`, alert: false, details: { dir } };
+    return { target: 'spool', summary: `${dir}: not readable here`, severity: 'ok', details: { dir } };
   if (files.length === 0)
-    return { target: 'spool', summary: `${dir}: empty`, alert: false, details: { dir } };
+    return { target: 'spool', summary: `${dir}: empty`, severity: 'ok', details: { dir } };
   const oldest = Number(/(\d{13})-[^/]*$/.exec(files[0]!)?.[1] ?? Date.now());
   const minutes = Math.round((Date.now() - oldest) / 60_000);
   return {
     target: 'spool',
     summary: `${dir}: ${files.length} message(s) waiting to be queued, oldest ${minutes} min`,
-    alert: Date.now() - oldest > SPOOL_ALERT_MS,
+    severity: Date.now() - oldest > SPOOL_ALERT_MS ? 'warning' : 'ok',
     details: { dir, files: files.length, oldestMovedAt: oldest },
   };
 }
@@ -61,7 +61,7 @@ async function learnStatus(ctx: StatusContext): Promise<StatusRow[]> {
     summary:
       `${n('learned-spam')} spam, ${n('learned-ham')} ham learned; ${n('already-learned')} already learned, ` +
       `${n('not-a-trainer')} from non-trainers, ${n('too-big')} too big, ${n('too-few-words')} too short`,
-    alert: false,
+    severity: 'ok',
     details: c,
   };
   return [learned, await trainersRow(ctx), await spoolRow(ctx)];
@@ -71,6 +71,8 @@ export const bayesLearnJob = defineJob({
   ...bayesLearnContract,
   concurrency: 4,
   process: bayesLearn,
+  // One record for learning as a whole (Rspamd reachable, learns going through), not one per message.
+  runTarget: () => 'learn',
   status: learnStatus,
   background: watchSpool,
 });

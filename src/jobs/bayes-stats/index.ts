@@ -4,7 +4,10 @@
  */
 import type { StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
-import { bayesStats, readLastStats } from './processor.js';
+import { RunRecordStore, type RunRecord } from '../../worker/run-record.js';
+import { when } from '../format.js';
+import { runPhrase, runSeverity } from '../run-status.js';
+import { bayesStats, type BayesStatsResult } from './processor.js';
 import { bayesStatsContract } from './schema.js';
 
 function progressText(spam: number, ham: number, min: number): string {
@@ -17,27 +20,37 @@ function progressText(spam: number, ham: number, min: number): string {
   return `${counts}: not active yet, needs ${needs.join(' and ')}`;
 }
 
-/** One row: the latest counters (with their age), or why they could not be read. */
+/** The latest reading (the last success's counts in the run record), as status and `/metrics` read it. */
+export async function readBayesReading(
+  ctx: Pick<StatusContext, 'redis' | 'key'>,
+): Promise<{ run?: RunRecord; reading?: Partial<BayesStatsResult> }> {
+  const run = await new RunRecordStore(ctx.redis, ctx.key).read('bayes-stats', 'rspamd');
+  if (run === undefined) return {};
+  if (run.lastSuccessAt === undefined) return { run };
+  return { run, reading: run.lastCounts as Partial<BayesStatsResult> };
+}
+
+/**
+ * One row: the latest reading (the last success's counts in the run record) with its age, and
+ * why the last reads failed, if they did.
+ */
 async function progressStatus(ctx: StatusContext): Promise<StatusRow[]> {
-  const last = await readLastStats(ctx);
-  const s = last.snapshot;
-  const failing = last.error !== undefined && (!s || last.error.at > s.at);
-  const min = s?.minLearns ?? ctx.config.bayesLearn.minLearns;
-  const minutes = s ? Math.round((Date.now() - s.at) / 60_000) : 0;
-  const summary = s
-    ? `${progressText(s.spam, s.ham, min)} (read ${minutes} min ago)`
+  const { run, reading } = await readBayesReading(ctx);
+  const min = reading?.minLearns ?? ctx.config.bayesLearn.minLearns;
+  const summary = reading
+    ? `${progressText(reading.spam ?? 0, reading.ham ?? 0, min)} (read ${when(run?.lastSuccessAt)})`
     : 'no reading yet (bayes-stats has not run)';
+  const failing = run !== undefined && run.consecutiveFailures > 0;
   return [
     {
       target: 'bayes',
-      summary: failing ? `${summary}; last read failed: ${last.error!.message}` : summary,
-      alert: failing,
-      details: { ...s, ...(last.error ? { lastError: last.error } : {}) },
+      summary: failing ? `${summary}; reads ${runPhrase(run)}` : summary,
+      severity: runSeverity(run),
+      ...(run ? { run } : {}),
+      details: reading ? { ...reading, minLearns: min, at: run?.lastSuccessAt } : {},
     },
   ];
 }
-
-export { readLastStats } from './processor.js';
 
 export const bayesStatsJob = defineJob({
   ...bayesStatsContract,

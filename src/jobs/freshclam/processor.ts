@@ -1,7 +1,7 @@
 /**
  * freshclam: run freshclam with the admin's freshclam.conf, then make sure clamd runs the new
- * database before succeeding (see reload.ts). Every run, success or failure, is recorded for
- * `status` (last success, last error, failures in a row).
+ * database before succeeding (see reload.ts). How runs went (last success, last error, failures
+ * in a row) is the worker's run record, which `status` reads.
  */
 import type { Config } from '../../config/schema.js';
 import { PermanentJobError, ProtocolError } from '../../core/errors.js';
@@ -13,7 +13,6 @@ import {
   type FreshclamReport,
   type FreshclamRunOptions,
 } from '../../mail/freshclam.js';
-import { RunStatsStore } from '../run-stats.js';
 import type { JobContext } from '../types.js';
 import { syncClamd, type ClamdControl, type ReloadOutcome } from './reload.js';
 import type { FreshclamPayload } from './schema.js';
@@ -53,11 +52,6 @@ export const realDeps: FreshclamDeps = {
   clamd: (config) => new ClamdClient(config.clamd, { timeoutMs: config.clamd.timeoutSeconds * 1000 }),
 };
 
-/** Runs of the freshclam job, for `status`. */
-export function freshclamStats(ctx: { redis: JobContext['redis']; key: JobContext['key'] }): RunStatsStore {
-  return new RunStatsStore(ctx.redis, ctx.key('freshclam', 'stats'));
-}
-
 function failureOf(report: FreshclamReport): Error | undefined {
   const p = report.problem;
   if (!p) return undefined;
@@ -76,66 +70,57 @@ export async function updateSignatures(
   deps: FreshclamDeps = realDeps,
 ): Promise<FreshclamResult> {
   const cfg = ctx.config.freshclam;
-  const stats = freshclamStats(ctx);
   const started = Date.now();
-  try {
-    const settings = await deps.readSettings(cfg.configFile);
-    const clamd = deps.clamd(ctx.config);
-    const before = await versionBefore(clamd, ctx.signal);
-    await ctx.progress({ phase: 'freshclam' });
-    const report = await deps.runFreshclam({
-      command: cfg.command,
-      configFile: cfg.configFile,
-      timeoutMs: cfg.timeoutSeconds * 1000,
-      signal: ctx.signal,
-    });
-    const updated = report.databases.filter((d) => d.status === 'updated');
-    for (const d of updated) {
-      await ctx.trail(
-        `${d.name} updated (version ${d.version ?? 'custom'}, ${d.signatures ?? '?'} signatures)`,
-      );
-    }
-    const failure = failureOf(report);
-    if (failure) throw failure;
-    const onDisk = await deps.readDailyVersion(settings.databaseDirectory);
-    await ctx.progress({ phase: 'clamd', updated: updated.length, dailyOnDisk: onDisk ?? null });
-    const sync = await syncClamd(clamd, {
-      onDisk,
-      updated: updated.map((d) => d.name),
-      notified: report.clamdNotified,
-      timeoutMs: cfg.reloadTimeoutSeconds * 1000,
-      ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
-      signal: ctx.signal,
-    }).catch((err: unknown) => {
-      if (err instanceof ProtocolError && err.code !== 'ERELOAD') {
-        throw new ProtocolError(`signatures are on disk, but clamd did not answer: ${err.message}`, err.code);
-      }
-      throw err;
-    });
-    if (sync.reload !== 'not-needed')
-      await ctx.trail(`clamd: reload ${sync.reload}, now ${sync.version.raw}`);
-    const v = sync.version;
-    const result: FreshclamResult = {
-      updated: updated.map((d) => d.name),
-      upToDate: report.databases.filter((d) => d.status === 'up-to-date').map((d) => d.name),
-      databases: report.databases,
-      clamd: {
-        engine: v.engine,
-        ...(v.dbVersion !== undefined ? { dbVersion: v.dbVersion } : {}),
-        ...(before?.dbVersion !== undefined ? { previousDbVersion: before.dbVersion } : {}),
-        ...(v.dbDate ? { dbDate: v.dbDate.toISOString() } : {}),
-        reload: sync.reload,
-        reloadSent: sync.reloadSent,
-        waitedMs: sync.waitedMs,
-      },
-      warnings: report.warnings.slice(0, 20),
-      durationMs: Date.now() - started,
-    };
-    await stats.success(result);
-    return result;
-  } catch (err) {
-    // A shutdown stops the run at a safe point: not a failed update.
-    if (!ctx.signal.aborted) await stats.failure((err as Error).message);
-    throw err;
+  const settings = await deps.readSettings(cfg.configFile);
+  const clamd = deps.clamd(ctx.config);
+  const before = await versionBefore(clamd, ctx.signal);
+  await ctx.progress({ phase: 'freshclam' });
+  const report = await deps.runFreshclam({
+    command: cfg.command,
+    configFile: cfg.configFile,
+    timeoutMs: cfg.timeoutSeconds * 1000,
+    signal: ctx.signal,
+  });
+  const updated = report.databases.filter((d) => d.status === 'updated');
+  for (const d of updated) {
+    await ctx.trail(
+      `${d.name} updated (version ${d.version ?? 'custom'}, ${d.signatures ?? '?'} signatures)`,
+    );
   }
+  const failure = failureOf(report);
+  if (failure) throw failure;
+  const onDisk = await deps.readDailyVersion(settings.databaseDirectory);
+  await ctx.progress({ phase: 'clamd', updated: updated.length, dailyOnDisk: onDisk ?? null });
+  const sync = await syncClamd(clamd, {
+    onDisk,
+    updated: updated.map((d) => d.name),
+    notified: report.clamdNotified,
+    timeoutMs: cfg.reloadTimeoutSeconds * 1000,
+    ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
+    signal: ctx.signal,
+  }).catch((err: unknown) => {
+    if (err instanceof ProtocolError && err.code !== 'ERELOAD') {
+      throw new ProtocolError(`signatures are on disk, but clamd did not answer: ${err.message}`, err.code);
+    }
+    throw err;
+  });
+  if (sync.reload !== 'not-needed') await ctx.trail(`clamd: reload ${sync.reload}, now ${sync.version.raw}`);
+  const v = sync.version;
+  const result: FreshclamResult = {
+    updated: updated.map((d) => d.name),
+    upToDate: report.databases.filter((d) => d.status === 'up-to-date').map((d) => d.name),
+    databases: report.databases,
+    clamd: {
+      engine: v.engine,
+      ...(v.dbVersion !== undefined ? { dbVersion: v.dbVersion } : {}),
+      ...(before?.dbVersion !== undefined ? { previousDbVersion: before.dbVersion } : {}),
+      ...(v.dbDate ? { dbDate: v.dbDate.toISOString() } : {}),
+      reload: sync.reload,
+      reloadSent: sync.reloadSent,
+      waitedMs: sync.waitedMs,
+    },
+    warnings: report.warnings.slice(0, 20),
+    durationMs: Date.now() - started,
+  };
+  return result;
 }

@@ -6,16 +6,16 @@
  */
 import type { FreshclamConfig } from '../../config/maintenance.js';
 import { ClamdClient, type ClamdVersion } from '../../mail/clamd.js';
+import { RunRecordStore, type RunRecord } from '../../worker/run-record.js';
 import { ago } from '../format.js';
-import type { RunStats } from '../run-stats.js';
+import { runPhrase } from '../run-status.js';
 import type { StatusContext, StatusRow } from '../types.js';
-import { freshclamStats } from './processor.js';
 import { SIGNATURES_TARGET } from './schema.js';
 
 /** Why an admin should look, empty when all is well. */
 export function signatureAlerts(
   version: ClamdVersion | Error,
-  stats: RunStats,
+  runs: Pick<RunRecord, 'consecutiveFailures'>,
   alert: FreshclamConfig['alert'],
   now = Date.now(),
 ): string[] {
@@ -27,32 +27,34 @@ export function signatureAlerts(
       `signatures are ${ago(version.dbDate.getTime(), now).replace(' ago', '')} old (limit ${alert.maxAgeHours} h)`,
     );
   }
-  if (stats.consecutiveFailures >= alert.failuresInARow) {
-    out.push(`the last ${stats.consecutiveFailures} updates failed`);
+  if (runs.consecutiveFailures >= alert.failuresInARow) {
+    out.push(`the last ${runs.consecutiveFailures} updates failed`);
   }
   return out;
 }
 
+/**
+ * Critical on any of {@link signatureAlerts} (freshclam's own rules, from its config); a
+ * warning while updates fail fewer times than that.
+ */
 export async function freshclamStatus(ctx: StatusContext): Promise<StatusRow[]> {
   const clamd = new ClamdClient(ctx.config.clamd);
-  const [version, stats] = await Promise.all([
+  const [version, run] = await Promise.all([
     clamd.version({ timeoutMs: 3000 }).catch((err: unknown) => err as Error),
-    freshclamStats(ctx).read(),
+    new RunRecordStore(ctx.redis, ctx.key).read('freshclam', SIGNATURES_TARGET),
   ]);
-  const alerts = signatureAlerts(version, stats, ctx.config.freshclam.alert);
+  const alerts = signatureAlerts(version, run ?? { consecutiveFailures: 0 }, ctx.config.freshclam.alert);
   const loaded =
     version instanceof Error
       ? 'clamd unreachable'
       : `daily ${version.dbVersion ?? '?'}${version.dbDate ? ` built ${ago(version.dbDate.getTime())}` : ''}`;
-  const last =
-    stats.consecutiveFailures > 0
-      ? `last update failed (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
-      : `last update ok ${ago(stats.lastSuccessAt)}`;
+  const failing = run !== undefined && run.consecutiveFailures > 0;
   return [
     {
       target: SIGNATURES_TARGET,
-      summary: `${loaded}; ${last}${alerts.length ? ` — ALERT: ${alerts.join('; ')}` : ''}`,
-      alert: alerts.length > 0,
+      summary: `${loaded}; last update ${runPhrase(run)}${alerts.length ? ` — ALERT: ${alerts.join('; ')}` : ''}`,
+      severity: alerts.length > 0 ? 'critical' : failing ? 'warning' : 'ok',
+      ...(run ? { run } : {}),
       details: {
         ...(version instanceof Error
           ? { clamdError: version.message }
@@ -62,7 +64,6 @@ export async function freshclamStatus(ctx: StatusContext): Promise<StatusRow[]> 
               dbDate: version.dbDate?.toISOString(),
               ageHours: version.dbDate ? (Date.now() - version.dbDate.getTime()) / 3_600_000 : undefined,
             }),
-        ...stats,
         alerts,
       },
     },

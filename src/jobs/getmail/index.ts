@@ -7,6 +7,8 @@ import { PermanentJobError } from '../../core/errors.js';
 import { localMessageExists } from '../../mail/imap.js';
 import type { JobContext, StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
+import { runPhrase, runSeverity, worst } from '../run-status.js';
+import { RunRecordStore } from '../../worker/run-record.js';
 import { getmail, type GetmailDeps } from './processor.js';
 import { localMailbox } from './rebuild.js';
 import { openRemote } from './remote.js';
@@ -28,30 +30,28 @@ async function localHasTrace(connector: ConnectorConfig, trace: string, ctx: Job
 
 export const realDeps: GetmailDeps = { openRemote, localHasTrace };
 
-function ago(ms: number | undefined): string {
-  if (ms === undefined) return 'never';
-  const min = Math.round((Date.now() - ms) / 60_000);
-  return min < 1 ? 'just now' : min < 120 ? `${min} min ago` : `${Math.round(min / 60)} h ago`;
+/** The counts of a connector's last success, as its row and the Connectors page say them. */
+function deliveredText(c: Record<string, unknown>): string {
+  return `${Number(c.delivered ?? 0)} delivered`;
 }
 
-/** One row per connector: last run, outcome, consecutive failures and held messages. */
+/**
+ * One row per connector: how its runs went (the run record), and its held messages (a warning:
+ * the account works, an admin has messages to decide on).
+ */
 async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
+  const runs = new RunRecordStore(ctx.redis, ctx.key);
   return Promise.all(
     ctx.config.connectors.map(async (c) => {
       const store = new SeenUidStore(ctx.redis, ctx.key, c.id, 1);
-      const [stats, held] = await Promise.all([store.stats(), store.held()]);
-      const last = stats.lastResult as { delivered?: number } | undefined;
-      const summary = !c.enabled
-        ? 'disabled'
-        : stats.consecutiveFailures > 0
-          ? `failing (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
-          : `ok ${ago(stats.lastSuccessAt)}${last ? `, ${last.delivered ?? 0} delivered` : ''}`;
+      const [run, held] = await Promise.all([runs.read('getmail', c.id), store.held()]);
       const heldNote = held.length > 0 ? `; ${held.length} held (${held.map((h) => `${h.messageId ?? h.key}: ${h.reason}`).join('; ')})` : ''; // prettier-ignore
       return {
         target: c.id,
-        summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${summary}${heldNote}`,
-        alert: (c.enabled && stats.consecutiveFailures > 0) || held.length > 0,
-        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, ...stats, held }, // prettier-ignore
+        summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${c.enabled ? runPhrase(run, deliveredText) : 'disabled'}${heldNote}`,
+        severity: worst(c.enabled ? runSeverity(run) : 'ok', held.length > 0 ? 'warning' : 'ok'),
+        ...(run ? { run } : {}),
+        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, held }, // prettier-ignore
       };
     }),
   );

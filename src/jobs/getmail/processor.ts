@@ -52,11 +52,9 @@ export async function getmail(
   try {
     const result = await new FetchRun(connector, ctx, deps, store).run();
     result.durationMs = Date.now() - started;
-    await store.recordRun({ result });
     return result;
-  } catch (err) {
-    await store.recordRun({ error: (err as Error).message });
-    throw err;
+  } finally {
+    await store.extendRetention();
   }
 }
 

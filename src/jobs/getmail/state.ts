@@ -10,19 +10,11 @@
  *  - `validity`: folder → UIDVALIDITY last seen;
  *  - `failures`: key → {@link FailureRecord} of a message that failed and is not delivered yet
  *    (held once it failed `holdAfterFailures` runs in a row);
- *  - `stats`: last run, last error, consecutive failures (for `status` and the dashboard).
+ * How runs went (last success, failures in a row) is the worker's run record, not kept here.
  * Every key expires `stateRetentionDays` after the account's last run: a deleted connector's
  * state is kept for a while (re-adding it redelivers nothing), then cleaned.
  */
 import type { Redis } from 'ioredis';
-
-export interface RunStats {
-  lastRunAt?: number;
-  lastSuccessAt?: number;
-  lastError?: string;
-  consecutiveFailures: number;
-  lastResult?: Record<string, unknown>;
-}
 
 /** A message that failed on its own (see `MessageError`) in consecutive runs, not delivered yet. */
 export interface FailureRecord {
@@ -69,7 +61,6 @@ export class SeenUidStore {
     inflight: string;
     ids: string;
     validity: string;
-    stats: string;
     failures: string;
   };
 
@@ -85,7 +76,6 @@ export class SeenUidStore {
       inflight: k('inflight'),
       ids: k('ids'),
       validity: k('validity'),
-      stats: k('stats'),
       failures: k('failures'),
     };
   }
@@ -205,35 +195,12 @@ export class SeenUidStore {
       await this.redis.hdel(this.keys.seen, ...keys.slice(i, i + 1000));
   }
 
-  async stats(): Promise<RunStats> {
-    const s = await this.redis.hgetall(this.keys.stats);
-    return {
-      ...(s.lastRunAt ? { lastRunAt: Number(s.lastRunAt) } : {}),
-      ...(s.lastSuccessAt ? { lastSuccessAt: Number(s.lastSuccessAt) } : {}),
-      ...(s.lastError ? { lastError: s.lastError } : {}),
-      consecutiveFailures: Number(s.consecutiveFailures ?? 0),
-      ...(s.lastResult ? { lastResult: JSON.parse(s.lastResult) as Record<string, unknown> } : {}),
-    };
-  }
-
-  async recordRun(outcome: { result: Record<string, unknown> } | { error: string }): Promise<void> {
-    const now = Date.now();
+  /**
+   * At the end of every run, whatever its outcome: every key lives `retentionSeconds` more, and
+   * identities older than that are dropped.
+   */
+  async extendRetention(now = Date.now()): Promise<void> {
     const m = this.redis.multi();
-    if ('result' in outcome) {
-      m.hset(this.keys.stats, {
-        lastRunAt: now,
-        lastSuccessAt: now,
-        consecutiveFailures: 0,
-        lastResult: JSON.stringify(outcome.result),
-      });
-      m.hdel(this.keys.stats, 'lastError');
-    } else {
-      m.hset(this.keys.stats, { lastRunAt: now, lastError: outcome.error }).hincrby(
-        this.keys.stats,
-        'consecutiveFailures',
-        1,
-      );
-    }
     m.zremrangebyscore(this.keys.ids, 0, now - this.retentionSeconds * 1000);
     for (const key of Object.values(this.keys)) m.expire(key, this.retentionSeconds);
     await m.exec();

@@ -4,36 +4,36 @@
  * sealed). One run per task at a time; configured tasks run on demand unless they have a
  * `schedule`.
  */
+import { RunRecordStore } from '../../worker/run-record.js';
+import { runPhrase, runSeverity, worst } from '../run-status.js';
 import { type StatusContext, type StatusRow, defineJob } from '../types.js';
 import { imapsync } from './processor.js';
 import { imapsyncContract } from './schema.js';
-import { SyncStateStore } from './state.js';
 
-function ago(ms: number | undefined): string {
-  if (ms === undefined) return 'never';
-  const min = Math.round((Date.now() - ms) / 60_000);
-  return min < 1 ? 'just now' : min < 120 ? `${min} min ago` : `${Math.round(min / 60)} h ago`;
+/** The counts of a task's last success: `ok`, or `partial`/`quota_exceeded` (a warning). */
+function copiedText(c: Record<string, unknown>): string {
+  const outcome = c.outcome !== undefined && c.outcome !== 'ok' ? `${String(c.outcome)}: ` : '';
+  return `${outcome}${Number(c.copied ?? 0)} copied of ${Number(c.messagesOnSource ?? 0)}`;
 }
 
-/** One row per configured task: last run, its outcome, consecutive failures. */
+/**
+ * One row per configured task: how its runs went (the run record; a failure says its typed
+ * outcome, e.g. `auth_failed_source`), a warning when the last sync ended `partial` or
+ * `quota_exceeded`.
+ */
 async function taskStatus(ctx: StatusContext): Promise<StatusRow[]> {
+  const runs = new RunRecordStore(ctx.redis, ctx.key);
   return Promise.all(
     ctx.config.sync.map(async (t) => {
-      const stats = await new SyncStateStore(ctx.redis, ctx.key, t.id, 1).stats();
-      const last = stats.lastResult as { copied?: number; messagesOnSource?: number } | undefined;
-      const failing = stats.consecutiveFailures > 0;
-      const summary = !t.enabled
-        ? 'disabled'
-        : failing
-          ? `${stats.lastOutcome ?? 'failed'} (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
-          : stats.lastRunAt === undefined
-            ? 'never run'
-            : `${stats.lastOutcome ?? 'ok'} ${ago(stats.lastSuccessAt)}, ${last?.copied ?? 0} copied of ${last?.messagesOnSource ?? 0}`;
+      const run = await runs.read('imapsync', t.id);
+      const ended = run?.consecutiveFailures === 0 ? run.lastCounts?.outcome : undefined;
+      const incomplete = ended !== undefined && ended !== 'ok';
       return {
         target: t.id,
-        summary: `${t.remote.login.username}@${t.remote.host} → ${t.localUser}: ${summary}`,
-        alert: t.enabled && (failing || (stats.lastOutcome !== undefined && stats.lastOutcome !== 'ok')),
-        details: { host: t.remote.host, localUser: t.localUser, enabled: t.enabled, ...stats },
+        summary: `${t.remote.login.username}@${t.remote.host} → ${t.localUser}: ${t.enabled ? runPhrase(run, copiedText) : 'disabled'}`,
+        severity: t.enabled ? worst(runSeverity(run), incomplete ? 'warning' : 'ok') : 'ok',
+        ...(run ? { run } : {}),
+        details: { host: t.remote.host, localUser: t.localUser, enabled: t.enabled },
       };
     }),
   );

@@ -19,7 +19,7 @@ import { type ResolvedTask, resolveTask } from './task.js';
 
 const PROGRESS_EVERY_MS = 1000;
 
-/** Runs one imapsync job: resolves the task, syncs, records the outcome in the task's state. */
+/** Runs one imapsync job: resolves the task, syncs; the worker records how the run ended. */
 export async function imapsync(
   payload: ImapsyncPayload,
   ctx: JobContext,
@@ -31,15 +31,15 @@ export async function imapsync(
   const run = new SyncRun(task, ctx, state);
   try {
     const result = await run.run();
-    const { folders: _folders, ...summary } = result;
-    await state.recordRun({ result: summary, outcome: result.outcome });
     await ctx.progress(run.report.progress());
     return result;
   } catch (err) {
     // An abort's reason may be a plain string (the worker's shutdown marker).
-    const error = err instanceof Error ? err : new Error(`imapsync ${task.target}: stopped (${String(err)})`);
-    await state.recordRun({ error: error.message, outcome: outcomeOf(error) }).catch(() => undefined);
-    throw error;
+    throw err instanceof Error ? err : new Error(`imapsync ${task.target}: stopped (${String(err)})`);
+  } finally {
+    await state
+      .extendRetention()
+      .catch((e: unknown) => ctx.log.warn({ err: e }, 'could not extend the state'));
   }
 }
 

@@ -9,9 +9,9 @@
  *    (RFC 3501 2.3.1.1), hence in the key;
  *  - `ids:<dstValidity>:<folder>`: destination UID → identity, so destination messages are read
  *    once, not on every run;
- *  - `stats`: last run, outcome, error, consecutive failures (for `status`);
  *  - `index`: the map and ids keys, to expire them with the rest.
- * Every key expires `imapsync.stateRetentionDays` after the task's last run.
+ * Every key expires `imapsync.stateRetentionDays` after the task's last run. How runs went is
+ * the worker's run record, not kept here.
  */
 import type { Redis } from 'ioredis';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
@@ -25,16 +25,6 @@ export interface FolderCheckpoint {
   /** The destination as this run left it; absent when it could not be predicted (re-check next time). */
   dst?: FolderStatus;
   at: number;
-}
-
-/** How the task's runs went, for `status`. */
-export interface RunStats {
-  lastRunAt?: number;
-  lastSuccessAt?: number;
-  lastOutcome?: string;
-  lastError?: string;
-  consecutiveFailures: number;
-  lastResult?: Record<string, unknown>;
 }
 
 const CHUNK = 1000;
@@ -140,43 +130,11 @@ export class SyncStateStore {
       .exec();
   }
 
-  async stats(): Promise<RunStats> {
-    const s = await this.redis.hgetall(this.k('stats'));
-    return {
-      ...(s.lastRunAt ? { lastRunAt: Number(s.lastRunAt) } : {}),
-      ...(s.lastSuccessAt ? { lastSuccessAt: Number(s.lastSuccessAt) } : {}),
-      ...(s.lastOutcome ? { lastOutcome: s.lastOutcome } : {}),
-      ...(s.lastError ? { lastError: s.lastError } : {}),
-      consecutiveFailures: Number(s.consecutiveFailures ?? 0),
-      ...(s.lastResult ? { lastResult: JSON.parse(s.lastResult) as Record<string, unknown> } : {}),
-    };
-  }
-
-  /** Records how the run ended and extends the life of every key of the task. */
-  async recordRun(
-    outcome: { result: Record<string, unknown>; outcome: string } | { error: string; outcome?: string },
-  ): Promise<void> {
-    const now = Date.now();
-    const stats = this.k('stats');
-    const m = this.redis.multi();
-    if ('result' in outcome) {
-      m.hset(stats, {
-        lastRunAt: now,
-        lastSuccessAt: now,
-        lastOutcome: outcome.outcome,
-        consecutiveFailures: 0,
-        lastResult: JSON.stringify(outcome.result),
-      });
-      m.hdel(stats, 'lastError');
-    } else {
-      m.hset(stats, { lastRunAt: now, lastError: outcome.error, lastOutcome: outcome.outcome ?? 'failed' });
-      m.hincrby(stats, 'consecutiveFailures', 1);
-    }
-    await m.exec();
+  /** At the end of every run, whatever its outcome: every key of the task lives `retentionSeconds` more. */
+  async extendRetention(): Promise<void> {
     const indexed = await this.redis.smembers(this.k('index'));
     const e = this.redis.multi();
-    for (const key of [stats, this.k('folders'), this.k('index'), ...indexed])
-      e.expire(key, this.retentionSeconds);
+    for (const key of [this.k('folders'), this.k('index'), ...indexed]) e.expire(key, this.retentionSeconds);
     await e.exec();
   }
 }

@@ -5,12 +5,13 @@
  */
 import type { Config } from '../../config/schema.js';
 import { POSTFIX_QUEUES } from '../../mail/postfix.js';
-import { ago, kilobytes } from '../format.js';
+import { kilobytes, when } from '../format.js';
+import { runPhrase, runSeverity, worst } from '../run-status.js';
 import type { StatusContext, StatusRow } from '../types.js';
 import { defineJob } from '../types.js';
-import { queueSeries, recentActions, runQueueMonitor, sampleStats } from './processor.js';
+import { queueSeries, recentActions, runQueueMonitor, samplingRun } from './processor.js';
 import { totalOf } from './sample.js';
-import { queueMonitorContract } from './schema.js';
+import { queueMonitorContract, queueMonitorTarget } from './schema.js';
 
 export {
   listQueue,
@@ -31,11 +32,14 @@ function staleAfterMs(config: Config): number | undefined {
   return 'everySeconds' in s ? Math.max(3 * s.everySeconds * 1000, 60_000) : undefined;
 }
 
-/** One row: the queue's latest counts, when they were taken, and whether sampling fails. */
+/**
+ * One row: the queue's latest counts, when they were taken, and whether sampling fails (the run
+ * record of the samples). Critical when the last sample is stale: no worker samples any more.
+ */
 async function queueStatus(ctx: StatusContext): Promise<StatusRow[]> {
-  const [latest, stats, actions] = await Promise.all([
+  const [latest, run, actions] = await Promise.all([
     queueSeries(ctx).latest(),
-    sampleStats(ctx).read(),
+    samplingRun(ctx),
     recentActions(ctx, 5),
   ]);
   const counts = latest
@@ -44,16 +48,17 @@ async function queueStatus(ctx: StatusContext): Promise<StatusRow[]> {
     : 'no sample yet';
   const stale = staleAfterMs(ctx.config);
   const isStale = stale !== undefined && latest !== undefined && Date.now() - latest.t > stale;
-  const failing = stats.consecutiveFailures > 0;
-  const state = failing
-    ? `sampling fails (${stats.consecutiveFailures}x): ${stats.lastError ?? ''}`
-    : `sampled ${ago(latest?.t)}${isStale ? ' (stale)' : ''}`;
+  const state =
+    run !== undefined && run.consecutiveFailures > 0
+      ? `sampling ${runPhrase(run)}`
+      : `sampled ${when(latest?.t)}${isStale ? ' (stale)' : ''}`;
   return [
     {
       target: 'queue',
       summary: `${counts}; ${state}`,
-      alert: failing || isStale,
-      details: { latest, ...stats, recentActions: actions },
+      severity: worst(runSeverity(run), isStale ? 'critical' : 'ok'),
+      ...(run ? { run } : {}),
+      details: { latest, recentActions: actions },
     },
   ];
 }
@@ -63,6 +68,8 @@ export const queueMonitorJob = defineJob({
   // Samples are quick and serialized by their target; room for admin actions beside them.
   concurrency: 4,
   process: runQueueMonitor,
+  // Samples keep their record; an admin's resends and deletes share one, not one per queue id.
+  runTarget: (p) => (p.action === 'sample' ? queueMonitorTarget(p) : 'actions'),
   defaultSchedule: { schedule: { everySeconds: DEFAULT_EVERY_SECONDS }, payload: { action: 'sample' } },
   status: queueStatus,
 });

@@ -5,10 +5,10 @@
  */
 import type { Config } from '../../config/schema.js';
 import { deleteQueued, flushMessage, flushQueue, type PostfixTarget } from '../../mail/postfix.js';
-import { RunStatsStore } from '../run-stats.js';
+import { RunRecordStore, type RunRecord } from '../../worker/run-record.js';
 import type { JobContext } from '../types.js';
 import { sampleQueue, totalOf, type QueueCounts, type QueueSample } from './sample.js';
-import type { QueueMonitorPayload } from './schema.js';
+import { queueMonitorTarget, type QueueMonitorPayload } from './schema.js';
 import { QueueSeries } from './series.js';
 
 export type QueueMonitorResult =
@@ -31,12 +31,11 @@ export function queueSeries(ctx: Pick<JobContext, 'redis' | 'key' | 'config'>): 
   });
 }
 
-/** Last sample, last error, failures in a row: what `status` shows. */
-export function sampleStats(ctx: Pick<JobContext, 'redis' | 'key' | 'config'>): RunStatsStore {
-  return new RunStatsStore(
-    ctx.redis,
-    ctx.key('queue-monitor', 'stats'),
-    ctx.config.queueMonitor.historyDays * 86_400,
+/** How sampling went (last sample, last error, failures in a row): what `status` shows. */
+export function samplingRun(ctx: Pick<JobContext, 'redis' | 'key'>): Promise<RunRecord | undefined> {
+  return new RunRecordStore(ctx.redis, ctx.key).read(
+    'queue-monitor',
+    queueMonitorTarget({ action: 'sample' }),
   );
 }
 
@@ -45,23 +44,15 @@ async function takeSample(
   target: PostfixTarget,
   timeoutMs: number,
 ): Promise<QueueMonitorResult> {
-  const stats = sampleStats(ctx);
-  try {
-    const sample = await sampleQueue(target, { timeoutMs, signal: ctx.signal });
-    await queueSeries(ctx).record(sample);
-    const result = {
-      action: 'sample' as const,
-      at: sample.t,
-      queues: sample.queues,
-      total: totalOf(sample.queues),
-      durationMs: Date.now() - sample.t,
-    };
-    await stats.success({ at: result.at, total: result.total });
-    return result;
-  } catch (err) {
-    if (!ctx.signal.aborted) await stats.failure((err as Error).message);
-    throw err;
-  }
+  const sample = await sampleQueue(target, { timeoutMs, signal: ctx.signal });
+  await queueSeries(ctx).record(sample);
+  return {
+    action: 'sample' as const,
+    at: sample.t,
+    queues: sample.queues,
+    total: totalOf(sample.queues),
+    durationMs: Date.now() - sample.t,
+  };
 }
 
 /** What an admin did to the queue, newest first (see {@link recentActions}). */
