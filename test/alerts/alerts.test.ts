@@ -250,7 +250,9 @@ describe('alerts by mail through a real Postfix', () => {
       expect(page).toMatch(/<p id="alerts-mail" class="bad">mail to pm-down@mail\.test\.local fails /);
       const api = (await (await viewer.call('GET', '/api/alerts')).json()) as Record<string, unknown>;
       expect(api).toMatchObject({
-        problems: [{ target: 'connector-failing:alice-down', severity: 'critical', details: { mailed: false } }],
+        problems: [
+          { target: 'connector-failing:alice-down', severity: 'critical', details: { mailed: false } },
+        ],
         mail: { target: 'mail', severity: 'warning' },
       });
     } finally {
