@@ -62,6 +62,7 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
         redisSettings: rt.redisSettings,
         redis: rt.redis,
         log: rt.log,
+        outage: rt.outage,
       })
     : undefined;
   const dashboard =

@@ -22,6 +22,12 @@ export interface JobContract<S extends z.ZodType = z.ZodType> {
   target(payload: z.output<S>): string;
   readonly retry: { attempts: number; backoffSeconds: number };
   /**
+   * Throws a `NotInConfigError` naming the account or task when the payload's target must be in
+   * the config and is not (getmail's connector, imapsync's task): producers that have the config
+   * refuse such a job when it is enqueued; the processor fails it with the same message.
+   */
+  checkInConfig?(payload: z.output<S>, config: Config): void;
+  /**
    * How many finished jobs stay in Redis, and for how long (default: completed 7 days / 1000,
    * failed 30 days / 5000). Jobs whose payloads are big (a whole message) keep fewer.
    */
