@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
+import type { HostCommand } from './host-commands.js';
 
 /** What other services need to enqueue a job: no processor, no heavy imports. */
 export interface JobContract<S extends z.ZodType = z.ZodType> {
@@ -90,6 +91,11 @@ export interface JobDefinition<
    * `schedules.<name>` overrides or disables. None: on demand only.
    */
   readonly defaultSchedule?: { schedule: ScheduleConfig; payload: z.input<S> };
+  /**
+   * The programs it runs on this host (see host-commands.ts): when one is missing, its
+   * schedule is off and start-up says so in one line.
+   */
+  hostCommands?(config: Config): HostCommand[];
   /** Per-target schedules the config asks for (one per connector, say). */
   schedules?(config: Config): DesiredSchedule[];
   /** The job's own status rows for `mailjobs status` and the dashboard (one per target, say). */
