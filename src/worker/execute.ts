@@ -79,7 +79,14 @@ export async function executeJob(
     await runs
       .failed(def.name, target, (err as Error).message, durationMs)
       .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed run'));
-    log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
+    // A classified failure (a typed error with its code: login refused, server away, program
+    // missing) is one line with its reason, its stack only at debug; an unclassified one (a bug)
+    // keeps its stack.
+    const { message, code } = err as Error & { code?: unknown };
+    if (typeof code === 'string') {
+      log.warn({ reason: message, code, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
+      log.debug({ err }, `${def.name} job failed: stack`);
+    } else log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
     throw err;
   } finally {
     await lock.release();
