@@ -4,7 +4,11 @@
  * its module only when it runs; only the job definitions a command needs are loaded (`run
  * imapsync` loads imapsync's, `seal` and `--help` none): start-up is most of a short run's time.
  *
- * To add a command, add one entry to `commands`: its options must be names of `OPTIONS`.
+ * To add a command, add one entry to `commands` (a two-word key such as `alerts test` is a
+ * sub-command): its usage, summary, example, the `OPTIONS` it takes (add a new one there with its
+ * help line, and its field to `CliArgs` in io.ts and to `parseCli`), and a handler that imports its module. A handler
+ * throws `UsageError` for a bad argument (main adds the usage, exit 2); one that needs Redis opens
+ * it with `openRuntime`, which gives exit 3 when Redis is unreachable.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -33,7 +37,7 @@ const OPTIONS = {
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
-/** What Redis does for a command: `needs` it (unreachable: exit 3), or `none`. */
+/** One command: what `--help` prints about it, the job definitions it loads, and its handler. */
 interface Command {
   /** The words after `mailjobs` (without --config, which every command takes). */
   usage: string;
