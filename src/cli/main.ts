@@ -5,10 +5,10 @@
  * imapsync` loads imapsync's, `seal` and `--help` none): start-up is most of a short run's time.
  *
  * To add a command, add one entry to `commands` (a two-word key such as `alerts test` is a
- * sub-command): its usage, summary, example, the `OPTIONS` it takes (add a new one there with its
- * help line, and its field to `CliArgs` in io.ts and to `parseCli`), and a handler that imports its module. A handler
- * throws `UsageError` for a bad argument (main adds the usage, exit 2); one that needs Redis opens
- * it with `openRuntime`, which gives exit 3 when Redis is unreachable.
+ * sub-command): its usage, summary, example, the `OPTIONS` it takes (a new one goes there with
+ * its help line, and into `CliArgs` in io.ts and `parseCli`), and a handler that imports its
+ * module. A handler throws `UsageError` for a bad argument (main adds the usage, exit 2); one
+ * that needs Redis opens it with `openRuntime`, which gives exit 3 when Redis is unreachable.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
