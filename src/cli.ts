@@ -4,7 +4,7 @@
  * Jobs come from the catalog: a command loads only the job modules it needs.
  */
 import { main } from './cli/main.js';
-import { UsageError } from './cli/io.js';
+import { EXIT_REDIS_UNREACHABLE, EXIT_USAGE, UsageError } from './cli/io.js';
 import { logger } from './core/logger.js';
 
 const deps = {
@@ -18,10 +18,13 @@ const deps = {
 try {
   process.exitCode = await main(process.argv.slice(2), deps);
 } catch (err) {
-  const { ConfigError, PermanentJobError } = await import('./core/errors.js');
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof PermanentJobError) {
+  const { ConfigError, PermanentJobError, RedisUnreachableError } = await import('./core/errors.js');
+  if (err instanceof RedisUnreachableError) {
     deps.err(`mailjobs: ${err.message}`);
-    process.exitCode = 2;
+    process.exitCode = EXIT_REDIS_UNREACHABLE;
+  } else if (err instanceof ConfigError || err instanceof UsageError || err instanceof PermanentJobError) {
+    deps.err(`mailjobs: ${err.message}`);
+    process.exitCode = EXIT_USAGE;
   } else {
     deps.err(`mailjobs: ${(err as Error).stack ?? String(err)}`);
     process.exitCode = 1;

@@ -17,6 +17,7 @@ import {
   stateKey,
   type RedisSettings,
 } from './core/redis.js';
+import { RedisOutageLog } from './core/redis-outage.js';
 import type { AnyJob } from './jobs/types.js';
 
 export interface Runtime {
@@ -29,6 +30,8 @@ export interface Runtime {
   readonly jobs: readonly AnyJob[];
   readonly queues: Map<string, Queue>;
   readonly log: Logger;
+  /** Every connection's errors go here: one log line per Redis outage. */
+  readonly outage: RedisOutageLog;
   key(...parts: string[]): string;
   close(): Promise<void>;
 }
@@ -48,17 +51,19 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     startPrivate: opts.startPrivateRedis,
   });
   const redis = connectRedis(redisSettings);
-  redis.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
   try {
     await checkRedisLogin(redis, redisSettings);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
+  const outage = new RedisOutageLog(opts.log, displayUrl(redisSettings.url));
+  outage.watchState(redis);
   // BullMQ is loaded only when queues are wanted: `mailjobs run` needs none (a faster cold start).
   const queueModule = opts.jobs.length > 0 ? await import('./core/queues.js') : undefined;
   const queues =
     queueModule?.openQueues(opts.jobs, redisSettings, config.redis.prefix) ?? new Map<string, Queue>();
+  for (const [name, queue] of queues) outage.watch(queue, name);
   const runtime: Runtime = {
     configFile,
     config,
@@ -67,6 +72,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     jobs: opts.jobs,
     queues,
     log: opts.log,
+    outage,
     key: (...parts) => stateKey(runtime.config.redis.prefix, ...parts),
     async close() {
       await queueModule?.closeQueues(queues);

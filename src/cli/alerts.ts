@@ -4,10 +4,9 @@
  */
 import { loadConfig, configPath } from '../config/load.js';
 import { alertHost, alertRoute, describeRoute, sendAlertMail } from '../jobs/alerts/send.js';
-import { EXIT_FAILED, UsageError, type CliArgs, type CliDeps } from './io.js';
+import { EXIT_FAILED, type CliArgs, type CliDeps } from './io.js';
 
 export async function alertsCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  if (args.positionals[1] !== 'test') throw new UsageError('usage: mailjobs alerts test [--config FILE]');
   const config = loadConfig(configPath(args.config));
   const { to } = config.alerts;
   const route = describeRoute(alertRoute(config));

@@ -88,10 +88,9 @@ export function writeConfigFile(file: string, text: string): void {
 export async function addUserCommand(args: CliArgs, deps: CliDeps): Promise<number> {
   const name = args.positionals[2];
   const role = args.role ?? 'viewer';
-  if (!name || !NAME.test(name) || (role !== 'admin' && role !== 'viewer'))
-    throw new UsageError(
-      'usage: mailjobs dashboard add-user NAME [--role viewer|admin] [--config FILE] < password\n  NAME: letters, digits, _ . @ - (up to 64)',
-    );
+  if (!name) throw new UsageError('a user NAME is required');
+  if (!NAME.test(name)) throw new UsageError(`NAME "${name}": letters, digits, _ . @ - only, up to 64`);
+  if (role !== 'admin' && role !== 'viewer') throw new UsageError('--role must be viewer or admin');
   const file = configPath(args.config);
   const before = readFileSync(file, 'utf8');
   const password = await readPassword(`password for ${name}: `);

@@ -22,11 +22,13 @@ export interface CliInput extends Omit<CliDeps, 'jobs'> {
 }
 
 /**
- * Exit codes of `run` and `enqueue --wait` (the README's table): 0 the job ran and succeeded,
- * 1 it failed, 2 a mistake on the command line or in the config, 75 (sysexits' EX_TEMPFAIL)
- * its target is busy with another live job: try again later.
+ * Exit codes of every command (the README's table): 0 done, 1 the job failed, 2 a mistake on
+ * the command line or in the config, 3 Redis unreachable (at start-up, for a long-running
+ * role), 75 (sysexits' EX_TEMPFAIL) the job's target is busy with another live job: try later.
  */
 export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_REDIS_UNREACHABLE = 3;
 export const EXIT_BUSY = 75;
 
 /** A mistake on the command line: printed as one line, exit 2. */

@@ -9,7 +9,8 @@ import type { JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { describeHolder, type LockHolder } from '../core/target-lock.js';
-import { busyHolder, executeJob } from '../worker/execute.js';
+import { busyHolder, executeJob, parsePayload } from '../worker/execute.js';
+import { InvalidPayloadError, NotInConfigError } from '../core/errors.js';
 import { type CliArgs, type CliDeps, EXIT_BUSY, EXIT_FAILED, UsageError } from './io.js';
 
 function parseJson(text: string | undefined): unknown {
@@ -34,10 +35,13 @@ async function waitForJob(
 ): Promise<{ result: unknown } | undefined> {
   const { Job, QueueEvents } = await import('bullmq');
   const queue = rt.queues.get(name)!;
-  const events = new QueueEvents(name, {
-    connection: bullConnection(rt.redisSettings, { blocking: true }),
-    prefix: queuePrefix(rt.config.redis.prefix),
-  });
+  const events = rt.outage.watch(
+    new QueueEvents(name, {
+      connection: bullConnection(rt.redisSettings, { blocking: true }),
+      prefix: queuePrefix(rt.config.redis.prefix),
+    }),
+    'events',
+  );
   try {
     await events.waitUntilReady();
     const job = await Job.fromId(queue, jobId);
@@ -64,30 +68,44 @@ function report(deps: CliDeps, job: string, result: unknown): number {
 }
 
 /**
- * `<job> <json>` from the command line, checked, and the runtime to act on them: with the job's
- * queue for `enqueue`; `run` needs none (no BullMQ queue, connection or script loading).
+ * `<job> <json>` from the command line, checked (a payload that is not valid, or that names an
+ * account or task the config lacks, is a usage error: exit 2, nothing queued or run), and the
+ * runtime to act on them: with the job's queue for `enqueue`; `run` needs none (no BullMQ
+ * queue, connection or script loading).
  */
-async function openJobCommand(args: CliArgs, deps: CliDeps, usage: string, startPrivateRedis: boolean) {
+async function openJobCommand(args: CliArgs, deps: CliDeps, startPrivateRedis: boolean) {
   const [, name, json] = args.positionals;
-  if (!name) throw new UsageError(`usage: ${usage}`);
+  if (!name) throw new UsageError('a job name is required');
+  if (args.positionals.length > 3) throw new UsageError(`unexpected argument "${args.positionals[3]}"`);
   const def = findJob(deps.jobs, name);
   const payload = parseJson(json);
+  const asUsage = (check: () => void) => {
+    try {
+      check();
+    } catch (err) {
+      if (err instanceof InvalidPayloadError || err instanceof NotInConfigError)
+        throw new UsageError(err.message);
+      throw err;
+    }
+  };
+  asUsage(() => parsePayload(def, payload));
   const rt = await openRuntime({
     configFlag: args.config,
     jobs: startPrivateRedis ? [] : [def],
     log: deps.log,
     startPrivateRedis,
   });
+  try {
+    asUsage(() => def.checkInConfig?.(parsePayload(def, payload), rt.config));
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
   return { def, payload, rt };
 }
 
 export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  const { def, payload, rt } = await openJobCommand(
-    args,
-    deps,
-    'mailjobs enqueue <job> <json> [--wait]',
-    false,
-  );
+  const { def, payload, rt } = await openJobCommand(args, deps, false);
   try {
     const { enqueueJob } = await import('../client/enqueue.js'); // BullMQ: only for enqueue, not run
     const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, {
@@ -115,7 +133,7 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
 }
 
 export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> {
-  const { def, payload, rt } = await openJobCommand(args, deps, 'mailjobs run <job> <json>', true);
+  const { def, payload, rt } = await openJobCommand(args, deps, true);
   const abort = new AbortController();
   const onSignal = () => abort.abort('interrupted');
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);

@@ -11,8 +11,6 @@ import { type SealPurpose, type SealedField, SecretBox } from '../core/crypto.js
 import type { CliArgs, CliDeps } from './io.js';
 import { UsageError } from './io.js';
 
-const USAGE =
-  'usage: mailjobs seal --host H --port P --user U [--field password|admin.password] < secret   (the secret on stdin, one line)';
 const FIELDS: readonly SealedField[] = ['password', 'admin.password'];
 
 async function readStdin(input: NodeJS.ReadableStream): Promise<string> {
@@ -27,15 +25,15 @@ async function readStdin(input: NodeJS.ReadableStream): Promise<string> {
 function purposeOf(args: CliArgs): SealPurpose {
   const { host, port, user, field = 'password' } = args;
   if (host === undefined || port === undefined || user === undefined) {
-    throw new UsageError(`seal: --host, --port and --user are required; ${USAGE}`);
+    throw new UsageError('--host, --port and --user are required');
   }
   const problem = hostSyntaxProblem(host);
-  if (problem) throw new UsageError(`seal: --host ${problem}`);
+  if (problem) throw new UsageError(`--host ${problem}`);
   const n = Number(port);
-  if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) throw new UsageError('seal: --port must be 1 to 65535');
-  if (user === '') throw new UsageError('seal: --user must not be empty');
+  if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) throw new UsageError('--port must be 1 to 65535');
+  if (user === '') throw new UsageError('--user must not be empty');
   if (!FIELDS.includes(field as SealedField)) {
-    throw new UsageError(`seal: --field must be ${FIELDS.join(' or ')}`);
+    throw new UsageError(`--field must be ${FIELDS.join(' or ')}`);
   }
   return { host, port: n, username: user, field: field as SealedField };
 }
@@ -49,7 +47,7 @@ export async function sealCommand(
   const purpose = purposeOf(args);
   const config = loadConfig(configPath(args.config));
   const secret = await readStdin(input);
-  if (secret === '') throw new UsageError(USAGE);
+  if (secret === '') throw new UsageError('no secret on stdin (one line)');
   deps.out(await new SecretBox(config.secrets.keyFile).seal(secret, purpose));
   return 0;
 }

@@ -5,6 +5,7 @@
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../core/logger.js';
 import { desiredSchedules } from '../scheduler/desired.js';
+import { jobsOffOnThisHost } from '../jobs/host-commands.js';
 import { reconcileSchedules } from '../scheduler/reconcile.js';
 import { announceRedis, openRuntime, type Runtime } from '../runtime.js';
 import { startWorkers } from '../worker/workers.js';
@@ -13,9 +14,16 @@ import type { CliArgs, CliDeps } from './io.js';
 
 export type Role = 'start' | 'worker' | 'scheduler';
 
-/** Reconciles the schedules of `rt.config` into BullMQ. */
+/**
+ * Reconciles the schedules of `rt.config` into BullMQ; a job whose program this host lacks keeps
+ * no schedule, and one info line says so.
+ */
 export async function reconcile(rt: Runtime) {
   const desired = desiredSchedules(rt.jobs, rt.config);
+  for (const off of jobsOffOnThisHost(rt.jobs, rt.config)) {
+    desired.set(off.job, []);
+    rt.log.info({ job: off.job, command: off.missing.command, setting: off.missing.setting }, off.message);
+  }
   return reconcileSchedules(desired, { ...rt, prefix: rt.config.redis.prefix });
 }
 
@@ -62,6 +70,7 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
         redisSettings: rt.redisSettings,
         redis: rt.redis,
         log: rt.log,
+        outage: rt.outage,
       })
     : undefined;
   const dashboard =

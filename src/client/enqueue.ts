@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
 import { jobOptions } from '../core/queues.js';
 import { stateKey } from '../core/redis.js';
 import { type LockHolder, targetLockHolder } from '../core/target-lock.js';
@@ -33,7 +34,8 @@ export function dedupId(jobName: string, target: string): string {
 }
 
 /**
- * Validates `payload` (throws `InvalidPayloadError` naming the field) and queues it, unless
+ * Validates `payload` (throws `InvalidPayloadError` naming the field; with `state.config`, a
+ * `NotInConfigError` naming an account or task the config lacks) and queues it, unless
  * a job for the same target is already queued or running (a lock left by a dead process of
  * this host does not count: see target-lock.ts).
  */
@@ -41,10 +43,12 @@ export async function enqueueJob(
   queue: Queue,
   def: JobContract,
   payload: unknown,
-  state: { redis: Redis; prefix: string },
+  state: { redis: Redis; prefix: string; config?: Config },
   opts: EnqueueOptions = {},
 ): Promise<EnqueueOutcome> {
-  const target = def.target(parsePayload(def, payload));
+  const parsed = parsePayload(def, payload);
+  if (state.config) def.checkInConfig?.(parsed, state.config);
+  const target = def.target(parsed);
   const holder = await targetLockHolder(state.redis, stateKey(state.prefix, 'lock', def.name, target));
   if (holder) return { status: 'running', jobId: holder.jobId, target, holder };
   const jobId = randomUUID();

@@ -53,8 +53,14 @@ export function createClient(opts: ClientOptions = {}): MailjobsClient {
   let redis: Redis | undefined;
   const open = (name: string) => {
     let queue = queues.get(name);
-    if (!queue) queues.set(name, (queue = openQueue(name, target, prefix)));
-    return { queue, redis: (redis ??= connectRedis(target)) };
+    if (!queue) {
+      queue = openQueue(name, target, prefix);
+      // A library logs nothing: while Redis is away, each enqueue rejects and says why.
+      queue.on('error', () => undefined);
+      queues.set(name, queue);
+    }
+    if (!redis) (redis = connectRedis(target)).on('error', () => undefined);
+    return { queue, redis };
   };
   return {
     async enqueue(name, payload, enqueueOpts) {

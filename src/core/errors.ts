@@ -25,6 +25,12 @@ export class InvalidPayloadError extends PermanentJobError {
   }
 }
 
+/**
+ * A payload naming an account or task the config does not have (`code`: ENOCONNECTOR, ENOTASK):
+ * refused when enqueued (CLI, dashboard), failed without retry when processed.
+ */
+export class NotInConfigError extends PermanentJobError {}
+
 /** A remote or local server refused our credentials. Never retried: no retry storm. */
 export class AuthenticationError extends PermanentJobError {
   constructor(message: string) {
@@ -38,6 +44,17 @@ export class ConfigError extends Error {
     message: string,
     readonly file?: string,
   ) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+/**
+ * Redis cannot be reached (refused, unknown host, no answer in time): exit 3 for the CLI. A
+ * refused login is a `ConfigError` instead: the config must change, waiting will not help.
+ */
+export class RedisUnreachableError extends Error {
+  constructor(message: string) {
     super(message);
     this.name = this.constructor.name;
   }

@@ -45,6 +45,15 @@ function readPem(field: keyof RedisTlsFiles, file: string | undefined): Buffer |
   }
 }
 
+/**
+ * How long a command waits for Redis to answer at start-up before it gives up with one line (the
+ * CLI's exit 3, README: exit codes); also every connection's connect timeout, so no attempt hangs
+ * longer. With the disconnect grace below, a command is told within 5 s that Redis is away.
+ */
+export const REDIS_CHECK_TIMEOUT_MS = 3000;
+/** How long closing a connection that is still connecting may take (ioredis' default: 2 s). */
+const DISCONNECT_GRACE_MS = 500;
+
 /** ioredis options: address, credentials and (for `rediss://`) TLS with the configured files. */
 export function redisOptions(target: RedisTarget): RedisOptions {
   const s = toSettings(target);
@@ -52,13 +61,14 @@ export function redisOptions(target: RedisTarget): RedisOptions {
     ...(s.username ? { username: s.username } : {}),
     ...(s.password ? { password: s.password.reveal() } : {}),
   };
-  if (s.url.startsWith('unix:')) return { path: s.url.slice('unix:'.length), ...login };
+  const base = { connectTimeout: REDIS_CHECK_TIMEOUT_MS, disconnectTimeout: DISCONNECT_GRACE_MS, ...login };
+  if (s.url.startsWith('unix:')) return { path: s.url.slice('unix:'.length), ...base };
   const u = new URL(s.url);
   const tls = s.tls ?? {};
   return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 6379,
-    ...login,
+    ...base,
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,

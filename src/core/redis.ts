@@ -11,10 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Redis, ReplyError } from 'ioredis';
 import { Secret } from '../config/secret.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, RedisUnreachableError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
   displayUrl,
+  REDIS_CHECK_TIMEOUT_MS,
   redisOptions,
   toSettings,
   withoutCredentials,
@@ -25,6 +26,7 @@ import {
 export {
   bullConnection,
   displayUrl,
+  REDIS_CHECK_TIMEOUT_MS,
   redisOptions,
   type RedisSettings,
   type RedisTarget,
@@ -71,26 +73,63 @@ export async function redisAnswers(target: RedisTarget, timeoutMs = 1000): Promi
 /** Redis error replies start with their code (`NOAUTH`, `WRONGPASS`, `NOPERM`: login problems). */
 const LOGIN_REFUSED = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
 
+/** Socket errors that say Redis is not there (yet): waiting may help, the config need not change. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOENT', // a unix socket that does not exist (yet)
+]);
+
+/** True for an error that means "Redis is away", as opposed to a refused login or certificate. */
+export function isUnreachable(err: Error): boolean {
+  return UNREACHABLE.has((err as NodeJS.ErrnoException).code ?? '');
+}
+
 /**
- * Checks that `redis` answers, so a command or a worker that cannot use Redis stops at once
- * with one line (the address, Redis's reason, what to set) instead of retrying in a loop.
+ * Checks that `redis` answers within `timeoutMs`, so a command or a worker that cannot use Redis
+ * stops at once with one line (the address, the reason, what to set) instead of retrying in a
+ * loop: a {@link RedisUnreachableError} when Redis is away, a `ConfigError` when it refuses the
+ * login or the connection (a certificate).
  */
-export async function checkRedisLogin(redis: Redis, target: RedisTarget): Promise<void> {
+export async function checkRedisLogin(
+  redis: Redis,
+  target: RedisTarget,
+  timeoutMs = REDIS_CHECK_TIMEOUT_MS,
+): Promise<void> {
   // A connection that fails (refused, a certificate not trusted) rejects the PING only with
-  // "max retries reached": the connection's own error says why.
-  let lastConnectionError: Error | undefined;
-  const onError = (err: Error) => (lastConnectionError = err);
+  // "max retries reached" (and emits that too): the connection's own errors say why.
+  const connectionErrors: Error[] = [];
+  const onError = (err: Error) => {
+    connectionErrors.push(err);
+    if (connectionErrors.length > 2) connectionErrors.shift();
+  };
   redis.on('error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
   try {
-    await redis.ping();
+    await Promise.race([redis.ping(), deadline]);
   } catch (err) {
-    const reason = (err instanceof ReplyError ? (err as Error) : (lastConnectionError ?? (err as Error)))
-      .message;
-    const hint = LOGIN_REFUSED.has(reason.split(' ')[0]!)
-      ? ': set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)'
-      : '';
-    throw new ConfigError(`Redis at ${displayUrl(toSettings(target).url)}: ${reason}${hint}`);
+    const where = `Redis at ${displayUrl(toSettings(target).url)}`;
+    if (err instanceof ReplyError) {
+      const reason = (err as Error).message;
+      const hint = LOGIN_REFUSED.has(reason.split(' ')[0]!)
+        ? ': set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)'
+        : '';
+      throw new ConfigError(`${where}: ${reason}${hint}`);
+    }
+    const cause = connectionErrors.filter((e) => e !== err).at(-1) ?? (err as Error);
+    if (cause === err || isUnreachable(cause)) throw new RedisUnreachableError(`${where}: ${cause.message}`);
+    throw new ConfigError(`${where}: ${cause.message}`);
   } finally {
+    clearTimeout(timer);
     redis.off('error', onError);
   }
 }
@@ -190,7 +229,7 @@ export async function resolveRedis(
   const found = privateRedis(dir);
   if (existsSync(found.url.slice('unix:'.length)) && (await redisAnswers(found))) return found;
   if (!opts.startPrivate) {
-    throw new ConfigError(
+    throw new RedisUnreachableError(
       `no Redis answers at ${fallback.url} nor in ${dir}: run "mailjobs start" first, or set REDIS_URL`,
     );
   }

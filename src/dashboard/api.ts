@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatPath } from '../config/load.js';
+import { PermanentJobError, ProtocolError } from '../core/errors.js';
 import { redact } from './redact.js';
 import { HttpError, type ApiRoute, type DashboardDeps } from './types.js';
 
@@ -42,7 +43,17 @@ export function registerApiRoutes(
           return reply.send(redact(out ?? { ok: true }));
         } catch (err) {
           if (err instanceof HttpError) return fail(reply, err.status, err.message);
-          deps.rt.log.error({ err, route: `${route.method} ${route.path}` }, 'dashboard API error');
+          const where = `${route.method} ${route.path}`;
+          // A classified failure (postqueue not found, a server that does not answer) has a
+          // reason the page can show; only a bug is an "internal error".
+          if (err instanceof PermanentJobError || err instanceof ProtocolError) {
+            deps.rt.log.warn(
+              { route: where, reason: err.message, code: err.code },
+              'dashboard API: cannot answer',
+            );
+            return fail(reply, 503, err.message);
+          }
+          deps.rt.log.error({ err, route: where }, 'dashboard API error');
           return fail(reply, 500, 'internal error (see the mailjobs log)');
         }
       },

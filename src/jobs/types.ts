@@ -8,6 +8,7 @@ import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import type { RunRecord } from '../worker/run-record.js';
+import type { HostCommand } from './host-commands.js';
 
 /** What other services need to enqueue a job: no processor, no heavy imports. */
 export interface JobContract<S extends z.ZodType = z.ZodType> {
@@ -22,6 +23,12 @@ export interface JobContract<S extends z.ZodType = z.ZodType> {
    */
   target(payload: z.output<S>): string;
   readonly retry: { attempts: number; backoffSeconds: number };
+  /**
+   * Throws a `NotInConfigError` naming the account or task when the payload's target must be in
+   * the config and is not (getmail's connector, imapsync's task): producers that have the config
+   * refuse such a job when it is enqueued; the processor fails it with the same message.
+   */
+  checkInConfig?(payload: z.output<S>, config: Config): void;
   /**
    * How many finished jobs stay in Redis, and for how long (default: completed 7 days / 1000,
    * failed 30 days / 5000). Jobs whose payloads are big (a whole message) keep fewer.
@@ -98,6 +105,11 @@ export interface JobDefinition<
    * `schedules.<name>` overrides or disables. None: on demand only.
    */
   readonly defaultSchedule?: { schedule: ScheduleConfig; payload: z.input<S> };
+  /**
+   * The programs it runs on this host (see host-commands.ts): when one is missing, its
+   * schedule is off and start-up says so in one line.
+   */
+  hostCommands?(config: Config): HostCommand[];
   /** Per-target schedules the config asks for (one per connector, say). */
   schedules?(config: Config): DesiredSchedule[];
   /** What a successful run moved (messages, bytes), for the `/metrics` counters. */

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { connectRedis, stateKey, type RedisSettings } from '../core/redis.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { RedisOutageLog } from '../core/redis-outage.js';
 
 /** What a cancel request names: the queue (job name) and the job. */
 export interface CancelRequest {
@@ -60,9 +61,9 @@ export function listenForCancels(
   prefix: string,
   workers: ReadonlyMap<string, Worker>,
   log: Logger,
+  outage: RedisOutageLog,
 ): CancelListener {
-  const sub = connectRedis(redisSettings, { blocking: true });
-  sub.on('error', (err) => log.warn({ err: err.message }, 'cancel channel: redis connection error'));
+  const sub = outage.watch(connectRedis(redisSettings, { blocking: true }), 'cancel');
   const channel = cancelChannel(prefix);
   sub.on('message', (ch: string, text: string) => {
     if (ch !== channel) return;

@@ -91,7 +91,14 @@ export async function executeJob(
       await metrics
         .ended(def.name, 'failure', durationMs)
         .catch((e: unknown) => log.warn({ err: e }, 'could not count the run for /metrics'));
-    log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
+    // A classified failure (a typed error with its code: login refused, server away, program
+    // missing) is one line with its reason, its stack only at debug; an unclassified one (a bug)
+    // keeps its stack.
+    const { message, code } = err as Error & { code?: unknown };
+    if (typeof code === 'string') {
+      log.warn({ reason: message, code, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
+      log.debug({ err }, `${def.name} job failed: stack`);
+    } else log.warn({ err, durationMs, attempt: ctx.attempt }, `${def.name} job failed`);
     throw err;
   } finally {
     await lock.release();

@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { bullConnection, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
+import { bullConnection, displayUrl, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
+import { RedisOutageLog } from '../core/redis-outage.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { executeJob } from './execute.js';
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   /** Connection for job state (checkpoints, locks). */
   redis: Redis;
   log: Logger;
+  /** Where the Workers' and the cancel subscriber's errors go (default: one of their own, on `redis`). */
+  outage?: RedisOutageLog;
 }
 
 /** The context a processor gets for a BullMQ job. */
@@ -69,8 +72,16 @@ function unrecoverable(err: PermanentJobError): UnrecoverableError {
   return Object.assign(out, { code: err.code });
 }
 
+/** An outage log for workers started without one (on the state connection `deps.redis`). */
+function ownOutageLog(deps: WorkerDeps): RedisOutageLog {
+  const outage = new RedisOutageLog(deps.log, displayUrl(deps.redisSettings.url));
+  outage.watchState(deps.redis);
+  return outage;
+}
+
 export function startWorkers(deps: WorkerDeps): WorkerSet {
   const { log } = deps;
+  const outage = deps.outage ?? ownOutageLog(deps);
   const config = deps.config();
   const lockMs = config.workers.lockDurationSeconds * 1000;
   const lmtpSlots = new ProcessLmtpSlots();
@@ -104,7 +115,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
         maxStalledCount: 3,
       },
     );
-    worker.on('error', (err) => log.error({ err, queue: def.name }, 'worker error'));
+    outage.watch(worker, def.name);
     worker.on('failed', (job, err) => {
       if (job && !(err instanceof WaitingError)) {
         log.debug({ queue: def.name, jobId: job.id, attemptsMade: job.attemptsMade }, 'job attempt failed');
@@ -131,6 +142,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
     config.redis.prefix,
     new Map(deps.jobs.map((def, i) => [def.name, workers[i]!])),
     log,
+    outage,
   );
 
   return {

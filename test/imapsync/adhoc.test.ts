@@ -60,7 +60,7 @@ describe('imapsync ad-hoc tasks', () => {
     const plain = await runImapsync(config, {
       adhoc: { ...adhoc, remote: { ...adhoc.remote, password: remote.password } },
     });
-    expect(plain.code).toBe(1);
+    expect(plain.code).toBe(2); // an invalid payload: refused before anything runs
     expect(plain.err).toMatch(/adhoc\.remote\.password: must be sealed/);
     expect(plain.err).not.toContain(remote.password);
 
@@ -203,11 +203,11 @@ describe('mailjobs seal', () => {
   });
 
   it.each([
-    [[], 'mailjobs: seal: --host, --port and --user are required'],
-    [['--host=-x', '--port', '993', '--user', 'j'], 'mailjobs: seal: --host must not start with "-"'],
-    [['--host', 'h', '--port', '99999', '--user', 'j'], 'mailjobs: seal: --port must be 1 to 65535'],
-    [['--host', 'h', '--port', '993', '--user', 'j', '--field', 'token'], 'mailjobs: seal: --field must be password or admin.password'], // prettier-ignore
-    [['--host', 'h', '--port', '993', '--user', 'j', '--bogus'], "mailjobs: Unknown option '--bogus'"],
+    [[], 'mailjobs seal: --host, --port and --user are required'],
+    [['--host=-x', '--port', '993', '--user', 'j'], 'mailjobs seal: --host must not start with "-"'],
+    [['--host', 'h', '--port', '99999', '--user', 'j'], 'mailjobs seal: --port must be 1 to 65535'],
+    [['--host', 'h', '--port', '993', '--user', 'j', '--field', 'token'], 'mailjobs seal: --field must be password or admin.password'], // prettier-ignore
+    [['--host', 'h', '--port', '993', '--user', 'j', '--bogus'], "mailjobs seal: Unknown option '--bogus'"],
   ])('refuses %j in one line, exit 2', async (options, message) => {
     const r = await seal(writeSyncConfig(w, []), options, 'secret\n');
     expect(r.code).toBe(2);

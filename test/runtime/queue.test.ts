@@ -139,13 +139,13 @@ describe('CLI enqueue and run', () => {
       );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo x: told to fail' });
       const invalid = await runCli(['run', 'echo', '{"steps":1}', '--config', file], testJobs);
-      expect(invalid.code).toBe(1);
+      expect(invalid.code).toBe(2); // a bad argument: nothing run
       expect(invalid.err).toMatch(/target: .*expected string/);
       const queued = await runCli(['enqueue', 'echo', '{"target":"y"}', '--config', file], testJobs);
       expect(queued.out).toMatch(/^queued [0-9a-f-]{36}$/);
-      await expect(runCli(['enqueue', 'nope', '{}', '--config', file], testJobs)).rejects.toThrow(
-        'unknown job "nope"; known jobs: echo',
-      );
+      const unknown = await runCli(['enqueue', 'nope', '{}', '--config', file], testJobs);
+      expect(unknown.code).toBe(2);
+      expect(unknown.err).toContain('unknown job "nope"; known jobs: echo');
     } finally {
       await t.close();
     }

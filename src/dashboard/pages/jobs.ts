@@ -6,7 +6,7 @@
  */
 import type { Job, Queue } from 'bullmq';
 import { dedupId, enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
-import { InvalidPayloadError } from '../../core/errors.js';
+import { InvalidPayloadError, NotInConfigError } from '../../core/errors.js';
 import { targetLockHolder } from '../../core/target-lock.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
@@ -28,9 +28,11 @@ export async function enqueueFor(rt: Runtime, name: string, payload: unknown): P
     return await enqueueJob(queueOf(rt, name), def, payload, {
       redis: rt.redis,
       prefix: rt.config.redis.prefix,
+      config: rt.config,
     });
   } catch (err) {
-    if (err instanceof InvalidPayloadError) throw new HttpError(400, err.message);
+    if (err instanceof InvalidPayloadError || err instanceof NotInConfigError)
+      throw new HttpError(400, err.message);
     throw err;
   }
 }

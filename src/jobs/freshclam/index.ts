@@ -15,4 +15,11 @@ export const freshclamJob = defineJob({
   // Off the hour: many servers update at :00; a quieter minute is kinder to the mirrors.
   defaultSchedule: { schedule: { cron: '23 */3 * * *' }, payload: {} },
   status: freshclamStatus,
+  hostCommands: (config) => [
+    {
+      command: config.freshclam.command,
+      setting: 'freshclam.command',
+      providedBy: 'freshclam (Debian: clamav-freshclam)',
+    },
+  ],
 });

@@ -15,7 +15,7 @@ import { DeliveryPipeline } from './pipeline.js';
 import { planFolder, suspects, toDelete, toForget, uidsUntrusted, type Limits, type Listed } from './plan.js';
 import { rebuildSeenFromMailbox } from './rebuild.js';
 import { emptyResult, type GetmailResult } from './result.js';
-import type { GetmailPayload } from './schema.js';
+import { findConnector, type GetmailPayload } from './schema.js';
 import { folderKeyPrefix, messageKey, type RemoteFolder, type RemoteSession } from './source.js';
 import { SeenUidStore } from './state.js';
 import { traceValue } from './trace.js';
@@ -29,18 +29,12 @@ export interface GetmailDeps {
   localHasTrace(connector: ConnectorConfig, trace: string, ctx: JobContext): Promise<boolean>;
 }
 
-function findConnector(ctx: JobContext, account: string): ConnectorConfig {
-  const c = ctx.config.connectors.find((x) => x.id === account);
-  if (!c) throw new PermanentJobError(`getmail: no connector "${account}" in the config`, 'ENOCONNECTOR');
-  return c;
-}
-
 export async function getmail(
   payload: GetmailPayload,
   ctx: JobContext,
   deps: GetmailDeps,
 ): Promise<GetmailResult> {
-  const connector = findConnector(ctx, payload.account);
+  const connector = findConnector(ctx.config, payload.account);
   const store = new SeenUidStore(
     ctx.redis,
     ctx.key,

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { hostName } from '../../config/host.js';
 import { syncOptions } from '../../config/sync-options.js';
 import { SEALED_PREFIX, UNBOUND_MESSAGE, UNBOUND_SEALED_PREFIX } from '../../core/crypto.js';
+import type { Config } from '../../config/schema.js';
+import type { SyncTaskConfig } from '../../config/sync-schema.js';
+import { NotInConfigError } from '../../core/errors.js';
 import type { JobContract } from '../types.js';
 
 const sealed = z.string().superRefine((v, ctx) => {
@@ -85,6 +88,13 @@ export function adhocTarget(t: AdhocTask): string {
   return `adhoc:${t.localUser}<${t.remote.username}@${t.remote.host}`;
 }
 
+/** The configured task `id`; a `NotInConfigError` when the config's `sync:` has none. */
+export function findTask(config: Config, id: string): SyncTaskConfig {
+  const task = config.sync.find((t) => t.id === id);
+  if (!task) throw new NotInConfigError(`imapsync: no task "${id}" in the config's sync:`, 'ENOTASK');
+  return task;
+}
+
 /**
  * The imapsync contract: one job per task (or ad-hoc user and account) at a time; failures
  * other than permanent ones (login, TLS, payload) are retried with backoff.
@@ -94,5 +104,8 @@ export const imapsyncContract = {
   summary: 'Copy a remote IMAP account into a local mailbox, incrementally (folders, messages, flags)',
   schema: imapsyncPayload,
   target: (p: ImapsyncPayload) => (p.task !== undefined ? p.task : adhocTarget(p.adhoc!)),
+  checkInConfig: (p: ImapsyncPayload, config: Config) => {
+    if (p.task !== undefined) findTask(config, p.task);
+  },
   retry: { attempts: 3, backoffSeconds: 60 },
 } satisfies JobContract<typeof imapsyncPayload>;

@@ -7,11 +7,10 @@
 import type { SyncOptions } from '../../config/sync-options.js';
 import type { RemoteAccount, RemoteLogin } from '../../config/sync-schema.js';
 import { type SealPurpose, type SealedField, SecretBox } from '../../core/crypto.js';
-import { PermanentJobError } from '../../core/errors.js';
 import { type ImapSecurity, defaultImapPort } from '../../mail/imap-connect.js';
 import type { JobContext } from '../types.js';
 import { checkAdhocHost } from './adhoc-host.js';
-import { type AdhocTask, type ImapsyncPayload, adhocTarget } from './schema.js';
+import { type AdhocTask, type ImapsyncPayload, adhocTarget, findTask } from './schema.js';
 
 /** The task a run works on, secrets opened (as `Secret`s). */
 export interface ResolvedTask {
@@ -68,10 +67,7 @@ export async function resolveTask(
   ctx: JobContext,
 ): Promise<ResolvedTask | { disabled: string }> {
   if (payload.task !== undefined) {
-    const task = ctx.config.sync.find((t) => t.id === payload.task);
-    if (!task) {
-      throw new PermanentJobError(`imapsync: no task "${payload.task}" in the config's sync:`, 'ENOTASK');
-    }
+    const task = findTask(ctx.config, payload.task);
     if (!task.enabled) return { disabled: task.id };
     return {
       target: task.id,

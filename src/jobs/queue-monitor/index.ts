@@ -3,6 +3,7 @@
  * `schedules.queue-monitor` overrides) into a bounded time series; resends or deletes queued
  * messages on demand. The listing is a function, not a job: see listing.ts.
  */
+import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { POSTFIX_QUEUES } from '../../mail/postfix.js';
 import { kilobytes, when } from '../format.js';
@@ -72,4 +73,11 @@ export const queueMonitorJob = defineJob({
   runTarget: (p) => (p.action === 'sample' ? queueMonitorTarget(p) : 'actions'),
   defaultSchedule: { schedule: { everySeconds: DEFAULT_EVERY_SECONDS }, payload: { action: 'sample' } },
   status: queueStatus,
+  hostCommands: (config) => [
+    {
+      command: path.join(config.postfix.commandDirectory, 'postqueue'),
+      setting: 'postfix.commandDirectory',
+      providedBy: 'Postfix',
+    },
+  ],
 });

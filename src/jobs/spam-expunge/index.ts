@@ -40,4 +40,15 @@ export const spamExpungeJob = defineJob({
   process: spamExpunge,
   defaultSchedule: { schedule: { cron: '30 3 * * *' }, payload: {} },
   status: lastRunStatus,
+  // Only when the users come from doveadm; a fixed list needs no program.
+  hostCommands: ({ spamExpunge: s }) =>
+    s.users === 'doveadm'
+      ? [
+          {
+            command: s.doveadm[0]!,
+            setting: 'spamExpunge.doveadm (or a spamExpunge.users list)',
+            providedBy: 'Dovecot',
+          },
+        ]
+      : [],
 });
