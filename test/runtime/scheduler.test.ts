@@ -86,13 +86,14 @@ describe('scheduler', () => {
     const prefix = freshPrefix();
     const first = await reconcileWith(prefix, '', registry);
     expect(first.report.added.sort()).toEqual([
+      'config:alerts',
       'config:bayes-stats',
       'config:freshclam',
       'config:queue-monitor',
       'config:spam-expunge',
     ]);
     const again = await reconcileWith(prefix, '', registry);
-    expect(again.report).toEqual({ added: [], changed: [], removed: [], unchanged: 4 });
+    expect(again.report).toEqual({ added: [], changed: [], removed: [], unchanged: 5 });
   });
 
   it('two schedulers reconciling at once create each schedule and each first job once', async () => {
