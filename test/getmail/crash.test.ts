@@ -7,7 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { openJobClient } from '../helpers/job-client.js';
 import { exited, workerProcesses } from '../helpers/worker-process.js';
-import { countMessages, deliverTo, mailbox, message, traces, useWorld, writeWorldConfig } from './world.js';
+import { deliverTo, mailbox, message, traces, useWorld, writeWorldConfig } from './world.js';
 
 const COUNT = 500;
 const w = useWorld();
@@ -43,7 +43,7 @@ it(`kill -9 twice during a ${COUNT}-message fetch, then finish: every message on
     for (const killAfter of [60 + Math.floor(Math.random() * 80), 220 + Math.floor(Math.random() * 80)]) {
       const victim = workers.start(file);
       await expect
-        .poll(() => countMessages(w.local, local.user), { timeout: 60_000, interval: 20 })
+        .poll(() => w.local.storedMessages(local.user), { timeout: 60_000, interval: 20 })
         .toBeGreaterThanOrEqual(killAfter);
       victim.kill('SIGKILL');
       await exited(victim);

@@ -155,7 +155,7 @@ export async function mailbox(fx: DovecotFixture, user: string, folder = 'INBOX'
   }
 }
 
-/** How many messages `folder` holds (doveadm, cheap enough to poll). */
+/** How many messages `folder` holds (doveadm: not while a job delivers to `user`, see DovecotFixture.doveadm). */
 export async function countMessages(fx: DovecotFixture, user: string, folder = 'INBOX'): Promise<number> {
   const r = await fx.doveadm(['mailbox', 'status', '-u', user, 'messages', folder]);
   return Number(/messages=(\d+)/.exec(r.stdout)?.[1] ?? 'NaN');

@@ -67,7 +67,7 @@ it('kill -9 twice during a sync, then finish: every message once', async () => {
     ]) {
       const victim = workers.start(file);
       await expect
-        .poll(() => localCount(local.user), { timeout: 90_000, interval: 20 })
+        .poll(() => w.local.storedMessages(local.user), { timeout: 90_000, interval: 20 })
         .toBeGreaterThanOrEqual(Math.floor(killAt));
       victim.kill('SIGKILL');
       await exited(victim);

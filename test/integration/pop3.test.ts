@@ -5,6 +5,7 @@
  * dropped connections). Small fake servers play the misbehaving remote ends.
  */
 import net from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, ProtocolError } from '../../src/core/errors.js';
 import { LmtpClient } from '../../src/mail/lmtp.js';
@@ -340,6 +341,9 @@ describe('Pop3Client against misbehaving servers', () => {
 
   it('sends pipelined RETRs before reading responses, and reads each only after the previous onMessage', async () => {
     const commands: string[] = [];
+    let answered!: () => void;
+    /** Resolves once the three answers are written: on loopback they wait in the client's socket. */
+    const allSent = new Promise<void>((resolve) => (answered = resolve));
     const port = await serve((socket) => {
       socket.write('+OK hi\r\n');
       let buffered = '';
@@ -351,7 +355,7 @@ describe('Pop3Client against misbehaving servers', () => {
           if (line === 'CAPA') socket.write('+OK\r\nPIPELINING\r\n.\r\n');
           // Answer only once all three RETRs are in: a client that waits for each reply would hang.
           if (commands.filter((c) => c.startsWith('RETR')).length === 3 && line.startsWith('RETR')) {
-            socket.write('+OK\r\none\r\n.\r\n+OK\r\n..two\r\n.\r\n+OK\r\nthree\r\n.\r\n');
+            socket.write('+OK\r\none\r\n.\r\n+OK\r\n..two\r\n.\r\n+OK\r\nthree\r\n.\r\n', () => answered());
           }
           if (line === 'QUIT') socket.end('+OK bye\r\n');
         }
@@ -366,7 +370,9 @@ describe('Pop3Client against misbehaving servers', () => {
         got.push(spool.buffer()!.toString('latin1'));
         // All three responses have arrived, but the next spools are not filled yet.
         expect(spools.slice(msgNo).map((s) => s.size)).toEqual(Array(3 - msgNo).fill(0));
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Every byte is there to read: a client reading ahead would do so in the next turns.
+        await allSent;
+        for (let turn = 0; turn < 3; turn++) await nextTurn();
         await spool.dispose();
       },
       { window: 3, createSpool: () => spools[spools.push(new MessageSpool()) - 1]! },

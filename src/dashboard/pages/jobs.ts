@@ -54,11 +54,15 @@ export interface JobView {
 }
 
 /** The view of `job`; `trail: false` leaves the trail out (lists). */
-export async function viewOf(queue: Queue, job: Job, opts: { trail?: boolean } = {}): Promise<JobView> {
+export async function viewOf(queue: Queue, read: Job, opts: { trail?: boolean } = {}): Promise<JobView> {
   const [state, logs] = await Promise.all([
-    job.getState(),
-    opts.trail === false ? Promise.resolve({ logs: [] as string[] }) : queue.getJobLogs(job.id!, -200, -1),
+    read.getState(),
+    opts.trail === false ? Promise.resolve({ logs: [] as string[] }) : queue.getJobLogs(read.id!, -200, -1),
   ]);
+  // `read` may predate the state: a job that finished in between would show as completed
+  // without its result. BullMQ stores the result and the new state at once, so read it again.
+  const finished = (state === 'completed' || state === 'failed') && read.finishedOn === undefined;
+  const job = (finished ? await queue.getJob(read.id!) : undefined) ?? read;
   return {
     id: job.id!,
     name: job.name,
