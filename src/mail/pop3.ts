@@ -14,6 +14,13 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { AuthenticationError, ProtocolError } from '../core/errors.js';
 import { type Pop3Status, Pop3ResponseReader } from './pop3-reader.js';
+import {
+  type OAuthMechanism,
+  chooseOAuthMechanism,
+  oauthErrorAcknowledgement,
+  oauthErrorStatus,
+  oauthInitialResponse,
+} from './sasl-oauth.js';
 import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
 import { MessageSpool } from './spool.js';
 
@@ -57,6 +64,8 @@ const DEFAULT_WINDOW = 16;
 const SPOOL_WRITE_BYTES = 64 * 1024;
 /** RFC 3206 and RFC 2449 response codes that mean "not now" rather than "wrong password". */
 const TRANSIENT_LOGIN_CODE = /^\[(IN-USE|SYS\/TEMP|LOGIN-DELAY)\b/i;
+/** RFC 2449 section 4: a command line is at most 255 octets, CRLF included. */
+const MAX_COMMAND_LINE = 255;
 
 /**
  * A POP3 session. Commands may be called without awaiting the previous one: with PIPELINING
@@ -156,6 +165,52 @@ export class Pop3Client {
     // The label keeps the password out of timeout messages.
     const passStatus = await this.#status(`PASS ${password}`, 'PASS');
     if (!passStatus.ok) throw refused(passStatus);
+  }
+
+  /**
+   * SASL login with an OAuth 2.0 access token (RFC 5034 AUTH): OAUTHBEARER when CAPA's SASL
+   * line offers it, else XOAUTH2. Returns the mechanism used. A refused token throws
+   * {@link AuthenticationError} with the server's text and the RFC 7628 error status (never
+   * the token); the transient codes of {@link login} throw `EPROTOCOL`.
+   */
+  async authenticateOAuth(user: string, accessToken: string): Promise<OAuthMechanism> {
+    const mechanism = chooseOAuthMechanism((this.#capabilities.get('SASL') ?? '').toUpperCase().split(' '));
+    const response = oauthInitialResponse(mechanism, {
+      user,
+      accessToken,
+      host: this.#opts.servername ?? this.#opts.host,
+      port: this.#opts.port,
+    });
+    // RFC 5034 section 4: an initial response that would make the line too long (a real token
+    // always does) is sent after the server's first, empty challenge instead.
+    const inline = `AUTH ${mechanism} ${response}`;
+    const fits = inline.length + 2 <= MAX_COMMAND_LINE;
+    let errorStatus: string | undefined;
+    // The label keeps the token out of timeout messages.
+    const status = await this.#exchange(fits ? inline : `AUTH ${mechanism}`, 'AUTH', async () => {
+      let reply = await this.#reader.status(true);
+      if (!fits && reply.continuation) {
+        this.#socket.write(`${response}\r\n`);
+        reply = await this.#reader.status(true);
+      }
+      if (reply.continuation) {
+        // RFC 7628 section 3.2.2: the refusal comes as a challenge holding a JSON error; the
+        // client acknowledges it and the server then ends the exchange with -ERR.
+        errorStatus = oauthErrorStatus(reply.text);
+        this.#socket.write(`${oauthErrorAcknowledgement(mechanism)}\r\n`);
+        reply = await this.#reader.status();
+      }
+      return reply;
+    });
+    if (status.ok) return mechanism;
+    const said = `${status.text}${errorStatus ? ` (${errorStatus})` : ''}`;
+    if (TRANSIENT_LOGIN_CODE.test(status.text)) {
+      throw new ProtocolError(
+        `POP3 ${mechanism} login of ${user} at ${this.#peer} refused for now: ${said}`,
+        'EPROTOCOL',
+      );
+    }
+    throw new AuthenticationError(`POP3 ${mechanism} login of ${user} at ${this.#peer} refused: ${said}`);
   }
 
   /** Number of messages and their total size. */
