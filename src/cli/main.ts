@@ -22,6 +22,9 @@ export const USAGE = `usage: mailjobs <command> [--config FILE]
   seal --host H --port P --user U [--field password|admin.password]
                             print the secret read on stdin sealed with secrets.keyFile for that
                             login only (ad-hoc imapsync)
+  oauth login <connector|task> [--refresh-token-file FILE]
+                            OAuth2 device login (prints a URL and a code), or import a refresh
+                            token; stored sealed in Redis for that account
   config check              validate the config, print it resolved with secrets masked
 config: --config FILE, else $MAILJOBS_CONFIG, else ./mailjobs.yaml; REDIS_URL overrides redis.url`;
 
@@ -61,6 +64,7 @@ const commands: Record<string, (args: CliArgs, deps: CliDeps) => Promise<number>
   run: async (a, d) => (await import('./jobs.js')).runCommand(a, d),
   status: async (a, d) => (await import('./status.js')).statusCommand(a, d),
   seal: async (a, d) => (await import('./seal.js')).sealCommand(a, d),
+  oauth: async (a, d) => (await import('./oauth.js')).oauthCommand(a, d),
   config: (a, d) => {
     if (a.positionals[1] !== 'check') throw new UsageError('usage: mailjobs config check [--config FILE]');
     return configCheck(a, d);
@@ -85,6 +89,7 @@ function parseOptions(argv: string[]) {
         host: { type: 'string' },
         port: { type: 'string' },
         field: { type: 'string' },
+        'refresh-token-file': { type: 'string' },
       },
     });
   } catch (err) {
@@ -107,17 +112,19 @@ export function parseCli(argv: string[]): CliArgs {
     host: values.host,
     port: values.port,
     field: values.field,
+    refreshTokenFile: values['refresh-token-file'],
   };
 }
 
 /**
- * The job definitions `name` needs: none (`seal`, `enqueue learn`, `dashboard add-user`), the one it names (`run`,
+ * The job definitions `name` needs: none (`seal`, `oauth`, `enqueue learn`, `dashboard add-user`), the one it names (`run`,
  * `enqueue`), or all of them (every other command, including ones added later).
  */
 function jobsNeeded(name: string, args: CliArgs): 'none' | 'named' | 'all' {
   const sub = args.positionals[1];
   if (
     name === 'seal' ||
+    name === 'oauth' ||
     (name === 'enqueue' && sub === 'learn') ||
     (name === 'dashboard' && sub === 'add-user')
   )

@@ -63,10 +63,10 @@ function translate(err: unknown, endpoint: string): Error {
   }
   const code = (err as { code?: unknown }).code;
   const text = err instanceof Error ? err.message : String(err);
-  return new ProtocolError(
-    `OAuth ${endpoint}: ${text}${typeof code === 'string' ? ` (${code})` : ''}`,
-    'ECONNECTION',
-  );
+  const named = typeof code === 'string' ? `${text} (${code})` : text;
+  // openid-client's own codes (OAUTH_INVALID_RESPONSE...) mean an answer it could not accept.
+  const kind = typeof code === 'string' && code.startsWith('OAUTH_') ? 'EPROTOCOL' : 'ECONNECTION';
+  return new ProtocolError(`OAuth ${endpoint}: ${named}`, kind);
 }
 
 /** Exchanges a refresh token for a new access token (and maybe a new refresh token). */
