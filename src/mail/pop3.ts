@@ -12,7 +12,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { AuthenticationError, ProtocolError } from '../core/errors.js';
+import { AuthenticationError, ProtocolError, ThrottledError } from '../core/errors.js';
 import { type Pop3Status, Pop3ResponseReader } from './pop3-reader.js';
 import {
   type OAuthMechanism,
@@ -22,6 +22,7 @@ import {
   oauthInitialResponse,
 } from './sasl-oauth.js';
 import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
+import { suggestedBackoffMs } from './provider-limits.js';
 import { MessageSpool } from './spool.js';
 
 /** Options of {@link Pop3Client.connect}. */
@@ -153,13 +154,7 @@ export class Pop3Client {
         `POP3 login of ${JSON.stringify(user)} at ${this.#peer}: user or password contains CR, LF or NUL`,
       );
     }
-    const refused = (status: Pop3Status): Error =>
-      TRANSIENT_LOGIN_CODE.test(status.text)
-        ? new ProtocolError(
-            `POP3 login of ${user} at ${this.#peer} refused for now: ${status.text}`,
-            'EPROTOCOL',
-          )
-        : new AuthenticationError(`POP3 login of ${user} at ${this.#peer} refused: ${status.text}`);
+    const refused = (status: Pop3Status): Error => this.#loginRefused('login', user, status.text);
     const userStatus = await this.#status(`USER ${user}`, 'USER');
     if (!userStatus.ok) throw refused(userStatus);
     // The label keeps the password out of timeout messages.
@@ -203,14 +198,30 @@ export class Pop3Client {
       return reply;
     });
     if (status.ok) return mechanism;
-    const said = `${status.text}${errorStatus ? ` (${errorStatus})` : ''}`;
-    if (TRANSIENT_LOGIN_CODE.test(status.text)) {
-      throw new ProtocolError(
-        `POP3 ${mechanism} login of ${user} at ${this.#peer} refused for now: ${said}`,
+    throw this.#loginRefused(
+      `${mechanism} login`,
+      user,
+      `${status.text}${errorStatus ? ` (${errorStatus})` : ''}`,
+    );
+  }
+
+  /**
+   * Why a login was refused: throttled (retry after the time the server names), not now
+   * (RFC 3206 `[IN-USE]`, `[SYS/TEMP]`, RFC 2449 `[LOGIN-DELAY]`: `EPROTOCOL`), or the
+   * credentials ({@link AuthenticationError}, not retried).
+   */
+  #loginRefused(what: string, user: string, said: string): Error {
+    const wait = suggestedBackoffMs(said);
+    if (wait !== undefined) {
+      return new ThrottledError(`POP3 ${what} of ${user} at ${this.#peer} throttled: ${said}`, wait);
+    }
+    if (TRANSIENT_LOGIN_CODE.test(said)) {
+      return new ProtocolError(
+        `POP3 ${what} of ${user} at ${this.#peer} refused for now: ${said}`,
         'EPROTOCOL',
       );
     }
-    throw new AuthenticationError(`POP3 ${mechanism} login of ${user} at ${this.#peer} refused: ${said}`);
+    return new AuthenticationError(`POP3 ${what} of ${user} at ${this.#peer} refused: ${said}`);
   }
 
   /** Number of messages and their total size. */
@@ -442,6 +453,9 @@ export class Pop3Client {
 
   #ok(status: Pop3Status, command: string): Pop3Status {
     if (status.ok) return status;
+    const wait = suggestedBackoffMs(status.text);
+    if (wait !== undefined)
+      throw new ThrottledError(`POP3 ${this.#peer}: ${command} throttled: ${status.text}`, wait);
     throw new ProtocolError(`POP3 ${this.#peer}: ${command} refused: -ERR ${status.text}`, 'EPROTOCOL');
   }
 
