@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { main } from '../cli/main.js';
 import { ConfigError } from '../core/errors.js';
 import { oauthAccounts } from '../oauth/accounts.js';
 import { parseConfig } from './load.js';
@@ -110,5 +112,26 @@ describe('auth: { method: oauth2 } in the config', () => {
     expect(errorOf(config('{ method: oauth2, provider: google, clientId: g, scope: x }'))).toContain(
       'connectors[0].auth',
     );
+  });
+
+  it('mailjobs config check: microsoft and google accounts pass, endpoints shown, the client secret masked', async () => {
+    const text = config('{ method: oauth2, provider: microsoft, clientId: abc }').replace(
+      'auth: { method: oauth2, provider: microsoft, clientId: abc } }',
+      'auth: { method: oauth2, provider: google, clientId: g.apps, clientSecretFile: google.secret } }',
+    );
+    writeFileSync(file, text);
+    const out: string[] = [];
+    const code = await main(['config', 'check', '--config', file], {
+      jobs: [],
+      log: pino({ level: 'silent' }),
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    const shown = out.join('\n');
+    expect(code).toBe(0);
+    expect(shown).toContain('https://login.microsoftonline.com/common/oauth2/v2.0/devicecode');
+    expect(shown).toContain('https://oauth2.googleapis.com/device/code');
+    expect(shown).toContain(`[secret] (file:${join(dir, 'google.secret')})`);
+    expect(shown).not.toContain('client-secret');
   });
 });

@@ -12,7 +12,7 @@
  */
 import type { ImapFlow, ImapFlowError } from 'imapflow';
 import { AuthenticationError, PermanentJobError, ProtocolError, ThrottledError } from '../core/errors.js';
-import { suggestedBackoffMs } from './provider-limits.js';
+import { isDailyLimit, suggestedBackoffMs, untilNextDayMs } from './provider-limits.js';
 
 /** What the messages name: the server and, for login failures, the user (never the password). */
 export interface ImapErrorContext {
@@ -110,9 +110,17 @@ export function classifyImapError(err: unknown, { host, user }: ImapErrorContext
   const who = user === undefined ? host : `${user} at ${host}`;
 
   if (e.responseStatus === 'NO' || e.responseStatus === 'BAD' || e.authenticationFailed === true) {
-    const wait = suggestedBackoffMs(serverSaid(e));
-    if (wait !== undefined) {
-      return withCause(new ThrottledError(`IMAP ${who}: throttled: ${serverSaid(e)}`, wait), err);
+    const said = serverSaid(e);
+    const wait = suggestedBackoffMs(said);
+    if (wait !== undefined)
+      return withCause(new ThrottledError(`IMAP ${who}: throttled: ${said}`, wait), err);
+    if (isDailyLimit(e.serverResponseCode, said, e.authenticationFailed === true)) {
+      const ms = untilNextDayMs();
+      const until = new Date(Date.now() + ms).toISOString();
+      return withCause(
+        new ThrottledError(`IMAP ${who}: daily limit reached, paused until ${until}: ${said}`, ms),
+        err,
+      );
     }
   }
 
