@@ -62,13 +62,15 @@ export class ProtocolError extends Error {
 
 /**
  * The server asked us to come back later, and said when (Microsoft 365: `Request is throttled.
- * Suggested Backoff Time: N milliseconds`): the worker retries the job after that time
- * without spending an attempt (worker/workers.ts); it is not a failure.
+ * Suggested Backoff Time: N milliseconds`), or the account's daily budget is spent
+ * (`dailyLimit`: until the next day): the worker retries the job after that time without
+ * spending an attempt (worker/workers.ts); it is not a failure.
  */
 export class ThrottledError extends ProtocolError {
   constructor(
     message: string,
     readonly retryAfterMs: number,
+    readonly dailyLimit = false,
   ) {
     super(message, 'ETHROTTLE');
   }

@@ -12,7 +12,7 @@
  */
 import type { ImapFlow, ImapFlowError } from 'imapflow';
 import { AuthenticationError, PermanentJobError, ProtocolError, ThrottledError } from '../core/errors.js';
-import { isDailyLimit, suggestedBackoffMs, untilNextDayMs } from './provider-limits.js';
+import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 
 /** What the messages name: the server and, for login failures, the user (never the password). */
 export interface ImapErrorContext {
@@ -115,12 +115,7 @@ export function classifyImapError(err: unknown, { host, user }: ImapErrorContext
     if (wait !== undefined)
       return withCause(new ThrottledError(`IMAP ${who}: throttled: ${said}`, wait), err);
     if (isDailyLimit(e.serverResponseCode, said, e.authenticationFailed === true)) {
-      const ms = untilNextDayMs();
-      const until = new Date(Date.now() + ms).toISOString();
-      return withCause(
-        new ThrottledError(`IMAP ${who}: daily limit reached, paused until ${until}: ${said}`, ms),
-        err,
-      );
+      return withCause(dailyLimitError(`IMAP ${who}`, said), err);
     }
   }
 

@@ -22,7 +22,7 @@ import {
   oauthInitialResponse,
 } from './sasl-oauth.js';
 import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
-import { suggestedBackoffMs } from './provider-limits.js';
+import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 import { MessageSpool } from './spool.js';
 
 /** Options of {@link Pop3Client.connect}. */
@@ -215,6 +215,8 @@ export class Pop3Client {
     if (wait !== undefined) {
       return new ThrottledError(`POP3 ${what} of ${user} at ${this.#peer} throttled: ${said}`, wait);
     }
+    if (isDailyLimit(undefined, said, true))
+      return dailyLimitError(`POP3 ${what} of ${user} at ${this.#peer}`, said);
     if (TRANSIENT_LOGIN_CODE.test(said)) {
       return new ProtocolError(
         `POP3 ${what} of ${user} at ${this.#peer} refused for now: ${said}`,

@@ -6,6 +6,7 @@
  * - Gmail's daily IMAP download budget answers `NO [LIMIT]` (RFC 5530) or "Account exceeded
  *   command or bandwidth limits": nothing more until the next day.
  */
+import { ThrottledError } from '../core/errors.js';
 
 const BACKOFF = /Request is throttled\. Suggested Backoff Time: (\d{1,9}) milliseconds/i;
 const BANDWIDTH = /bandwidth limit|exceeded (?:command or )?bandwidth/i;
@@ -28,4 +29,11 @@ export function isDailyLimit(responseCode: string | undefined, text: string, atL
 export function untilNextDayMs(now = new Date()): number {
   const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
   return next - now.getTime();
+}
+
+/** `who` (`IMAP john at imap.gmail.com`) has spent its daily budget: wait till the next day. */
+export function dailyLimitError(who: string, said: string): ThrottledError {
+  const ms = untilNextDayMs();
+  const until = new Date(Date.now() + ms).toISOString();
+  return new ThrottledError(`${who}: daily limit reached, paused until ${until}: ${said}`, ms, true);
 }

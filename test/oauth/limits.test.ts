@@ -1,7 +1,8 @@
 /**
- * Provider limits: a server that answers like Microsoft 365 when it throttles (`Request is
- * throttled. Suggested Backoff Time: N milliseconds`, here a tiny fake POP3 server) makes the
- * job wait that long and try again, without spending an attempt and without failing.
+ * Provider limits, played by a tiny fake POP3 server: Microsoft 365's throttling answer
+ * (`Request is throttled. Suggested Backoff Time: N milliseconds`) makes the job wait that long
+ * and try again, without spending an attempt and without failing; a spent daily budget pauses
+ * the account until midnight UTC, and its runs meanwhile end at once without connecting.
  */
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,8 @@ import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
 import { type RedisFixture, startRedis } from '../fixtures/redis.js';
-import { writeWorldConfig } from '../getmail/world.js';
-import { openJobClient } from '../helpers/job-client.js';
+import { runGetmail, writeWorldConfig } from '../getmail/world.js';
+import { type JobClient, openJobClient } from '../helpers/job-client.js';
 import { silentLog } from '../helpers/runtime.js';
 
 const BACKOFF_MS = 600_000;
@@ -21,8 +22,10 @@ let local: DovecotFixture;
 let server: Server;
 const sockets = new Set<Socket>();
 let logins = 0;
+/** What the server answers to PASS. */
+let passAnswer = '';
 
-/** Greets, answers CAPA, USER, and refuses PASS as a throttled Exchange Online would. */
+/** Greets, answers CAPA and USER, and refuses PASS with `passAnswer`. */
 function throttlingPop3(): Server {
   return createServer((socket) => {
     sockets.add(socket);
@@ -38,7 +41,7 @@ function throttlingPop3(): Server {
         else if (verb === 'USER') socket.write('+OK\r\n');
         else if (verb === 'PASS') {
           logins++;
-          socket.write(`-ERR Request is throttled. Suggested Backoff Time: ${BACKOFF_MS} milliseconds\r\n`);
+          socket.write(`${passAnswer}\r\n`);
         } else if (verb === 'QUIT') socket.end('+OK bye\r\n');
         else socket.write('-ERR unknown\r\n');
       }
@@ -57,27 +60,44 @@ afterAll(async () => {
   await Promise.allSettled([redis?.stop(), local?.stop()]);
 });
 
+/** A connector fetching from the fake server into a new local user; its config file. */
+async function connectorConfig(name: string): Promise<{ id: string; file: string }> {
+  const port = (server.address() as AddressInfo).port;
+  const { user } = await local.addUser(name);
+  const id = `${name}@remote.test`;
+  const file = writeWorldConfig({ redis, local, remote: local, stop: async () => undefined }, [
+    { id, protocol: 'pop3', security: 'none', port, user: name, password: 'pw', deliverTo: user },
+  ]);
+  return { id, file };
+}
+
+async function withWorkers<T>(file: string, use: (client: JobClient) => Promise<T>): Promise<T> {
+  const client = await openJobClient(redis.url, file, getmailJob);
+  const workers = startWorkers({
+    jobs: registry.filter((j) => j.name === 'getmail'),
+    config: () => client.config,
+    redisSettings: { url: redis.url },
+    redis: client.redis,
+    log: silentLog,
+  });
+  try {
+    return await use(client);
+  } finally {
+    await workers.close();
+    await client.close();
+  }
+}
+
 describe('provider limits', () => {
   it('a throttling answer delays the job by the time the server names, without spending an attempt', async () => {
-    const port = (server.address() as AddressInfo).port;
-    const { user } = await local.addUser('busy');
-    const connector = { id: 'busy@remote.test', protocol: 'pop3' as const, security: 'none' as const };
-    const file = writeWorldConfig({ redis, local, remote: local, stop: async () => undefined }, [
-      { ...connector, port, user: 'busy', password: 'pw', deliverTo: user },
-    ]);
-    const client = await openJobClient(redis.url, file, getmailJob);
-    const workers = startWorkers({
-      jobs: registry.filter((j) => j.name === 'getmail'),
-      config: () => client.config,
-      redisSettings: { url: redis.url },
-      redis: client.redis,
-      log: silentLog,
-    });
-    try {
-      const queued = await client.enqueue({ account: 'busy@remote.test' });
+    passAnswer = `-ERR Request is throttled. Suggested Backoff Time: ${BACKOFF_MS} milliseconds`;
+    const { id, file } = await connectorConfig('busy');
+    await withWorkers(file, async (client) => {
+      const before = logins;
+      const queued = await client.enqueue({ account: id });
       const job = (await client.queue.getJob(queued.jobId))!;
       const started = Date.now();
-      await expect.poll(() => logins, { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => logins, { timeout: 20_000 }).toBe(before + 1);
       await expect.poll(() => job.getState(), { timeout: 20_000 }).toBe('delayed');
       const delayed = (await client.queue.getJob(queued.jobId))!;
       expect(delayed.attemptsMade).toBe(0);
@@ -86,9 +106,31 @@ describe('provider limits', () => {
       const due = delayed.timestamp + delayed.delay;
       expect(due).toBeGreaterThanOrEqual(started + BACKOFF_MS - 1000);
       expect(due).toBeLessThanOrEqual(Date.now() + BACKOFF_MS);
-    } finally {
-      await workers.close();
-      await client.close();
-    }
+    });
+  });
+
+  it('a spent daily budget pauses the account until the next day: later runs do not connect', async () => {
+    passAnswer = '-ERR [SYS/PERM] Account exceeded command or bandwidth limits';
+    const { id, file } = await connectorConfig('spent');
+    await withWorkers(file, async (client) => {
+      const before = logins;
+      const queued = await client.enqueue({ account: id });
+      const job = (await client.queue.getJob(queued.jobId))!;
+      await expect.poll(() => job.getState(), { timeout: 20_000 }).toBe('delayed');
+      const delayed = (await client.queue.getJob(queued.jobId))!;
+      const midnight = new Date();
+      midnight.setUTCHours(24, 0, 0, 0);
+      expect(delayed.timestamp + delayed.delay).toBeGreaterThan(midnight.getTime() - 1000);
+      expect(delayed.timestamp + delayed.delay).toBeLessThan(midnight.getTime() + 1000);
+      expect(logins).toBe(before + 1);
+    });
+    const later = await runGetmail(file, id);
+    expect(later.code).toBe(0);
+    expect(later.result!.skipped).toMatch(
+      /^paused until \d{4}-\d\d-\d\dT00:00:00\.\d{3}Z: the provider's daily limit/,
+    );
+    const count = logins;
+    await runGetmail(file, id);
+    expect(logins).toBe(count);
   });
 });
