@@ -164,6 +164,12 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         holdAfterFailures: z.number().int().min(1).default(3),
       })
       .prefault({}),
+    /**
+     * Accounts in session at once with one remote host (connectors' POP3/IMAP, sync tasks'
+     * remote side), across all workers, so many accounts at one provider stay within what it
+     * tolerates. A sync run counts once, whatever its `imapsync.parallelFolders`.
+     */
+    remoteSessionsPerHost: z.number().int().min(1).max(1000).default(4),
     spamExpunge: spamExpungeSchema,
     bayesLearn: bayesLearnSchema,
     freshclam: freshclamSchema,

@@ -38,17 +38,6 @@ const WAIT_STEP_MS = 50;
 /** Deletes the lock only if it is still ours (it may have expired and been taken by another). */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
-/** What is known of an account's grant, for `status`, the pages and the CLI. */
-export interface GrantState {
-  state: 'none' | 'ok' | 'revoked';
-  /** Why it was refused, when `revoked`. */
-  reason?: string;
-  /** When the access token expires (ms since the epoch), when there is one. */
-  accessExpiresAt?: number;
-  /** When the grant was stored by a login (ms since the epoch). */
-  authorisedAt?: number;
-}
-
 type Fields = Partial<Record<'refresh' | 'access' | 'expiresAt' | 'revoked' | 'authorisedAt', string>>;
 
 export class OAuthTokenStore {
@@ -108,17 +97,6 @@ export class OAuthTokenStore {
       .del(hash)
       .hset(hash, { refresh, authorisedAt: String(this.now()) })
       .exec();
-  }
-
-  async state(a: OAuthAccount): Promise<GrantState> {
-    const f = (await this.redis.hgetall(this.#hash(a))) as Fields;
-    if (!f.refresh) return { state: 'none' };
-    return {
-      state: f.revoked ? 'revoked' : 'ok',
-      ...(f.revoked ? { reason: f.revoked } : {}),
-      ...(f.access && f.expiresAt ? { accessExpiresAt: Number(f.expiresAt) } : {}),
-      ...(f.authorisedAt ? { authorisedAt: Number(f.authorisedAt) } : {}),
-    };
   }
 
   /**

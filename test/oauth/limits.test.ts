@@ -6,6 +6,9 @@
  */
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RemoteHostSessions } from '../../src/core/host-sessions.js';
+import { stateKey } from '../../src/core/redis.js';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
@@ -132,5 +135,36 @@ describe('provider limits', () => {
     const count = logins;
     await runGetmail(file, id);
     expect(logins).toBe(count);
+  });
+
+  it('a remote host takes at most remoteSessionsPerHost sessions at once, across processes', async () => {
+    const key = (...parts: string[]) => stateKey('tcap', ...parts);
+    const [ra, rb] = [new Redis(redis.url), new Redis(redis.url)];
+    let attempts = 0;
+    const evalOf = rb.eval.bind(rb) as (...args: unknown[]) => Promise<unknown>;
+    (rb as unknown as { eval: typeof evalOf }).eval = (...args) => {
+      attempts++;
+      return evalOf(...args);
+    };
+    try {
+      const first = await new RemoteHostSessions(ra, key, 1).acquire('Outlook.Office365.com');
+      let second: (() => Promise<void>) | undefined;
+      const waiting = new RemoteHostSessions(rb, key, 1)
+        .acquire('outlook.office365.com')
+        .then((r) => (second = r));
+      // Refused twice (the slot is taken), and still waiting.
+      await expect.poll(() => attempts).toBeGreaterThanOrEqual(2);
+      expect(second).toBeUndefined();
+      // Another host is not held up.
+      const other = await new RemoteHostSessions(ra, key, 1).acquire('imap.gmail.com');
+      await first();
+      await waiting;
+      expect(await ra.zcard(key('remote-sessions', 'outlook.office365.com'))).toBe(1);
+      await second!();
+      await other();
+      expect(await ra.zcard(key('remote-sessions', 'outlook.office365.com'))).toBe(0);
+    } finally {
+      await Promise.all([ra.quit(), rb.quit()]);
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import type { ConnectorConfig } from '../../config/schema.js';
+import { jobHostSessions } from '../../core/host-sessions.js';
 import {
   connectImap,
   deleteUids,
@@ -133,6 +134,24 @@ async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSess
   };
 }
 
-export function openRemote(connector: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
-  return connector.protocol === 'pop3' ? openPop3(connector, ctx) : openImap(connector, ctx);
+/** Opens the session once the remote host has a free slot (`remoteSessionsPerHost`), held till close. */
+export async function openRemote(connector: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  const release = await jobHostSessions(ctx).acquire(connector.host, ctx.signal);
+  let session: RemoteSession;
+  try {
+    session = connector.protocol === 'pop3' ? await openPop3(connector, ctx) : await openImap(connector, ctx);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return {
+    ...session,
+    async close() {
+      try {
+        await session.close();
+      } finally {
+        await release();
+      }
+    },
+  };
 }

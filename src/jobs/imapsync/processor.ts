@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottledError } from '../../core/errors.js';
+import { jobHostSessions } from '../../core/host-sessions.js';
 import { pauseOnDailyLimit, pausedText, pausedUntil } from '../account-pause.js';
 import type { JobContext } from '../types.js';
 import { type FolderJob, type RunScope, syncFolder, unchangedFolder } from './folder.js';
@@ -33,6 +34,9 @@ export async function imapsync(
   const retention = ctx.config.imapsync.stateRetentionDays * 86_400;
   const state = new SyncStateStore(ctx.redis, ctx.key, task.target, retention);
   const run = new SyncRun(task, ctx, state);
+  // One slot of the remote host's cap (`remoteSessionsPerHost`) per run, taken before any
+  // connection: a run's folder workers share it, so no run waits on a slot its own peers hold.
+  const release = await jobHostSessions(ctx).acquire(task.remote.host, ctx.signal);
   try {
     const result = await run.run();
     const { folders: _folders, ...summary } = result;
@@ -45,6 +49,8 @@ export async function imapsync(
     await pauseOnDailyLimit(ctx, 'imapsync', task.target, error).catch(() => undefined);
     await state.recordRun({ error: error.message, outcome: outcomeOf(error) }).catch(() => undefined);
     throw error;
+  } finally {
+    await release();
   }
 }
 
