@@ -55,4 +55,6 @@ export interface CliArgs {
   host?: string;
   port?: string;
   field?: string;
+  /** `oauth login`: import this refresh token instead of a device login. */
+  refreshTokenFile?: string;
 }

@@ -34,6 +34,10 @@ const OPTIONS = {
   host: { type: 'string', help: '--host H        the remote IMAP host the secret is for' },
   port: { type: 'string', help: '--port P        its port' },
   field: { type: 'string', help: '--field password|admin.password  (default password)' },
+  'refresh-token-file': {
+    type: 'string',
+    help: '--refresh-token-file FILE  import this refresh token instead of a device login',
+  },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -139,6 +143,15 @@ const commands: Record<string, Command> = {
     example: 'mailjobs seal --host imap.example.com --port 993 --user john < password.txt',
     jobs: 'none',
     run: async (a, d) => (await import('./seal.js')).sealCommand(a, d),
+  },
+  'oauth login': {
+    usage: 'oauth login <connector|task>',
+    summary:
+      'OAuth2 device login (prints a URL and a code, waits for approval), or import a refresh token; stored sealed in Redis for that account',
+    options: ['refresh-token-file'],
+    example: 'mailjobs oauth login john-m365',
+    jobs: 'none',
+    run: async (a, d) => (await import('./oauth.js')).oauthCommand(a, d),
   },
   'alerts test': {
     usage: 'alerts test',
@@ -249,6 +262,7 @@ export function parseCli(argv: string[], accepted: readonly OptionName[]): CliAr
     host: text('host'),
     port: text('port'),
     field: text('field'),
+    refreshTokenFile: text('refresh-token-file'),
   };
 }
 

@@ -45,7 +45,7 @@ describe('config', () => {
 
   it('requires a password or a password file', () => {
     expect(errorOf(connector(''))).toContain(
-      'connectors[0].passwordFile: password or passwordFile is required',
+      'connectors[0].passwordFile: exactly one of password, passwordFile or auth is required',
     );
   });
 
@@ -63,7 +63,8 @@ describe('config', () => {
 
   it('reads secrets relative to the config file and masks them when printed', () => {
     const c = parseConfig(connector('    passwordFile: john.secret'), file, {});
-    expect(c.connectors[0]!.password.reveal()).toBe('s3cret');
+    const login = c.connectors[0]!.login;
+    expect(login.kind === 'password' && login.password.reveal()).toBe('s3cret');
     expect(JSON.stringify(c)).not.toContain('s3cret');
   });
 

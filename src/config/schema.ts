@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { alertsSchema } from './alerts.js';
+import { type OAuthSettings, oauthAuthSchema, resolveOAuth } from './oauth.js';
 import { Secret } from './secret.js';
 import { dashboardSchema } from './dashboard.js';
 import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
@@ -67,6 +68,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
       username: z.string().min(1),
       password: inlineSecret.optional(),
       passwordFile: secretFile.optional(),
+      auth: oauthAuthSchema(secretFile).optional(),
       deliverTo: z.string().min(1),
       delete: z
         .union([z.enum(['never', 'immediately']), z.strictObject({ afterDays: z.number().int().min(1) })])
@@ -80,17 +82,20 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         .default({ antispam: false, antivirus: false }),
     })
     .superRefine((c, ctx) => {
-      if (!c.password && !c.passwordFile)
+      const given = (['password', 'passwordFile', 'auth'] as const).filter((k) => c[k] !== undefined);
+      if (given.length !== 1)
         ctx.addIssue({
           code: 'custom',
           path: ['passwordFile'],
-          message: 'password or passwordFile is required',
+          message: `exactly one of password, passwordFile or auth is required${given.length ? ` (got ${given.join(', ')})` : ''}`,
         });
     })
-    .transform(({ passwordFile, password, ...rest }) => ({
-      ...rest,
-      password: (password ?? passwordFile) as Secret,
-    }));
+    .transform(({ passwordFile, password, auth, ...rest }) => {
+      const login: ConnectorLogin = auth
+        ? { kind: 'oauth2', oauth: resolveOAuth(auth, rest.protocol) }
+        : { kind: 'password', password: (password ?? passwordFile) as Secret };
+      return { ...rest, login };
+    });
 
   return z.strictObject({
     redis: redisSchema(secretFile, resolvePath),
@@ -161,6 +166,12 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         holdAfterFailures: z.number().int().min(1).default(3),
       })
       .prefault({}),
+    /**
+     * Accounts in session at once with one remote host (connectors' POP3/IMAP, sync tasks'
+     * remote side), across all workers, so many accounts at one provider stay within what it
+     * tolerates. A sync run counts once, whatever its `imapsync.parallelFolders`.
+     */
+    remoteSessionsPerHost: z.number().int().min(1).max(1000).default(4),
     spamExpunge: spamExpungeSchema,
     bayesLearn: bayesLearnSchema,
     freshclam: freshclamSchema,
@@ -189,4 +200,7 @@ export type ConfigInput = z.input<ConfigSchema>;
 /** The resolved config: defaults filled in, secrets as `Secret`. */
 export type Config = z.output<ConfigSchema>;
 export type ConnectorConfig = Config['connectors'][number];
+/** How a connector logs in: its password, or OAuth 2.0 tokens (`mailjobs oauth login`). */
+export type ConnectorLogin =
+  { kind: 'password'; password: Secret } | { kind: 'oauth2'; oauth: OAuthSettings };
 export type ScheduleConfig = z.output<typeof scheduleSchema>;

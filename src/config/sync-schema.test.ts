@@ -37,7 +37,7 @@ describe('sync tasks in the config', () => {
     const t = c.sync[0]!;
     expect(t.remote).toMatchObject({ host: 'imap.example.com', security: 'tls', verifyCertificate: true });
     expect(t.remote.login).toMatchObject({ kind: 'user', username: 'john@example.com' });
-    expect(t.remote.login.password.reveal()).toBe('remote-pw');
+    expect(t.remote.login.kind === 'user' && t.remote.login.password.reveal()).toBe('remote-pw');
     expect(t.options).toMatchObject({
       exclude: [],
       trash: true,
@@ -75,7 +75,7 @@ describe('sync tasks in the config', () => {
 
   it('names the field of each mistake', () => {
     expect(errorOf(task('{ host: h, username: j }'))).toContain(
-      'sync[0].remote.passwordFile: exactly one of password, admin, passwordFile is required',
+      'sync[0].remote.passwordFile: exactly one of password, admin, auth, passwordFile is required',
     );
     expect(errorOf(task('{ host: h, username: j, passwordFile: nope.secret }'))).toMatch(
       /sync\[0\]\.remote\.passwordFile: cannot read secret file .*ENOENT/,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { addressRange, hostName } from './host.js';
+import { type OAuthSettings, oauthAuthSchema, resolveOAuth } from './oauth.js';
 import { type Config, cronExpression, type SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { syncOptions } from './sync-options.js';
@@ -15,10 +16,12 @@ const port = z.number().int().min(1).max(65535);
  * How the remote side logs in. `user`: the mailbox owner's own password. `master`: an admin
  * logs in as `<username><separator><admin>` with the admin's password (Dovecot's and Zimbra's
  * master-user syntax). `authzid`: AUTHENTICATE PLAIN as the admin with the mailbox owner as
- * authorization identity (RFC 4616 section 2).
+ * authorization identity (RFC 4616 section 2). `oauth2`: an access token (SASL OAUTHBEARER or
+ * XOAUTH2) from the refresh token `mailjobs oauth login` stored for the task.
  */
 export type RemoteLogin =
   | { kind: 'user'; username: string; password: Secret }
+  | { kind: 'oauth2'; username: string; oauth: OAuthSettings }
   | { kind: 'master'; username: string; admin: string; separator: string; password: Secret }
   | { kind: 'authzid'; username: string; admin: string; password: Secret };
 
@@ -69,9 +72,11 @@ export function remoteAccountSchema(secretFile: SecretField, inlineSecret: Secre
       password: inlineSecret.optional(),
       passwordFile: secretFile.optional(),
       admin: admin.optional(),
+      auth: oauthAuthSchema(secretFile).optional(),
     })
-    .superRefine((r, ctx) => exactlyOne(r, ['password', 'admin', 'passwordFile'], ctx))
-    .transform(({ username, password, passwordFile, admin: a, ...where }): RemoteAccount => {
+    .superRefine((r, ctx) => exactlyOne(r, ['password', 'admin', 'auth', 'passwordFile'], ctx))
+    .transform(({ username, password, passwordFile, admin: a, auth, ...where }): RemoteAccount => {
+      if (auth) return { ...where, login: { kind: 'oauth2', username, oauth: resolveOAuth(auth, 'imap') } };
       if (!a) return { ...where, login: { kind: 'user', username, password: (password ?? passwordFile)! } };
       const secret = (a.password ?? a.passwordFile)!;
       return {

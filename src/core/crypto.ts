@@ -5,7 +5,7 @@
  * Format (stable, for producers in other languages): `mjs2.` + base64url(iv ‖ tag ‖ ciphertext)
  * where the cipher is AES-256-GCM with a random 12-byte IV, a 16-byte tag and, as additional
  * authenticated data, the value's purpose: the UTF-8 bytes of `mailjobs-secret-v2`, host (lower
- * case), port, field (`password` or `admin.password`) and username, joined by "\n" (the
+ * case), port, field (`password`, `admin.password`, `oauth.refreshToken` or `oauth.accessToken`) and username, joined by "\n" (the
  * username last: it is the only part that may hold any character). The key is the 32 bytes
  * stored base64-encoded in the key file (`secrets.keyFile` in the config). Every worker that
  * may run such a job needs the same key file; a value opened with another key, or for another
@@ -34,8 +34,11 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 
-/** Which field of an ad-hoc task's `remote` a sealed value is. */
-export type SealedField = 'password' | 'admin.password';
+/**
+ * Which field a sealed value is: a password of an ad-hoc task's `remote`, or an OAuth 2.0 token
+ * kept in Redis for a connector or a configured task (src/oauth/token-store.ts).
+ */
+export type SealedField = 'password' | 'admin.password' | 'oauth.refreshToken' | 'oauth.accessToken';
 
 /** What a sealed value is for: the one login it may be sent to. */
 export interface SealPurpose {

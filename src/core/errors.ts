@@ -78,6 +78,22 @@ export class ProtocolError extends Error {
 }
 
 /**
+ * The server asked us to come back later, and said when (Microsoft 365: `Request is throttled.
+ * Suggested Backoff Time: N milliseconds`), or the account's daily budget is spent
+ * (`dailyLimit`: until the next day): the worker retries the job after that time without
+ * spending an attempt (worker/workers.ts); it is not a failure.
+ */
+export class ThrottledError extends ProtocolError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    readonly dailyLimit = false,
+  ) {
+    super(message, 'ETHROTTLE');
+  }
+}
+
+/**
  * A failure that belongs to one message, not to the server or the path: an envelope refused
  * (by the server or by our own client), a 5xx for that message, a scanner that errors on that
  * message while it answers others. The job settles that message (counted, left on the server)

@@ -8,6 +8,7 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { InvalidPayloadError, ProtocolError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { sessionError, trackSession } from './imap-errors.js';
+import { defaultMailPort } from './ports.js';
 
 /**
  * `tls`: implicit TLS from the first byte (port 993, RFC 8314). `starttls`: cleartext greeting,
@@ -18,7 +19,7 @@ export type ImapSecurity = 'tls' | 'starttls' | 'none';
 
 /** The port when none is given: 993 for implicit TLS (RFC 8314), else 143. */
 export function defaultImapPort(security: ImapSecurity): number {
-  return security === 'tls' ? 993 : 143;
+  return defaultMailPort('imap', security);
 }
 
 /** Where and as whom to connect. */
@@ -34,7 +35,13 @@ export interface ImapConnectOptions {
   /** Check the server certificate against the system CAs and `host`. Off only for self-signed servers. */
   verifyCertificate: boolean;
   user: string;
-  password: string;
+  /** The password, for LOGIN or AUTHENTICATE PLAIN; or else `accessToken`. */
+  password?: string;
+  /**
+   * An OAuth 2.0 access token instead of a password: imapflow sends it with AUTHENTICATE
+   * OAUTHBEARER (RFC 7628) when the server announces it, else XOAUTH2.
+   */
+  accessToken?: string;
   /**
    * Log in as `user` (an admin) on behalf of this mailbox owner: AUTHENTICATE PLAIN with an
    * authorization identity (RFC 4616 section 2), which LOGIN cannot carry.
@@ -85,11 +92,13 @@ export function imapFlowOptions(opts: ImapConnectOptions): ImapFlowOptions {
     secure: opts.security === 'tls',
     ...(opts.security === 'tls' ? {} : { doSTARTTLS: opts.security === 'starttls' }),
     tls: { rejectUnauthorized: opts.verifyCertificate },
-    auth: {
-      user: opts.user,
-      pass: opts.password,
-      ...(opts.authzid ? { authzid: opts.authzid, loginMethod: 'AUTH=PLAIN' } : {}),
-    },
+    auth: opts.accessToken
+      ? { user: opts.user, accessToken: opts.accessToken }
+      : {
+          user: opts.user,
+          pass: opts.password ?? '',
+          ...(opts.authzid ? { authzid: opts.authzid, loginMethod: 'AUTH=PLAIN' } : {}),
+        },
     connectionTimeout: connectTimeout,
     greetingTimeout: connectTimeout,
     socketTimeout: opts.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,

@@ -11,7 +11,8 @@
  * `NoConnection`, `ParserError7`, ...).
  */
 import type { ImapFlow, ImapFlowError } from 'imapflow';
-import { AuthenticationError, PermanentJobError, ProtocolError } from '../core/errors.js';
+import { AuthenticationError, PermanentJobError, ProtocolError, ThrottledError } from '../core/errors.js';
+import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 
 /** What the messages name: the server and, for login failures, the user (never the password). */
 export interface ImapErrorContext {
@@ -107,6 +108,16 @@ export function classifyImapError(err: unknown, { host, user }: ImapErrorContext
   const e = err as ImapFlowError;
   const code = typeof e.code === 'string' ? e.code : '';
   const who = user === undefined ? host : `${user} at ${host}`;
+
+  if (e.responseStatus === 'NO' || e.responseStatus === 'BAD' || e.authenticationFailed === true) {
+    const said = serverSaid(e);
+    const wait = suggestedBackoffMs(said);
+    if (wait !== undefined)
+      return withCause(new ThrottledError(`IMAP ${who}: throttled: ${said}`, wait), err);
+    if (isDailyLimit(e.serverResponseCode, said, e.authenticationFailed === true)) {
+      return withCause(dailyLimitError(`IMAP ${who}`, said), err);
+    }
+  }
 
   if (e.authenticationFailed === true) {
     const said = serverSaid(e);

@@ -18,10 +18,14 @@ const EMPTY = Buffer.alloc(0);
  */
 export const MAX_STATUS_LINE = 8 * 1024;
 
-/** A status line: `+OK 2 320` → `{ ok: true, text: '2 320' }`. */
+/**
+ * A status line: `+OK 2 320` → `{ ok: true, text: '2 320' }`. During AUTH (RFC 5034 section 4)
+ * the server may instead send a continuation, `+ <base64 challenge>`: `continuation` is true.
+ */
 export interface Pop3Status {
   ok: boolean;
   text: string;
+  continuation?: true;
 }
 
 /** Where the reader gets bytes from. `read()` rejects (with a `ProtocolError`) once no more can come. */
@@ -114,8 +118,13 @@ export class DotUnstuffer {
   }
 }
 
-/** Parses `+OK text` / `-ERR text`; anything else is not a POP3 status line. */
-export function parseStatus(line: string): Pop3Status {
+/**
+ * Parses `+OK text` / `-ERR text`, and with `continuation` (inside AUTH) also `+ challenge`;
+ * anything else is not a POP3 status line.
+ */
+export function parseStatus(line: string, continuation = false): Pop3Status {
+  const c = continuation ? /^\+(?: (.*))?$/.exec(line) : null;
+  if (c) return { ok: true, text: c[1] ?? '', continuation: true };
   const m = /^(\+OK|-ERR)(?: (.*))?$/i.exec(line);
   if (!m) {
     throw new ProtocolError(`POP3 server sent garbage: ${JSON.stringify(line.slice(0, 100))}`, 'EPROTOCOL');
@@ -138,15 +147,18 @@ export class Pop3ResponseReader {
     return this.#pending.length;
   }
 
-  /** Reads one status line. Status lines end in CRLF; a bare LF is tolerated here. */
-  async status(): Promise<Pop3Status> {
+  /**
+   * Reads one status line (with `continuation`, an AUTH continuation too). Status lines end in
+   * CRLF; a bare LF is tolerated here.
+   */
+  async status(continuation = false): Promise<Pop3Status> {
     for (;;) {
       const lf = this.#pending.indexOf(LF);
       if (lf !== -1 && lf < MAX_STATUS_LINE) {
         const end = lf > 0 && this.#pending[lf - 1] === CR ? lf - 1 : lf;
         const line = this.#pending.toString('utf8', 0, end);
         this.#pending = this.#pending.subarray(lf + 1);
-        return parseStatus(line);
+        return parseStatus(line, continuation);
       }
       if (this.#pending.length >= MAX_STATUS_LINE) {
         throw new ProtocolError(`POP3 status line over ${MAX_STATUS_LINE} bytes`, 'EPROTOCOL');

@@ -12,9 +12,17 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { AuthenticationError, ProtocolError } from '../core/errors.js';
+import { AuthenticationError, ProtocolError, ThrottledError } from '../core/errors.js';
 import { type Pop3Status, Pop3ResponseReader } from './pop3-reader.js';
+import {
+  type OAuthMechanism,
+  chooseOAuthMechanism,
+  oauthErrorAcknowledgement,
+  oauthErrorStatus,
+  oauthInitialResponse,
+} from './sasl-oauth.js';
 import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
+import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 import { MessageSpool } from './spool.js';
 
 /** Options of {@link Pop3Client.connect}. */
@@ -57,6 +65,8 @@ const DEFAULT_WINDOW = 16;
 const SPOOL_WRITE_BYTES = 64 * 1024;
 /** RFC 3206 and RFC 2449 response codes that mean "not now" rather than "wrong password". */
 const TRANSIENT_LOGIN_CODE = /^\[(IN-USE|SYS\/TEMP|LOGIN-DELAY)\b/i;
+/** RFC 2449 section 4: a command line is at most 255 octets, CRLF included. */
+const MAX_COMMAND_LINE = 255;
 
 /**
  * A POP3 session. Commands may be called without awaiting the previous one: with PIPELINING
@@ -144,18 +154,76 @@ export class Pop3Client {
         `POP3 login of ${JSON.stringify(user)} at ${this.#peer}: user or password contains CR, LF or NUL`,
       );
     }
-    const refused = (status: Pop3Status): Error =>
-      TRANSIENT_LOGIN_CODE.test(status.text)
-        ? new ProtocolError(
-            `POP3 login of ${user} at ${this.#peer} refused for now: ${status.text}`,
-            'EPROTOCOL',
-          )
-        : new AuthenticationError(`POP3 login of ${user} at ${this.#peer} refused: ${status.text}`);
+    const refused = (status: Pop3Status): Error => this.#loginRefused('login', user, status.text);
     const userStatus = await this.#status(`USER ${user}`, 'USER');
     if (!userStatus.ok) throw refused(userStatus);
     // The label keeps the password out of timeout messages.
     const passStatus = await this.#status(`PASS ${password}`, 'PASS');
     if (!passStatus.ok) throw refused(passStatus);
+  }
+
+  /**
+   * SASL login with an OAuth 2.0 access token (RFC 5034 AUTH): OAUTHBEARER when CAPA's SASL
+   * line offers it, else XOAUTH2. Returns the mechanism used. A refused token throws
+   * {@link AuthenticationError} with the server's text and the RFC 7628 error status (never
+   * the token); the transient codes of {@link login} throw `EPROTOCOL`.
+   */
+  async authenticateOAuth(user: string, accessToken: string): Promise<OAuthMechanism> {
+    const mechanism = chooseOAuthMechanism((this.#capabilities.get('SASL') ?? '').toUpperCase().split(' '));
+    const response = oauthInitialResponse(mechanism, {
+      user,
+      accessToken,
+      host: this.#opts.servername ?? this.#opts.host,
+      port: this.#opts.port,
+    });
+    // RFC 5034 section 4: an initial response that would make the line too long (a real token
+    // always does) is sent after the server's first, empty challenge instead.
+    const inline = `AUTH ${mechanism} ${response}`;
+    const fits = inline.length + 2 <= MAX_COMMAND_LINE;
+    let errorStatus: string | undefined;
+    // The label keeps the token out of timeout messages.
+    const status = await this.#exchange(fits ? inline : `AUTH ${mechanism}`, 'AUTH', async () => {
+      let reply = await this.#reader.status(true);
+      if (!fits && reply.continuation) {
+        this.#socket.write(`${response}\r\n`);
+        reply = await this.#reader.status(true);
+      }
+      if (reply.continuation) {
+        // RFC 7628 section 3.2.2: the refusal comes as a challenge holding a JSON error; the
+        // client acknowledges it and the server then ends the exchange with -ERR.
+        errorStatus = oauthErrorStatus(reply.text);
+        this.#socket.write(`${oauthErrorAcknowledgement(mechanism)}\r\n`);
+        reply = await this.#reader.status();
+      }
+      return reply;
+    });
+    if (status.ok) return mechanism;
+    throw this.#loginRefused(
+      `${mechanism} login`,
+      user,
+      `${status.text}${errorStatus ? ` (${errorStatus})` : ''}`,
+    );
+  }
+
+  /**
+   * Why a login was refused: throttled (retry after the time the server names), not now
+   * (RFC 3206 `[IN-USE]`, `[SYS/TEMP]`, RFC 2449 `[LOGIN-DELAY]`: `EPROTOCOL`), or the
+   * credentials ({@link AuthenticationError}, not retried).
+   */
+  #loginRefused(what: string, user: string, said: string): Error {
+    const wait = suggestedBackoffMs(said);
+    if (wait !== undefined) {
+      return new ThrottledError(`POP3 ${what} of ${user} at ${this.#peer} throttled: ${said}`, wait);
+    }
+    if (isDailyLimit(undefined, said, true))
+      return dailyLimitError(`POP3 ${what} of ${user} at ${this.#peer}`, said);
+    if (TRANSIENT_LOGIN_CODE.test(said)) {
+      return new ProtocolError(
+        `POP3 ${what} of ${user} at ${this.#peer} refused for now: ${said}`,
+        'EPROTOCOL',
+      );
+    }
+    return new AuthenticationError(`POP3 ${what} of ${user} at ${this.#peer} refused: ${said}`);
   }
 
   /** Number of messages and their total size. */
@@ -387,6 +455,9 @@ export class Pop3Client {
 
   #ok(status: Pop3Status, command: string): Pop3Status {
     if (status.ok) return status;
+    const wait = suggestedBackoffMs(status.text);
+    if (wait !== undefined)
+      throw new ThrottledError(`POP3 ${this.#peer}: ${command} throttled: ${status.text}`, wait);
     throw new ProtocolError(`POP3 ${this.#peer}: ${command} refused: -ERR ${status.text}`, 'EPROTOCOL');
   }
 

@@ -5,10 +5,10 @@
  * aborts one job the same way, but fails it without a retry. Jobs' background tasks (such as
  * bayes-learn's spool watcher) run beside the workers and stop first.
  */
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import { PermanentJobError } from '../core/errors.js';
+import { PermanentJobError, ThrottledError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { bullConnection, displayUrl, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
 import { RedisOutageLog } from '../core/redis-outage.js';
@@ -102,6 +102,12 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
           // Cancelled from the dashboard: fail now, no retry; the next run resumes from the state.
           if (abort.aborted && isCancelReason(abort.reason))
             throw unrecoverable(new JobCancelledError(abort.reason));
+          if (err instanceof ThrottledError) {
+            // The server said when to come back: then, without spending an attempt.
+            log.warn({ queue: def.name, jobId: job.id, retryAfterMs: err.retryAfterMs }, err.message);
+            await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+            throw new DelayedError();
+          }
           throw err instanceof PermanentJobError ? unrecoverable(err) : err;
         }
       },

@@ -174,6 +174,8 @@ export interface ConnectorSpec {
   filters?: string;
   /** Another port than the remote's own (a proxy in front of it). */
   port?: number;
+  /** An `auth:` block (YAML flow mapping) instead of the password file. */
+  auth?: string;
 }
 
 function port(w: World, c: ConnectorSpec): number {
@@ -224,7 +226,7 @@ export function writeWorldConfig(
       '    host: 127.0.0.1',
       `    port: ${port(w, c)}`,
       `    username: ${c.user}`,
-      `    passwordFile: ${secret}`,
+      c.auth ? `    auth: ${c.auth}` : `    passwordFile: ${secret}`,
       `    deliverTo: ${c.deliverTo}`,
       `    delete: ${c.delete ?? 'never'}`,
       `    verifyCertificate: ${c.verifyCertificate ?? false}`,

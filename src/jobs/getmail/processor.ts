@@ -9,6 +9,7 @@
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError, ProtocolError } from '../../core/errors.js';
 import { LmtpPool } from '../../mail/lmtp-pool.js';
+import { pauseOnDailyLimit, pausedText, pausedUntil } from '../account-pause.js';
 import type { JobContext } from '../types.js';
 import { FetchLedger } from './ledger.js';
 import { DeliveryPipeline } from './pipeline.js';
@@ -42,11 +43,16 @@ export async function getmail(
     ctx.config.getmail.stateRetentionDays * 86_400,
   );
   if (!connector.enabled) return { ...emptyResult(connector.id), skipped: 'disabled' };
+  const paused = await pausedUntil(ctx, 'getmail', connector.id);
+  if (paused) return { ...emptyResult(connector.id), skipped: pausedText(paused) };
   const started = Date.now();
   try {
     const result = await new FetchRun(connector, ctx, deps, store).run();
     result.durationMs = Date.now() - started;
     return result;
+  } catch (err) {
+    await pauseOnDailyLimit(ctx, 'getmail', connector.id, err);
+    throw err;
   } finally {
     await store.extendRetention();
   }

@@ -4,6 +4,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import type { ConnectorConfig } from '../../config/schema.js';
+import { jobHostSessions } from '../../core/host-sessions.js';
 import {
   connectImap,
   deleteUids,
@@ -14,15 +15,12 @@ import {
   sizesOf,
 } from '../../mail/imap.js';
 import { Pop3Client } from '../../mail/pop3.js';
+import { defaultMailPort } from '../../mail/ports.js';
+import { connectorOAuthAccount } from '../../oauth/accounts.js';
+import { jobTokenStore } from '../../oauth/token-store.js';
 import { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import type { RemoteFolder, RemoteSession } from './source.js';
-
-/** Standard ports (RFC 8314 for implicit TLS). */
-export function defaultPort(protocol: 'pop3' | 'imap', security: ConnectorConfig['security']): number {
-  if (protocol === 'pop3') return security === 'tls' ? 995 : 110;
-  return security === 'tls' ? 993 : 143;
-}
 
 function connectionOptions(c: ConnectorConfig, ctx: JobContext) {
   if (!c.verifyCertificate && c.security !== 'none') {
@@ -31,7 +29,7 @@ function connectionOptions(c: ConnectorConfig, ctx: JobContext) {
   const g = ctx.config.getmail;
   return {
     host: c.host,
-    port: c.port ?? defaultPort(c.protocol, c.security),
+    port: c.port ?? defaultMailPort(c.protocol, c.security),
     security: c.security,
     verifyCertificate: c.verifyCertificate,
     connectTimeoutMs: g.connectTimeoutSeconds * 1000,
@@ -46,7 +44,12 @@ async function openPop3(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSess
     commandTimeoutMs: ctx.config.getmail.commandTimeoutSeconds * 1000,
   });
   try {
-    await client.login(c.username, c.password.reveal());
+    const { login } = c;
+    if (login.kind === 'password') await client.login(c.username, login.password.reveal());
+    else
+      await jobTokenStore(ctx).loginWith(connectorOAuthAccount(c, login.oauth), (token) =>
+        client.authenticateOAuth(c.username, token),
+      );
   } catch (err) {
     client.close();
     throw err;
@@ -101,12 +104,18 @@ function imapFolder(
 }
 
 async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
-  const client = await connectImap({
+  const opts = {
     ...connectionOptions(c, ctx),
     socketTimeoutMs: ctx.config.getmail.commandTimeoutSeconds * 1000,
     user: c.username,
-    password: c.password.reveal(),
-  });
+  };
+  const { login } = c;
+  const client =
+    login.kind === 'password'
+      ? await connectImap({ ...opts, password: login.password.reveal() })
+      : await jobTokenStore(ctx).loginWith(connectorOAuthAccount(c, login.oauth), (accessToken) =>
+          connectImap({ ...opts, accessToken }),
+        );
   return {
     protocol: 'imap',
     tls: c.security !== 'none',
@@ -125,6 +134,24 @@ async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSess
   };
 }
 
-export function openRemote(connector: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
-  return connector.protocol === 'pop3' ? openPop3(connector, ctx) : openImap(connector, ctx);
+/** Opens the session once the remote host has a free slot (`remoteSessionsPerHost`), held till close. */
+export async function openRemote(connector: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  const release = await jobHostSessions(ctx).acquire(connector.host, ctx.signal);
+  let session: RemoteSession;
+  try {
+    session = connector.protocol === 'pop3' ? await openPop3(connector, ctx) : await openImap(connector, ctx);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return {
+    ...session,
+    async close() {
+      try {
+        await session.close();
+      } finally {
+        await release();
+      }
+    },
+  };
 }

@@ -7,6 +7,9 @@
  * (the job's AbortSignal) stops between messages; the next run continues from the state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ThrottledError } from '../../core/errors.js';
+import { jobHostSessions } from '../../core/host-sessions.js';
+import { pauseOnDailyLimit, pausedText, pausedUntil } from '../account-pause.js';
 import type { JobContext } from '../types.js';
 import { type FolderJob, type RunScope, syncFolder, unchangedFolder } from './folder.js';
 import { planFolders } from './plan.js';
@@ -26,17 +29,25 @@ export async function imapsync(
 ): Promise<ImapsyncResult | { skipped: string; task: string }> {
   const task = await resolveTask(payload, ctx);
   if ('disabled' in task) return { skipped: 'disabled', task: task.disabled };
+  const paused = await pausedUntil(ctx, 'imapsync', task.target);
+  if (paused) return { skipped: pausedText(paused), task: task.target };
   const retention = ctx.config.imapsync.stateRetentionDays * 86_400;
   const state = new SyncStateStore(ctx.redis, ctx.key, task.target, retention);
   const run = new SyncRun(task, ctx, state);
+  // One slot of the remote host's cap (`remoteSessionsPerHost`) per run, taken before any
+  // connection: a run's folder workers share it, so no run waits on a slot its own peers hold.
+  const release = await jobHostSessions(ctx).acquire(task.remote.host, ctx.signal);
   try {
     const result = await run.run();
     await ctx.progress(run.report.progress());
     return result;
   } catch (err) {
     // An abort's reason may be a plain string (the worker's shutdown marker).
-    throw err instanceof Error ? err : new Error(`imapsync ${task.target}: stopped (${String(err)})`);
+    const error = err instanceof Error ? err : new Error(`imapsync ${task.target}: stopped (${String(err)})`);
+    await pauseOnDailyLimit(ctx, 'imapsync', task.target, error).catch(() => undefined);
+    throw error;
   } finally {
+    await release();
     await state
       .extendRetention()
       .catch((e: unknown) => ctx.log.warn({ err: e }, 'could not extend the state'));
@@ -150,7 +161,8 @@ class SyncRun {
           return pair;
         } catch (err) {
           if (this.signal.aborted) throw this.ctx.signal.aborted ? this.ctx.signal.reason : err;
-          if (outcomeOf(err)) throw err;
+          // A typed end of the run, or the provider's limit (every folder would hit it too).
+          if (outcomeOf(err) || err instanceof ThrottledError) throw err;
           if (!isConnectionFailure(err)) {
             const message = (err as Error).message;
             report.folders.push({ ...fr, error: message });

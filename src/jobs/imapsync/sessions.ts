@@ -5,6 +5,7 @@
  * Failures to connect or log in come out typed by side (`auth_failed_source`, ...).
  */
 import type { ImapFlow } from 'imapflow';
+import type { RemoteLogin } from '../../config/sync-schema.js';
 import { PermanentJobError } from '../../core/errors.js';
 import { ImapAppender } from '../../mail/imap-append.js';
 import {
@@ -13,6 +14,8 @@ import {
   defaultImapPort,
   masterUserLogin,
 } from '../../mail/imap-connect.js';
+import { syncOAuthAccount } from '../../oauth/accounts.js';
+import { jobTokenStore } from '../../oauth/token-store.js';
 import type { JobContext } from '../types.js';
 import { type Side, sideFailure } from './outcome.js';
 import type { ResolvedTask } from './task.js';
@@ -28,13 +31,25 @@ export interface SessionPair {
 
 type Login = Pick<ImapConnectOptions, 'user' | 'password' | 'authzid'>;
 
-/** How the remote login is sent: plain, `user*admin`, or SASL PLAIN with an authzid. */
-export function remoteLogin(task: ResolvedTask): Login {
-  const l = task.remote.login;
+/**
+ * How a password login is sent: plain, `user*admin`, or SASL PLAIN with an authzid. An OAuth
+ * login sends the user and a token (see {@link connectSource}).
+ */
+export function remoteLogin(l: Exclude<RemoteLogin, { kind: 'oauth2' }>): Login {
   const password = l.password.reveal();
   if (l.kind === 'user') return { user: l.username, password };
   if (l.kind === 'master') return { user: `${l.username}${l.separator}${l.admin}`, password };
   return { user: l.admin, password, authzid: l.username };
+}
+
+/** Connects to the remote side, with an access token from the task's stored grant for `oauth2`. */
+function connectSource(task: ResolvedTask, ctx: JobContext, source: ImapConnectOptions): Promise<ImapFlow> {
+  const { login } = task.remote;
+  if (login.kind !== 'oauth2') return connectImap({ ...source, ...remoteLogin(login) });
+  const account = syncOAuthAccount({ id: task.target, remote: task.remote }, login.username, login.oauth);
+  return jobTokenStore(ctx).loginWith(account, (accessToken) =>
+    connectImap({ ...source, user: login.username, accessToken }),
+  );
 }
 
 function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
@@ -51,7 +66,7 @@ function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
     port: r.port ?? defaultImapPort(r.security),
     security: r.security,
     verifyCertificate: r.verifyCertificate,
-    ...remoteLogin(task),
+    user: r.login.username,
     ...timeouts,
   };
   const { imap, masterUser, masterPasswordFile } = ctx.config.dovecot;
@@ -70,7 +85,7 @@ function endpoints(task: ResolvedTask, ctx: JobContext, signal: AbortSignal) {
     password: masterPasswordFile.reveal(),
     ...timeouts,
   };
-  return { source, destination };
+  return { source, destination, masterPassword: masterPasswordFile.reveal() };
 }
 
 async function onSide<T>(side: Side, open: () => Promise<T>): Promise<T> {
@@ -93,9 +108,9 @@ export async function openSessions(
   ctx: JobContext,
   signal: AbortSignal,
 ): Promise<SessionPair> {
-  const { source, destination } = endpoints(task, ctx, signal);
+  const { source, destination, masterPassword } = endpoints(task, ctx, signal);
   const [src, dst] = await Promise.allSettled([
-    onSide('source', () => connectImap(source)),
+    onSide('source', () => connectSource(task, ctx, source)),
     onSide('destination', () => connectImap(destination)),
   ]);
   if (src.status === 'rejected' || dst.status === 'rejected') {
@@ -107,7 +122,7 @@ export async function openSessions(
   // The APPEND connections are opened when the first message is copied: a run with nothing
   // new never needs them.
   let apps: Promise<ImapAppender[]> | undefined;
-  const login = { user: destination.user, password: destination.password };
+  const login = { user: destination.user, password: masterPassword };
   const openApps = async (): Promise<ImapAppender[]> => {
     const opened = await Promise.allSettled(
       Array.from({ length: APPENDERS }, () =>
