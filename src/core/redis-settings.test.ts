@@ -28,7 +28,7 @@ describe('redis options', () => {
       username: 'u@x',
       password: 'p:w',
     });
-    expect(redisOptions({ url: 'unix:/run/r.sock', password })).toEqual({ path: '/run/r.sock', password: 'field pass' }); // prettier-ignore
+    expect(redisOptions({ url: 'unix:/run/r.sock', password })).toMatchObject({ path: '/run/r.sock', password: 'field pass', connectTimeout: 3000 }); // prettier-ignore
     expect(redisOptions('redis://127.0.0.1:6379')).not.toHaveProperty('tls');
   });
 
