@@ -94,7 +94,7 @@ describe('queue-monitor with a real Postfix', () => {
     const before = (await postfix.queue()).map((m) => m.queue_id).sort();
     for (const queueId of ['ALL;rm -rf /', '-d', 'e4acc210004']) {
       const r = await run({ action: 'delete', queueId });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.err).toContain('invalid queue-monitor payload: queueId: not a Postfix queue id');
     }
     await expect(
