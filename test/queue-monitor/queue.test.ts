@@ -97,12 +97,14 @@ describe('queue-monitor with a real Postfix', () => {
       expect(r.code).toBe(2);
       expect(r.err).toContain('invalid queue-monitor payload: queueId: not a Postfix queue id');
     }
-    await expect(
-      runCli(
-        ['enqueue', 'queue-monitor', '{"action":"resend","queueId":"--help"}', '--config', configFile],
-        jobs,
-      ),
-    ).rejects.toThrow(/queueId: not a Postfix queue id/);
+    const enqueued = await runCli(
+      ['enqueue', 'queue-monitor', '{"action":"resend","queueId":"--help"}', '--config', configFile],
+      jobs,
+    );
+    expect(enqueued.code).toBe(2);
+    expect(enqueued.err).toMatch(
+      /^mailjobs enqueue: invalid queue-monitor payload: queueId: not a Postfix queue id/,
+    );
     const config = loadConfig(configFile, {});
     const queues = openQueues(jobs, redisFx.url, config.redis.prefix);
     try {
