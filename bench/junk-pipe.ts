@@ -4,7 +4,7 @@
  * what Dovecot runs; the Node programs are measured against a bare `node -e 0`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -56,9 +56,8 @@ export async function benchPipe(opts: { dist: string; redisUrl: string; calls: n
     const spool = path.join(dir, 'spool');
     const config = path.join(dir, 'mailjobs.yaml');
     writeFileSync(config, `redis: { url: "${opts.redisUrl}", prefix: benchpipe }\nbayesLearn: { spoolDir: ${spool} }\n`); // prettier-ignore
-    const spooler = path.join(dir, 'learn');
-    const text = readFileSync('contrib/dovecot/sieve-pipe/learn', 'utf8').replace('/var/spool/mailjobs/learn', spool); // prettier-ignore
-    writeFileSync(spooler, text, { mode: 0o755 });
+    // Unchanged, told the spool as Dovecot tells it (sieve_env_mailjobs_spool_dir).
+    const spooler = path.resolve('contrib/dovecot/sieve-pipe/learn');
     const env = { ...process.env, USER: 'alice' };
     const { message, calls } = opts;
     const learnBin = [path.join(opts.dist, 'bin/mailjobs-learn.js'), '--class', 'spam', '--user', 'alice', '--config', config]; // prettier-ignore
@@ -68,7 +67,7 @@ export async function benchPipe(opts: { dist: string; redisUrl: string; calls: n
     await node(learnBin)();
     const rows = [
       await series('contrib sh spooler (what Dovecot runs)', calls, () =>
-        once(spooler, ['spam'], message, env),
+        once(spooler, ['spam', spool], message, env),
       ),
       await series('node -e 0 (Node start-up alone)', calls, node(['-e', '0'])),
       await series('mailjobs-learn (spool + detached flusher)', calls, node(learnBin)),

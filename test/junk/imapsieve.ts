@@ -1,8 +1,8 @@
 /**
- * Installs contrib/dovecot/ for a test exactly as the README says, only relocated: the files
- * are copied verbatim and their absolute production paths are replaced by folders of the test
- * (each path must occur, so a README change that moves one fails here loudly). The scripts are
- * compiled with `sievec`, as the README asks.
+ * Installs contrib/dovecot/ for a test exactly as the README says: every file copied unchanged
+ * (the conf next to Debian's stock 90-sieve*.conf), and the paths and limits of the test set the
+ * way the README tells an admin to change them: in a conf file that loads after ours. The
+ * scripts are compiled with `sievec`, as the README asks.
  */
 import { chmod, chown, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,61 +10,73 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../fixtures/service.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CONTRIB = path.join(ROOT, 'contrib/dovecot');
+const CONTRIB = path.join(ROOT, 'contrib/dovecot');
+/** Debian's stock conf.d (package dovecot-sieve), which ours must load after. */
+const DEBIAN_CONF_D = '/etc/dovecot/conf.d';
 
-/** Production paths in contrib/dovecot and README → where the test puts them. */
-export interface Relocation {
+/** Where the test keeps what the README installs under /etc and /usr/local. */
+export interface Install {
+  confDir: string;
   sieveDir: string;
   pipeDir: string;
   spoolDir: string;
 }
 
-export function relocationIn(dir: string): Relocation {
+export function installIn(dir: string): Install {
   return {
+    confDir: path.join(dir, 'conf.d'),
     sieveDir: path.join(dir, 'sieve'),
     pipeDir: path.join(dir, 'sieve-pipe'),
     spoolDir: path.join(dir, 'spool'),
   };
 }
 
-function relocate(text: string, file: string, pairs: [string, string][]): string {
-  for (const [from, to] of pairs) {
-    if (!text.includes(from))
-      throw new Error(`${file} no longer mentions ${from}: update test/junk/imapsieve.ts`);
-    text = text.replaceAll(from, to);
-  }
-  return text;
-}
+/** The line to append to dovecot.conf: Debian's files, ours, then the local settings, in order. */
+export const includeLine = (i: Install): string => `!include ${i.confDir}/*.conf`;
 
-/** The Dovecot settings of contrib/dovecot/90-mailjobs-imapsieve.conf, relocated. */
-export async function imapsieveConfig(r: Relocation): Promise<string> {
-  const file = path.join(CONTRIB, '90-mailjobs-imapsieve.conf');
-  return relocate(await readFile(file, 'utf8'), file, [
-    ['/usr/local/lib/mailjobs/sieve-pipe', r.pipeDir],
-    ['/etc/dovecot/sieve/mailjobs', r.sieveDir],
-  ]);
-}
-
-/** Copies the two scripts and the sh spooler, and makes the spool writable by `owner`. */
-export async function installContrib(r: Relocation, owner: { uid: number; gid: number }): Promise<void> {
-  await Promise.all([r.sieveDir, r.pipeDir, r.spoolDir].map((d) => mkdir(d, { recursive: true })));
+/**
+ * Copies the files (before Dovecot starts: its config includes them). Debian's 90-sieve.conf gets the
+ * `sieve_plugins` line an admin uncomments for sieve_extprograms (its own comment asks for it),
+ * which our file must override by loading after it.
+ */
+export async function installContrib(i: Install, maxMessageKilobytes: number): Promise<void> {
+  await Promise.all([i.confDir, i.sieveDir, i.pipeDir, i.spoolDir].map((d) => mkdir(d, { recursive: true }))); // prettier-ignore
+  const sieveConf = await readFile(path.join(DEBIAN_CONF_D, '90-sieve.conf'), 'utf8');
+  if (!sieveConf.includes('  #sieve_plugins =\n')) throw new Error('Debian 90-sieve.conf changed: update test/junk/imapsieve.ts'); // prettier-ignore
+  await writeFile(path.join(i.confDir, '90-sieve.conf'), sieveConf.replace('  #sieve_plugins =\n', '  sieve_plugins = sieve_extprograms\n')); // prettier-ignore
+  await copyFile(path.join(DEBIAN_CONF_D, '90-sieve-extprograms.conf'), path.join(i.confDir, '90-sieve-extprograms.conf')); // prettier-ignore
+  await copyFile(path.join(CONTRIB, '99-mailjobs-imapsieve.conf'), path.join(i.confDir, '99-mailjobs-imapsieve.conf')); // prettier-ignore
   for (const name of ['report-spam.sieve', 'report-ham.sieve']) {
-    await copyFile(path.join(CONTRIB, name), path.join(r.sieveDir, name));
+    await copyFile(path.join(CONTRIB, name), path.join(i.sieveDir, name));
   }
-  const spoolerFile = path.join(CONTRIB, 'sieve-pipe/learn');
-  const spooler = relocate(await readFile(spoolerFile, 'utf8'), spoolerFile, [
-    ['/var/spool/mailjobs/learn', r.spoolDir],
-  ]);
-  await writeFile(path.join(r.pipeDir, 'learn'), spooler, { mode: 0o755 });
-  // As the README's install step: the user Dovecot's mail processes run as writes the spool.
-  await chown(r.spoolDir, owner.uid, owner.gid);
-  await chmod(r.spoolDir, 0o770);
+  await copyFile(path.join(CONTRIB, 'sieve-pipe/learn'), path.join(i.pipeDir, 'learn'));
+  await chmod(path.join(i.pipeDir, 'learn'), 0o755);
+  // README: "change paths and names in a file that loads after it".
+  await writeFile(
+    path.join(i.confDir, '99-mailjobs-local.conf'),
+    [
+      'plugin {',
+      `  sieve_pipe_bin_dir = ${i.pipeDir}`,
+      `  sieve_env_mailjobs_spool_dir = ${i.spoolDir}`,
+      `  sieve_env_mailjobs_max_kilobytes = ${maxMessageKilobytes}`,
+      `  imapsieve_mailbox1_before = file:${i.sieveDir}/report-spam.sieve`,
+      `  imapsieve_mailbox2_before = file:${i.sieveDir}/report-ham.sieve`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** The spool: owned by the user Dovecot's mail processes run as, mode 2770, as the README's `install -d`. */
+export async function ownSpool(i: Install, owner: { uid: number; gid: number }): Promise<void> {
+  await chown(i.spoolDir, owner.uid, owner.gid);
+  await chmod(i.spoolDir, 0o2770);
 }
 
 /** `sievec -c <dovecot.conf> script`, as root, after Dovecot's config exists. */
-export async function compileScripts(r: Relocation, dovecotConf: string): Promise<void> {
+export async function compileScripts(i: Install, dovecotConf: string): Promise<void> {
   for (const name of ['report-spam.sieve', 'report-ham.sieve']) {
-    const res = await run('sievec', ['-c', dovecotConf, path.join(r.sieveDir, name)]);
+    const res = await run('sievec', ['-c', dovecotConf, path.join(i.sieveDir, name)]);
     if (res.code !== 0) throw new Error(`sievec ${name} failed: ${res.stderr}`);
   }
 }

@@ -3,7 +3,7 @@
  * the end-to-end test runs: the README must show each of them unchanged.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ const readme = readFileSync('README.md', 'utf8');
 
 describe('README and contrib/dovecot', () => {
   it.each([
-    'contrib/dovecot/90-mailjobs-imapsieve.conf',
+    'contrib/dovecot/99-mailjobs-imapsieve.conf',
     'contrib/dovecot/report-spam.sieve',
     'contrib/dovecot/report-ham.sieve',
     'contrib/dovecot/sieve-pipe/learn',
@@ -22,37 +22,45 @@ describe('README and contrib/dovecot', () => {
     expect(readme.includes(`\n${text}\`\`\``)).toBe(true);
   });
 
-  it('the spooler writes where bayesLearn.spoolDir points by default', () => {
-    expect(readFileSync('contrib/dovecot/sieve-pipe/learn', 'utf8')).toContain(
-      'SPOOL=/var/spool/mailjobs/learn\n',
-    );
-    expect(readFileSync('src/config/junk-defaults.ts', 'utf8')).toContain(
-      "DEFAULT_SPOOL_DIR = '/var/spool/mailjobs/learn'",
-    );
+  it('the conf and the spooler default to what bayesLearn defaults to', () => {
+    const conf = readFileSync('contrib/dovecot/99-mailjobs-imapsieve.conf', 'utf8');
+    const spooler = readFileSync('contrib/dovecot/sieve-pipe/learn', 'utf8');
+    const defaults = readFileSync('src/config/junk-defaults.ts', 'utf8');
+    expect(defaults).toContain("DEFAULT_SPOOL_DIR = '/var/spool/mailjobs/learn'");
+    expect(defaults).toContain('DEFAULT_MAX_MESSAGE_KILOBYTES = 1024;');
+    expect(conf).toContain('  sieve_env_mailjobs_spool_dir = /var/spool/mailjobs/learn\n');
+    expect(conf).toContain('  sieve_env_mailjobs_max_kilobytes = 1024\n');
+    expect(spooler).toContain('SPOOL=${2:-/var/spool/mailjobs/learn}\n');
+    expect(spooler).toContain('MAX_KILOBYTES=${3:-1024}\n');
   });
 
-  it('the sh spooler spools a message of MAX_BYTES and refuses one byte more (logged, exit 0)', () => {
+  it('the sh spooler spools a message of the limit and refuses one byte more (logged, exit 0)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mailjobs-spooler-'));
     try {
       const spool = path.join(dir, 'spool');
       mkdirSync(spool);
-      const script = readFileSync('contrib/dovecot/sieve-pipe/learn', 'utf8')
-        .replace('SPOOL=/var/spool/mailjobs/learn\n', `SPOOL=${spool}\n`)
-        .replace('MAX_BYTES=1048576\n', 'MAX_BYTES=1000\n');
-      writeFileSync(path.join(dir, 'learn'), script);
-      const learn = (bytes: number) =>
-        spawnSync('sh', [path.join(dir, 'learn'), 'spam'], { input: Buffer.alloc(bytes, 0x61), env: { PATH: process.env.PATH, USER: 'alice' } }); // prettier-ignore
-      const over = learn(1001);
+      const learn = (bytes: number, args = [spool, '1']) =>
+        spawnSync('sh', ['contrib/dovecot/sieve-pipe/learn', 'spam', ...args], { input: Buffer.alloc(bytes, 0x61), env: { PATH: process.env.PATH, USER: 'alice' } }); // prettier-ignore
+      const over = learn(1025);
       expect(over.status).toBe(0);
-      expect(over.stderr.toString()).toBe('mailjobs learn: user=alice class=spam: not learned: over 1000 bytes (bayesLearn.maxMessageKilobytes)\n'); // prettier-ignore
+      expect(over.stderr.toString()).toBe('mailjobs learn: user=alice class=spam: not learned: over 1024 bytes (bayesLearn.maxMessageKilobytes)\n'); // prettier-ignore
       expect(readdirSync(spool)).toEqual([]);
       const big = learn(5_000_000); // far over: drained to the end, Dovecot's write never fails
       expect([big.status, big.stderr.toString()]).toEqual([0, over.stderr.toString()]);
       expect(readdirSync(spool)).toEqual([]);
-      const fits = learn(1000);
+      const fits = learn(1024);
       expect([fits.status, fits.stderr.toString()]).toEqual([0, '']);
       const [file] = readdirSync(spool);
-      expect(readFileSync(path.join(spool, file!), 'latin1')).toMatch(/^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}\na{1000}$/); // prettier-ignore
+      expect(readFileSync(path.join(spool, file!), 'latin1')).toMatch(/^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}\na{1024}$/); // prettier-ignore
+      // Settings that make no sense are refused, and the message drained.
+      for (const [args, why] of [
+        [['spool', '1'], 'the spool must be an absolute path (sieve_env_mailjobs_spool_dir)'],
+        [[spool, '08'], 'the size limit must be a number of KiB (sieve_env_mailjobs_max_kilobytes)'],
+      ] as const) {
+        const bad = learn(10, [...args]);
+        expect([bad.status, bad.stderr.toString()]).toEqual([0, `mailjobs learn: user=alice class=spam: not learned: ${why}\n`]); // prettier-ignore
+      }
+      expect(readdirSync(spool)).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
