@@ -2,7 +2,8 @@
  * Signing an OAuth2 account in from the dashboard, against the test's authorization server and
  * a real Dovecot that checks tokens by introspection. Over HTTP: only an admin with the CSRF
  * token starts a device login, a second start shows the same code, a viewer sees the state
- * but not the code, a refusal at the provider is shown as such. In chromium: the admin clicks
+ * but not the code, a refusal at the provider is shown as such, a dashboard stopped while it
+ * waits leaves that said on the page (not a code that can no longer work). In chromium: the admin clicks
  * "Sign in", the user enters the shown code at the provider, the row turns authorised, and a
  * getmail run then logs in with the token and delivers. No token is ever in a page or answer.
  */
@@ -146,6 +147,20 @@ describe('OAuth2 sign-in from the dashboard, over HTTP', () => {
     expect(after?.state).toBe('not-authorised');
     expect(after?.login?.reason).toContain('access_denied');
     expect(answers.join('\n')).not.toMatch(TOKEN);
+  }, 60_000);
+
+  it('a dashboard stopped while it waits says so on the page; the grant it had stays', async () => {
+    const other = await startTestDashboard(config);
+    const admin = await httpLogin(other.url, ADMIN);
+    const started = await json(admin, 'POST', `/api/connectors/${encodeURIComponent(HTTP)}/oauth-login`);
+    expect(started.body).toMatchObject({ state: 'authorised', login: { state: 'waiting' } });
+    await other.close(); // stops waiting for the approval, without waiting for the code to expire
+    const seen = await connectorOAuth(await httpLogin(dash.url, ADMIN), HTTP);
+    expect(seen?.state).toBe('authorised');
+    expect(seen?.login).toMatchObject({
+      state: 'failed',
+      reason: expect.stringContaining('dashboard stopped'),
+    });
   }, 60_000);
 });
 
