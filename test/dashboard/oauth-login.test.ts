@@ -220,6 +220,7 @@ describe('OAuth2 sign-in from the Connectors page, in chromium', () => {
     await expect.poll(() => task.innerText()).toBe('OAuth2: not authorised');
     expect(await page.locator('button.oauth-login').count()).toBe(0);
     expect(await page.content()).not.toMatch(TOKEN);
+    await screenshot(page, 'sync-oauth-viewer');
     await page.context().close();
   });
 });

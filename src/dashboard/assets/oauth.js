@@ -3,10 +3,11 @@
 // "Re-authorise" for admins. The server never sends a token; links are http(s) only.
 import { el, errorText, isAdmin, localTime, postJson, relativeTime } from './api.js';
 
+/** How an ended login reads (the server's reason for refused and expired says it all). */
 const ENDED = {
   approved: () => 'signed in',
-  refused: (l) => `sign-in refused: ${l.reason ?? ''}`,
-  expired: (l) => `the code expired: ${l.reason ?? ''}`,
+  refused: (l) => l.reason ?? 'the sign-in was refused at the provider',
+  expired: (l) => l.reason ?? 'the code expired before the sign-in',
   failed: (l) => `sign-in failed: ${l.reason ?? ''}`,
 };
 
