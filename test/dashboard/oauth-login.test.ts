@@ -3,7 +3,8 @@
  * a real Dovecot that checks tokens by introspection. Over HTTP: only an admin with the CSRF
  * token starts a device login, a second start shows the same code, a viewer sees the state
  * but not the code, a refusal at the provider is shown as such, a dashboard stopped while it
- * waits leaves that said on the page (not a code that can no longer work). In chromium: the admin clicks
+ * waits leaves that said on the page (not a code that can no longer work), a revoked grant
+ * reads "re-authorise" with the provider's reason until a new sign-in. In chromium: the admin clicks
  * "Sign in", the user enters the shown code at the provider, the row turns authorised, and a
  * getmail run then logs in with the token and delivers. No token is ever in a page or answer.
  */
@@ -161,6 +162,23 @@ describe('OAuth2 sign-in from the dashboard, over HTTP', () => {
       state: 'failed',
       reason: expect.stringContaining('dashboard stopped'),
     });
+  }, 60_000);
+
+  it('a grant the provider revoked shows "re-authorise" with the reason; a new sign-in mends it', async () => {
+    const admin = await httpLogin(dash.url, ADMIN);
+    w.as.revoke(users['r-http']!);
+    const failed = await runGetmail(config, HTTP);
+    expect(failed.code).toBe(1);
+    const seen = await connectorOAuth(admin, HTTP);
+    expect(seen?.state).toBe('reauthorise');
+    expect(seen?.reason).toContain('invalid_grant');
+    const started = await json(admin, 'POST', `/api/connectors/${encodeURIComponent(HTTP)}/oauth-login`);
+    w.as.approve(started.body.login!.userCode!, users['r-http']!);
+    await expect
+      .poll(async () => (await connectorOAuth(admin, HTTP))?.state, { timeout: 30_000 })
+      .toBe('authorised');
+    expect((await runGetmail(config, HTTP)).code).toBe(0);
+    expect(answers.join('\n')).not.toMatch(TOKEN);
   }, 60_000);
 });
 
