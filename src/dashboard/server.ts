@@ -8,6 +8,8 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { SharedQueueListing } from '../jobs/queue-monitor/index.js';
+import { DeviceLogins } from '../oauth/device-logins.js';
+import { jobTokenStore } from '../oauth/token-store.js';
 import type { Runtime } from '../runtime.js';
 import { registerApiRoutes } from './api.js';
 import { registerAssets } from './assets-route.js';
@@ -63,7 +65,8 @@ function registerPages(app: FastifyInstance, pages: readonly PageModule[], deps:
 
 /** What pages and API handlers share for the server's lifetime. */
 export function dashboardDeps(rt: Runtime): DashboardDeps {
-  return { rt, queueListing: new SharedQueueListing() };
+  const deviceLogins = new DeviceLogins(rt.redis, rt.key, jobTokenStore(rt), rt.log);
+  return { rt, queueListing: new SharedQueueListing(), deviceLogins };
 }
 
 /** Builds the server without listening (tests may `inject`). */
@@ -76,6 +79,7 @@ export async function buildDashboard(rt: Runtime, opts: DashboardOptions = {}): 
     trustProxy: rt.config.dashboard.trustProxy,
     bodyLimit: 1024 * 1024,
   });
+  app.addHook('onClose', () => deps.deviceLogins.close());
   await app.register(cookie);
   await app.register(formbody);
   registerAuth(app, {

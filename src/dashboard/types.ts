@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { SharedQueueListing } from '../jobs/queue-monitor/index.js';
+import type { DeviceLogins } from '../oauth/device-logins.js';
 import type { Runtime } from '../runtime.js';
 import type { SafeHtml } from './html.js';
 
@@ -22,6 +23,8 @@ export interface DashboardDeps {
   readonly rt: Runtime;
   /** The Queue page's listing: one `postqueue -j` at a time for all its visitors. */
   readonly queueListing: SharedQueueListing;
+  /** OAuth2 device logins started from the pages, polled in this process. */
+  readonly deviceLogins: DeviceLogins;
 }
 
 /**

@@ -17,6 +17,19 @@ export class GrantRefusedError extends Error {
   }
 }
 
+/**
+ * A device login the user did not complete: refused at the provider (`access_denied`) or the
+ * code expired first (`expired_token`), RFC 8628 section 3.5. Only a new login helps.
+ */
+export class DeviceLoginEndedError extends ProtocolError {
+  constructor(
+    readonly outcome: 'refused' | 'expired',
+    message: string,
+  ) {
+    super(message, 'EPROTOCOL');
+  }
+}
+
 /** Seconds an answer of the token endpoint may take. */
 const REQUEST_TIMEOUT_SECONDS = 30;
 
@@ -59,6 +72,10 @@ function translate(err: unknown, endpoint: string): Error {
   if (err instanceof client.ResponseBodyError) {
     const why = err.error_description ? `${err.error}: ${err.error_description.slice(0, 200)}` : err.error;
     if (err.error === 'invalid_grant') return new GrantRefusedError(why);
+    if (err.error === 'access_denied')
+      return new DeviceLoginEndedError('refused', `the sign-in was refused at the provider (${why})`);
+    if (err.error === 'expired_token')
+      return new DeviceLoginEndedError('expired', `the code expired before the sign-in (${why})`);
     return new ProtocolError(`OAuth ${endpoint} answered ${err.status} ${why}`, 'EPROTOCOL');
   }
   const code = (err as { code?: unknown }).code;

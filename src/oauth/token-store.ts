@@ -40,6 +40,15 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 
 type Fields = Partial<Record<'refresh' | 'access' | 'expiresAt' | 'revoked' | 'authorisedAt', string>>;
 
+/** An account's grant as the pages show it. */
+export interface GrantStatus {
+  state: 'authorised' | 'not-authorised' | 'reauthorise';
+  /** Why a new login is needed (`reauthorise`). */
+  reason?: string;
+  authorisedAt?: number;
+  accessExpiresAt?: number;
+}
+
 export class OAuthTokenStore {
   constructor(
     private readonly redis: Redis,
@@ -97,6 +106,21 @@ export class OAuthTokenStore {
       .del(hash)
       .hset(hash, { refresh, authorisedAt: String(this.now()) })
       .exec();
+  }
+
+  /**
+   * Whether `a` has a grant, for the pages: never a token, only the dates (when it was
+   * authorised, when the current access token expires) and why a refused grant needs a new login.
+   */
+  async grantStatus(a: OAuthAccount): Promise<GrantStatus> {
+    const f = (await this.redis.hgetall(this.#hash(a))) as Fields;
+    const dates = {
+      ...(f.authorisedAt ? { authorisedAt: Number(f.authorisedAt) } : {}),
+      ...(f.access && f.expiresAt ? { accessExpiresAt: Number(f.expiresAt) } : {}),
+    };
+    if (!f.refresh) return { state: 'not-authorised' };
+    if (f.revoked) return { state: 'reauthorise', reason: f.revoked, ...dates };
+    return { state: 'authorised', ...dates };
   }
 
   /**

@@ -1,6 +1,6 @@
 // Connectors page: polls /api/connectors, renders the table, "Fetch now" / "Fetch all", and
 // follows each triggered job until it ends. Held messages show under their account's row, with
-// "Retry" and "Deliver anyway" for admins.
+// "Retry" and "Deliver anyway" for admins. An OAuth2 account shows its grant and sign-in (oauth.js).
 import {
   el,
   errorText,
@@ -11,7 +11,9 @@ import {
   poll,
   postJson,
   relativeTime,
+  say,
 } from './api.js';
+import { oauthBlock } from './oauth.js';
 
 const tbody = document.querySelector('#connectors tbody');
 const notice = document.querySelector('#notice');
@@ -143,6 +145,12 @@ function row(c) {
       c.id,
       c.inconsistent.map((reason) =>
         el('div', { class: 'detail warning-text', title: reason }, `⚠ ${reason}`),
+      ),
+      oauthBlock(
+        c.oauth,
+        `/connectors/${encodeURIComponent(c.id)}/oauth-login`,
+        () => refresh.now(),
+        (text, bad) => say(`${c.id}: ${text}`, bad),
       ),
     ),
     el('td', {}, c.protocol),

@@ -1,5 +1,6 @@
 // Synchronization page: polls /api/sync/tasks for each task's last result and live progress,
-// Start / Test login / Cancel per task, the ad-hoc form, and the report of a finished run.
+// Start / Test login / Cancel per task, the ad-hoc form, and the report of a finished run. A task
+// whose remote side logs in with OAuth2 shows its grant and sign-in (oauth.js).
 import {
   ApiError,
   el,
@@ -13,6 +14,7 @@ import {
   relativeTime,
   say,
 } from './api.js';
+import { oauthBlock } from './oauth.js';
 
 const taskRows = new Map(
   [...document.querySelectorAll('#sync-tasks tr[data-task]')].map((r) => [r.dataset.task, r]),
@@ -74,6 +76,16 @@ function renderTask(t) {
   summary.textContent = t.summary;
   summary.title = t.run?.lastStartAt ? `last run ${localTime(t.run.lastStartAt)}` : '';
   showProgress(row.querySelector('[data-field="now"]'), t.current);
+  row.querySelector('[data-field="oauth"]')?.replaceChildren(
+    ...[
+      oauthBlock(
+        t.oauth,
+        `/sync/tasks/${encodeURIComponent(t.id)}/oauth-login`,
+        () => poller.now(),
+        (text, bad) => say(`${t.id}: ${text}`, bad),
+      ),
+    ].flat(),
+  );
   const busy = Boolean(t.current);
   if (isAdmin())
     for (const b of row.querySelectorAll('[data-action="start"], [data-action="test"]'))

@@ -4,7 +4,8 @@
  * schedules in Redis match the config. "Fetch now" and "Fetch all" go through enqueueFor, so
  * a busy account answers "already queued" or "already running" as everywhere else. Messages
  * held after failing run after run are listed with their reason; an admin can retry one or
- * have it delivered anyway (unscanned, null sender), and a fetch is queued for it.
+ * have it delivered anyway (unscanned, null sender), and a fetch is queued for it. An account
+ * that logs in with OAuth2 shows its grant, and admins can sign it in (pages/oauth.ts).
  */
 import { z } from 'zod';
 import { SeenUidStore, type HeldMessage } from '../../jobs/getmail/state.js';
@@ -17,6 +18,7 @@ import { html } from '../html.js';
 import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type PageModule } from '../types.js';
 import { currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
+import { oauthLoginRoute, oauthOf } from './oauth.js';
 
 const JOB = 'getmail';
 
@@ -107,7 +109,20 @@ async function releaseHeld(
 const heldInput = z.strictObject({ account: z.string().min(1), key: z.string().min(1) });
 
 const routes: ApiRoute[] = [
-  { method: 'GET', path: '/connectors', role: 'viewer', handle: (_req, { rt }) => connectorRows(rt) },
+  {
+    method: 'GET',
+    path: '/connectors',
+    role: 'viewer',
+    async handle(req, deps) {
+      const data = await connectorRows(deps.rt);
+      const withOAuth = data.connectors.map(async (c) => ({
+        ...c,
+        oauth: await oauthOf(deps, 'connector', c.id, req.user),
+      }));
+      return { ...data, connectors: await Promise.all(withOAuth) };
+    },
+  },
+  oauthLoginRoute('connector', '/connectors/:id/oauth-login'),
   {
     method: 'GET',
     path: '/connectors/jobs/:jobId',

@@ -2,7 +2,8 @@
  * The Synchronization page: the configured imapsync tasks with their last result (the job's own
  * status rows) and live progress (the running job's progress), Start and Cancel; an ad-hoc
  * sync form whose passwords are sealed here, server-side, with the secrets key, so job data
- * holds ciphertext only and nothing sends them back; the report of a run once it ends.
+ * holds ciphertext only and nothing sends them back; the report of a run once it ends. A task
+ * whose remote side logs in with OAuth2 shows its grant, and admins can sign it in (pages/oauth.ts).
  */
 import type { Job } from 'bullmq';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { html, type SafeHtml } from '../html.js';
 import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
 import { cancelJob, currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
+import { oauthLoginRoute, oauthOf } from './oauth.js';
 
 const JOB = 'imapsync';
 /** How many finished jobs to look through for each task's last report. */
@@ -146,8 +148,16 @@ const routes: ApiRoute[] = [
     method: 'GET',
     path: '/sync/tasks',
     role: 'viewer',
-    handle: (_req, { rt }) => syncOverview(rt),
+    async handle(req, deps) {
+      const data = await syncOverview(deps.rt);
+      const withOAuth = data.tasks.map(async (t) => ({
+        ...t,
+        oauth: await oauthOf(deps, 'sync', t.id, req.user),
+      }));
+      return { ...data, tasks: await Promise.all(withOAuth) };
+    },
   },
+  oauthLoginRoute('sync', '/sync/tasks/:id/oauth-login'),
   {
     method: 'POST',
     path: '/sync/tasks/:id/start',
@@ -196,7 +206,10 @@ function taskRow(t: Runtime['config']['sync'][number], admin: boolean): SafeHtml
   const a = adminAttrs(admin);
   return html`<tr data-task="${t.id}" class="${t.enabled ? '' : 'disabled'}">
     <td>${t.id}${t.enabled ? '' : html` <small>(disabled)</small>`}</td>
-    <td>${t.remote.login.username}@${t.remote.host}</td>
+    <td>
+      ${t.remote.login.username}@${t.remote.host}
+      ${t.remote.login.kind === 'oauth2' ? html`<div data-field="oauth" class="oauth"></div>` : ''}
+    </td>
     <td>${t.localUser}</td>
     <td>${scheduleText(t.schedule)}</td>
     <td data-field="summary" class="detail">…</td>

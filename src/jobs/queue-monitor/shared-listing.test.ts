@@ -82,7 +82,10 @@ describe('SharedQueueListing', () => {
       redis: { lrange: async () => [] }, // no queue action yet
       key: (...parts: string[]) => parts.join(':'),
     } as unknown as Runtime;
-    const deps: DashboardDeps = { rt, queueListing: new SharedQueueListing() };
+    const deps = { rt, queueListing: new SharedQueueListing() } as Pick<
+      DashboardDeps,
+      'rt' | 'queueListing'
+    > as DashboardDeps;
     const route = queuePage.routes.find((r) => r.method === 'GET' && r.path === '/queue/messages')!;
     const user = { name: 'v', role: 'viewer' } as const;
     const input = route.input!.parse({});
