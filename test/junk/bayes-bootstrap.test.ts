@@ -4,7 +4,8 @@
  * trainer with 210 messages in Junk and 210 old read INBOX messages takes Rspamd's Bayes from
  * nothing to 200/200 (Rspamd's own counters are the proof); unread, recent and junk-flagged
  * INBOX messages are not ham; a second run learns nothing (the dedup); a dry run learns nothing
- * and counts; `--max` stops each class; a non-trainer's mailbox is never read.
+ * and counts; `--max` stops each class; a non-trainer's mailbox is never read. The Filter
+ * page's "Bootstrap Bayes" queues the same job and shows its result.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +15,9 @@ import { loadConfig } from '../../src/config/load.js';
 import { connectRedis } from '../../src/core/redis.js';
 import { bayesBootstrapJob } from '../../src/jobs/bayes-bootstrap/index.js';
 import type { BayesBootstrapResult } from '../../src/jobs/bayes-bootstrap/processor.js';
+import { filterPage, type filterOverview } from '../../src/dashboard/pages/filter.js';
 import { registry } from '../../src/jobs/registry.js';
+import { openRuntime } from '../../src/runtime.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
@@ -23,6 +26,7 @@ import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
+import { call, routeFor } from '../dashboard/routes.js';
 import { textMessage } from './mailboxes.js';
 
 const DAY_MS = 86_400_000;
@@ -208,5 +212,29 @@ describe('mailjobs bayes bootstrap', () => {
     const status = await runCli(['status', 'bayes-bootstrap', '--config', configFile], registry);
     expect(status.out).toMatch(/trainers {2}last run ok .*, dry run: would learn/);
     expect(status.out).toContain(`dry run: would learn ${declined.spam} spam, ${declined.ham} ham; ${learned.spam + learned.ham} already learned`); // prettier-ignore
+  });
+
+  it("the Filter page's button (admins only) queues the same job and shows its result", async () => {
+    const { route } = routeFor(filterPage, 'POST', '/filter/bayes-bootstrap');
+    expect(route.role).toBe('admin');
+    expect(route.input!.safeParse({ max: 0 }).success).toBe(false);
+    const rt = await openRuntime({ configFlag: configFile, jobs: registry, log: silentLog, startPrivateRedis: false }); // prettier-ignore
+    try {
+      const queued = await call<{ status: string; jobId: string }>(rt, filterPage, 'POST', '/filter/bayes-bootstrap', { dryRun: true }); // prettier-ignore
+      expect(queued.status).toBe('queued');
+      const job = await rt.queues.get('bayes-bootstrap')!.getJob(queued.jobId);
+      await expect.poll(() => job!.getState(), { timeout: 60_000 }).toBe('completed');
+      const o = await call<Awaited<ReturnType<typeof filterOverview>>>(
+        rt,
+        filterPage,
+        'GET',
+        '/filter/overview',
+      );
+      expect(o.bootstrap.current).toBeNull();
+      expect(o.bootstrap.lastJob?.jobId).toBe(queued.jobId);
+      expect(o.bootstrap.row?.summary).toContain(`${learned.spam + learned.ham} already learned`);
+    } finally {
+      await rt.close();
+    }
   });
 });
