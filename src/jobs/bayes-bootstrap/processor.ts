@@ -14,7 +14,6 @@
  * learns. A user whose login is refused is reported and skipped; Dovecot or Rspamd failing
  * fails the run (BullMQ retries; what was learned is skipped then).
  */
-import type { SearchObject } from 'imapflow';
 import { AuthenticationError, PermanentJobError, ProtocolError } from '../../core/errors.js';
 import {
   connectImap,
@@ -28,10 +27,10 @@ import { learnOnce, learnedStore, settledBy } from '../bayes-learn/learn-once.js
 import { messageDigest } from '../bayes-learn/schema.js';
 import type { JobContext } from '../types.js';
 import type { BayesBootstrapPayload } from './schema.js';
+import { trainingSources } from './sources.js';
 import { BootstrapTally, type ClassCounts } from './tally.js';
 import { bootstrapUsers } from './users.js';
 
-const DAY_MS = 86_400_000;
 /** Messages read per FETCH: bounds memory at this many times `maxMessageKilobytes`. */
 const READ_BATCH = 20;
 
@@ -109,13 +108,9 @@ async function bootstrapUser(
     throw err;
   }
   try {
-    const smaller = bayesLearn.maxMessageKilobytes * 1024 + 1;
-    const before = new Date(Date.now() - payload.hamMinAgeDays * DAY_MS);
-    const sources: [LearnClass, string, SearchObject][] = [
-      ...(await findJunkFolders(client, spamExpunge.junkFolder)).map((f): [LearnClass, string, SearchObject] => ['spam', f, { smaller }]), // prettier-ignore
-      ['ham', 'INBOX', { seen: true, before, smaller, unKeyword: '$Junk', not: { keyword: 'Junk' } }],
-    ];
-    for (const [cls, folder, query] of sources) {
+    const junk = await findJunkFolders(client, spamExpunge.junkFolder);
+    const sources = trainingSources(junk, { hamMinAgeDays: payload.hamMinAgeDays, maxMessageKilobytes: bayesLearn.maxMessageKilobytes, now: Date.now() }); // prettier-ignore
+    for (const { class: cls, folder, query } of sources) {
       if (tally.room(cls) === 0) continue;
       const uids = await searchFolder(client, folder, query);
       for (let i = 0; i < uids.length && tally.room(cls) > 0; i += READ_BATCH) {
