@@ -32,6 +32,8 @@ import { textMessage } from './mailboxes.js';
 const DAY_MS = 86_400_000;
 const TRAINER = 'tina';
 const OTHER = 'nora';
+/** A trainer in the config without a mailbox: Dovecot refuses the login. */
+const GHOST = 'ghost';
 const SPAM = 210;
 const HAM = 210;
 
@@ -83,7 +85,7 @@ beforeAll(async () => {
       'workers: { lockDurationSeconds: 5 }',
       `dovecot: { imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }, masterPasswordFile: ${fx.masterPasswordFile} }`, // prettier-ignore
       `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`, // prettier-ignore
-      `bayesLearn: { trainers: [${TRAINER}] }`,
+      `bayesLearn: { trainers: [${TRAINER}, ${GHOST}] }`,
       '',
     ].join('\n'),
   );
@@ -136,7 +138,7 @@ async function unseenInInbox(user: string): Promise<number> {
 }
 
 describe('mailjobs bayes bootstrap', () => {
-  it('refuses bad options (exit 2) and a run with no trainer among the users (exit 1)', async () => {
+  it('refuses bad options (exit 2); fails a run with no trainer among the users, or every login refused (exit 1)', async () => {
     for (const bad of [
       ['--max', '0'],
       ['--max', 'lots'],
@@ -151,6 +153,9 @@ describe('mailjobs bayes bootstrap', () => {
     const r = await bootstrap('--users', OTHER);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`users: none may train Bayes: ${OTHER} (not listed in bayesLearn.trainers)`);
+    const ghost = await bootstrap('--users', GHOST);
+    expect(ghost.code).toBe(1);
+    expect(ghost.err).toContain('every master-user login was refused (1 user(s), e.g. ghost)');
   });
 
   it('a dry run counts what it would learn, stops each class at --max, and learns nothing', async () => {
@@ -158,11 +163,12 @@ describe('mailjobs bayes bootstrap', () => {
     expect(capped.code, capped.err).toBe(0);
     expect(capped.result).toMatchObject({ dryRun: true, spamWouldLearn: 50, hamWouldLearn: 50, spamLearned: 0, hamLearned: 0 }); // prettier-ignore
 
-    const all = await bootstrap('--dry-run', '--users', `${TRAINER},${OTHER}`);
+    const all = await bootstrap('--dry-run', '--users', `${GHOST},${TRAINER},${OTHER}`);
     expect(all.code, all.err).toBe(0);
     expect(all.out.split('\n')).toEqual([
-      `dry run: would learn ${SPAM} spam, ${HAM} ham; 0 already learned, 0 superseded by a later move, 0 declined by Rspamd; 2 user(s), 1 not trainers`, // prettier-ignore
+      `dry run: would learn ${SPAM} spam, ${HAM} ham; 0 already learned, 0 superseded by a later move, 0 declined by Rspamd; 3 user(s), 1 not trainers, 1 login refused`, // prettier-ignore
       `  ${OTHER}: not-a-trainer (not listed in bayesLearn.trainers), spam 0, ham 0`,
+      `  ${GHOST}: login-refused, spam 0, ham 0`,
       `  ${TRAINER}: done, spam ${SPAM}, ham ${HAM}`,
     ]);
     expect((await rspamdStat(controller())).learnedSinceStart).toBe(0);
@@ -203,7 +209,7 @@ describe('mailjobs bayes bootstrap', () => {
     const r = await bootstrap('--json');
     expect(r.code, r.err).toBe(0);
     const before = (await rspamdStat(controller())).learnedSinceStart;
-    expect(r.result).toMatchObject({ spamLearned: 0, hamLearned: 0, alreadyLearned: learned.spam + learned.ham, users: 1 }); // prettier-ignore
+    expect(r.result).toMatchObject({ spamLearned: 0, hamLearned: 0, alreadyLearned: learned.spam + learned.ham, users: 2, loginRefused: 1 }); // prettier-ignore
     const dry = await bootstrap('--dry-run', '--json');
     // What Rspamd declined is not in the record: a dry run cannot tell it would decline it again.
     const declined = { spam: SPAM - learned.spam, ham: HAM - learned.ham };

@@ -154,6 +154,10 @@ export async function bayesBootstrap(
     ctx.log.info({ user, status, spam: counts.spam, ham: counts.ham, dryRun: payload.dryRun }, 'bayes-bootstrap: user done'); // prettier-ignore
     await progress();
   }
+  const tried = perUser.filter((u) => u.status !== 'not-a-trainer');
+  if (tried.length > 0 && tried.every((u) => u.status === 'login-refused')) {
+    throw new AuthenticationError(`every master-user login was refused (${tried.length} user(s), e.g. ${tried[0]!.user}): check dovecot.masterUser and dovecot.masterPasswordFile, or whether the user exists`); // prettier-ignore
+  }
   const { spam, ham } = tally.total;
   const both = (k: keyof ClassCounts) => spam[k] + ham[k];
   const count = (s: BootstrapUserOutcome['status']) => perUser.filter((u) => u.status === s).length;
