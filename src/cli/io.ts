@@ -57,4 +57,8 @@ export interface CliArgs {
   field?: string;
   /** `oauth login`: import this refresh token instead of a device login. */
   refreshTokenFile?: string;
+  /** `bayes bootstrap`: whose mailboxes (comma-separated), at most how many per class, or only count. */
+  users?: string;
+  max?: string;
+  dryRun: boolean;
 }

@@ -23,15 +23,16 @@ function parseJson(text: string | undefined): unknown {
 }
 
 /**
- * The result of job `jobId`, once finished (`waiting` is called once it is found); undefined
- * when the queue has no such job.
+ * The result of job `jobId`, once finished (`waiting` is called once it is found, `progress`
+ * with each progress it reports meanwhile); undefined when the queue has no such job.
  */
-async function waitForJob(
+export async function waitForJob(
   rt: Runtime,
   name: string,
   jobId: string,
   timeoutSeconds: number,
   waiting: () => void,
+  progress?: (value: unknown) => void,
 ): Promise<{ result: unknown } | undefined> {
   const { Job, QueueEvents } = await import('bullmq');
   const queue = rt.queues.get(name)!;
@@ -43,6 +44,11 @@ async function waitForJob(
     'events',
   );
   try {
+    if (progress) {
+      events.on('progress', ({ jobId: id, data }) => {
+        if (id === jobId) progress(data);
+      });
+    }
     await events.waitUntilReady();
     const job = await Job.fromId(queue, jobId);
     if (!job) return undefined;
@@ -54,7 +60,7 @@ async function waitForJob(
 }
 
 /** One line on stderr naming who holds the target and until when; the exit code for "busy". */
-function busy(deps: CliDeps, job: string, holder: LockHolder): number {
+export function busy(deps: CliDeps, job: string, holder: LockHolder): number {
   deps.err(`busy: the ${job} target is held by ${describeHolder(holder)}; try again later`);
   return EXIT_BUSY;
 }

@@ -34,6 +34,9 @@ const OPTIONS = {
   host: { type: 'string', help: '--host H        the remote IMAP host the secret is for' },
   port: { type: 'string', help: '--port P        its port' },
   field: { type: 'string', help: '--field password|admin.password  (default password)' },
+  users: { type: 'string', help: '--users A,B      these users only (comma-separated)' },
+  max: { type: 'string', help: '--max N         at most N new learns of each class (default 1000)' },
+  'dry-run': { type: 'boolean', help: '--dry-run       count what would be done, change nothing' },
   'refresh-token-file': {
     type: 'string',
     help: '--refresh-token-file FILE  import this refresh token instead of a device login',
@@ -153,6 +156,15 @@ const commands: Record<string, Command> = {
     jobs: 'none',
     run: async (a, d) => (await import('./oauth.js')).oauthCommand(a, d),
   },
+  'bayes bootstrap': {
+    usage: 'bayes bootstrap [--users A,B] [--max N] [--dry-run] [--json] [--timeout SECS]',
+    summary:
+      "teach Bayes the trainers' Junk (spam) and old read INBOX mail (ham), waiting and printing progress; counts spam and ham apart",
+    options: ['users', 'max', 'dry-run', 'json', 'timeout'],
+    example: 'mailjobs bayes bootstrap --users john,jane --max 500 --dry-run',
+    jobs: 'none',
+    run: async (a, d) => (await import('./bayes.js')).bootstrapCommand(a, d),
+  },
   'alerts test': {
     usage: 'alerts test',
     summary: 'send one test alert to alerts.to the way alerts go (exit 0 handed to Postfix, 1 not)',
@@ -263,6 +275,9 @@ export function parseCli(argv: string[], accepted: readonly OptionName[]): CliAr
     port: text('port'),
     field: text('field'),
     refreshTokenFile: text('refresh-token-file'),
+    users: text('users'),
+    max: text('max'),
+    dryRun: v['dry-run'] === true,
   };
 }
 

@@ -16,7 +16,7 @@ export const retentionSchema = z.union([z.number().int().min(1).max(36_500), z.l
 export type Retention = z.output<typeof retentionSchema>;
 
 /** A Dovecot user name as it goes into `user*vmail`: no `*`, no white space or control characters. */
-const userName = z
+export const userName = z
   .string()
   .min(1)
   .max(255)

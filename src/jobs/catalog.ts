@@ -28,6 +28,7 @@ const loaders: Loaders = {
   'spam-expunge': async () => (await import('./spam-expunge/index.js')).spamExpungeJob,
   'bayes-learn': async () => (await import('./bayes-learn/index.js')).bayesLearnJob,
   'bayes-stats': async () => (await import('./bayes-stats/index.js')).bayesStatsJob,
+  'bayes-bootstrap': async () => (await import('./bayes-bootstrap/index.js')).bayesBootstrapJob,
   freshclam: async () => (await import('./freshclam/index.js')).freshclamJob,
   'queue-monitor': async () => (await import('./queue-monitor/index.js')).queueMonitorJob,
   alerts: async () => (await import('./alerts/index.js')).alertsJob,

@@ -7,6 +7,7 @@ import { imapsyncContract } from './imapsync/schema.js';
 import { spamExpungeContract } from './spam-expunge/schema.js';
 import { bayesLearnContract } from './bayes-learn/schema.js';
 import { bayesStatsContract } from './bayes-stats/schema.js';
+import { bayesBootstrapContract } from './bayes-bootstrap/schema.js';
 import { freshclamContract } from './freshclam/schema.js';
 import { queueMonitorContract } from './queue-monitor/schema.js';
 import { alertsContract } from './alerts/schema.js';
@@ -18,6 +19,7 @@ export const contracts = {
   'spam-expunge': spamExpungeContract,
   'bayes-learn': bayesLearnContract,
   'bayes-stats': bayesStatsContract,
+  'bayes-bootstrap': bayesBootstrapContract,
   freshclam: freshclamContract,
   'queue-monitor': queueMonitorContract,
   alerts: alertsContract,

@@ -9,6 +9,7 @@ import { imapsyncJob } from './imapsync/index.js';
 import { spamExpungeJob } from './spam-expunge/index.js';
 import { bayesLearnJob } from './bayes-learn/index.js';
 import { bayesStatsJob } from './bayes-stats/index.js';
+import { bayesBootstrapJob } from './bayes-bootstrap/index.js';
 import { freshclamJob } from './freshclam/index.js';
 import { queueMonitorJob } from './queue-monitor/index.js';
 import { alertsJob } from './alerts/index.js';
@@ -22,6 +23,7 @@ export const registry: readonly AnyJob[] = [
   spamExpungeJob,
   bayesLearnJob,
   bayesStatsJob,
+  bayesBootstrapJob,
   freshclamJob,
   queueMonitorJob,
   alertsJob,

@@ -6,7 +6,8 @@
  * - `imap-folders.ts`: the remote side: folders, UIDs, sizes, download without \Seen, delete;
  * - `imap-local.ts`: the local side: {@link localMessageExists} for crash recovery,
  *   {@link topmostHeaderValues} for rebuilding lost state;
- * - `imap-junk.ts`: the Junk folder: {@link findJunkFolders}, {@link expungeOlderThan}.
+ * - `imap-junk.ts`: the Junk folder: {@link findJunkFolders}, {@link expungeOlderThan};
+ * - `imap-training.ts`: messages read for training Bayes: {@link searchFolder}, {@link readMessages}.
  *
  * Every function here throws our typed errors (`AuthenticationError`, `ProtocolError` with
  * `ETIMEOUT` / `ECONNECTION` / `ETLS` / `EPROTOCOL`, `PermanentJobError` `ENOMAILBOX`), or the
@@ -38,3 +39,4 @@ export {
   topmostHeaderValues,
 } from './imap-local.js';
 export { type ExpungeOptions, type ExpungeOutcome, expungeOlderThan, findJunkFolders } from './imap-junk.js';
+export { type TrainingMessage, readMessages, searchFolder } from './imap-training.js';

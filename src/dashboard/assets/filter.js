@@ -1,5 +1,6 @@
 // Filter page: polls /api/filter/overview for Bayes training, recent learns, the antivirus
-// signatures and the last spam-expunge run; "Update now" queues freshclam and follows it.
+// signatures and the last spam-expunge run; "Update now" queues freshclam and follows it;
+// "Bootstrap Bayes" queues bayes-bootstrap (or its dry run) and shows its progress and result.
 import { el, errorText, getJson, localTime, outcomeText, poll, postJson, relativeTime, say } from './api.js';
 
 const bayes = document.querySelector('#bayes');
@@ -26,6 +27,29 @@ function renderBayes(b) {
     ? `reading the counters… (${b.row?.summary ?? ''})`
     : (b.row?.summary ?? '');
   summary.className = b.row && b.row.severity !== 'ok' ? 'detail bad' : 'detail';
+}
+
+function counted(c) {
+  return c ? c.learned + c.wouldLearn : 0;
+}
+
+function renderBootstrap(b) {
+  const line = field(bayes, 'bootstrap');
+  const p = b.current?.progress;
+  if (b.current) {
+    line.textContent =
+      p && p.users !== undefined
+        ? `bootstrap running: users ${p.usersDone}/${p.users}, spam ${counted(p.spam)}, ham ${counted(p.ham)}…`
+        : `bootstrap ${b.current.state}…`;
+  } else if (b.lastJob?.failedReason) {
+    line.textContent = `last bootstrap failed ${relativeTime(b.lastJob.finishedOn)}: ${b.lastJob.failedReason}`;
+  } else {
+    line.textContent = b.row ? `Bootstrap: ${b.row.summary}` : 'Bootstrap: never run.';
+  }
+  line.className = b.lastJob?.failedReason && !b.current ? 'detail bad' : 'detail';
+  for (const id of ['#bootstrap-now', '#bootstrap-dry']) {
+    document.querySelector(id).dataset.busy = b.current ? 'yes' : '';
+  }
 }
 
 function renderAntivirus(a) {
@@ -114,6 +138,7 @@ const poller = poll(
   async () => {
     const o = await getJson('/filter/overview');
     renderBayes(o.bayes);
+    renderBootstrap(o.bootstrap);
     renderAntivirus(o.antivirus);
     renderExpunge(o.expunge);
     renderLearns(o.learn);
@@ -122,9 +147,9 @@ const poller = poll(
   (err) => say(`cannot refresh: ${errorText(err)}`, true),
 );
 
-async function trigger(path, what) {
+async function trigger(path, what, body) {
   try {
-    const outcome = await postJson(path);
+    const outcome = await postJson(path, body);
     say(`${what}: ${outcomeText(outcome)}`);
     poller.now();
   } catch (err) {
@@ -138,3 +163,11 @@ document
 document
   .querySelector('#bayes-refresh')
   .addEventListener('click', () => trigger('/filter/bayes-stats', 'Bayes counters'));
+document
+  .querySelector('#bootstrap-now')
+  .addEventListener('click', () => trigger('/filter/bayes-bootstrap', 'Bayes bootstrap', {}));
+document
+  .querySelector('#bootstrap-dry')
+  .addEventListener('click', () =>
+    trigger('/filter/bayes-bootstrap', 'Bayes bootstrap (dry run)', { dryRun: true }),
+  );

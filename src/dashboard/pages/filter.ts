@@ -1,10 +1,14 @@
 /**
  * The Filter page: Bayes training progress (bayes-stats: spam and ham each against
  * `min_learns`), what bayes-learn learned and the recent learns; the antivirus signatures
- * (freshclam's status: version, age, alerts) with "Update now"; the last spam-expunge run.
+ * (freshclam's status: version, age, alerts) with "Update now"; the last spam-expunge run;
+ * "Bootstrap Bayes" (bayes-bootstrap: the trainers' Junk and old read INBOX mail), its
+ * progress and its last result, spam and ham apart.
  * Everything shown comes from the jobs' own status rows and results.
  */
 import type { Job } from 'bullmq';
+import { bayesBootstrapJob } from '../../jobs/bayes-bootstrap/index.js';
+import { bayesBootstrapContract, bayesBootstrapPayload } from '../../jobs/bayes-bootstrap/schema.js';
 import type { BayesLearnResult } from '../../jobs/bayes-learn/processor.js';
 import { bayesLearnJob } from '../../jobs/bayes-learn/index.js';
 import { bayesStatsJob } from '../../jobs/bayes-stats/index.js';
@@ -20,6 +24,8 @@ import type { ApiRoute, DashboardDeps, PageModule, SessionUser } from '../types.
 import { currentJob, enqueueFor, finishedJobs, jobView } from './jobs.js';
 
 const RECENT_LEARNS = 20;
+/** What "Bootstrap Bayes" asks for: the job's defaults. */
+const BOOTSTRAP_DEFAULTS = bayesBootstrapPayload.parse({});
 
 /** A status row, or the reason it could not be read (one failing part does not blank the page). */
 async function rowsOf(rt: Runtime, job: { status?: typeof bayesStatsJob.status }): Promise<StatusRow[]> {
@@ -65,6 +71,9 @@ export async function filterOverview(rt: Runtime) {
     freshclamLast,
     statsRunning,
     expungeRunning,
+    bootstrap,
+    bootstrapRunning,
+    bootstrapLast,
   ] = await Promise.all([
     rowsOf(rt, bayesStatsJob),
     rowsOf(rt, bayesLearnJob),
@@ -75,13 +84,28 @@ export async function filterOverview(rt: Runtime) {
     finishedJobs(rt, 'freshclam', 1),
     currentJob(rt, 'bayes-stats', 'rspamd'),
     currentJob(rt, 'spam-expunge', expungeTarget),
+    rowsOf(rt, bayesBootstrapJob),
+    currentJob(rt, 'bayes-bootstrap', bayesBootstrapContract.target()),
+    finishedJobs(rt, 'bayes-bootstrap', 1),
   ]);
+  const lastBootstrap = bootstrapLast[0];
   const last = freshclamLast[0];
   return {
     bayes: {
       minLearns: rt.config.bayesLearn.minLearns,
       row: bayes[0] ?? null,
       current: statsRunning ?? null,
+    },
+    bootstrap: {
+      row: bootstrap[0] ?? null,
+      current: bootstrapRunning ?? null,
+      lastJob: lastBootstrap
+        ? {
+            jobId: lastBootstrap.id!,
+            finishedOn: lastBootstrap.finishedOn,
+            ...(lastBootstrap.failedReason ? { failedReason: lastBootstrap.failedReason } : {}),
+          }
+        : null,
     },
     learn: { rows: learn, recent: recent.map(learnOf) },
     antivirus: {
@@ -118,6 +142,17 @@ const routes: ApiRoute[] = [
     handle: (_req, { rt }) => enqueueFor(rt, 'bayes-stats', {}),
   },
   {
+    method: 'POST',
+    path: '/filter/bayes-bootstrap',
+    role: 'admin',
+    // The job's own payload: every trainer unless `users`, `max` per class, or a dry run.
+    input: bayesBootstrapPayload,
+    async handle(req, { rt }) {
+      rt.log.info({ by: req.user.name, payload: req.input }, 'Bayes bootstrap asked from the dashboard');
+      return enqueueFor(rt, 'bayes-bootstrap', req.input);
+    },
+  },
+  {
     method: 'GET',
     path: '/filter/freshclam/:id',
     role: 'viewer',
@@ -150,6 +185,17 @@ async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtm
         ${meter('spam')}${meter('ham')}
         <p data-field="summary" class="detail"></p>
         <button type="button" id="bayes-refresh" class="secondary" ${a}>Read the counters now</button>
+        <h3>Bootstrap</h3>
+        <p class="hint">
+          Learns the trainers' Junk folders as spam and their INBOX messages read and older than
+          ${BOOTSTRAP_DEFAULTS.hamMinAgeDays} days as ham, at most ${BOOTSTRAP_DEFAULTS.max} new of each,
+          skipping what was learned before.
+        </p>
+        <p data-field="bootstrap" class="detail" role="status"></p>
+        <p>
+          <button type="button" id="bootstrap-dry" class="secondary" ${a}>Count first (dry run)</button>
+          <button type="button" id="bootstrap-now" ${a}>Bootstrap Bayes</button>
+        </p>
       </div>
       <div class="card" id="antivirus">
         <h2>Antivirus signatures</h2>

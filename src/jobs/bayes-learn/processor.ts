@@ -1,18 +1,16 @@
 /**
  * bayes-learn: teach Rspamd's Bayes one message a user moved. In order: too big → not learned;
- * not a trainer → dropped (logged); a later move of the same message already recorded → this
- * one is stale; already learned as this class → nothing to do; else `/learnspam|/learnham` on
- * the controller and record it. Rspamd's 208 ("already learned") is success. Rspamd away or
+ * not a trainer → dropped (logged); then `learnOnce` (learn-once.ts): the dedup shared with
+ * bayes-bootstrap, `/learnspam|/learnham` on the controller. Rspamd's 208 ("already learned")
+ * is success. Rspamd away or
  * failing is thrown, so BullMQ retries with backoff and the message is not lost. The message
  * itself is read from its Redis key (body.ts), which is deleted once the job is done or given up.
  */
-import { PermanentJobError, ProtocolError } from '../../core/errors.js';
-import { acquireTargetLock, describeHolder } from '../../core/target-lock.js';
-import { learn } from '../../mail/rspamd.js';
+import { PermanentJobError } from '../../core/errors.js';
 import { isCancelReason } from '../../worker/cancel.js';
 import type { JobContext } from '../types.js';
 import { MessageBodies } from './body.js';
-import { LearnedStore } from './learned.js';
+import { learnOnce, learnedStore, type LearnOnceOutcome } from './learn-once.js';
 import { bayesLearnContract, messageDigest, type BayesLearnPayload } from './schema.js';
 import { mayTrain } from './trainers.js';
 
@@ -22,16 +20,7 @@ export interface BayesLearnResult extends Record<string, unknown> {
   /** First 16 hex digits of the message's SHA-256, to find it in logs. */
   digest: string;
   bytes: number;
-  outcome:
-    | 'learned'
-    /** Rspamd or our own record already had it as this class: nothing was changed. */
-    | 'already-learned'
-    | 'not-a-trainer'
-    | 'too-big'
-    /** A later move of the same message was learned already; this one is out of date. */
-    | 'superseded'
-    /** Rspamd's 204: too few words for Bayes; retrying cannot change that. */
-    | 'too-few-words';
+  outcome: LearnOnceOutcome | 'not-a-trainer' | 'too-big';
   reason?: string;
 }
 
@@ -71,10 +60,10 @@ async function learnStored(
   ctx: JobContext,
   bodies: MessageBodies,
 ): Promise<BayesLearnResult> {
-  const { bayesLearn: cfg, rspamd } = ctx.config;
+  const { bayesLearn: cfg } = ctx.config;
   const digest = payload.sha256;
   const movedAt = payload.movedAt ?? Date.now();
-  const store = new LearnedStore(ctx.redis, ctx.key, cfg.learnedRetentionDays * 86_400);
+  const store = learnedStore(ctx);
   const base = {
     user: payload.user,
     class: payload.class,
@@ -95,31 +84,8 @@ async function learnStored(
   const message = await loadMessage(payload, bodies);
 
   // Moves of one message (spam, then ham at once) are learned one at a time, in move order.
-  const lockKey = ctx.key('lock', 'bayes-learn', 'message', digest);
-  const lock = await acquireTargetLock(ctx.redis, lockKey, ctx.jobId, 60_000);
-  if ('heldBy' in lock) {
-    throw new ProtocolError(
-      `another move of this message is being learned (${describeHolder(lock.heldBy)})`,
-      'EBUSY',
-    );
-  }
-  try {
-    const last = await store.get(digest);
-    if (last && last.movedAt > movedAt)
-      return done('superseded', `learned as ${last.class} after a later move`);
-    if (last?.class === payload.class) return done('already-learned', 'learned before as this class');
-    const answer = await learn(payload.class, message, {
-      controllerUrl: rspamd.controllerUrl,
-      password: rspamd.passwordFile?.reveal() ?? '',
-      timeoutMs: rspamd.timeoutSeconds * 1000,
-      signal: ctx.signal,
-    });
-    if (!answer.learned && !answer.alreadyLearned) return done('too-few-words', answer.reason);
-    await store.set(digest, { class: payload.class, movedAt });
-    if (answer.alreadyLearned) return done('already-learned', answer.reason);
-    ctx.log.info({ ...base, relearned: last !== undefined }, `learned as ${payload.class}`);
-    return done('learned');
-  } finally {
-    await lock.release();
-  }
+  const learned = await learnOnce({ class: payload.class, message, digest, movedAt }, ctx);
+  if (learned.outcome !== 'learned') return done(learned.outcome, learned.reason);
+  ctx.log.info({ ...base, relearned: learned.relearned }, `learned as ${payload.class}`);
+  return done('learned');
 }

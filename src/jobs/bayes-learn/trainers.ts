@@ -43,6 +43,15 @@ export async function mayTrain(
     : { allowed: false, reason: `not a member of ${trainers.group}` };
 }
 
+/**
+ * The trainers by name: the configured list, or the group's members; undefined when the group
+ * does not exist (everyone trains).
+ */
+export async function listTrainers(trainers: BayesLearnConfig['trainers']): Promise<string[] | undefined> {
+  if (Array.isArray(trainers)) return [...trainers];
+  return cachedMembers(trainers.group, Date.now());
+}
+
 /** Who may train, in words, for `mailjobs status`. */
 export async function describeTrainers(trainers: BayesLearnConfig['trainers']): Promise<string> {
   if (Array.isArray(trainers)) return `only ${trainers.join(', ')} (bayesLearn.trainers)`;
