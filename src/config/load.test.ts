@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.js';
 import { loadConfig, parseConfig } from './load.js';
+import { configErrorOf } from '../../test/helpers/config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailjobs-cfg-'));
 const file = join(dir, 'mailjobs.yaml');
@@ -18,15 +18,7 @@ connectors:
     deliverTo: john
 ${extra}`;
 
-function errorOf(text: string, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    parseConfig(text, file, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (text: string, env: NodeJS.ProcessEnv = {}): string => configErrorOf(text, file, env);
 
 describe('config', () => {
   it('fills every default', () => {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
-import { ConfigError } from '../core/errors.js';
 import { oauthAccounts } from '../oauth/accounts.js';
 import { parseConfig } from './load.js';
+import { configErrorOf } from '../../test/helpers/config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailjobs-oauth-cfg-'));
 const file = join(dir, 'mailjobs.yaml');
@@ -26,15 +26,7 @@ sync:
     remote: { host: imap.gmail.com, username: mary@example.com, auth: ${auth} }
 `;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, file, {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (text: string): string => configErrorOf(text, file);
 
 describe('auth: { method: oauth2 } in the config', () => {
   it('microsoft: the tenant endpoints, the IMAP or POP scope, offline_access', () => {

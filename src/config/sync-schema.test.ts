@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.js';
 import { parseConfig } from './load.js';
+import { configErrorOf } from '../../test/helpers/config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailjobs-sync-cfg-'));
 const file = join(dir, 'mailjobs.yaml');
@@ -17,15 +17,7 @@ sync:
     remote: ${remote}
 ${extra}`;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, file, {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (text: string): string => configErrorOf(text, file);
 
 describe('sync tasks in the config', () => {
   it('fills defaults, reads the password file, resolves the key file beside the config', () => {
