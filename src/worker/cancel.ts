@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectRedis, stateKey, type RedisSettings } from '../core/redis.js';
+import { connectRedis, endConnection, stateKey, type RedisSettings } from '../core/redis.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisOutageLog } from '../core/redis-outage.js';
@@ -86,7 +86,8 @@ export function listenForCancels(
   return {
     ready,
     async close() {
-      await sub.quit().catch(() => sub.disconnect());
+      // A subscriber has no replies to wait for; ended at once, even while Redis is away.
+      await endConnection(sub);
     },
   };
 }
