@@ -81,11 +81,14 @@ export function listenForCancels(
       log.info({ queue: req.queue, jobId: req.jobId, by: req.by }, 'job cancelled on request');
     }
   });
+  let closing = false;
   const ready = sub.subscribe(channel).then(() => undefined);
-  ready.catch((err: unknown) => log.error({ err }, 'cancel channel: cannot subscribe'));
+  // Ending the subscriber while it still subscribes (a shutdown during an outage) is no error.
+  ready.catch((err: unknown) => closing || log.error({ err }, 'cancel channel: cannot subscribe'));
   return {
     ready,
     async close() {
+      closing = true;
       // A subscriber has no replies to wait for; ended at once, even while Redis is away.
       await endConnection(sub);
     },

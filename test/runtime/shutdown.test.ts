@@ -51,6 +51,7 @@ it('SIGTERM while Redis is away: the worker exits 0 (after its grace for Redis, 
   const { proxy, worker } = await workerInOutage();
   expect(await stop(worker)).toBe(0);
   expect(worker.count('stopped')).toBe(1);
+  expect(worker.lines().filter((l) => l.level >= 50)).toEqual([]);
   expect(worker.stderr()).toBe('');
   await proxy.close();
 }, 180_000);
@@ -63,6 +64,7 @@ it('SIGTERM right after Redis came back: the worker exits 0 without waiting for 
   expect(await stop(worker)).toBe(0);
   expect(worker.count('redis still unreachable')).toBe(0);
   expect(worker.count('stopped')).toBe(1);
+  expect(worker.lines().filter((l) => l.level >= 50)).toEqual([]);
   expect(worker.stderr()).toBe('');
   await proxy.close();
 }, 180_000);
