@@ -18,9 +18,10 @@ const deps = {
 try {
   process.exitCode = await main(process.argv.slice(2), deps);
 } catch (err) {
-  const { ConfigError, PermanentJobError, RedisUnreachableError } = await import('./core/errors.js');
-  if (err instanceof RedisUnreachableError) {
-    deps.err(`mailjobs: ${err.message}`);
+  const { ConfigError, PermanentJobError } = await import('./core/errors.js');
+  const lost = (await import('./runtime.js')).redisLost(err);
+  if (lost) {
+    deps.err(`mailjobs: ${lost.message}`);
     process.exitCode = EXIT_REDIS_UNREACHABLE;
   } else if (err instanceof ConfigError || err instanceof UsageError || err instanceof PermanentJobError) {
     deps.err(`mailjobs: ${err.message}`);

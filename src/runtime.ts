@@ -12,12 +12,14 @@ import {
   connectRedis,
   displayUrl,
   durabilityWarnings,
+  isUnreachable,
   openAccessWarning,
   resolveRedis,
   stateKey,
   type RedisSettings,
 } from './core/redis.js';
 import { RedisOutageLog } from './core/redis-outage.js';
+import { RedisUnreachableError } from './core/errors.js';
 import type { AnyJob } from './jobs/types.js';
 
 export interface Runtime {
@@ -42,6 +44,22 @@ export interface RuntimeOptions {
   log: Logger;
   /** Start a private redis-server when none is configured or answers (start, worker, scheduler, run). */
   startPrivateRedis: boolean;
+}
+
+/** The runtime this process opened last (a command opens one), for {@link redisLost}. */
+let opened: Runtime | undefined;
+
+/**
+ * `err` as a {@link RedisUnreachableError} naming the Redis and the cause when Redis went away
+ * while a command worked (after the start-up check: the CLI's exit 3 all the same), else
+ * undefined. Gone means a connection error, or any error while the runtime's connections report
+ * an outage (ioredis then fails commands with "max retries" or "Connection is closed").
+ */
+export function redisLost(err: unknown): RedisUnreachableError | undefined {
+  if (err instanceof RedisUnreachableError) return err;
+  if (!opened || !(err instanceof Error)) return undefined;
+  if (!isUnreachable(err) && !opened.outage.down) return undefined;
+  return new RedisUnreachableError(`Redis at ${displayUrl(opened.redisSettings.url)}: ${err.message}`);
 }
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
@@ -79,6 +97,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  opened = runtime;
   return runtime;
 }
 

@@ -7,7 +7,7 @@ import { bullConnection, queuePrefix } from '../core/redis.js';
 import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
-import { openRuntime, type Runtime } from '../runtime.js';
+import { openRuntime, redisLost, type Runtime } from '../runtime.js';
 import { describeHolder, type LockHolder } from '../core/target-lock.js';
 import { busyHolder, executeJob, parsePayload } from '../worker/execute.js';
 import { InvalidPayloadError, NotInConfigError } from '../core/errors.js';
@@ -130,7 +130,7 @@ export async function enqueueCommand(args: CliArgs, deps: CliDeps): Promise<numb
     if (outcome.status === 'running' && outcome.holder) return busy(deps, def.name, outcome.holder);
     throw new Error(`job ${outcome.jobId} no longer exists`);
   } catch (err) {
-    if (err instanceof UsageError || !args.wait) throw err;
+    if (err instanceof UsageError || !args.wait || redisLost(err)) throw err;
     deps.err(`job failed: ${(err as Error).message}`);
     return EXIT_FAILED;
   } finally {

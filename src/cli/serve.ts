@@ -88,8 +88,13 @@ export async function serve(role: Role, args: CliArgs, deps: CliDeps): Promise<n
   const sig = await untilStopSignal(onHup);
   deps.log.info({ signal: sig }, 'shutting down: active jobs stop at a safe point and return to the queue');
   await dashboard?.close().catch((err) => deps.log.error({ err }, 'dashboard close failed'));
-  await workers?.close();
+  const closed = (await workers?.close()) ?? true;
   await rt.close();
   deps.log.info('stopped');
+  if (!closed) {
+    // A BullMQ Worker that could not finish closing without Redis keeps its timers: they must not
+    // keep the process (its exit code is already set by then).
+    setTimeout(() => process.exit(), 1000).unref();
+  }
   return 0;
 }

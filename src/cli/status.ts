@@ -7,7 +7,7 @@
 import { displayUrl } from '../core/redis.js';
 import { when } from '../jobs/format.js';
 import { worst } from '../jobs/run-status.js';
-import { openRuntime, redisWarnings, type Runtime } from '../runtime.js';
+import { openRuntime, redisLost, redisWarnings, type Runtime } from '../runtime.js';
 import type { AnyJob, Severity, StatusRow } from '../jobs/types.js';
 import { type CliArgs, type CliDeps, UsageError } from './io.js';
 
@@ -79,6 +79,13 @@ function jobsAsked(args: CliArgs, jobs: readonly AnyJob[]): readonly AnyJob[] {
   });
 }
 
+/** Nothing can be said about the jobs (Redis unreachable, the config unreadable): a monitor must see "unknown", not "failed". */
+function unknown(args: CliArgs, deps: CliDeps, err: unknown): number {
+  const error = (err as Error).message;
+  deps.out(args.json ? JSON.stringify({ state: 'unknown', error }, null, 2) : `MAILJOBS UNKNOWN: ${error}`);
+  return EXIT.unknown;
+}
+
 export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<number> {
   const jobs = jobsAsked(args, deps.jobs);
   let rt: Runtime;
@@ -87,10 +94,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
     const log = deps.log.child({}, { level: 'error' });
     rt = await openRuntime({ configFlag: args.config, jobs, log, startPrivateRedis: false });
   } catch (err) {
-    // Nothing can be said about the jobs: a monitor must see "unknown", not "failed".
-    const error = (err as Error).message;
-    deps.out(args.json ? JSON.stringify({ state: 'unknown', error }, null, 2) : `MAILJOBS UNKNOWN: ${error}`);
-    return EXIT.unknown;
+    return unknown(args, deps, err);
   }
   try {
     const queues: QueueStatus[] = [];
@@ -131,6 +135,10 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
       for (const f of q.failed) deps.out(`  failed ${f.jobId} at ${time(f.finishedAt)}: ${f.reason}`);
     }
     return EXIT[state];
+  } catch (err) {
+    const lost = redisLost(err);
+    if (lost) return unknown(args, deps, lost);
+    throw err;
   } finally {
     await rt.close();
   }

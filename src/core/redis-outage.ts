@@ -17,6 +17,8 @@ export class RedisOutageLog {
   private since: number | undefined;
   private errors = 0;
   private state: { status: string } | undefined;
+  /** Called whenever an outage starts or ends (see `unreachableFor`). */
+  private readonly changes = new Set<() => void>();
 
   constructor(
     private readonly log: Logger,
@@ -44,6 +46,32 @@ export class RedisOutageLog {
     return this.since !== undefined;
   }
 
+  /**
+   * Resolves once Redis has been unreachable for `ms` without a break (counted from the outage's
+   * start): for a shutdown that should not wait for it any longer. Never resolves while Redis
+   * answers; its timer does not keep the process alive.
+   */
+  unreachableFor(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        if (this.since === undefined) return;
+        timer = setTimeout(
+          () => {
+            // An error of another connection after the state connection came back is no outage.
+            if (this.state?.status === 'ready') return;
+            this.changes.delete(arm);
+            resolve();
+          },
+          Math.max(0, this.since + ms - Date.now()),
+        ).unref();
+      };
+      this.changes.add(arm);
+      arm();
+    });
+  }
+
   error(err: Error, source: string): void {
     // While the state connection is not ready, whatever fails is part of the outage.
     if (!isUnreachable(err) && this.state?.status === 'ready') {
@@ -55,6 +83,7 @@ export class RedisOutageLog {
     this.errors++;
     if (this.since !== undefined) return;
     this.since = Date.now();
+    for (const change of this.changes) change();
     this.log.warn(
       { redis: this.redis, source, err: err.message },
       'redis unreachable: jobs wait until it answers again (retrying)',
@@ -67,5 +96,6 @@ export class RedisOutageLog {
     this.log.info({ redis: this.redis, downMs, errors: this.errors }, 'redis answers again');
     this.since = undefined;
     this.errors = 0;
+    for (const change of this.changes) change();
   }
 }

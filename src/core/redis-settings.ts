@@ -53,6 +53,12 @@ function readPem(field: keyof RedisTlsFiles, file: string | undefined): Buffer |
 export const REDIS_CHECK_TIMEOUT_MS = 3000;
 /** How long closing a connection that is still connecting may take (ioredis' default: 2 s). */
 const DISCONNECT_GRACE_MS = 500;
+/**
+ * Waits between reconnect attempts while Redis is away: at most 2 s, so every connection is back
+ * within 2 s of Redis (BullMQ's own default grows to 20 s: a worker fetched no job, and a
+ * shutdown waited for its connections, that long after Redis had returned).
+ */
+const reconnectDelayMs = (attempt: number) => Math.min(attempt * 200, 2000);
 
 /** ioredis options: address, credentials and (for `rediss://`) TLS with the configured files. */
 export function redisOptions(target: RedisTarget): RedisOptions {
@@ -61,7 +67,12 @@ export function redisOptions(target: RedisTarget): RedisOptions {
     ...(s.username ? { username: s.username } : {}),
     ...(s.password ? { password: s.password.reveal() } : {}),
   };
-  const base = { connectTimeout: REDIS_CHECK_TIMEOUT_MS, disconnectTimeout: DISCONNECT_GRACE_MS, ...login };
+  const base = {
+    connectTimeout: REDIS_CHECK_TIMEOUT_MS,
+    disconnectTimeout: DISCONNECT_GRACE_MS,
+    retryStrategy: reconnectDelayMs,
+    ...login,
+  };
   if (s.url.startsWith('unix:')) return { path: s.url.slice('unix:'.length), ...base };
   const u = new URL(s.url);
   const tls = s.tls ?? {};

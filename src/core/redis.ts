@@ -50,6 +50,35 @@ export function connectRedis(target: RedisTarget, opts: { blocking?: boolean } =
   });
 }
 
+/** What {@link endConnection} needs of a client: ioredis, or BullMQ's wrapper of one. */
+export interface EndableConnection {
+  readonly status: string;
+  connect(): Promise<unknown>;
+  disconnect(): void;
+  once(event: 'end', listener: () => void): unknown;
+  on(event: 'error', listener: () => void): unknown;
+}
+
+/**
+ * Ends `client` now, whatever its state, without waiting for Redis: commands still queued fail
+ * with "Connection is closed" and `end` fires. ioredis' own `disconnect()` does not end a client
+ * that waits to reconnect (status `reconnecting`, no socket): it clears the retry timer and leaves
+ * the client `reconnecting` for good, emitting neither `close` nor `end` (redis/ioredis#1247), and
+ * BullMQ's `Worker.close()` waits for that `end` (taskforcesh/bullmq#4656, #4065). A connection
+ * attempt started here and cancelled by the disconnect at once ends such a client before any
+ * socket opens.
+ */
+export function endConnection(client: EndableConnection): Promise<void> {
+  // Errors after this are not news (BullMQ may still try to reconnect a Worker's connection while
+  // it closes); without a listener ioredis would print each one on stderr.
+  client.on('error', () => undefined);
+  if (client.status === 'end') return Promise.resolve();
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'reconnecting') client.connect().catch(() => undefined);
+  client.disconnect();
+  return ended;
+}
+
 /** PING with a short timeout; true when a Redis answers at `target` (and takes its login). */
 export async function redisAnswers(target: RedisTarget, timeoutMs = 1000): Promise<boolean> {
   const r = new Redis({

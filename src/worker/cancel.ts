@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectRedis, stateKey, type RedisSettings } from '../core/redis.js';
+import { connectRedis, endConnection, stateKey, type RedisSettings } from '../core/redis.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisOutageLog } from '../core/redis-outage.js';
@@ -81,12 +81,16 @@ export function listenForCancels(
       log.info({ queue: req.queue, jobId: req.jobId, by: req.by }, 'job cancelled on request');
     }
   });
+  let closing = false;
   const ready = sub.subscribe(channel).then(() => undefined);
-  ready.catch((err: unknown) => log.error({ err }, 'cancel channel: cannot subscribe'));
+  // Ending the subscriber while it still subscribes (a shutdown during an outage) is no error.
+  ready.catch((err: unknown) => closing || log.error({ err }, 'cancel channel: cannot subscribe'));
   return {
     ready,
     async close() {
-      await sub.quit().catch(() => sub.disconnect());
+      closing = true;
+      // A subscriber has no replies to wait for; ended at once, even while Redis is away.
+      await endConnection(sub);
     },
   };
 }

@@ -5,12 +5,22 @@
  * aborts one job the same way, but fails it without a retry. Jobs' background tasks (such as
  * bayes-learn's spool watcher) run beside the workers and stop first.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { PermanentJobError, ThrottledError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { bullConnection, displayUrl, queuePrefix, stateKey, type RedisSettings } from '../core/redis.js';
+import {
+  bullConnection,
+  displayUrl,
+  endConnection,
+  type EndableConnection,
+  queuePrefix,
+  stateKey,
+  type RedisSettings,
+} from '../core/redis.js';
+import { clientOf } from '../core/queues.js';
 import { RedisOutageLog } from '../core/redis-outage.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
@@ -18,13 +28,22 @@ import { executeJob } from './execute.js';
 import { JobCancelledError, isCancelReason, listenForCancels } from './cancel.js';
 
 const SHUTDOWN = 'mailjobs-shutdown';
+/**
+ * How long a shutdown waits for an unreachable Redis: then it ends every connection and stops. A
+ * job that could not be put back meanwhile is returned by the stalled check once its lock
+ * expires, as after a crash: late, not lost.
+ */
+export const SHUTDOWN_REDIS_GRACE_MS = 10_000;
 
 export interface WorkerSet {
   readonly workers: readonly Worker[];
   /** Resolves once cancel requests (see cancel.ts) reach this process. */
   readonly cancelListening: Promise<void>;
-  /** Abort active jobs (they return to the queue) and close every worker, trying each. */
-  close(): Promise<void>;
+  /**
+   * Abort active jobs (they return to the queue) and close every worker, trying each. False when
+   * Redis stayed away and some worker could not finish closing (its timers may remain).
+   */
+  close(): Promise<boolean>;
 }
 
 export interface WorkerDeps {
@@ -77,6 +96,24 @@ function ownOutageLog(deps: WorkerDeps): RedisOutageLog {
   const outage = new RedisOutageLog(deps.log, displayUrl(deps.redisSettings.url));
   outage.watchState(deps.redis);
   return outage;
+}
+
+/** Both connections' clients of `worker` (see `clientOf`). */
+function clientsOf(worker: Worker): EndableConnection[] {
+  const backend = worker.getBackend();
+  return [backend.blockingConnection, backend.connection].flatMap((c) => clientOf(c) ?? []);
+}
+
+/**
+ * Closes `worker` once its active jobs are done. Its blocking connection (idle in BZPOPMIN, or
+ * waiting to reconnect after an outage) is ended first: BullMQ's own disconnect of a connection
+ * waiting to reconnect never completes (see `endConnection`), which kept `Worker.close()` waiting
+ * for good when SIGTERM came during or just after a Redis outage.
+ */
+async function closeWorker(worker: Worker): Promise<void> {
+  const blocking = clientOf(worker.getBackend().blockingConnection);
+  if (blocking) await endConnection(blocking);
+  await worker.close();
 }
 
 export function startWorkers(deps: WorkerDeps): WorkerSet {
@@ -155,11 +192,24 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
     workers,
     cancelListening: cancels.ready,
     async close() {
-      await Promise.allSettled([...background.map((b) => b.close()), cancels.close()]);
-      for (const w of workers) w.cancelAllJobs(SHUTDOWN);
-      const results = await Promise.allSettled(workers.map((w) => w.close()));
-      for (const r of results)
+      const closing = (async () => {
+        await Promise.allSettled([...background.map((b) => b.close()), cancels.close()]);
+        for (const w of workers) w.cancelAllJobs(SHUTDOWN);
+        return Promise.allSettled(workers.map(closeWorker));
+      })();
+      const redisGone = outage.unreachableFor(SHUTDOWN_REDIS_GRACE_MS).then(() => 'gone' as const);
+      if ((await Promise.race([closing, redisGone])) === 'gone') {
+        log.warn(
+          { graceMs: SHUTDOWN_REDIS_GRACE_MS },
+          'redis still unreachable: stopping without it; jobs that could not go back to the queue return when their lock expires',
+        );
+        await Promise.allSettled(workers.flatMap(clientsOf).map(endConnection));
+        const late = delay(SHUTDOWN_REDIS_GRACE_MS, 'late' as const, { ref: false });
+        if ((await Promise.race([closing, late])) === 'late') return false;
+      }
+      for (const r of await closing)
         if (r.status === 'rejected') log.error({ err: r.reason }, 'worker close failed');
+      return true;
     },
   };
 }

@@ -5,6 +5,8 @@
  * every live connection at once. A rule may also swallow the chunk that triggered it, so a
  * server's answer is lost on the way: the command was carried out, the client never hears it.
  *
+ * `down()` and `up()` make an outage: while down, new connections are reset at once.
+ *
  * A throttle (`throttle()`, or `start(port, { downBytesPerSecond })`) makes a job slow on purpose,
  * whatever the machine's speed: the bytes of one direction, summed over every connection, pass at
  * most at that rate, so a test can watch progress move or cancel a run in its middle.
@@ -39,6 +41,9 @@ export class TcpProxy {
   cuts = 0;
   /** Connections accepted. */
   accepted = 0;
+  /** Connections reset at once because the proxy was `down()`. */
+  refused = 0;
+  private refusing = false;
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   private readonly live = new Set<Socket>();
   private rules: { rule: CutRule; resolve: (n: number) => void }[] = [];
@@ -96,6 +101,20 @@ export class TcpProxy {
     return pairs;
   }
 
+  /**
+   * An outage: cuts every live connection, and resets every new one at once (the client sees
+   * ECONNRESET) until `up()`.
+   */
+  down(): void {
+    this.refusing = true;
+    this.cut();
+  }
+
+  /** Ends the outage: new connections are forwarded again. */
+  up(): void {
+    this.refusing = false;
+  }
+
   async close(): Promise<void> {
     this.closing.abort();
     for (const s of this.live) s.destroy();
@@ -103,6 +122,11 @@ export class TcpProxy {
   }
 
   private accept(client: Socket, targetPort: number): void {
+    if (this.refusing) {
+      this.refused++;
+      client.on('error', () => undefined).resetAndDestroy();
+      return;
+    }
     const connection = ++this.accepted;
     const upstream = connect(targetPort, '127.0.0.1');
     this.live.add(client).add(upstream);

@@ -38,3 +38,43 @@ export const exited = (child: ChildProcess) =>
   new Promise<void>((r) =>
     child.exitCode !== null || child.signalCode ? r() : child.once('exit', () => r()),
   );
+
+/** One line of a worker's JSON log. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A `mailjobs worker` whose JSON log (info and up) the test reads. */
+export interface LoggedWorker {
+  readonly child: ChildProcess;
+  lines(): LogLine[];
+  /** Lines whose message starts with `msg`. */
+  count(msg: string): number;
+  /** What it wrote on stderr (nothing, when every error went through the log). */
+  stderr(): string;
+}
+
+/** Starts `mailjobs worker --config <configFile>` logging JSON at info; its log is kept. */
+export function loggedWorker(configFile: string): LoggedWorker {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, MAILJOBS_LOG_PRETTY: '0', MAILJOBS_LOG_LEVEL: 'info' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const lines = () =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine);
+  return {
+    child,
+    lines,
+    count: (msg) => lines().filter((l) => l.msg.startsWith(msg)).length,
+    stderr: () => stderr,
+  };
+}

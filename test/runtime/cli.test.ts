@@ -13,6 +13,7 @@ import { freePort } from '../fixtures/ports.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { freshPrefix, runCli, writeConfig } from '../helpers/runtime.js';
 import { testJobs } from '../helpers/test-jobs.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const srv = usePrivateRedis();
 
@@ -97,6 +98,44 @@ describe('Redis unreachable', () => {
       expect(r.stdout, args[0]).toBe('');
     }
   }, 120_000); // four processes under tsx: slow on a loaded machine; the bound above is the requirement
+});
+
+describe('Redis lost after the start-up check', () => {
+  /**
+   * A proxy to the test's Redis that passes the start-up check (its PING answered), then goes
+   * down at the next command: Redis went away between the check and the command's work.
+   */
+  async function lostAfterCheck() {
+    const proxy = await TcpProxy.start(Number(new URL(srv.url).port));
+    let checked = false;
+    void proxy.cutOn((p) => {
+      if (p.direction === 'down' && p.chunk.includes('+PONG')) checked = true;
+      const now = checked && p.direction === 'up';
+      if (now) proxy.down();
+      return now;
+    });
+    return proxy;
+  }
+
+  it('enqueue (with or without --wait) still says it in one line naming the URL and the cause, and exits 3', async () => {
+    const cases = [
+      ['enqueue', 'bayes-stats', '{}'],
+      ['enqueue', 'bayes-stats', '{}', '--wait'],
+    ];
+    for (const args of cases) {
+      const proxy = await lostAfterCheck();
+      const file = writeConfig(`redis://127.0.0.1:${proxy.port}`, freshPrefix());
+      const r = await mailjobs([...args, '--config', file]);
+      await proxy.close();
+      const line = new RegExp(`^Redis at redis://127\\.0\\.0\\.1:${proxy.port}: \\S`);
+      const what = args.join(' ');
+      expect(proxy.cuts, what).toBeGreaterThan(0); // the outage did happen
+      expect(r.code, what).toBe(3);
+      expect(r.stderr, what).toHaveLength(1);
+      expect(r.stderr[0]!.replace('mailjobs: ', '')).toMatch(line);
+      expect(`${r.stdout}${r.stderr.join('\n')}`).not.toContain('    at '); // no stack
+    }
+  }, 120_000);
 });
 
 describe('enqueue and run refuse what the config does not have', () => {
