@@ -10,7 +10,7 @@ import { hostAllowed, securityHeaders } from './headers.js';
 import { bearerAllowed } from './probes.js';
 import { writesJobData } from './bull-board.js';
 import { html } from './html.js';
-import { frame } from './layout.js';
+import { assetUrl, frame } from './layout.js';
 import { verifyPassword } from './password.js';
 import type { LoginRateLimiter } from './rate-limit.js';
 import { grantOf, randomToken, tokensEqual, type Session, type SessionStore } from './sessions.js';
@@ -220,8 +220,11 @@ export function registerAuth(app: FastifyInstance, ctx: AuthContext): void {
       .send(loginPage(ctx, token, message));
   };
 
-  // Browsers ask for it on every page; answered here so it never reaches the login redirect.
-  app.get('/favicon.ico', { config: { access: 'public' } }, async (_req, reply) => reply.code(404).send());
+  // Browsers ask for it where a page names no icon (a JSON view, Bull Board's API); public, so
+  // it never reaches the login redirect.
+  app.get('/favicon.ico', { config: { access: 'public' } }, async (_req, reply) =>
+    reply.redirect(assetUrl('favicon.svg'), 301),
+  );
 
   app.get('/login', { config: { access: 'public' } }, async (req, reply) => {
     if (await ctx.sessions.get(req.cookies[SESSION_COOKIE])) return reply.redirect('/', 302);

@@ -8,6 +8,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
+import { assetUrl } from './layout.js';
 import { redact } from './redact.js';
 
 export const BULL_BOARD_PATH = '/queues';
@@ -41,15 +42,25 @@ export async function registerBullBoard(app: FastifyInstance, rt: Runtime): Prom
     queues: adapters,
     serverAdapter,
     options: {
-      uiConfig: { boardTitle: 'mailjobs', hideDocsLink: true, miscLinks: [{ text: 'Dashboard', url: '/' }] },
+      uiConfig: {
+        boardTitle: 'mailjobs',
+        hideDocsLink: true,
+        miscLinks: [{ text: 'Admin pages', url: '/' }],
+        favIcon: { default: assetUrl('favicon.svg'), alternative: assetUrl('favicon.svg') },
+      },
     },
   });
-  // (Added before the plugin, so its routes inherit it.) Its page links Google Fonts: this server may have no internet, and the CSP refuses it anyway.
+  // (Added before the plugin, so its routes inherit it.) Its page links Google Fonts: this server
+  // may have no internet, and the CSP refuses it anyway. Its only link back (`miscLinks`) hides
+  // in the user menu, so the page gets a visible one too.
   app.addHook('onSend', async (req, reply, payload) => {
     const route = req.routeOptions.url ?? '';
     if (!route.startsWith(BULL_BOARD_PATH) || typeof payload !== 'string') return payload;
     if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
-    return payload.replace(/<link[^>]+fonts\.(googleapis|gstatic)\.com[^>]*>/g, '');
+    return payload
+      .replace(/<link[^>]+fonts\.(googleapis|gstatic)\.com[^>]*>/g, '')
+      .replace('</head>', `<link rel="stylesheet" href="${assetUrl('bull-board.css')}"></head>`)
+      .replace(/<body[^>]*>/, (body) => `${body}<a id="mailjobs-home" href="/">← Admin pages</a>`);
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
 }

@@ -52,6 +52,7 @@ export function frame(o: FrameOptions): string {
         ${o.csrf ? html`<meta name="csrf-token" content="${o.csrf}" />` : ''}
         ${o.user ? html`<meta name="user-role" content="${o.user.role}" />` : ''}
         <title>${o.title} · mailjobs</title>
+        <link rel="icon" type="image/svg+xml" href="${assetUrl('favicon.svg')}" />
         <link rel="stylesheet" href="${assetUrl('dashboard.css')}" />
         <link rel="stylesheet" href="${assetUrl('admin-pages.css')}" />
         ${(o.scripts ?? []).map((s) => html`<script type="module" src="${assetUrl(s)}"></script>`)}

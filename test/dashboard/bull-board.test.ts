@@ -82,4 +82,25 @@ describe('Bull Board', () => {
     expect(problems).toEqual([]);
     await page.context().close();
   });
+
+  it('shows a visible link back to the admin pages, and every page names the mailjobs icon', async () => {
+    const page = await login(browser, dash.url, ADMIN);
+    const problems = pageProblems(page);
+    await page.goto(`${dash.url}/queues/`);
+    const back = page.getByRole('link', { name: '← Admin pages' });
+    await expect.poll(() => back.isVisible()).toBe(true);
+    const icon = async () => page.locator('link[rel="icon"]').first().getAttribute('href');
+    expect(await icon()).toBe('/assets/favicon.svg');
+    await back.click();
+    // `/` redirects to the first admin page.
+    await page.waitForURL((url) => !url.pathname.startsWith('/queues'));
+    await page.getByRole('navigation').getByRole('link', { name: 'Bull Board' }).waitFor();
+    expect(await icon()).toBe('/assets/favicon.svg');
+    const svg = await page.request.get(`${dash.url}/favicon.ico`);
+    expect(svg.status()).toBe(200);
+    expect(svg.headers()['content-type']).toBe('image/svg+xml');
+    expect(await svg.text()).toContain('<svg');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
 });
