@@ -12,6 +12,16 @@ import {
   sealWithKey,
 } from './crypto.js';
 
+/** What `fn` throws; fails the test when it returns. */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a throw, got a return');
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'mailjobs-crypto-'));
 const purpose: SealPurpose = { host: 'imap.example.com', port: 993, username: 'john', field: 'password' };
 
@@ -38,11 +48,7 @@ describe('sealed secrets', () => {
     const flipped = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BA' : 'AA');
     expect(() => openWithKey(flipped, key, purpose, 'f')).toThrow(InvalidPayloadError);
     expect(() => openWithKey('hunter2', key, purpose, 'f')).toThrow(/f: not a sealed secret/);
-    try {
-      openWithKey(sealed, other, purpose, 'f');
-    } catch (err) {
-      expect((err as Error).message).not.toContain('hunter2');
-    }
+    expect(thrown(() => openWithKey(sealed, other, purpose, 'f')).message).not.toContain('hunter2');
   });
 
   it('opens a value only for the host, port, user and field it was sealed for', async () => {
@@ -55,13 +61,9 @@ describe('sealed secrets', () => {
       { ...purpose, username: 'jane' },
       { ...purpose, field: 'admin.password' as const },
     ]) {
-      let message = '';
-      try {
-        openWithKey(sealed, key, aimed, 'adhoc.remote.password');
-      } catch (err) {
-        expect(err).toBeInstanceOf(InvalidPayloadError);
-        message = (err as Error).message;
-      }
+      const err = thrown(() => openWithKey(sealed, key, aimed, 'adhoc.remote.password'));
+      expect(err).toBeInstanceOf(InvalidPayloadError);
+      const { message } = err;
       expect(message).toMatch(
         /^adhoc\.remote\.password: cannot be opened as the (admin\.)?password of \S+ at \S+:\d+ \(sealed for another host, port, user or field/,
       );

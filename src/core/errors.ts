@@ -26,6 +26,16 @@ export class InvalidPayloadError extends PermanentJobError {
 }
 
 /**
+ * A protocol adapter was handed a value it cannot use (a port of 0, a message number of -1): a
+ * bug or an unchecked value, which no retry fixes. Not a `TypeError`, which BullMQ would retry.
+ */
+export class InvalidArgumentError extends PermanentJobError {
+  constructor(message: string) {
+    super(message, 'EINVAL');
+  }
+}
+
+/**
  * A payload naming an account or task the config does not have (`code`: ENOCONNECTOR, ENOTASK):
  * refused when enqueued (CLI, dashboard), failed without retry when processed.
  */
@@ -71,8 +81,9 @@ export class ProtocolError extends Error {
     readonly code: string,
     readonly responseCode?: number,
     readonly enhancedCode?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = this.constructor.name;
   }
 }

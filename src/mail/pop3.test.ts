@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../core/errors.js';
+import { PermanentJobError, ProtocolError } from '../core/errors.js';
+import { Pop3Client } from './pop3.js';
 import { type ByteSource, DotUnstuffer, Pop3ResponseReader, parseStatus } from './pop3-reader.js';
 
 /** RFC 1939 section 3 byte-stuffing, the obvious way: a '.' before every line (after CRLF) that starts with one. */
@@ -219,5 +220,23 @@ describe('Pop3ResponseReader', () => {
     );
     await reader.status();
     await expect(reader.lines(100)).rejects.toMatchObject({ code: 'EPROTOCOL' });
+  });
+});
+
+describe('Pop3Client.connect', () => {
+  it('refuses a value it cannot use as a permanent error naming the field, never a TypeError BullMQ would retry', async () => {
+    const refused = Pop3Client.connect({
+      host: '127.0.0.1',
+      port: 0,
+      security: 'none',
+      verifyCertificate: true,
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 1000,
+    });
+    await expect(refused).rejects.toBeInstanceOf(PermanentJobError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: 'Pop3Client.connect: port must be 1-65535, got 0',
+    });
   });
 });

@@ -12,7 +12,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { AuthenticationError, ProtocolError, ThrottledError } from '../core/errors.js';
+import { AuthenticationError, InvalidArgumentError, ProtocolError, ThrottledError } from '../core/errors.js';
 import { type Pop3Status, Pop3ResponseReader } from './pop3-reader.js';
 import {
   type OAuthMechanism,
@@ -477,7 +477,7 @@ export class Pop3Client {
 
 function checkOptions(o: Pop3ConnectOptions): void {
   const fail = (field: string, problem: string): never => {
-    throw new TypeError(`Pop3Client.connect: ${field} ${problem}`);
+    throw new InvalidArgumentError(`Pop3Client.connect: ${field} ${problem}`);
   };
   if (typeof o.host !== 'string' || o.host === '') fail('host', 'must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
@@ -491,6 +491,6 @@ function checkOptions(o: Pop3ConnectOptions): void {
 
 function checkMsgNo(msgNo: number): number {
   if (!Number.isSafeInteger(msgNo) || msgNo < 1)
-    throw new TypeError(`POP3 message number must be ≥ 1, got ${msgNo}`);
+    throw new InvalidArgumentError(`POP3 message number must be ≥ 1, got ${msgNo}`);
   return msgNo;
 }

@@ -67,9 +67,9 @@ describe('applyFilters: whose failure is it', () => {
     const url = await fakeRspamd(503);
     const err = await scan(url, 'POISON').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
-    expect(err).toMatchObject({ code: 'ESCANNER' });
+    expect(err).toMatchObject({ code: 'ESCANNER', cause: { code: 'EPROTOCOL', responseCode: 500 } });
     server!.close();
     const down = await scan(url, 'hello').catch((e: unknown) => e);
-    expect(down).toMatchObject({ name: 'ProtocolError', code: 'ESCANNER' });
+    expect(down).toMatchObject({ name: 'ProtocolError', code: 'ESCANNER', cause: { name: 'ProtocolError' } });
   });
 });

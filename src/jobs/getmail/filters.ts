@@ -41,10 +41,16 @@ async function scannerFailure(scanner: string, err: unknown, alive: () => Promis
         () => true,
         () => false,
       )));
-  if (ownFault) throw new MessageError(`${scanner} failed on this message (${err.message})`, err.code, { cause: err }); // prettier-ignore
+  if (ownFault) {
+    throw new MessageError(`${scanner} failed on this message (${err.message})`, err.code, { cause: err });
+  }
+  // The scanner's own error (its code, its response code) stays reachable as `cause`.
   throw new ProtocolError(
     `${scanner} unavailable (${err.message}); nothing unscanned was delivered`,
     'ESCANNER',
+    undefined,
+    undefined,
+    { cause: err },
   );
 }
 
