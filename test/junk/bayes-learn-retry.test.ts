@@ -17,7 +17,6 @@ import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { waitUntil } from '../fixtures/service.js';
 import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
 import { textMessage } from './mailboxes.js';
 
@@ -59,12 +58,11 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
   worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: redis.url }, redis: state, log: silentLog }); // prettier-ignore
 
   let job: Job | undefined;
-  expect(
-    await waitUntil(async () => {
-      job = await queue!.getJob(outcome.jobId);
-      return (await job?.getState()) === 'delayed';
-    }, 20_000, 100), // prettier-ignore
-  ).toBe(true);
+  const jobState = async () => {
+    job = await queue!.getJob(outcome.jobId);
+    return job?.getState();
+  };
+  await expect.poll(jobState, { timeout: 20_000, interval: 100 }).toBe('delayed');
   expect(job!.attemptsMade).toBe(1);
   expect(job!.failedReason).toMatch(/rspamd POST \/learnspam at 127\.0\.0\.1:\d+: ECONNREFUSED/);
   expect(job!.opts.attempts).toBe(12);
@@ -80,7 +78,7 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
   });
   await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
   await job!.promote(); // skip the 30 s backoff
-  expect(await waitUntil(async () => (await job!.getState()) === 'completed', 20_000, 100)).toBe(true);
+  await expect.poll(() => job!.getState(), { timeout: 20_000, interval: 100 }).toBe('completed');
   const done = await queue.getJob(outcome.jobId);
   expect(done?.returnvalue).toMatchObject({ user: 'alice', class: 'spam', outcome: 'learned' });
   expect(received).toHaveLength(1);

@@ -26,7 +26,7 @@ import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
-import { makeTempDir, removeTempDir, waitUntil } from '../fixtures/service.js';
+import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
 import { freshPrefix, runCli } from '../helpers/runtime.js';
 import { compileScripts, includeLine, installContrib, installIn, ownSpool, type Install } from './imapsieve.js'; // prettier-ignore
@@ -129,14 +129,19 @@ const spooled = async () => (await readdir(r.spoolDir)).filter((n) => n.endsWith
 /** Waits until the job outcome counters reach `want` (each key at least). */
 async function untilCounts(want: Record<string, number>): Promise<Record<string, number>> {
   let now: Record<string, number> = {};
-  const ok = await waitUntil(async () => {
+  const reached = async () => {
     now = await counts().catch(() => now);
-    return Object.entries(want).every(([k, v]) => (now[k] ?? 0) >= v);
-  }, 30_000, 200); // prettier-ignore
-  if (!ok) {
-    const files = await readdir(r.spoolDir).catch(() => []);
-    throw new Error(`counts ${JSON.stringify(now)} never reached ${JSON.stringify(want)}; spool: ${files.join(' ')}\n${fx.log().slice(-3000)}`); // prettier-ignore
-  }
+    return Object.fromEntries(Object.keys(want).map((k) => [k, Math.min(now[k] ?? 0, want[k]!)]));
+  };
+  // On a timeout the message names the spool's files and the end of Dovecot's log.
+  const context = async () =>
+    `spool: ${(await readdir(r.spoolDir).catch(() => [])).join(' ')}\n${fx.log().slice(-3000)}`;
+  await expect
+    .poll(reached, { timeout: 30_000, interval: 200 })
+    .toEqual(want)
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await context()}`);
+    });
   return now;
 }
 
@@ -260,10 +265,11 @@ describe('bayes-learn from IMAPSieve moves', () => {
   it("Rspamd's Bayes counters show spam and ham apart, and so does `mailjobs status`", async () => {
     // Rspamd re-reads its Redis counters every 30-60 s.
     let now = await rspamdStat(controller());
-    await waitUntil(async () => {
+    const learned = async () => {
       now = await rspamdStat(controller());
       return now.ham === before.ham + 1 && now.spam >= before.spam + 4;
-    }, 100_000, 2000); // prettier-ignore
+    };
+    await expect.poll(learned, { timeout: 100_000, interval: 2000 }).toBe(true);
     expect(now.ham).toBe(before.ham + 1);
     expect([before.spam + 4, before.spam + 5]).toContain(now.spam);
     const run = await runCli(['run', 'bayes-stats', '{}', '--config', configFile], registry);
