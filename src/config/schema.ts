@@ -2,10 +2,9 @@
  * The config file's schema. Every default is filled in here, so the rest of the code reads
  * one typed `Config` and never guesses. Secret files are read by `secretFrom` (see load.ts).
  */
-import { createRequire } from 'node:module';
-import type { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { alertsSchema } from './alerts.js';
+import { cronSchedule } from './cron.js';
 import { type OAuthSettings, oauthAuthSchema, resolveOAuth } from './oauth.js';
 import { Secret } from './secret.js';
 import { dashboardSchema } from './dashboard.js';
@@ -24,20 +23,6 @@ const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
 const security = z.enum(['tls', 'starttls', 'none']);
 
-/** cron-parser (and luxon under it) load only for a config that has a cron expression. */
-const loadCronParser = () =>
-  (createRequire(import.meta.url)('cron-parser') as { CronExpressionParser: typeof CronExpressionParser })
-    .CronExpressionParser;
-
-/** A cron expression checked by cron-parser, so a typo stops start-up with the field named. */
-export const cronExpression = z.string().superRefine((expr, ctx) => {
-  try {
-    loadCronParser().parse(expr);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${expr}": ${(err as Error).message}` });
-  }
-});
-
 /** Keep `maxStreamMegabytes` at or below clamd's own StreamMaxLength (Debian: 25M). */
 const clamdLimits = {
   timeoutSeconds: z.number().min(1).default(60),
@@ -45,7 +30,7 @@ const clamdLimits = {
 };
 
 const scheduleSchema = z.union([
-  z.strictObject({ cron: cronExpression, tz: z.string().optional() }),
+  cronSchedule,
   z.strictObject({ everySeconds: z.number().int().min(1) }),
   z.strictObject({ enabled: z.literal(false) }),
 ]);

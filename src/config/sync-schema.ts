@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { addressRange, hostName } from './host.js';
 import { type OAuthSettings, oauthAuthSchema, resolveOAuth } from './oauth.js';
-import { type Config, cronExpression, type SecretField } from './schema.js';
+import { cronSchedule } from './cron.js';
+import type { Config, SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { syncOptions } from './sync-options.js';
 
@@ -89,17 +90,17 @@ export function remoteAccountSchema(secretFile: SecretField, inlineSecret: Secre
     });
 }
 
+const taskSchedule = z.union([
+  cronSchedule,
+  z.strictObject({ everyMinutes: z.number().int().min(1).max(525_600) }),
+]);
+
 /** The config entries `secrets`, `imapsync` and `sync`, for the top-level config object. */
 export function syncConfigShape(
   secretFile: SecretField,
   inlineSecret: SecretField,
   resolvePath: (path: string) => string,
 ) {
-  // Built here, not at module level: schema.ts imports this module (cronExpression is its).
-  const taskSchedule = z.union([
-    z.strictObject({ cron: cronExpression, tz: z.string().optional() }),
-    z.strictObject({ everyMinutes: z.number().int().min(1).max(525_600) }),
-  ]);
   const task = z.strictObject({
     /** Stable id: the job payload's `task`, the key of the task's state. */
     id: z

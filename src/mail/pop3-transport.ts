@@ -6,8 +6,27 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ProtocolError } from '../core/errors.js';
-import type { Pop3ConnectOptions } from './pop3.js';
 import type { ByteSource } from './pop3-reader.js';
+
+/** Options of `Pop3Client.connect` (pop3.ts): where the server is, how to reach it, how long to wait. */
+export interface Pop3ConnectOptions {
+  host: string;
+  port: number;
+  /** `tls`: implicit TLS (pop3s, port 995). `starttls`: plain, then STLS or fail. `none`: plaintext. */
+  security: 'tls' | 'starttls' | 'none';
+  /** Check the certificate chain and the host name. Off only for servers you trust otherwise. */
+  verifyCertificate: boolean;
+  /** Name for SNI and the certificate check, when it differs from `host`. */
+  servername?: string;
+  /** Extra trusted CA certificates (PEM), e.g. a private CA. Default: Node's root store. */
+  ca?: string | Buffer;
+  /** TCP connect, TLS handshake, greeting, CAPA and STLS together. */
+  connectTimeoutMs: number;
+  /** Longest silence of the server while we wait for a response (not the whole transfer). */
+  commandTimeoutMs: number;
+  /** Aborting closes the socket; pending and later calls reject with `ECONNECTION`. */
+  signal?: AbortSignal;
+}
 
 type Endpoint = Pick<
   Pop3ConnectOptions,

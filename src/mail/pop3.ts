@@ -21,29 +21,11 @@ import {
   oauthErrorStatus,
   oauthInitialResponse,
 } from './sasl-oauth.js';
-import { SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
+import { type Pop3ConnectOptions, SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
 import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 import { MessageSpool } from './spool.js';
 
-/** Options of {@link Pop3Client.connect}. */
-export interface Pop3ConnectOptions {
-  host: string;
-  port: number;
-  /** `tls`: implicit TLS (pop3s, port 995). `starttls`: plain, then STLS or fail. `none`: plaintext. */
-  security: 'tls' | 'starttls' | 'none';
-  /** Check the certificate chain and the host name. Off only for servers you trust otherwise. */
-  verifyCertificate: boolean;
-  /** Name for SNI and the certificate check, when it differs from `host`. */
-  servername?: string;
-  /** Extra trusted CA certificates (PEM), e.g. a private CA. Default: Node's root store. */
-  ca?: string | Buffer;
-  /** TCP connect, TLS handshake, greeting, CAPA and STLS together. */
-  connectTimeoutMs: number;
-  /** Longest silence of the server while we wait for a response (not the whole transfer). */
-  commandTimeoutMs: number;
-  /** Aborting closes the socket; pending and later calls reject with `ECONNECTION`. */
-  signal?: AbortSignal;
-}
+export type { Pop3ConnectOptions };
 
 /** The maildrop's size: `STAT` → `+OK 2 320`. */
 export interface Pop3Stat {
