@@ -155,6 +155,7 @@ describe('quarantine on', { timeout: 180_000 }, () => {
 
     expect(values(raw, 'X-Quarantine-From')).toEqual(['<spammer@example.org>']);
     expect(values(raw, 'X-Quarantine-To')).toEqual([`<${ALICE}>`, '<Bob@MAIL.test.local>']);
+    expect(values(raw, 'X-Quarantine-Queue-Id')).toHaveLength(1);
     const [qid] = values(raw, 'X-Quarantine-Queue-Id');
     expect(qid).toMatch(/^[0-9A-F]{6,}$/);
     expect(log.some((l) => l.includes(`${qid}: to=<${QUARANTINE}>`) && l.includes('status=sent'))).toBe(true);
@@ -163,6 +164,7 @@ describe('quarantine on', { timeout: 180_000 }, () => {
     expect(values(raw, 'X-Quarantine-Symbols')).toEqual([
       expect.stringMatching(/(^|, )GTUBE\(\d+\.\d\d\)(,|$)/),
     ]);
+    expect(values(raw, 'X-Quarantine-Date')).toHaveLength(1);
     const [date = ''] = values(raw, 'X-Quarantine-Date');
     expect(date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(new Date(date).getTime()).toBeGreaterThanOrEqual(started.getTime() - 1000);
@@ -170,7 +172,7 @@ describe('quarantine on', { timeout: 180_000 }, () => {
   });
 
   it('quarantines a message that reaches the reject score through the ordinary scan, with its symbols', async () => {
-    const m = message('scored-spam', 'spammer@example.org', [ALICE]);
+    const m = message('scored-spam', 'spammer@example.org', [ALICE], ['X-Quarantine-To: <evil@example.org>']);
     await on.postfix.inject(1, () => m);
 
     const { raw, log } = await deliveredOnce(on, QUARANTINE, m.id);
@@ -182,10 +184,21 @@ describe('quarantine on', { timeout: 180_000 }, () => {
     const [score = ''] = values(raw, 'X-Quarantine-Score');
     expect(score).toMatch(/^\d+\.\d\d\/15\.00$/);
     expect(Number(score.split('/')[0])).toBeGreaterThanOrEqual(20);
+    expect(raw).not.toContain('evil@');
     // Highest first, name(score), comma-separated (folded lines unfolded by headers()).
     const [symbols = ''] = values(raw, 'X-Quarantine-Symbols');
     expect(symbols.split(', ')[0]).toBe('MAILJOBS_TEST_SPAM(20.00)');
     expect(symbols.split(', ').every((s) => /^[A-Z0-9_]+\(-?\d+\.\d\d\)$/.test(s))).toBe(true);
+  });
+
+  it('delivers spam sent to the quarantine mailbox itself and to alice there once', async () => {
+    const m = message('spam', 'spammer@example.org', [QUARANTINE, ALICE]);
+    await on.postfix.inject(1, () => m);
+
+    const { raw, log } = await deliveredOnce(on, QUARANTINE, m.id);
+    expect(deliveredTo(log)).toEqual([QUARANTINE]);
+    expect(await copies(ALICE, m.id)).toEqual([]);
+    expect(values(raw, 'X-Quarantine-To')).toEqual([`<${QUARANTINE}>`, `<${ALICE}>`]);
   });
 
   it('keeps only the real envelope when the spam came with forged X-Quarantine-* headers; <> for the null sender', async () => {
