@@ -118,7 +118,7 @@ function chooseSpecial(folders: ListedFolder[], ns: NamespaceInfo): Map<string, 
   }
   for (const f of folders) {
     const rel = relative(f.path, ns);
-    const use = knownNameUse(rel);
+    const use = knownNameUse(levels(rel, ns.delimiter));
     // Only top-level names (or Gmail's [Gmail]/...): "Projects/Sent" is an ordinary folder.
     if (use && !chosen.has(use) && (!rel.includes(ns.delimiter) || rel.startsWith('[Gmail]')))
       chosen.set(use, f.path);

@@ -22,7 +22,7 @@ export interface DeletionInput {
   map: ReadonlyMap<number, number>;
   mapKey: string;
   idsKey: string;
-  /** Messages in each folder, the base of `deleteLimit.percent`. */
+  /** Messages in each folder (the destination's with this pass's copies), the base of `deleteLimit.percent`. */
   dstSize: number;
   srcSize: number;
 }

@@ -227,7 +227,7 @@ export async function syncFolder(
     map,
     mapKey,
     idsKey,
-    dstSize: dstUids.length,
+    dstSize: dstUids.length + copy.pairs.length,
     srcSize: srcUids.length,
   });
   fr.deletedOnDestination += deletedDst;
