@@ -40,7 +40,7 @@ export interface RunRecord {
   /**
    * The run did not go on and waits, without counting as a failure: for a slot under a cap, or
    * for its remote host's throttling pause to end; until when (about), and why. Cleared when a
-   * run ends.
+   * run starts again.
    */
   waitingUntil?: number;
   waitingReason?: string;
@@ -64,7 +64,9 @@ export class RunRecordStore {
 
   /** A run began. */
   async started(job: string, target: string, now = Date.now()): Promise<void> {
-    await this.touch(job, target, (m, k) => m.hset(k, { lastStartAt: now }));
+    await this.touch(job, target, (m, k) =>
+      m.hset(k, { lastStartAt: now }).hdel(k, 'waitingUntil', 'waitingReason'),
+    );
   }
 
   /** A run succeeded: failures in a row reset; the last error stays visible with its time. */
