@@ -50,12 +50,6 @@ export class RemoteHostSessions {
     }
   }
 
-  /** Slots held at `host` now (live leases). */
-  async held(host: string): Promise<number> {
-    const key = this.key(this.family, host.toLowerCase());
-    return this.redis.zcount(key, Date.now(), '+inf');
-  }
-
   /** Takes a slot at `host` if one is free now; undefined when all are held. */
   async tryAcquire(host: string): Promise<ReleaseSession | undefined> {
     const key = this.key(this.family, host.toLowerCase());

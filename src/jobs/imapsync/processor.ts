@@ -1,10 +1,13 @@
 /**
- * imapsync: one run of a task. Log in on both sides (failing fast, typed by side), list both
- * trees with their status in one round trip each, map and create folders, then synchronise the
- * folders, `imapsync.parallelFolders` at a time, largest first, each worker on its own
- * connections. A dropped connection is reopened and its folder resumed (the state says what is
- * already there); a folder that fails otherwise is reported and the others go on. Cancelling
- * (the job's AbortSignal) stops between messages; the next run continues from the state.
+ * imapsync: one run of a task. Take its slots (slots.ts: the caps, a paused host; without them
+ * the run is delayed), log in on both sides (failing fast, typed by side), list both trees with
+ * their status in one round trip each, map and create folders, then synchronise the folders,
+ * `imapsync.parallelFolders` at a time, largest first, each worker on its own connections
+ * (Gmail's All Mail after the others when deduplicating). A dropped connection is reopened and
+ * its folder resumed (the state says what is already there); a folder that fails otherwise is
+ * reported and the others go on, except at the deletion limit or a throttling answer, which
+ * stop the run. Cancelling (the job's AbortSignal) stops between messages; the next run
+ * continues from the state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottledError } from '../../core/errors.js';
