@@ -4,7 +4,8 @@
  * holds one remote connection), the others wait for a slot (delayed, not failed) and say so;
  * and a throttling answer (`NO [THROTTLED]`, given by the proxy in place of the real server's
  * answer to one body FETCH) pauses the host for every task there, logged once, after which the
- * runs resume from their state and finish, nothing failed.
+ * runs resume from their state and finish, nothing failed; Microsoft's suggested backoff pauses
+ * the host for the time it names, and `mailjobs run` waits it out (and waits for slots) too.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,4 +212,26 @@ describe('imapsync caps and throttling', () => {
       await client.close();
     }
   }, 240_000);
+
+  it("Microsoft's suggested backoff pauses the host that long; mailjobs run waits it out and finishes", async () => {
+    const [pair] = await accounts('ms', 1, PER_TASK);
+    const proxy = await TcpProxy.start(w.remote.imapPort);
+    proxies.push(proxy);
+    const file = writeSyncConfig(w, [pair!.spec], [], freshPrefix(), {
+      remote: proxy.port,
+      remotePlain: true,
+    });
+    // On opening the folder (imapflow itself waits out and repeats a throttled FETCH).
+    const injection = proxy.answerOn((p) => {
+      const m = /^(\S+) (?:EXAMINE|SELECT) /m.exec(p.chunk.toString('latin1'));
+      if (!m) return undefined;
+      injection.remove();
+      return `${m[1]} NO Request is throttled. Suggested Backoff Time: 1500 milliseconds\r\n`;
+    });
+    const r = await runImapsync(file, { task: pair!.spec.id });
+    expect(proxy.answered).toBe(1);
+    expect(r.err).toMatch(/127\.0\.0\.1 throttled: paused until \S+; the run resumes then/);
+    expect(r.result).toMatchObject({ outcome: 'ok', copied: PER_TASK });
+    await exactCopy(pair!.remote.user, pair!.local.user, PER_TASK);
+  }, 120_000);
 });
