@@ -123,23 +123,30 @@ describe('imapsync caps and throttling', () => {
     }
   }, 300_000);
 
-  it('mailjobs run waits for a slot too: two runs at a host with cap 1 both finish, one at a time', async () => {
-    const pairs = await accounts('cli', 2, PER_TASK);
-    const proxy = await TcpProxy.start(w.remote.imapsPort!, { downBytesPerSecond: 100_000 });
-    proxies.push(proxy);
-    const file = writeSyncConfig(
-      w,
-      pairs.map((p) => p.spec),
-      ['imapsync: { parallelFolders: 1, maxRunningPerHost: 1 }'],
-      freshPrefix(),
-      { remote: proxy.port },
-    );
-    const runs = await Promise.all(pairs.map((p) => runImapsync(file, { task: p.spec.id })));
-    for (const r of runs) expect(r.result).toMatchObject({ outcome: 'ok', copied: PER_TASK });
-    expect(proxy.accepted).toBe(2);
-    expect(proxy.peak).toBe(1);
-    for (const p of pairs) await exactCopy(p.remote.user, p.local.user, PER_TASK);
-  }, 120_000);
+  it.each([
+    ['maxRunningPerHost: 1', 'cli'],
+    ['maxRunning: 1, maxRunningPerHost: 10', 'glob'],
+  ])(
+    'mailjobs run waits for a slot too: two runs with %s both finish, one at a time',
+    async (caps, tag) => {
+      const pairs = await accounts(tag, 2, PER_TASK);
+      const proxy = await TcpProxy.start(w.remote.imapsPort!, { downBytesPerSecond: 100_000 });
+      proxies.push(proxy);
+      const file = writeSyncConfig(
+        w,
+        pairs.map((p) => p.spec),
+        [`imapsync: { parallelFolders: 1, ${caps} }`],
+        freshPrefix(),
+        { remote: proxy.port },
+      );
+      const runs = await Promise.all(pairs.map((p) => runImapsync(file, { task: p.spec.id })));
+      for (const r of runs) expect(r.result).toMatchObject({ outcome: 'ok', copied: PER_TASK });
+      expect(proxy.accepted).toBe(2);
+      expect(proxy.peak).toBe(1);
+      for (const p of pairs) await exactCopy(p.remote.user, p.local.user, PER_TASK);
+    },
+    120_000,
+  );
 
   it('NO [THROTTLED] pauses the host for every task there, logged once; the runs resume and finish', async () => {
     const pairs = await accounts('thr', 2, 30);
