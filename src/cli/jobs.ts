@@ -3,6 +3,7 @@
  * processor, the same result JSON, whether through the queue or in the foreground.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bullConnection, queuePrefix } from '../core/redis.js';
 import { findJob } from '../jobs/catalog.js';
 import type { JobContext } from '../jobs/types.js';
@@ -10,7 +11,7 @@ import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { openRuntime, redisLost, type Runtime } from '../runtime.js';
 import { describeHolder, type LockHolder } from '../core/target-lock.js';
 import { busyHolder, executeJob, parsePayload } from '../worker/execute.js';
-import { InvalidPayloadError, NotInConfigError } from '../core/errors.js';
+import { DeferredRunError, InvalidPayloadError, NotInConfigError } from '../core/errors.js';
 import { type CliArgs, type CliDeps, EXIT_BUSY, EXIT_FAILED, UsageError } from './io.js';
 
 function parseJson(text: string | undefined): unknown {
@@ -157,8 +158,16 @@ export async function runCommand(args: CliArgs, deps: CliDeps): Promise<number> 
     lmtpSlots: new ProcessLmtpSlots(),
   };
   try {
-    const result = await executeJob(def, payload, ctx, rt.config.workers.lockDurationSeconds * 1000);
-    return report(deps, def.name, result);
+    const lockMs = rt.config.workers.lockDurationSeconds * 1000;
+    for (;;) {
+      try {
+        return report(deps, def.name, await executeJob(def, payload, ctx, lockMs));
+      } catch (err) {
+        // A run deferred (no free slot, a paused host) waits here as a worker's would, then runs.
+        if (!(err instanceof DeferredRunError)) throw err;
+        await sleep(err.retryAfterMs, undefined, { signal: abort.signal });
+      }
+    }
   } catch (err) {
     deps.err(`job failed: ${(err as Error).message}`);
     return EXIT_FAILED;

@@ -24,15 +24,17 @@ export const regexString = z
   });
 
 /** `"Imported/Old account"`: '/' separates levels whatever the destination's separator is. */
-const subfolder = z
-  .string()
-  .min(1)
-  .max(200)
-  .refine((s) => !/[*%\r\n\0]/.test(s), 'must not contain *, %, control characters')
-  .refine(
-    (s) => s.split('/').every((part) => part.trim() !== ''),
-    'no empty level (leading, trailing or double "/")',
-  );
+const subfolderPath = () =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((s) => !/[*%\r\n\0]/.test(s), 'must not contain *, %, control characters')
+    .refine(
+      (s) => s.split('/').every((part) => part.trim() !== ''),
+      'no empty level (leading, trailing or double "/")',
+    );
+const subfolder = subfolderPath();
 
 /** A task's options, with their defaults. */
 export const syncOptions = z.strictObject({
@@ -55,6 +57,34 @@ export const syncOptions = z.strictObject({
   deleteOnSource: z
     .union([z.boolean(), z.strictObject({ olderThanDays: z.number().int().min(1) })])
     .default(false),
+  /**
+   * Per folder and run, deletions (either side) beyond `percent` of the folder or beyond
+   * `messages` stop the run before deleting anything in that folder; a dry run lists them.
+   */
+  deleteLimit: z
+    .strictObject({
+      percent: z.number().min(0).max(100).default(10),
+      messages: z.number().int().min(0).default(500),
+    })
+    .prefault({}),
+  /** Map special-use folders (attributes, or well-known names such as Entwürfe) to the local ones. */
+  automap: z.boolean().default(true),
+  /**
+   * Renames, after automap: `names` maps a source folder (levels joined by '/') to a destination
+   * folder; then each `rewrite` (first match) rewrites the destination path (`$1` for groups).
+   */
+  folderMap: z
+    .strictObject({
+      names: z.record(z.string().min(1), subfolderPath()).default({}),
+      rewrite: z.array(z.strictObject({ match: regexString, replace: z.string() })).default([]),
+    })
+    .prefault({}),
+  /**
+   * A message in several source folders (Gmail labels, `[Gmail]/All Mail`) is copied once: into
+   * the first folder that has it, All Mail last; `[Gmail]/Important` and `[Gmail]/Starred` are
+   * skipped. `auto`: when the source has `[Gmail]/` folders.
+   */
+  crossFolderDedupe: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   /** Put the whole source hierarchy under this destination folder; INBOX becomes the folder itself. */
   subfolder: subfolder.optional(),
   /** Report what would be created, copied, updated and deleted; change nothing. */

@@ -89,6 +89,25 @@ describe('sync tasks in the config', () => {
     expect(
       errorOf(task('{ host: h, username: j, password: x }', '    options: { include: ["(x+x+)+y"] }')),
     ).toContain('sync[0].options.include[0]: pattern refused: a repeated group holds a quantifier');
+    expect(
+      errorOf(
+        task(
+          '{ host: h, username: j, password: x }',
+          '    options: { folderMap: { rewrite: [{ match: "(a|a)*b", replace: x }] } }',
+        ),
+      ),
+    ).toContain('sync[0].options.folderMap.rewrite[0].match: pattern refused');
+    expect(
+      errorOf(
+        task('{ host: h, username: j, password: x }', '    options: { folderMap: { names: { A: "B//C" } } }'),
+      ),
+    ).toContain('sync[0].options.folderMap.names.A: no empty level');
+    expect(
+      errorOf(
+        task('{ host: h, username: j, password: x }', '    options: { deleteLimit: { percent: 120 } }'),
+      ),
+    ).toContain('sync[0].options.deleteLimit.percent');
+    expect(errorOf('imapsync: { maxRunning: 0 }')).toContain('imapsync.maxRunning');
     expect(errorOf(task('{ host: "-oProxyCommand=x", username: j, password: x }'))).toContain(
       'sync[0].remote.host: must not start with "-"',
     );

@@ -132,6 +132,15 @@ export function syncConfigShape(
         parallelFolders: z.number().int().min(1).max(16).default(2),
         connectTimeoutSeconds: z.number().min(1).default(30),
         commandTimeoutSeconds: z.number().min(1).default(300),
+        /**
+         * Sync runs at once across every worker sharing the Redis, and per remote host (default:
+         * `remoteSessionsPerHost`, whose slots they share). A run beyond a cap waits (delayed,
+         * not failed) and shows as waiting for a slot.
+         */
+        maxRunning: z.number().int().min(1).max(10_000).default(16),
+        maxRunningPerHost: z.number().int().min(1).max(1000).optional(),
+        /** How long a host is paused after a throttling answer that names no time (`NO [THROTTLED]`). */
+        throttlePauseSeconds: z.number().int().min(1).max(86_400).default(300),
         /** Reconnections per run after dropped connections before the run fails (and is retried). */
         maxReconnects: z.number().int().min(0).default(5),
         /** How long a task's state (a cache: losing it copies nothing twice) outlives its last run. */

@@ -99,10 +99,20 @@ export class ThrottledError extends ProtocolError {
     message: string,
     readonly retryAfterMs: number,
     readonly dailyLimit = false,
+    /** The server named no time: `retryAfterMs` is our guess, which a job may replace. */
+    readonly guessedWait = false,
   ) {
     super(message, 'ETHROTTLE');
   }
 }
+
+/**
+ * A run that did not start and waits, without spending an attempt: no free slot under a cap
+ * (imapsync's `maxRunning`, the remote host's session cap), or its remote host is paused after
+ * a throttling answer. Whoever decided to wait logged it already; the worker only delays the
+ * job (debug), and the run record shows it waiting, not failed.
+ */
+export class DeferredRunError extends ThrottledError {}
 
 /**
  * A failure that belongs to one message, not to the server or the path: an envelope refused

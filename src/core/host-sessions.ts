@@ -33,19 +33,30 @@ export class RemoteHostSessions {
     /** Sessions per host at once (config `remoteSessionsPerHost`). */
     private readonly max: number,
     private readonly leaseMs = LEASE_MS,
+    /**
+     * The family of the leases: `remote-sessions` (one set per host), or another cap built the
+     * same way (imapsync's `maxRunning`: one set named `imapsync-running`, "host" `all`).
+     */
+    private readonly family = 'remote-sessions',
   ) {}
 
   /** Waits for a session slot at `host` (until `signal` aborts); the caller releases it. */
   async acquire(host: string, signal?: AbortSignal): Promise<ReleaseSession> {
-    const key = this.key('remote-sessions', host.toLowerCase());
-    const id = randomBytes(9).toString('base64url');
     for (;;) {
       signal?.throwIfAborted();
-      const now = Date.now();
-      const args = [now, this.max, now + this.leaseMs, id, this.leaseMs * 2];
-      if ((await this.redis.eval(ACQUIRE, 1, key, ...args)) === 1) break;
+      const release = await this.tryAcquire(host);
+      if (release) return release;
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
+  }
+
+  /** Takes a slot at `host` if one is free now; undefined when all are held. */
+  async tryAcquire(host: string): Promise<ReleaseSession | undefined> {
+    const key = this.key(this.family, host.toLowerCase());
+    const id = randomBytes(9).toString('base64url');
+    const now = Date.now();
+    const args = [now, this.max, now + this.leaseMs, id, this.leaseMs * 2];
+    if ((await this.redis.eval(ACQUIRE, 1, key, ...args)) !== 1) return undefined;
     const renew = setInterval(() => {
       this.redis.zadd(key, 'XX', Date.now() + this.leaseMs, id).catch(() => undefined);
     }, this.leaseMs / 3);

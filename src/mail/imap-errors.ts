@@ -12,7 +12,13 @@
  */
 import type { ImapFlow, ImapFlowError } from 'imapflow';
 import { AuthenticationError, PermanentJobError, ProtocolError, ThrottledError } from '../core/errors.js';
-import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
+import {
+  UNNAMED_BACKOFF_MS,
+  dailyLimitError,
+  isDailyLimit,
+  isUnnamedThrottle,
+  suggestedBackoffMs,
+} from './provider-limits.js';
 
 /** What the messages name: the server and, for login failures, the user (never the password). */
 export interface ImapErrorContext {
@@ -75,10 +81,22 @@ function isTlsFailure(e: ImapFlowError, code: string): boolean {
   );
 }
 
+/**
+ * The response code (RFC 5530) of a refusal: imapflow names it for some commands only
+ * (`serverResponseCode`); for the others (FETCH) it is read from the parsed answer.
+ */
+function responseCode(e: ImapFlowError): string | undefined {
+  if (e.serverResponseCode) return e.serverResponseCode;
+  const parsed = e.response as { attributes?: { section?: { value?: unknown }[] }[] } | string | undefined;
+  const value = typeof parsed === 'object' ? parsed?.attributes?.[0]?.section?.[0]?.value : undefined;
+  return typeof value === 'string' ? value.toUpperCase().trim() : undefined;
+}
+
 /** The server's words, `[CODE] text`, cut short: a server's text is not ours to log in full. */
 function serverSaid(e: ImapFlowError): string {
   const text = (e.responseText ?? (typeof e.response === 'string' ? e.response : '')).trim();
-  const code = e.serverResponseCode ? `[${e.serverResponseCode}] ` : '';
+  const rc = responseCode(e);
+  const code = rc && !text.startsWith('[') ? `[${rc}] ` : '';
   const said = `${code}${text}`.trim() || e.message;
   return said.length > 300 ? `${said.slice(0, 300)}...` : said;
 }
@@ -116,6 +134,15 @@ export function classifyImapError(err: unknown, { host, user }: ImapErrorContext
       return withCause(new ThrottledError(`IMAP ${who}: throttled: ${said}`, wait), err);
     if (isDailyLimit(e.serverResponseCode, said, e.authenticationFailed === true)) {
       return withCause(dailyLimitError(`IMAP ${who}`, said), err);
+    }
+    if (isUnnamedThrottle(responseCode(e))) {
+      const throttled = new ThrottledError(
+        `IMAP ${who}: throttled: ${said}`,
+        UNNAMED_BACKOFF_MS,
+        false,
+        true,
+      );
+      return withCause(throttled, err);
     }
   }
 

@@ -145,3 +145,71 @@ describe('mapFolders', () => {
     expect(map(src, dovecot).excluded).toEqual([]);
   });
 });
+
+describe('mapFolders: folder control', () => {
+  const courier: NamespaceInfo = { prefix: 'INBOX.', delimiter: '.', otherPrefixes: [] };
+  const src = [
+    folder('INBOX', '.'),
+    folder('INBOX.Entwürfe', '.'),
+    folder('INBOX.Kunden', '.'),
+    folder('INBOX.Projekte.2019', '.'),
+    folder('INBOX.Sent Items', '.'),
+  ];
+  const control = (extra: Record<string, unknown>) =>
+    mapFolders(src, courier, dovecotFolders, dovecot, { ...rules, ...extra });
+
+  it('automap off keeps every name; on, each mapping says which use chose it', () => {
+    const off = control({ automap: false });
+    expect(off.mappings.find((m) => m.source === 'INBOX.Entwürfe')).toEqual({
+      source: 'INBOX.Entwürfe',
+      destination: 'Entwürfe',
+    });
+    const on = control({});
+    expect(on.mappings.find((m) => m.source === 'INBOX.Entwürfe')).toMatchObject({
+      destination: 'Drafts',
+      by: 'automap \\Drafts',
+    });
+  });
+
+  it('names (by source levels joined by "/") override automap; rewrites apply to the result', () => {
+    const r = control({
+      folderMap: {
+        names: { Kunden: 'Clients/Current', 'Sent Items': 'Old/Sent' },
+        rewrite: [
+          { match: '^Projekte/(\\d+)$', replace: 'Archive/Projects $1' },
+          { match: '^Old/(.*)$', replace: 'Legacy/$1' },
+          { match: '^INBOX$', replace: '' }, // an empty result is ignored
+        ],
+      },
+    });
+    const by = Object.fromEntries(r.mappings.map((m) => [m.source, [m.destination, m.by]]));
+    expect(by).toMatchObject({
+      INBOX: ['INBOX', undefined],
+      'INBOX.Kunden': ['Clients/Current', 'folderMap'],
+      'INBOX.Projekte.2019': ['Archive/Projects 2019', 'rewrite ^Projekte/(\\d+)$'],
+      'INBOX.Sent Items': ['Legacy/Sent', 'rewrite ^Old/(.*)$'],
+    });
+  });
+
+  it("skips Gmail's Important and Starred views when asked, by attribute or by name", () => {
+    const gmail: NamespaceInfo = { prefix: '', delimiter: '/', otherPrefixes: [] };
+    const tree = [
+      folder('INBOX', '/'),
+      folder('[Gmail]', '/', '\\Noselect'),
+      folder('[Gmail]/All Mail', '/', '\\All'),
+      folder('[Gmail]/Important', '/', '\\Important'),
+      folder('[Gmail]/Starred', '/'),
+      folder('Label', '/'),
+    ];
+    const r = mapFolders(tree, gmail, dovecotFolders, dovecot, { ...rules, skipGmailViews: true });
+    expect(r.excluded).toEqual(
+      expect.arrayContaining([
+        { source: '[Gmail]/Important', reason: 'gmail view' },
+        { source: '[Gmail]/Starred', reason: 'gmail view' },
+      ]),
+    );
+    expect(r.mappings.map((m) => m.source)).toEqual(['INBOX', '[Gmail]/All Mail', 'Label']);
+    const kept = mapFolders(tree, gmail, dovecotFolders, dovecot, rules);
+    expect(kept.mappings.map((m) => m.source)).toContain('[Gmail]/Starred');
+  });
+});

@@ -53,6 +53,15 @@ export interface FolderRules {
   otherNamespaces: boolean;
   trash: boolean;
   subfolder?: string | undefined;
+  /** Map special-use folders onto the destination's own (default true). */
+  automap?: boolean;
+  /** Renames after automap: exact source names ('/' between levels), then rewrites of the destination path. */
+  folderMap?: {
+    names: Readonly<Record<string, string>>;
+    rewrite: readonly { match: string; replace: string }[];
+  };
+  /** Skip Gmail's views that only repeat messages (`[Gmail]/Important`, `[Gmail]/Starred`). */
+  skipGmailViews?: boolean;
 }
 
 /** A source folder and the destination folder it goes to. */
@@ -61,6 +70,8 @@ export interface FolderMapping {
   destination: string;
   /** The special use this folder was mapped by, if any. */
   specialUse?: SpecialUse;
+  /** What chose the destination, when not the plain name: `automap \Sent`, `folderMap`, `rewrite <pattern>`. */
+  by?: string;
 }
 
 /** A source folder left out, and why. */
@@ -73,7 +84,8 @@ export interface ExcludedFolder {
     | 'excluded'
     | 'not included'
     | 'trash'
-    | 'name collision';
+    | 'name collision'
+    | 'gmail view';
 }
 
 const has = (flags: ReadonlySet<string>, flag: string): boolean =>
@@ -106,7 +118,7 @@ function chooseSpecial(folders: ListedFolder[], ns: NamespaceInfo): Map<string, 
   }
   for (const f of folders) {
     const rel = relative(f.path, ns);
-    const use = knownNameUse(rel);
+    const use = knownNameUse(levels(rel, ns.delimiter));
     // Only top-level names (or Gmail's [Gmail]/...): "Projects/Sent" is an ordinary folder.
     if (use && !chosen.has(use) && (!rel.includes(ns.delimiter) || rel.startsWith('[Gmail]')))
       chosen.set(use, f.path);
@@ -168,7 +180,8 @@ export function mapFolders(
     if (reason) excluded.push({ source: f.path, reason });
     return !reason;
   });
-  const special = chooseSpecial(candidates, srcNs);
+  const special = rules.automap === false ? new Map<string, SpecialUse>() : chooseSpecial(candidates, srcNs);
+  const rewrites = (rules.folderMap?.rewrite ?? []).map((r) => ({ ...r, re: new RegExp(r.match, 'u') }));
   const dstSpecial = new Map<SpecialUse, string>();
   for (const f of destination) {
     const use = announcedSpecialUse(f);
@@ -182,7 +195,19 @@ export function mapFolders(
       excluded.push({ source: f.path, reason: 'trash' });
       continue;
     }
-    const dest = destinationPath(f, use, srcNs, { ns: dstNs, special: dstSpecial }, rules.subfolder);
+    if (rules.skipGmailViews && isGmailView(f, srcNs)) {
+      excluded.push({ source: f.path, reason: 'gmail view' });
+      continue;
+    }
+    let dest = destinationPath(f, use, srcNs, { ns: dstNs, special: dstSpecial }, rules.subfolder);
+    let by = use && !rules.subfolder ? `automap ${use}` : undefined;
+    const named = rules.folderMap?.names[levels(relative(f.path, srcNs), srcNs.delimiter)];
+    if (named !== undefined) [dest, by] = [toPath(named, dstNs), 'folderMap'];
+    const rel = levels(relative(dest, dstNs), dstNs.delimiter);
+    const rule = rel.length <= MAX_MATCHED_NAME ? rewrites.find((r) => r.re.test(rel)) : undefined;
+    const rewritten = rule ? rel.replace(rule.re, rule.replace) : undefined;
+    if (rule && rewritten && rewritten.split('/').every((p) => p.trim() !== ''))
+      [dest, by] = [toPath(rewritten, dstNs), `rewrite ${rule.match}`];
     const key = isInbox(dest) ? 'INBOX' : dest;
     if (taken.has(key)) {
       excluded.push({ source: f.path, reason: 'name collision' });
@@ -190,9 +215,43 @@ export function mapFolders(
     }
     taken.add(key);
     const mappedBy = use && !rules.subfolder ? { specialUse: use } : {};
-    mappings.push({ source: f.path, destination: dest, ...mappedBy });
+    mappings.push({ source: f.path, destination: dest, ...mappedBy, ...(by ? { by } : {}) });
   }
   return { mappings, excluded };
+}
+
+/** A path with its levels joined by '/' (how folderMap names them), whatever the separator. */
+function levels(rel: string, delimiter: string): string {
+  return delimiter && delimiter !== '/' ? rel.split(delimiter).join('/') : rel;
+}
+
+/** A '/'-separated folderMap name as a destination path (a level holding the separator stays one). */
+function toPath(name: string, ns: NamespaceInfo): string {
+  if (isInbox(name)) return 'INBOX';
+  const sep = ns.delimiter;
+  const parts = name.split('/').map((p) => (sep && sep !== '/' ? p.split(sep).join('_') : p));
+  return ns.prefix + parts.join(sep || '/');
+}
+
+/** True when the source looks like Gmail: a `[Gmail]` or `[Google Mail]` folder at the top. */
+export function isGmailTree(folders: readonly ListedFolder[], ns: NamespaceInfo): boolean {
+  return folders.some((f) =>
+    /^\[(Gmail|Google Mail)\]$/i.test(relative(f.path, ns).split(ns.delimiter || '/')[0]!),
+  );
+}
+
+/** Gmail's views that only repeat messages kept elsewhere: Important and Starred. */
+function isGmailView(f: ListedFolder, ns: NamespaceInfo): boolean {
+  if (has(f.flags, '\\Important') || has(f.flags, '\\Flagged')) return true;
+  const rel = levels(relative(f.path, ns), ns.delimiter).toLowerCase();
+  return /^\[(gmail|google mail)\]\/(important|starred|wichtig|markiert)$/.test(rel);
+}
+
+/** Gmail's All Mail (`\All`, or by name): every message again, so synchronised last. */
+export function isAllMail(f: ListedFolder, ns: NamespaceInfo): boolean {
+  if (has(f.flags, '\\All')) return true;
+  const rel = levels(relative(f.path, ns), ns.delimiter).toLowerCase();
+  return /^\[(gmail|google mail)\]\/(all mail|alle nachrichten)$/.test(rel);
 }
 
 /** False for `\Noselect` and `\NonExistent` entries (RFC 3501, RFC 5258): placeholders of a hierarchy. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthenticationError, ThrottledError } from '../core/errors.js';
 import { classifyImapError } from './imap-errors.js';
-import { untilNextDayMs } from './provider-limits.js';
+import { UNNAMED_BACKOFF_MS, untilNextDayMs } from './provider-limits.js';
 
 const ctx = { host: 'outlook.office365.com', user: 'john@example.com' };
 const refusal = (props: Record<string, unknown>) => Object.assign(new Error('Command failed'), props);
@@ -46,6 +46,22 @@ describe('provider limits in IMAP answers', () => {
     );
     expect(login).not.toBeInstanceOf(ThrottledError);
     expect(login).not.toBeInstanceOf(AuthenticationError);
+  });
+
+  it('NO [THROTTLED] is a ThrottledError whose wait is ours to choose, at login or later', () => {
+    for (const authenticationFailed of [true, undefined]) {
+      const out = classifyImapError(
+        refusal({
+          responseStatus: 'NO',
+          serverResponseCode: 'THROTTLED',
+          responseText: 'Slow down',
+          authenticationFailed,
+        }),
+        ctx,
+      );
+      expect(out).toBeInstanceOf(ThrottledError);
+      expect(out).toMatchObject({ retryAfterMs: UNNAMED_BACKOFF_MS, guessedWait: true, dailyLimit: false });
+    }
   });
 
   it('untilNextDayMs counts to midnight UTC', () => {

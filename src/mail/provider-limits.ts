@@ -4,7 +4,8 @@
  * - Microsoft 365 (Exchange Online) refuses a command or a login with `Request is throttled.
  *   Suggested Backoff Time: 60000 milliseconds`: come back after that time;
  * - Gmail's daily IMAP download budget answers `NO [LIMIT]` (RFC 5530) or "Account exceeded
- *   command or bandwidth limits": nothing more until the next day.
+ *   command or bandwidth limits": nothing more until the next day;
+ * - `NO [THROTTLED]` (no time given): come back later, after a time of our choosing.
  */
 import { ThrottledError } from '../core/errors.js';
 
@@ -15,6 +16,14 @@ const BANDWIDTH = /bandwidth limit|exceeded (?:command or )?bandwidth/i;
 export function suggestedBackoffMs(text: string): number | undefined {
   const m = BACKOFF.exec(text);
   return m ? Number(m[1]) : undefined;
+}
+
+/** The wait after a throttling answer that names no time, unless the job configures its own. */
+export const UNNAMED_BACKOFF_MS = 300_000;
+
+/** True when a refusal asks to slow down without saying for how long. */
+export function isUnnamedThrottle(responseCode: string | undefined): boolean {
+  return responseCode?.toUpperCase() === 'THROTTLED';
 }
 
 /**

@@ -3,7 +3,7 @@
  * log one summary line. Shared by BullMQ workers and `mailjobs run`, so both behave the same.
  */
 import type { z } from 'zod';
-import { InvalidPayloadError, PermanentJobError } from '../core/errors.js';
+import { InvalidPayloadError, PermanentJobError, ThrottledError } from '../core/errors.js';
 import { formatPath } from '../config/load.js';
 import { acquireTargetLock, type LockHolder } from '../core/target-lock.js';
 import type { AnyJob, JobContext, JobContract, JobResult } from '../jobs/types.js';
@@ -82,6 +82,14 @@ export async function executeJob(
     return result;
   } catch (err) {
     const durationMs = Date.now() - started;
+    if (err instanceof ThrottledError && !ctx.signal.aborted) {
+      // Put back to wait (a slot, a throttled server): the worker delays it; not a failure.
+      const until = Date.now() + err.retryAfterMs;
+      await runs
+        .waiting(def.name, recordAs, err.message, until)
+        .catch((e: unknown) => log.warn({ err: e }, 'could not record the wait'));
+      throw err;
+    }
     // Stopped on request or at shutdown: neither a failure nor a success of the target.
     const recorded = ctx.signal.aborted
       ? runs.cancelled(def.name, recordAs, String(ctx.signal.reason), durationMs)

@@ -37,6 +37,13 @@ export interface RunRecord {
   /** The numeric, boolean and short string fields of the last successful run's result. */
   lastCounts?: Record<string, unknown>;
   lastDurationMs?: number;
+  /**
+   * The run did not go on and waits, without counting as a failure: for a slot under a cap, or
+   * for its remote host's throttling pause to end; until when (about), and why. Cleared when a
+   * run starts again.
+   */
+  waitingUntil?: number;
+  waitingReason?: string;
   /** How the last finished run ended; a cancelled run neither fails nor succeeds. */
   lastOutcome?: 'success' | 'failure' | 'cancelled';
 }
@@ -57,7 +64,9 @@ export class RunRecordStore {
 
   /** A run began. */
   async started(job: string, target: string, now = Date.now()): Promise<void> {
-    await this.touch(job, target, (m, k) => m.hset(k, { lastStartAt: now }));
+    await this.touch(job, target, (m, k) =>
+      m.hset(k, { lastStartAt: now }).hdel(k, 'waitingUntil', 'waitingReason'),
+    );
   }
 
   /** A run succeeded: failures in a row reset; the last error stays visible with its time. */
@@ -77,7 +86,7 @@ export class RunRecordStore {
           lastCounts: JSON.stringify(counts),
           lastDurationMs: durationMs,
         })
-        .hdel(k, 'failingSince'),
+        .hdel(k, 'failingSince', 'waitingUntil', 'waitingReason'),
     );
   }
 
@@ -98,10 +107,18 @@ export class RunRecordStore {
         lastErrorPermanent: facts.permanent ? 1 : 0,
         lastDurationMs: durationMs,
       });
+      m.hdel(k, 'waitingUntil', 'waitingReason');
       if (facts.code) m.hset(k, 'lastErrorCode', facts.code);
       else m.hdel(k, 'lastErrorCode');
       return m.hsetnx(k, 'failingSince', now).hincrby(k, 'consecutiveFailures', 1);
     });
+  }
+
+  /** A run was put back to wait (a slot, a throttled host) until about `until`: no failure. */
+  async waiting(job: string, target: string, reason: string, until: number): Promise<void> {
+    await this.touch(job, target, (m, k) =>
+      m.hset(k, { waitingUntil: until, waitingReason: reason.slice(0, 500) }),
+    );
   }
 
   /** A run was stopped before its end: no failure, no success; `reason` says who stopped it. */
@@ -188,6 +205,8 @@ function parse(job: string, target: string, h: Record<string, string>): RunRecor
   set('lastCancelReason', h.lastCancelReason);
   set('lastDurationMs', num(h.lastDurationMs));
   set('lastOutcome', h.lastOutcome as RunRecord['lastOutcome']);
+  set('waitingUntil', num(h.waitingUntil));
+  set('waitingReason', h.waitingReason);
   if (h.lastCounts) set('lastCounts', JSON.parse(h.lastCounts) as Record<string, unknown>);
   return r;
 }

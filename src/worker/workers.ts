@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import { PermanentJobError, ThrottledError } from '../core/errors.js';
+import { DeferredRunError, PermanentJobError, ThrottledError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import {
   bullConnection,
@@ -141,7 +141,9 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
             throw unrecoverable(new JobCancelledError(abort.reason));
           if (err instanceof ThrottledError) {
             // The server said when to come back: then, without spending an attempt.
-            log.warn({ queue: def.name, jobId: job.id, retryAfterMs: err.retryAfterMs }, err.message);
+            // A deferred run (no slot, a paused host) was logged once by whoever decided it.
+            const level = err instanceof DeferredRunError ? 'debug' : 'warn';
+            log[level]({ queue: def.name, jobId: job.id, retryAfterMs: err.retryAfterMs }, err.message);
             await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
             throw new DelayedError();
           }

@@ -33,6 +33,9 @@ export interface Throttle {
   downBytesPerSecond?: number;
 }
 
+/** An answering rule: the text the proxy answers a client chunk with, or undefined to forward it. */
+export type Answer = (p: Passing) => string | undefined;
+
 /** A cutting rule: true to cut before this chunk is forwarded (the chunk is lost). */
 export type CutRule = (p: Passing) => boolean;
 
@@ -43,6 +46,11 @@ export class TcpProxy {
   accepted = 0;
   /** Connections reset at once because the proxy was `down()`. */
   refused = 0;
+  /** The most connection pairs live at once. */
+  peak = 0;
+  /** Client chunks answered by the proxy itself (see `answerOn`). */
+  answered = 0;
+  private answers: Answer[] = [];
   private refusing = false;
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   private readonly live = new Set<Socket>();
@@ -82,6 +90,16 @@ export class TcpProxy {
    */
   cutOn(rule: CutRule): Promise<number> {
     return new Promise((resolve) => this.rules.push({ rule, resolve }));
+  }
+
+  /**
+   * A tiny fake in front of the real server: each client chunk is shown to `answer`; when it
+   * returns text, the chunk is not forwarded and the text goes back to the client as if the
+   * server had said it (a throttling refusal of one command). Until `remove()` is called.
+   */
+  answerOn(answer: Answer): { remove(): void } {
+    this.answers.push(answer);
+    return { remove: () => void (this.answers = this.answers.filter((a) => a !== answer)) };
   }
 
   /**
@@ -130,11 +148,20 @@ export class TcpProxy {
     const connection = ++this.accepted;
     const upstream = connect(targetPort, '127.0.0.1');
     this.live.add(client).add(upstream);
+    this.peak = Math.max(this.peak, this.connections);
     const pipe = (from: Socket, to: Socket, direction: Direction) => {
       const lane = new Lane(from, to, this.pace(direction));
       from.on('data', (chunk: Buffer) => {
         this.bytes[direction] += chunk.length;
         const passing = { direction, chunk, total: this.bytes[direction], connection };
+        if (direction === 'up') {
+          const reply = this.answers.map((a) => a(passing)).find((r) => r !== undefined);
+          if (reply !== undefined) {
+            this.answered++;
+            from.write(reply);
+            return;
+          }
+        }
         const hit = this.rules.findIndex((r) => r.rule(passing));
         if (hit >= 0) {
           const [fired] = this.rules.splice(hit, 1);

@@ -61,7 +61,9 @@ describe('imapsync options', () => {
     expect((await snapshot(w.local, local.user)).get('INBOX')).toHaveLength(4);
 
     await expungeFirst(w.remote, remote.user, 'INBOX'); // the one both sides had from the start
-    const config = writeSyncConfig(w, [{ ...spec, options: '{ deleteOnDestination: true }' }]);
+    const config = writeSyncConfig(w, [
+      { ...spec, options: '{ deleteOnDestination: true, deleteLimit: { percent: 100 } }' },
+    ]);
     const second = await runImapsync(config, { task: 'deldst' });
     expect(second.result).toMatchObject({ outcome: 'ok', copied: 0, deletedOnDestination: 2 });
     const src = await snapshot(w.remote, remote.user);
@@ -80,14 +82,18 @@ describe('imapsync options', () => {
       { folder: 'INBOX', raw: makeMessage('new-1'), flags: [], internalDate: new Date() },
     ]);
     const spec = { id: 'delsrc', localUser: local.user, remoteUser: remote.user, password: remote.password };
-    const days = writeSyncConfig(w, [{ ...spec, options: '{ deleteOnSource: { olderThanDays: 30 } }' }]);
+    const days = writeSyncConfig(w, [
+      { ...spec, options: '{ deleteOnSource: { olderThanDays: 30 }, deleteLimit: { percent: 100 } }' },
+    ]);
     const first = await runImapsync(days, { task: 'delsrc' });
     expect(first.result).toMatchObject({ outcome: 'ok', copied: 3, deletedOnSource: 2 });
     const src = await snapshot(w.remote, remote.user);
     expect(src.get('INBOX')).toHaveLength(1);
     expect((await snapshot(w.local, local.user)).get('INBOX')).toHaveLength(3);
 
-    const all = writeSyncConfig(w, [{ ...spec, options: '{ deleteOnSource: true }' }]);
+    const all = writeSyncConfig(w, [
+      { ...spec, options: '{ deleteOnSource: true, deleteLimit: { percent: 100 } }' },
+    ]);
     const second = await runImapsync(all, { task: 'delsrc' });
     expect(second.result).toMatchObject({ copied: 0, deletedOnSource: 1 });
     expect((await snapshot(w.remote, remote.user)).get('INBOX')).toHaveLength(0);

@@ -59,20 +59,21 @@ export interface TaskSpec {
 
 /**
  * Writes a config for this world (passwords in secret files); returns its path. `ports` points
- * either side elsewhere on 127.0.0.1 (a proxy in front of the fixture).
+ * either side elsewhere on 127.0.0.1 (a proxy in front of the fixture); `remotePlain`: the remote
+ * over plain IMAP (its `imapPort`), so a proxy can read and answer commands.
  */
 export function writeSyncConfig(
   w: SyncWorld,
   tasks: TaskSpec[],
   extra: string[] = [],
   prefix = freshPrefix(),
-  ports: { remote?: number; local?: number } = {},
+  ports: { remote?: number; local?: number; remotePlain?: boolean } = {},
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-imapsync-'));
   configDirs.push(dir);
   const lines = [
     `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
-    'workers: { lockDurationSeconds: 5 }',
+    ...(extra.some((l) => l.startsWith('workers:')) ? [] : ['workers: { lockDurationSeconds: 5 }']),
     'dovecot:',
     `  imap: { host: 127.0.0.1, port: ${ports.local ?? w.local.imapPort}, security: none }`,
     `  lmtp: { host: 127.0.0.1, port: ${w.local.lmtpPort} }`,
@@ -90,8 +91,8 @@ export function writeSyncConfig(
       `    localUser: ${t.localUser}`,
       '    remote:',
       '      host: 127.0.0.1',
-      `      port: ${ports.remote ?? w.remote.imapsPort}`,
-      '      security: tls',
+      `      port: ${ports.remote ?? (ports.remotePlain ? w.remote.imapPort : w.remote.imapsPort)}`,
+      `      security: ${ports.remotePlain ? 'none' : 'tls'}`,
       '      verifyCertificate: false',
       `      username: ${t.remoteUser}`,
       ...(t.admin

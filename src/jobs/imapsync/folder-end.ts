@@ -8,49 +8,102 @@ import { searchUids } from '../../mail/imap-sync-fetch.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
 import type { CopyResult } from './copy.js';
 import type { FolderJob, RunScope } from './folder.js';
+import { DeleteLimitError } from './outcome.js';
+import type { FolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 
 const DAY_MS = 86_400_000;
 
-/**
- * deleteOnDestination: destination messages no source message was paired with (within the
- * `maxAgeDays` window, which bounds what the source side looked at). Returns how many (would) go.
- */
-export async function deleteOnDestination(
-  scope: RunScope,
-  pair: SessionPair,
-  unpaired: number[],
-  idsKey: string,
-): Promise<number> {
-  const o = scope.task.options;
-  if (!o.deleteOnDestination || unpaired.length === 0) return 0;
-  const doomed = o.maxAgeDays
-    ? await uidsMatching(pair.dst, { since: new Date(Date.now() - o.maxAgeDays * DAY_MS) }, unpaired)
-    : unpaired;
-  return deleteAndForget(pair.dst, doomed, o.dryRun, (uids) => scope.state.forgetIdentities(idsKey, uids));
+/** What a folder pass's deletions work on. */
+export interface DeletionInput {
+  /** Destination UIDs no source message was paired with. */
+  unpaired: number[];
+  /** Source UID → destination UID of every verified copy. */
+  map: ReadonlyMap<number, number>;
+  mapKey: string;
+  idsKey: string;
+  /** Messages in each folder (the destination's with this pass's copies), the base of `deleteLimit.percent`. */
+  dstSize: number;
+  srcSize: number;
 }
 
 /**
- * deleteOnSource: source messages whose copy is verified in the destination (paired: matched by
- * identity, or appended with an APPENDUID), optionally only those older than N days.
+ * The deletions the options ask for, both sides checked against the deletion limit before
+ * either deletes anything:
+ * - deleteOnDestination: destination messages no source message was paired with (within the
+ *   `maxAgeDays` window, which bounds what the source side looked at);
+ * - deleteOnSource: source messages whose copy is verified in the destination (paired: matched
+ *   by identity, or appended with an APPENDUID), optionally only those older than N days.
+ * Returns how many (would) go on each side.
  */
-export async function deleteOnSource(
+export async function deletions(
   scope: RunScope,
   pair: SessionPair,
-  map: ReadonlyMap<number, number>,
-  mapKey: string,
-): Promise<number> {
+  fr: FolderReport,
+  d: DeletionInput,
+): Promise<{ deletedDst: number; deletedSrc: number }> {
   const o = scope.task.options;
-  const paired = [...map.keys()];
-  const verified =
-    typeof o.deleteOnSource === 'object'
-      ? await uidsMatching(
-          pair.src,
-          { before: new Date(Date.now() - o.deleteOnSource.olderThanDays * DAY_MS) },
-          paired,
-        )
-      : paired;
-  return deleteAndForget(pair.src, verified, o.dryRun, (uids) => scope.state.forgetPairs(mapKey, uids));
+  const onDst =
+    !o.deleteOnDestination || d.unpaired.length === 0
+      ? []
+      : o.maxAgeDays
+        ? await uidsMatching(pair.dst, { since: new Date(Date.now() - o.maxAgeDays * DAY_MS) }, d.unpaired)
+        : d.unpaired;
+  const paired = [...d.map.keys()];
+  const onSrc =
+    o.deleteOnSource === false
+      ? []
+      : typeof o.deleteOnSource === 'object'
+        ? await uidsMatching(
+            pair.src,
+            { before: new Date(Date.now() - o.deleteOnSource.olderThanDays * DAY_MS) },
+            paired,
+          )
+        : paired;
+  await withinDeleteLimit(scope, fr, 'destination', onDst, d.dstSize);
+  await withinDeleteLimit(scope, fr, 'source', onSrc, d.srcSize);
+  const state = scope.state;
+  return {
+    deletedDst: await deleteAndForget(pair.dst, onDst, o.dryRun, (u) => state.forgetIdentities(d.idsKey, u)),
+    deletedSrc: await deleteAndForget(pair.src, onSrc, o.dryRun, (u) => state.forgetPairs(d.mapKey, u)),
+  };
+}
+
+/** UIDs listed per side in a dry run's folder report. */
+const LISTED = 1000;
+
+/**
+ * The deletion guardrail, before anything is deleted in the folder: more than
+ * `deleteLimit.percent` of the folder's `folderSize` messages, or more than
+ * `deleteLimit.messages`, throws {@link DeleteLimitError} (a dry run notes it instead). A dry
+ * run lists the UIDs it would delete in the folder report and the trail.
+ */
+async function withinDeleteLimit(
+  scope: RunScope,
+  fr: FolderReport,
+  side: 'destination' | 'source',
+  doomed: readonly number[],
+  folderSize: number,
+): Promise<void> {
+  if (doomed.length === 0) return;
+  const o = scope.task.options;
+  const { percent, messages } = o.deleteLimit;
+  const folder = side === 'destination' ? fr.destination : fr.source;
+  const option = side === 'destination' ? 'deleteOnDestination' : 'deleteOnSource';
+  const share = Math.floor((folderSize * percent) / 100);
+  const over = doomed.length > messages || doomed.length > share;
+  const why = over
+    ? `${option} would delete ${doomed.length} of the ${folderSize} messages in ${side} folder "${folder}", more than options.deleteLimit allows (${percent} % = ${share}, at most ${messages} messages)`
+    : undefined;
+  if (o.dryRun) {
+    fr.wouldDelete = { ...fr.wouldDelete, [side]: doomed.slice(0, LISTED) };
+    if (why) fr.deleteLimit = `${why}: a real run would stop here`;
+    const listed = doomed.slice(0, LISTED).join(',');
+    await scope.ctx.trail(`${folder}: would delete ${doomed.length} on ${side} (UIDs ${listed})`);
+    return;
+  }
+  if (why)
+    throw new DeleteLimitError(`deletion limit: ${why}; nothing deleted in that folder, the run stopped`);
 }
 
 /** Those of `uids` that the server finds with `criteria` (a date bound of the options). */

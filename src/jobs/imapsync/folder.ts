@@ -18,7 +18,7 @@ import { storeFlagChanges } from '../../mail/imap-sync-flags.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
 import type { JobContext } from '../types.js';
 import { copyMessages } from './copy.js';
-import { deleteOnDestination, deleteOnSource, saveCheckpoint } from './folder-end.js';
+import { deletions, saveCheckpoint } from './folder-end.js';
 import { type FolderReport, type FolderTally, type SyncReport, emptyFolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 import type { FolderCheckpoint, SyncStateStore } from './state.js';
@@ -44,6 +44,10 @@ export interface FolderJob {
   dstStatus?: FolderStatus;
   /** False only in a dry run, for a destination folder that would be created. */
   dstExists: boolean;
+  /** A message already in another folder of the run is not copied again (crossFolderDedupe). */
+  dedupe?: boolean;
+  /** Gmail's All Mail: synchronised after every other folder when deduplicating. */
+  allMail?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -173,6 +177,22 @@ export async function syncFolder(
     }
   }
   if (matched.length > 0 && !o.dryRun) await state.recordPairs(mapKey, idsKey, matched);
+  if (job.dedupe) {
+    // Already in another folder of the task (a Gmail label, All Mail): not copied again.
+    if (!o.dryRun)
+      await state.claim(
+        job.source,
+        matched.map((m) => m.identity),
+      );
+    const elsewhere = await state.claim(
+      job.source,
+      toCopy.map((m) => m.identity),
+      o.dryRun,
+    );
+    const before = toCopy.length;
+    toCopy.splice(0, toCopy.length, ...toCopy.filter((m) => !elsewhere.has(m.identity)));
+    fr.duplicates = before - toCopy.length;
+  }
   // Pairs made by this run's copies (an earlier pass's) are not "already there".
   fr.alreadyThere = [...map.keys()].filter((s) => !tally.copied.has(s)).length;
   signal.throwIfAborted();
@@ -202,8 +222,14 @@ export async function syncFolder(
       ? await copyMessages(scope, pair, { ...job, permanentFlags, mapKey, idsKey }, toCopy, fr, tally)
       : { pairs: [], unknownUids: false };
   for (const p of copy.pairs) map.set(p.src, p.dst);
-  const deletedDst = await deleteOnDestination(scope, pair, [...pool.values()].flat(), idsKey);
-  const deletedSrc = o.deleteOnSource !== false ? await deleteOnSource(scope, pair, map, mapKey) : 0;
+  const { deletedDst, deletedSrc } = await deletions(scope, pair, fr, {
+    unpaired: [...pool.values()].flat(),
+    map,
+    mapKey,
+    idsKey,
+    dstSize: dstUids.length + copy.pairs.length,
+    srcSize: srcUids.length,
+  });
   fr.deletedOnDestination += deletedDst;
   fr.deletedOnSource += deletedSrc;
   if (!o.dryRun && dst) {

@@ -69,3 +69,14 @@ export function outcomeOf(err: unknown): SyncOutcome | undefined {
     return err.outcome;
   return undefined;
 }
+
+/**
+ * A folder pass would delete more than the task's `deleteLimit` allows (a source emptied by
+ * mistake, a wrong folder mapping): nothing is deleted in that folder, the run stops and fails
+ * without retries, naming the folder and the counts.
+ */
+export class DeleteLimitError extends PermanentJobError {
+  constructor(message: string) {
+    super(message, 'EDELETELIMIT');
+  }
+}

@@ -1,6 +1,6 @@
 /** Which folder passes a run has: both trees listed, mapped, and the destination prepared. */
 import { createFolders, listTree } from '../../mail/imap-sync-list.js';
-import { mapFolders, selectable } from '../../mail/imap-sync-map.js';
+import { isAllMail, isGmailTree, mapFolders, selectable } from '../../mail/imap-sync-map.js';
 import type { JobContext } from '../types.js';
 import type { FolderJob } from './folder.js';
 import type { SyncReport } from './report.js';
@@ -22,14 +22,22 @@ export async function planFolders(
     listTree(pair.src, { status: true }),
     listTree(pair.dst, { status: true }),
   ]);
-  const { mappings, excluded } = mapFolders(
-    src.folders,
-    src.namespace,
-    dst.folders,
-    dst.namespace,
-    task.options,
-  );
+  const o = task.options;
+  const dedupe =
+    o.crossFolderDedupe === 'auto' ? isGmailTree(src.folders, src.namespace) : o.crossFolderDedupe;
+  const { mappings, excluded } = mapFolders(src.folders, src.namespace, dst.folders, dst.namespace, {
+    ...o,
+    skipGmailViews: dedupe,
+  });
   report.excluded = excluded;
+  report.mappings = mappings.flatMap((m) =>
+    m.by ? [{ source: m.source, destination: m.destination, by: m.by }] : [],
+  );
+  if (report.mappings.length > 0) {
+    await ctx.trail(
+      `mapped: ${report.mappings.map((m) => `${m.source} → ${m.destination} (${m.by})`).join(', ')}`,
+    );
+  }
   report.foldersOnSource = src.folders.filter(selectable).length;
   const key = (p: string): string => (p.toUpperCase() === 'INBOX' ? 'INBOX' : p);
   const existing = new Map(dst.folders.filter(selectable).map((f) => [key(f.path), f]));
@@ -48,6 +56,8 @@ export async function planFolders(
       source: m.source,
       destination: m.destination,
       dstExists: there !== undefined || !task.options.dryRun,
+      dedupe,
+      allMail: dedupe && isAllMail(bySource.get(m.source)!, src.namespace),
       ...(srcStatus ? { srcStatus } : {}),
       ...(there?.status ? { dstStatus: there.status } : {}),
     };

@@ -1,23 +1,26 @@
 /**
- * imapsync: one run of a task. Log in on both sides (failing fast, typed by side), list both
- * trees with their status in one round trip each, map and create folders, then synchronise the
- * folders, `imapsync.parallelFolders` at a time, largest first, each worker on its own
- * connections. A dropped connection is reopened and its folder resumed (the state says what is
- * already there); a folder that fails otherwise is reported and the others go on. Cancelling
- * (the job's AbortSignal) stops between messages; the next run continues from the state.
+ * imapsync: one run of a task. Take its slots (slots.ts: the caps, a paused host; without them
+ * the run is delayed), log in on both sides (failing fast, typed by side), list both trees with
+ * their status in one round trip each, map and create folders, then synchronise the folders,
+ * `imapsync.parallelFolders` at a time, largest first, each worker on its own connections
+ * (Gmail's All Mail after the others when deduplicating). A dropped connection is reopened and
+ * its folder resumed (the state says what is already there); a folder that fails otherwise is
+ * reported and the others go on, except at the deletion limit or a throttling answer, which
+ * stop the run. Cancelling (the job's AbortSignal) stops between messages; the next run
+ * continues from the state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottledError } from '../../core/errors.js';
-import { jobHostSessions } from '../../core/host-sessions.js';
 import { pauseOnDailyLimit, pausedText, pausedUntil } from '../account-pause.js';
 import type { JobContext } from '../types.js';
 import { type FolderJob, type RunScope, syncFolder, unchangedFolder } from './folder.js';
 import { planFolders } from './plan.js';
-import { SyncConnectionError, isConnectionFailure, outcomeOf } from './outcome.js';
+import { DeleteLimitError, SyncConnectionError, isConnectionFailure, outcomeOf } from './outcome.js';
 import { FolderTally, type ImapsyncResult, SyncReport, emptyFolderReport } from './report.js';
 import type { ImapsyncPayload } from './schema.js';
 import { type SessionPair, openSessions } from './sessions.js';
 import { SyncStateStore } from './state.js';
+import { pauseHostOnThrottle, takeRunSlots } from './slots.js';
 import { type ResolvedTask, resolveTask } from './task.js';
 
 const PROGRESS_EVERY_MS = 1000;
@@ -34,9 +37,9 @@ export async function imapsync(
   const retention = ctx.config.imapsync.stateRetentionDays * 86_400;
   const state = new SyncStateStore(ctx.redis, ctx.key, task.target, retention);
   const run = new SyncRun(task, ctx, state);
-  // One slot of the remote host's cap (`remoteSessionsPerHost`) per run, taken before any
-  // connection: a run's folder workers share it, so no run waits on a slot its own peers hold.
-  const release = await jobHostSessions(ctx).acquire(task.remote.host, ctx.signal);
+  // The run's slots (global and at its host), taken before any connection: a run's folder
+  // workers share them, so no run waits on a slot its own peers hold. Without: delayed.
+  const release = await takeRunSlots(ctx, task.remote.host);
   try {
     const result = await run.run();
     await ctx.progress(run.report.progress());
@@ -45,7 +48,7 @@ export async function imapsync(
     // An abort's reason may be a plain string (the worker's shutdown marker).
     const error = err instanceof Error ? err : new Error(`imapsync ${task.target}: stopped (${String(err)})`);
     await pauseOnDailyLimit(ctx, 'imapsync', task.target, error).catch(() => undefined);
-    throw error;
+    throw ctx.signal.aborted ? error : await pauseHostOnThrottle(ctx, task.remote.host, error);
   } finally {
     await release();
     await state
@@ -59,6 +62,8 @@ class SyncRun {
   private readonly stop = new AbortController();
   private readonly signal: AbortSignal;
   private lastProgress = 0;
+  /** Open connection pairs no folder worker uses now. */
+  private readonly idle: SessionPair[] = [];
 
   constructor(
     private readonly task: ResolvedTask,
@@ -81,6 +86,7 @@ class SyncRun {
     }
     const first = await openSessions(task, ctx, this.signal);
     const pairs: SessionPair[] = [first];
+    this.idle.push(first);
     try {
       if (task.options.testLogin) {
         await ctx.trail(`login ok: source ${task.remote.host}, destination ${task.localUser}`);
@@ -104,20 +110,27 @@ class SyncRun {
         return !unchanged;
       });
       report.foldersDone = report.folders.length;
-      const workers = Math.min(ctx.config.imapsync.parallelFolders, queue.length);
-      const settled = await Promise.allSettled(
-        Array.from({ length: workers }, (_, i) =>
-          this.worker(scope, queue, pairs, i === 0 ? first : undefined),
-        ),
-      );
-      // The first failure stopped the other workers: report it, not what the stop caused.
-      if (this.stop.signal.aborted) throw this.stop.signal.reason;
-      const failed = settled.find((s) => s.status === 'rejected');
-      if (failed) throw failed.reason;
+      // Deduplicating across folders, All Mail comes after the labels: what they hold is claimed.
+      for (const phase of [queue.filter((j) => !j.allMail), queue.filter((j) => j.allMail)]) {
+        if (phase.length > 0) await this.workers(scope, phase, pairs);
+      }
       return report.result(task.target, this.mode);
     } finally {
       await Promise.allSettled(pairs.map((p) => p.close()));
     }
+  }
+
+  /** Runs `queue` on `parallelFolders` workers; the first failure stops them all and is thrown. */
+  private async workers(scope: RunScope, queue: FolderJob[], pairs: SessionPair[]): Promise<void> {
+    const count = Math.min(this.ctx.config.imapsync.parallelFolders, queue.length);
+    // Open connections go to the workers first: the first login's, then a phase's to the next.
+    const settled = await Promise.allSettled(
+      Array.from({ length: count }, () => this.worker(scope, queue, pairs, this.idle.shift())),
+    );
+    // The first failure stopped the other workers: report it, not what the stop caused.
+    if (this.stop.signal.aborted) throw this.stop.signal.reason;
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Takes folders from `queue` until it is empty, reconnecting after dropped connections. */
@@ -133,6 +146,7 @@ class SyncRun {
         if (!pair) pairs.push((pair = await openSessions(this.task, this.ctx, this.signal)));
         pair = await this.folderWithRetries(scope, job, pair, pairs);
       }
+      if (pair) this.idle.push(pair);
     } catch (err) {
       if (!this.stop.signal.aborted) this.stop.abort(err); // the others stop at their next check
       throw err;
@@ -162,7 +176,7 @@ class SyncRun {
         } catch (err) {
           if (this.signal.aborted) throw this.ctx.signal.aborted ? this.ctx.signal.reason : err;
           // A typed end of the run, or the provider's limit (every folder would hit it too).
-          if (outcomeOf(err) || err instanceof ThrottledError) throw err;
+          if (outcomeOf(err) || err instanceof ThrottledError || err instanceof DeleteLimitError) throw err;
           if (!isConnectionFailure(err)) {
             const message = (err as Error).message;
             report.folders.push({ ...fr, error: message });

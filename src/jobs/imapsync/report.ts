@@ -18,6 +18,8 @@ export interface MessageCounts {
   refused: number;
   /** Left out by `maxAgeDays`. */
   tooOld: number;
+  /** Not copied: already in another folder of the task (crossFolderDedupe). */
+  duplicates: number;
   bytes: number;
 }
 
@@ -29,6 +31,10 @@ export interface FolderReport extends MessageCounts {
   /** Nothing changed on either side since the last run: not even opened. */
   unchanged: boolean;
   error?: string;
+  /** A dry run's list: the UIDs a real run would delete on each side (the first 1,000 of each). */
+  wouldDelete?: { destination?: number[]; source?: number[] };
+  /** A dry run's warning: a real run would stop at the deletion limit here. */
+  deleteLimit?: string;
 }
 
 /** Commands and bytes, for "a rerun does far less work". */
@@ -56,6 +62,8 @@ export interface ImapsyncResult extends JobResult, MessageCounts {
   megabytesPerSecond: number;
   folders: FolderReport[];
   excluded: { source: string; reason: string }[];
+  /** Every folder whose destination automap or the task's folderMap chose, and which rule. */
+  mappings: { source: string; destination: string; by: string }[];
   created: string[];
   /** The first errors, each with its folder (and UID). */
   errors: { folder: string; uid?: number; reason: string }[];
@@ -78,7 +86,7 @@ export class FolderTally {
 
 /** A folder report with every count at zero. */
 export function emptyFolderReport(source: string, destination: string): FolderReport {
-  return { source, destination, onSource: 0, alreadyThere: 0, copied: 0, flagsUpdated: 0, deletedOnDestination: 0, deletedOnSource: 0, refused: 0, tooOld: 0, bytes: 0, unchanged: false }; // prettier-ignore
+  return { source, destination, onSource: 0, alreadyThere: 0, copied: 0, flagsUpdated: 0, deletedOnDestination: 0, deletedOnSource: 0, refused: 0, tooOld: 0, duplicates: 0, bytes: 0, unchanged: false }; // prettier-ignore
 }
 
 /** The running totals of one run; progress and the final result are read from it. */
@@ -90,6 +98,7 @@ export class SyncReport {
   /** Folders being synchronised now, their counts live. */
   readonly running = new Map<string, FolderReport>();
   excluded: ImapsyncResult['excluded'] = [];
+  mappings: ImapsyncResult['mappings'] = [];
   created: string[] = [];
   foldersOnSource = 0;
   foldersTotal = 0;
@@ -113,7 +122,8 @@ export class SyncReport {
     const seconds = Math.max(0.001, (Date.now() - this.started) / 1000);
     const copied = this.sum('copied', true);
     const skipped = this.sum('alreadyThere', true);
-    const done = copied + skipped + this.sum('refused', true) + this.sum('tooOld', true);
+    const done =
+      copied + skipped + this.sum('refused', true) + this.sum('tooOld', true) + this.sum('duplicates', true);
     const rate = copied / seconds;
     const remaining = Math.max(0, this.messagesTotal - done);
     return {
@@ -156,12 +166,14 @@ export class SyncReport {
       deletedOnSource: this.sum('deletedOnSource'),
       refused: this.sum('refused'),
       tooOld: this.sum('tooOld'),
+      duplicates: this.sum('duplicates'),
       bytes,
       durationMs,
       messagesPerSecond: Math.round((copied / Math.max(0.001, durationMs / 1000)) * 10) / 10,
       megabytesPerSecond: Math.round((bytes / 1048576 / Math.max(0.001, durationMs / 1000)) * 100) / 100,
       folders: this.folders,
       excluded: this.excluded,
+      mappings: this.mappings,
       created: this.created,
       errors: this.errors,
       work: this.work,

@@ -130,11 +130,33 @@ export class SyncStateStore {
       .exec();
   }
 
+  /**
+   * crossFolderDedupe: each identity belongs to the first source folder that claims it. Claims
+   * `ids` for `folder` (unless `readOnly`: a dry run) and returns those another folder owns.
+   */
+  async claim(folder: string, ids: readonly string[], readOnly = false): Promise<Set<string>> {
+    const taken = new Set<string>();
+    const key = this.k('claimed');
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const m = this.redis.multi();
+      if (!readOnly) for (const id of chunk) m.hsetnx(key, id, folder);
+      m.hmget(key, ...chunk);
+      const replies = (await m.exec()) ?? [];
+      const owners = (replies[replies.length - 1]?.[1] ?? []) as (string | null)[];
+      chunk.forEach((id, j) => {
+        if (owners[j] != null && owners[j] !== folder) taken.add(id);
+      });
+    }
+    return taken;
+  }
+
   /** At the end of every run, whatever its outcome: every key of the task lives `retentionSeconds` more. */
   async extendRetention(): Promise<void> {
     const indexed = await this.redis.smembers(this.k('index'));
     const e = this.redis.multi();
-    for (const key of [this.k('folders'), this.k('index'), ...indexed]) e.expire(key, this.retentionSeconds);
+    const own = [this.k('folders'), this.k('index'), this.k('claimed')];
+    for (const key of [...own, ...indexed]) e.expire(key, this.retentionSeconds);
     await e.exec();
   }
 }
