@@ -12,12 +12,14 @@ import { expect } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { connectRedis, endConnection, stateKey } from '../../src/core/redis.js';
 import { type QuarantineItem, QuarantineStore } from '../../src/jobs/quarantine/store.js';
+import type { QuarantineActionContext } from '../../src/jobs/quarantine/release.js';
+import { loadConfig } from '../../src/config/load.js';
 import { registry } from '../../src/jobs/registry.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { masterSession } from '../helpers/master-session.js';
-import { freshPrefix } from '../helpers/runtime.js';
+import { freshPrefix, silentLog } from '../helpers/runtime.js';
 
 export const DOMAIN = 'mail.test.local';
 
@@ -65,7 +67,7 @@ export function configFile(
   w: World,
   s: Setup,
   quarantine = '',
-  opts: { smtpPort?: number; extra?: string[] } = {},
+  opts: { smtpPort?: number; lmtpPort?: number; extra?: string[] } = {},
 ): string {
   // prettier-ignore
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-quarantine-'));
@@ -76,7 +78,7 @@ export function configFile(
       `redis: { url: "${w.redis.url}", prefix: ${s.prefix} }`,
       'dovecot:',
       `  imap: { host: 127.0.0.1, port: ${w.dovecot.imapPort}, security: none }`,
-      `  lmtp: { host: 127.0.0.1, port: ${w.dovecot.lmtpPort} }`,
+      `  lmtp: { host: 127.0.0.1, port: ${opts.lmtpPort ?? w.dovecot.lmtpPort} }`,
       `  masterPasswordFile: ${w.dovecot.masterPasswordFile}`,
       `alerts: { enabled: false, from: mailjobs@${DOMAIN}, smtp: { host: 127.0.0.1, port: ${opts.smtpPort ?? w.postfix.smtpPort}, timeoutSeconds: 10 } }`, // prettier-ignore
       `quarantine: { enabled: true, mailbox: ${s.quarantine}, notifyTo: ${s.postmaster}${quarantine ? `, ${quarantine}` : ''} }`, // prettier-ignore
@@ -188,3 +190,17 @@ export async function indexed(w: World, s: Setup): Promise<QuarantineItem[]> {
     await endConnection(redis);
   }
 }
+
+/** What release and delete need, for the config `file` of `s`; `close()` ends its Redis connection. */
+export function actionContext(file: string, s: Setup): QuarantineActionContext & { close(): Promise<void> } {
+  const redis = connectRedis(redisUrlOf(file));
+  return {
+    config: loadConfig(file),
+    redis,
+    key: (...p: string[]) => stateKey(s.prefix, ...p),
+    log: silentLog,
+    close: () => endConnection(redis),
+  };
+}
+
+const redisUrlOf = (file: string): string => loadConfig(file).redis.url!;

@@ -116,27 +116,27 @@ export function parseQuarantineHeaders(raw: Buffer | string): QuarantineVerdict 
 }
 
 /**
- * The message as it is released: every `X-Quarantine-*` field (with its folded lines) removed
- * from the header block, `trace` added as the first field; the body and every other byte as
- * they were.
+ * The message without its `X-Quarantine-*` fields (each with its folded lines): every other
+ * byte, the body included, as it was. What is learned as ham on release.
  */
-export function releasedMessage(raw: Buffer, trace: string): Buffer {
+export function withoutQuarantineFields(raw: Buffer): Buffer {
   const text = raw.toString('latin1');
   const end = /\r?\n\r?\n/.exec(text);
   const headerEnd = end ? end.index + end[0].indexOf('\n') + 1 : text.length;
-  const lines = text.slice(0, headerEnd).split(/(?<=\n)/);
   const kept: string[] = [];
   let dropping = false;
-  for (const line of lines) {
-    if (/^[ \t]/.test(line)) {
-      if (!dropping) kept.push(line);
-      continue;
-    }
-    dropping = line.toLowerCase().startsWith(QUARANTINE_FIELD_PREFIX);
+  for (const line of text.slice(0, headerEnd).split(/(?<=\n)/)) {
+    if (!/^[ \t]/.test(line)) dropping = line.toLowerCase().startsWith(QUARANTINE_FIELD_PREFIX);
     if (!dropping) kept.push(line);
   }
-  const eol = /\r\n/.test(text.slice(0, headerEnd)) || headerEnd === text.length ? '\r\n' : '\n';
-  const head = Buffer.from(`${RELEASED_FIELD}: ${trace}${eol}${kept.join('')}`, 'latin1');
   // latin1 maps each byte to one character: string offsets are byte offsets.
-  return Buffer.concat([head, raw.subarray(headerEnd)]);
+  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headerEnd)]);
+}
+
+/** The message as it is released: {@link withoutQuarantineFields}, `trace` added as the first field. */
+export function releasedMessage(raw: Buffer, trace: string): Buffer {
+  const stripped = withoutQuarantineFields(raw);
+  const firstEol = stripped.indexOf('\n');
+  const eol = firstEol > 0 && stripped[firstEol - 1] !== 0x0d ? '\n' : '\r\n';
+  return Buffer.concat([Buffer.from(`${RELEASED_FIELD}: ${trace}${eol}`, 'latin1'), stripped]);
 }
