@@ -7,6 +7,7 @@ import { freePort } from '../fixtures/ports.js';
 import {
   type World,
   append,
+  cli,
   configFile,
   inbox,
   indexed,
@@ -79,6 +80,10 @@ describe('the quarantine job', () => {
       headerFrom: 'Spammer <spammer@spam.example>',
     });
     expect(JSON.stringify(items)).not.toContain('BODY-TEXT');
+
+    const status = await cli(['status', 'quarantine', '--config', file]);
+    expect(status.code, status.err).toBe(0);
+    expect(status.out).toMatch(new RegExp(`^ {4}${s.quarantine} {2}3 message\\(s\\) in quarantine; last run ok \\d+ s ago \\(\\d\\d:\\d\\d\\), 1 new, 1 notified, 0 expunged$`, 'm')); // prettier-ignore
   });
 
   it('a notification that cannot be sent stays due and goes once Postfix takes it', async () => {
