@@ -178,4 +178,31 @@ describe('release and delete', () => {
       await ctx.close();
     }
   });
+
+  it('a recipient Dovecot refuses for good is named; the others have it once; the message stays', async () => {
+    const s = await setup(w, 'gone');
+    const file = configFile(w, s, 'notify: off');
+    const ghost = `ghost-gone@mail.test.local`;
+    await append(
+      w,
+      s.quarantine,
+      quarantined({ to: [s.alice, ghost], subject: 'One recipient left', body: BODY }),
+    );
+    await runJob(file);
+    const [item] = await indexed(w, s);
+    const ctx = actionContext(file, s);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await expect(releaseMessage(item!.id, { by: 'ann' }, ctx)).rejects.toMatchObject({
+          code: 'EREFUSED',
+          message: expect.stringMatching(new RegExp(`not released to ${ghost}: .*550.*; 1 recipient\\(s\\) have it, the message stays in quarantine$`)), // prettier-ignore
+        });
+      }
+      expect(await inbox(w, s.alice)).toHaveLength(1);
+      expect(await inbox(w, s.quarantine)).toHaveLength(1);
+      expect(await indexed(w, s)).toHaveLength(1);
+    } finally {
+      await ctx.close();
+    }
+  });
 });
