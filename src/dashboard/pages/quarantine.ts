@@ -45,12 +45,17 @@ function asHttp(err: unknown): never {
 
 /** The message's header block from the quarantine mailbox, as text; '' when it is gone. */
 async function headerBlock(rt: Runtime, item: QuarantineItem): Promise<string> {
-  return inQuarantine(rt.config, undefined, async (s) => {
-    if (s.uidValidity !== item.uidValidity) return '';
-    const [m] = await fetchHeaders(s, [item.uid]);
-    const text = m ? new TextDecoder('utf-8').decode(m.headers) : '';
-    return text.length > MAX_HEADER_CHARS ? `${text.slice(0, MAX_HEADER_CHARS)}\n[… cut]` : text;
-  });
+  return inQuarantine(
+    rt.config,
+    undefined,
+    async (s) => {
+      if (s.uidValidity !== item.uidValidity) return '';
+      const [m] = await fetchHeaders(s, [item.uid]);
+      const text = m ? new TextDecoder('utf-8').decode(m.headers) : '';
+      return text.length > MAX_HEADER_CHARS ? `${text.slice(0, MAX_HEADER_CHARS)}\n[… cut]` : text;
+    },
+    { readOnly: true },
+  );
 }
 
 const routes: ApiRoute[] = [

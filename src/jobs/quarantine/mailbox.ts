@@ -9,7 +9,7 @@ import { PermanentJobError } from '../../core/errors.js';
 import { connectImap, deleteUids, listUids, masterUserLogin, openFolder, uidSets } from '../../mail/imap.js';
 import { imapStep } from '../../mail/imap-errors.js';
 
-/** The quarantine's INBOX, open read-write. */
+/** The quarantine's INBOX, open. */
 export interface QuarantineSession {
   client: ImapFlow;
   uidValidity: string;
@@ -39,11 +39,15 @@ export function masterPassword(config: Config): string {
   return secret.reveal();
 }
 
-/** Logs in as `<quarantine.mailbox>*<masterUser>`, opens INBOX read-write, runs `work`, logs out. */
+/**
+ * Logs in as `<quarantine.mailbox>*<masterUser>`, opens INBOX (read-write, or with `readOnly`
+ * EXAMINEd: nothing in it can change), runs `work`, logs out.
+ */
 export async function inQuarantine<T>(
   config: Config,
   signal: AbortSignal | undefined,
   work: (s: QuarantineSession) => Promise<T>,
+  { readOnly = false }: { readOnly?: boolean } = {},
 ): Promise<T> {
   const { imap, masterUser } = config.dovecot;
   const client = await connectImap({
@@ -53,7 +57,7 @@ export async function inQuarantine<T>(
     ...(signal ? { signal } : {}),
   });
   try {
-    const box = await openFolder(client, 'INBOX', { readOnly: false });
+    const box = await openFolder(client, 'INBOX', { readOnly });
     return await work({ client, uidValidity: box.uidValidity });
   } finally {
     await client.logout().catch(() => client.close());
