@@ -3,7 +3,10 @@
  * (`mailjobs quarantine list`), the postmaster's mailbox and the quarantine mailbox.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { freePort } from '../fixtures/ports.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { exited } from '../helpers/worker-process.js';
 import {
   type World,
   append,
@@ -128,5 +131,30 @@ describe('the quarantine job', () => {
     expect(await runJob(file)).toMatchObject({ expunged: 1, dropped: 1, messages: 1, indexed: 0 });
     expect((await inbox(w, s.quarantine)).map((m) => m.subject)).toEqual(['Recent']);
     expect((await indexed(w, s)).map((i) => i.subject)).toEqual(['Recent']);
+  });
+
+  it('a run killed (kill -9) while it mails: after the restart each message is notified once', async () => {
+    const s = await setup(w, 'kill');
+    const proxy = await TcpProxy.start(w.postfix.smtpPort);
+    try {
+      const file = configFile(w, s, '', { smtpPort: proxy.port });
+      for (const n of [1, 2, 3]) await append(w, s.quarantine, quarantined({ to: [s.alice], subject: `Killed ${n}`, body: BODY })); // prettier-ignore
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', 'quarantine', '{}', '--config', file], { stdio: 'ignore' }); // prettier-ignore
+      // The second notification's envelope is on its way: the process dies there.
+      const killed = proxy.cutOn((p) => {
+        const dies = p.connection === 2 && p.direction === 'up' && /^DATA\r?$/m.test(p.chunk.toString());
+        if (dies) child.kill('SIGKILL');
+        return dies;
+      });
+      await killed;
+      await exited(child);
+      expect(child.signalCode).toBe('SIGKILL');
+      expect(await runJob(file)).toMatchObject({ indexed: 0, notified: 2 });
+      const mails = await waitForMail(w, s.postmaster, 3);
+      expect(mails.map((m) => m.subject.replace(/^.*quarantined: /, '')).sort()).toEqual(['Killed 1', 'Killed 2', 'Killed 3']); // prettier-ignore
+      expect(await runJob(file)).toMatchObject({ notified: 0 });
+    } finally {
+      await proxy.close();
+    }
   });
 });
