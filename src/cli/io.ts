@@ -61,4 +61,7 @@ export interface CliArgs {
   users?: string;
   max?: string;
   dryRun: boolean;
+  /** `quarantine list`: only messages matching this; `quarantine release`: learn it as ham too. */
+  search?: string;
+  learnHam: boolean;
 }

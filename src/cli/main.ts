@@ -37,6 +37,11 @@ const OPTIONS = {
   users: { type: 'string', help: '--users A,B      these users only (comma-separated)' },
   max: { type: 'string', help: '--max N         at most N new learns of each class (default 1000)' },
   'dry-run': { type: 'boolean', help: '--dry-run       count what would be done, change nothing' },
+  search: {
+    type: 'string',
+    help: '--search TEXT   only messages whose sender, recipients or subject contain TEXT',
+  },
+  'learn-ham': { type: 'boolean', help: '--learn-ham     also teach Rspamd the message as ham' },
   'refresh-token-file': {
     type: 'string',
     help: '--refresh-token-file FILE  import this refresh token instead of a device login',
@@ -173,6 +178,31 @@ const commands: Record<string, Command> = {
     jobs: 'none',
     run: async (a, d) => (await import('./alerts.js')).alertsCommand(a, d),
   },
+  'quarantine list': {
+    usage: 'quarantine list [--search TEXT] [--json]',
+    summary: 'the quarantined messages, newest first: id, date, score, sender, recipients, subject',
+    options: ['search', 'json'],
+    example: 'mailjobs quarantine list --search example.com',
+    jobs: 'none',
+    run: async (a, d) => (await import('./quarantine.js')).listCommand(a, d),
+  },
+  'quarantine release': {
+    usage: 'quarantine release ID [--learn-ham]',
+    summary:
+      'deliver a quarantined message to its original recipients (each once), then remove it (exit 1: refused, with the reason)',
+    options: ['learn-ham'],
+    example: 'mailjobs quarantine release 1733390000-42 --learn-ham',
+    jobs: 'none',
+    run: async (a, d) => (await import('./quarantine.js')).releaseCommand(a, d),
+  },
+  'quarantine delete': {
+    usage: 'quarantine delete ID',
+    summary: 'expunge a quarantined message from the quarantine mailbox and its index',
+    options: [],
+    example: 'mailjobs quarantine delete 1733390000-42',
+    jobs: 'none',
+    run: async (a, d) => (await import('./quarantine.js')).deleteCommand(a, d),
+  },
   'config check': {
     usage: 'config check',
     summary: 'validate the config, print it resolved with secrets masked',
@@ -278,6 +308,8 @@ export function parseCli(argv: string[], accepted: readonly OptionName[]): CliAr
     users: text('users'),
     max: text('max'),
     dryRun: v['dry-run'] === true,
+    search: text('search'),
+    learnHam: v['learn-ham'] === true,
   };
 }
 

@@ -12,6 +12,7 @@ import { bayesLearnSchema, spamExpungeSchema } from './junk.js';
 import { redisSchema } from './redis.js';
 import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenance.js';
 import { metricsSchema } from './metrics.js';
+import { quarantineSchema } from './quarantine.js';
 import { syncConfigShape } from './sync-schema.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
@@ -162,6 +163,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     freshclam: freshclamSchema,
     queueMonitor: queueMonitorSchema,
     alerts: alertsSchema,
+    quarantine: quarantineSchema,
     ...syncConfigShape(secretFile, inlineSecret, resolvePath),
     dashboard: dashboardSchema,
     metrics: metricsSchema(secretFile),

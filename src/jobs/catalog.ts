@@ -32,6 +32,7 @@ const loaders: Loaders = {
   freshclam: async () => (await import('./freshclam/index.js')).freshclamJob,
   'queue-monitor': async () => (await import('./queue-monitor/index.js')).queueMonitorJob,
   alerts: async () => (await import('./alerts/index.js')).alertsJob,
+  quarantine: async () => (await import('./quarantine/index.js')).quarantineJob,
 };
 
 function entry<N extends JobName>(name: N): JobEntry<N> {

@@ -11,6 +11,7 @@ import { bayesBootstrapContract } from './bayes-bootstrap/schema.js';
 import { freshclamContract } from './freshclam/schema.js';
 import { queueMonitorContract } from './queue-monitor/schema.js';
 import { alertsContract } from './alerts/schema.js';
+import { quarantineContract } from './quarantine/schema.js';
 import type { JobContract } from './types.js';
 
 export const contracts = {
@@ -23,6 +24,7 @@ export const contracts = {
   freshclam: freshclamContract,
   'queue-monitor': queueMonitorContract,
   alerts: alertsContract,
+  quarantine: quarantineContract,
 } satisfies Record<string, JobContract>;
 
 export type Contracts = typeof contracts;

@@ -13,6 +13,7 @@ import { bayesBootstrapJob } from './bayes-bootstrap/index.js';
 import { freshclamJob } from './freshclam/index.js';
 import { queueMonitorJob } from './queue-monitor/index.js';
 import { alertsJob } from './alerts/index.js';
+import { quarantineJob } from './quarantine/index.js';
 import type { AnyJob } from './types.js';
 
 export { catalog, contractOf, findJob, loadJob, loadJobs, type JobEntry, type JobSource } from './catalog.js';
@@ -27,4 +28,5 @@ export const registry: readonly AnyJob[] = [
   freshclamJob,
   queueMonitorJob,
   alertsJob,
+  quarantineJob,
 ];

@@ -7,6 +7,14 @@ import { alertsPage } from './alerts.js';
 import { connectorsPage } from './connectors.js';
 import { filterPage } from './filter.js';
 import { queuePage } from './queue.js';
+import { quarantinePage } from './quarantine.js';
 import { syncPage } from './sync.js';
 
-export const pages: readonly PageModule[] = [connectorsPage, syncPage, filterPage, queuePage, alertsPage];
+export const pages: readonly PageModule[] = [
+  connectorsPage,
+  syncPage,
+  filterPage,
+  quarantinePage,
+  queuePage,
+  alertsPage,
+];

@@ -56,7 +56,7 @@ export function settledBy(
  */
 export async function learnOnce(
   req: LearnOnceRequest,
-  ctx: JobContext,
+  ctx: Pick<JobContext, 'config' | 'redis' | 'key' | 'jobId' | 'signal'>,
 ): Promise<{ outcome: LearnOnceOutcome; reason?: string; relearned: boolean }> {
   const { rspamd } = ctx.config;
   const store = learnedStore(ctx);
