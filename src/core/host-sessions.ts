@@ -37,15 +37,25 @@ export class RemoteHostSessions {
 
   /** Waits for a session slot at `host` (until `signal` aborts); the caller releases it. */
   async acquire(host: string, signal?: AbortSignal): Promise<ReleaseSession> {
-    const key = this.key('remote-sessions', host.toLowerCase());
-    const id = randomBytes(9).toString('base64url');
     for (;;) {
       signal?.throwIfAborted();
-      const now = Date.now();
-      const args = [now, this.max, now + this.leaseMs, id, this.leaseMs * 2];
-      if ((await this.redis.eval(ACQUIRE, 1, key, ...args)) === 1) break;
+      const release = await this.tryAcquire(host);
+      if (release) return release;
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
+  }
+
+  /**
+   * A slot at `host` now, or undefined when fewer than `reserve` + 1 are free: a long-lived
+   * session (an IDLE watch) leaves `reserve` slots to the fetches it triggers, which would
+   * otherwise wait for ever behind watches that never end.
+   */
+  async tryAcquire(host: string, reserve = 0): Promise<ReleaseSession | undefined> {
+    const key = this.key('remote-sessions', host.toLowerCase());
+    const id = randomBytes(9).toString('base64url');
+    const now = Date.now();
+    const args = [now, this.max - reserve, now + this.leaseMs, id, this.leaseMs * 2];
+    if ((await this.redis.eval(ACQUIRE, 1, key, ...args)) !== 1) return undefined;
     const renew = setInterval(() => {
       this.redis.zadd(key, 'XX', Date.now() + this.leaseMs, id).catch(() => undefined);
     }, this.leaseMs / 3);
