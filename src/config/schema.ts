@@ -194,7 +194,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
      * remote side), across all workers, so many accounts at one provider stay within what it
      * tolerates. A sync run counts once, whatever its `imapsync.parallelFolders`.
      */
-    remoteSessionsPerHost: z.number().int().min(1).max(1000).default(4),
+    remoteSessionsPerHost: z.number().int().min(1).max(100_000).default(4),
     spamExpunge: spamExpungeSchema,
     bayesLearn: bayesLearnSchema,
     freshclam: freshclamSchema,
