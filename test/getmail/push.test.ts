@@ -24,10 +24,10 @@ afterAll(() => processes.killAll());
 /** Short periods, so the test sees restarts and take-overs; an hour between interval fetches. */
 const PUSH = 'getmail: { push: { leaseSeconds: 5, idleRestartSeconds: 2, debounceMilliseconds: 200, maxReconnectSeconds: 2 } }\nremoteSessionsPerHost: 20'; // prettier-ignore
 
-async function appendRemote(fx: DovecotFixture, user: string, id: string): Promise<void> {
+async function appendRemote(fx: DovecotFixture, user: string, id: string, folder = 'INBOX'): Promise<void> {
   const client = await masterSession(fx, user);
   try {
-    await client.append('INBOX', message(id));
+    await client.append(folder, message(id));
   } finally {
     await client.logout();
   }
@@ -105,6 +105,29 @@ describe('push with in-process workers', () => {
       await expect
         .poll(async () => (await state())?.lastEventAt ?? 0, { timeout: 5_000 })
         .toBeGreaterThan(before);
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('with NOTIFY (Dovecot announces it), a message APPENDed to another fetched folder arrives within 5 s', async () => {
+    const a = await accountPair(w, 'push-notify');
+    const setup = await masterSession(w.remote, a.remote.user);
+    await setup.mailboxCreate('Lists');
+    await setup.logout();
+    const prefix = freshPrefix();
+    const file = writeWorldConfig(w, [{ ...a.spec, folders: '[INBOX, Lists]' }], PUSH, prefix);
+    const workers = await startGetmailWorkers(w, file);
+    try {
+      const state = pushState(workers.redis, prefix, a.spec.id);
+      await expect.poll(async () => (await state())?.phase, { timeout: 30_000 }).toBe('watching');
+      expect(await state()).toMatchObject({ folder: 'INBOX', notified: ['Lists'], polled: [] });
+      await appendRemote(w.remote, a.remote.user, 'in-lists', 'Lists');
+      await expect.poll(() => localIds(w.local, a.local.user), { timeout: 5_000 }).toEqual(['in-lists']);
+      await appendRemote(w.remote, a.remote.user, 'in-inbox');
+      await expect
+        .poll(() => localIds(w.local, a.local.user), { timeout: 5_000 })
+        .toEqual(['in-lists', 'in-inbox']);
     } finally {
       await workers.close();
     }

@@ -5,9 +5,10 @@
  * back-off with jitter. New mail fires the account's {@link FetchTrigger}; so does every
  * reconnect, since mail may have come while the connection was down.
  *
- * Which folder: INBOX when the connector fetches it (or `all`), else its first folder. Without
- * NOTIFY (RFC 5465) one IMAP connection sees one selected folder, so the connector's other
- * folders are fetched by the interval schedule (and by every fetch that push triggers).
+ * Which folder: INBOX when the connector fetches it (or `all`), else its first folder. The
+ * connector's other folders: with NOTIFY (RFC 5465) watched on the same connection; without
+ * it one IMAP connection sees one selected folder, so they are fetched by the interval
+ * schedule (and by every fetch that push triggers).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorConfig } from '../../../config/schema.js';
@@ -24,13 +25,17 @@ const NO_IDLE_RECHECK_MS = 3600_000;
 /** How long a watch waits for a free session slot at its host before it looks again. */
 const SLOT_RETRY_MS = 5_000;
 
-/** The folder to IDLE on, and the connector's others (left to the interval). */
-export function idleFolderOf(c: ConnectorConfig): { folder: string; polled: string[] } {
-  if (c.folders === 'all') return { folder: 'INBOX', polled: ['every other folder'] };
+/** The folder to IDLE on, and the connector's others (`personal`: every other folder). */
+export function idleFolderOf(c: ConnectorConfig): { folder: string; others: string[] | 'personal' } {
+  if (c.folders === 'all') return { folder: 'INBOX', others: 'personal' };
   const inbox = c.folders.find((f) => f.toUpperCase() === 'INBOX');
   const folder = inbox ?? c.folders[0]!;
-  return { folder, polled: c.folders.filter((f) => f !== folder) };
+  return { folder, others: c.folders.filter((f) => f !== folder) };
 }
+
+/** How `others` read on the Connectors page. */
+const folderNames = (others: string[] | 'personal'): string[] =>
+  others === 'personal' ? ['every other folder'] : others;
 
 /** `attempt` 0, 1, 2... → 1 s, 2 s, 4 s... up to `maxMs`, each between half and all of it. */
 export function backoffMs(attempt: number, maxMs: number): number {
@@ -139,24 +144,31 @@ export class AccountWatch {
           await this.state({ phase: c.push === true ? 'error' : 'no-idle', reason });
           return { next: 'no-idle', connected: true };
         }
-        const { folder, polled } = idleFolderOf(c);
+        const { folder, others } = idleFolderOf(c);
+        // Without NOTIFY the others wait for the interval.
+        const [notified, polled] = caps.notify ? [folderNames(others), []] : [[], folderNames(others)];
         if (reconnect) this.deps.trigger.fire();
         let since = Date.now();
         let lastEventAt: number | undefined;
-        const watching = () => this.state({ phase: 'watching', since, folder, polled, ...(lastEventAt ? { lastEventAt } : {}) }); // prettier-ignore
-        await idleOnFolder(client, folder, {
-          onIdle: () => {
-            since = Date.now();
-            this.log.info({ folder, notify: caps.notify }, 'push: watching');
-            void watching();
+        const watching = () => this.state({ phase: 'watching', since, folder, notified, polled, ...(lastEventAt ? { lastEventAt } : {}) }); // prettier-ignore
+        await idleOnFolder(
+          client,
+          folder,
+          {
+            onIdle: () => {
+              since = Date.now();
+              this.log.info({ folder, notify: caps.notify }, 'push: watching');
+              void watching();
+            },
+            onNewMail: (where) => {
+              lastEventAt = Date.now();
+              this.log.debug({ folder: where }, 'push: new mail');
+              this.deps.trigger.fire();
+              void watching();
+            },
           },
-          onNewMail: (count) => {
-            lastEventAt = Date.now();
-            this.log.debug({ folder, count }, 'push: new mail');
-            this.deps.trigger.fire();
-            void watching();
-          },
-        });
+          caps.notify ? others : undefined,
+        );
         if (this.abort.signal.aborted) return { next: 'stop', connected: true };
         this.log.warn({ host: c.host, folder }, 'push: connection lost; reconnecting');
         await this.state({ phase: 'error', reason: 'connection lost; reconnecting' });

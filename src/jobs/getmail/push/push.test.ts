@@ -61,13 +61,10 @@ describe('watch helpers', () => {
   const connector = (over: Partial<ConnectorConfig>): ConnectorConfig =>
     ({ id: 'a@x', protocol: 'imap', enabled: true, folders: ['INBOX'], ...over }) as ConnectorConfig;
 
-  it('IDLEs on INBOX when it is fetched, else on the first folder; the others are polled', () => {
-    expect(idleFolderOf(connector({ folders: ['Archive', 'inbox'] }))).toEqual({ folder: 'inbox', polled: ['Archive'] }); // prettier-ignore
-    expect(idleFolderOf(connector({ folders: ['News', 'Lists'] }))).toEqual({
-      folder: 'News',
-      polled: ['Lists'],
-    });
-    expect(idleFolderOf(connector({ folders: 'all' })).folder).toBe('INBOX');
+  it('IDLEs on INBOX when it is fetched, else on the first folder', () => {
+    expect(idleFolderOf(connector({ folders: ['Archive', 'inbox'] }))).toEqual({ folder: 'inbox', others: ['Archive'] }); // prettier-ignore
+    expect(idleFolderOf(connector({ folders: ['News', 'Lists'] }))).toEqual({ folder: 'News', others: ['Lists'] }); // prettier-ignore
+    expect(idleFolderOf(connector({ folders: 'all' }))).toEqual({ folder: 'INBOX', others: 'personal' });
   });
 
   it('backs off exponentially with jitter, up to the maximum', () => {

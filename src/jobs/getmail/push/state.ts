@@ -21,7 +21,9 @@ export interface PushState {
   reason?: string;
   /** The folder in IDLE. */
   folder?: string;
-  /** Folders of the connector left to the interval (no NOTIFY). */
+  /** The connector's other folders watched with NOTIFY (RFC 5465) on the same connection. */
+  notified?: string[];
+  /** Its other folders left to the interval (the server has no NOTIFY). */
   polled?: string[];
 }
 
@@ -96,8 +98,9 @@ export function pushView(
   const times = { since: state.since, ...(state.lastEventAt ? { lastEventAt: state.lastEventAt } : {}) };
   switch (state.phase) {
     case 'watching': {
-      const polled = state.polled?.length ? `; ${state.polled.join(', ')} at the interval` : '';
-      return { state: 'watching', text: `IDLE on ${state.folder ?? 'INBOX'}${polled}`, ...times };
+      const notified = state.notified?.length ? `, NOTIFY for ${state.notified.join(', ')}` : '';
+      const polled = state.polled?.length ? `; ${state.polled.join(', ')} at the interval (no NOTIFY)` : '';
+      return { state: 'watching', text: `IDLE on ${state.folder ?? 'INBOX'}${notified}${polled}`, ...times };
     }
     case 'no-idle':
       return { state: 'no-idle', text: state.reason ?? 'the server does not announce IDLE', ...times };
