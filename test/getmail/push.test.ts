@@ -12,6 +12,7 @@ import { PushStateStore } from '../../src/jobs/getmail/push/state.js';
 import type { RedisFixture } from '../fixtures/redis.js';
 import type { DovecotFixture } from '../fixtures/dovecot.js';
 import { masterSession } from '../helpers/master-session.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { freshPrefix } from '../helpers/runtime.js';
 import { exited, workerProcesses } from '../helpers/worker-process.js';
 import { startRestartableRedis } from '../junk/restartable-redis.js';
@@ -107,6 +108,30 @@ describe('push with in-process workers', () => {
         .toBeGreaterThan(before);
     } finally {
       await workers.close();
+    }
+  });
+
+  it('ends IDLE and issues it again every idleRestartSeconds, on the same connection (RFC 2177)', async () => {
+    const a = await accountPair(w, 'push-reissue');
+    const proxy = await TcpProxy.start(w.remote.imapPort);
+    let idles = 0;
+    let dones = 0;
+    void proxy.cutOn(({ direction, chunk }) => {
+      const text = chunk.toString('latin1');
+      if (direction === 'up' && / IDLE\r\n/.test(text)) idles++;
+      if (direction === 'up' && /^DONE\r\n/m.test(text)) dones++;
+      return false;
+    });
+    const prefix = freshPrefix();
+    const file = writeWorldConfig(w, [{ ...a.spec, security: 'none', port: proxy.port }], PUSH, prefix);
+    const workers = await startGetmailWorkers(w, file);
+    try {
+      await expect.poll(() => idles, { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+      expect(dones).toBeGreaterThanOrEqual(2);
+      expect(proxy.connections).toBe(1);
+    } finally {
+      await workers.close();
+      await proxy.close();
     }
   });
 
