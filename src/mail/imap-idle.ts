@@ -87,21 +87,27 @@ async function notifySet(
 export async function idleOnFolder(
   client: ImapFlow,
   path: string,
-  handlers: { onNewMail(folder: string): void; onIdle?(): void },
+  handlers: { onNewMail(folder: string): void; onIdle?(): void; onNotifyRefused?(err: Error): void },
   /** With NOTIFY: the other folders to watch on this connection. */
   notify?: NotifyFolders,
 ): Promise<void> {
   await client.mailboxOpen(path, { readOnly: true });
   if (notify) {
     const uidNext = new Map<string, number>();
-    await notifySet(client, notify, (u) => {
-      const s = statusOf(u);
-      if (!s || s.path === path) return;
-      const before = uidNext.get(s.path);
-      if (s.uidNext !== undefined) uidNext.set(s.path, s.uidNext);
-      // Unknown before, or grown: new mail (an expunge leaves UIDNEXT as it was).
-      if (before === undefined || s.uidNext === undefined || s.uidNext > before) handlers.onNewMail(s.path);
-    });
+    try {
+      await notifySet(client, notify, (u) => {
+        const s = statusOf(u);
+        if (!s || s.path === path) return;
+        const before = uidNext.get(s.path);
+        if (s.uidNext !== undefined) uidNext.set(s.path, s.uidNext);
+        // Unknown before, or grown: new mail (an expunge leaves UIDNEXT as it was).
+        if (before === undefined || s.uidNext === undefined || s.uidNext > before) handlers.onNewMail(s.path);
+      });
+    } catch (err) {
+      // A NO or BAD (a folder the server refuses, RFC 5465 section 6): IDLE on `path` alone.
+      if (!client.usable) throw err;
+      handlers.onNotifyRefused?.(err as Error);
+    }
   }
   const onExists = (e: { path: string; count: number; prevCount: number }): void => {
     if (e.count > e.prevCount) handlers.onNewMail(path);

@@ -146,7 +146,7 @@ export class AccountWatch {
         }
         const { folder, others } = idleFolderOf(c);
         // Without NOTIFY the others wait for the interval.
-        const [notified, polled] = caps.notify ? [folderNames(others), []] : [[], folderNames(others)];
+        let [notified, polled] = caps.notify ? [folderNames(others), []] : [[], folderNames(others)];
         if (reconnect) this.deps.trigger.fire();
         let since = Date.now();
         let lastEventAt: number | undefined;
@@ -159,6 +159,13 @@ export class AccountWatch {
               since = Date.now();
               this.log.info({ folder, notify: caps.notify }, 'push: watching');
               void watching();
+            },
+            onNotifyRefused: (err) => {
+              this.log.warn(
+                { err: err.message, folders: notified },
+                'push: NOTIFY refused; other folders at the interval',
+              );
+              [notified, polled] = [[], folderNames(others)];
             },
             onNewMail: (where) => {
               lastEventAt = Date.now();
