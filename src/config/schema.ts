@@ -61,6 +61,11 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         .default('never'),
       folders: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default(['INBOX']),
       intervalMinutes: z.number().int().min(1).max(10080).default(30),
+      /**
+       * IMAP only: watch the account with IDLE and fetch as soon as mail arrives (getmail
+       * `push`). Unset: on when the server announces IDLE (learned on the first connection).
+       */
+      push: z.boolean().optional(),
       enabled: z.boolean().default(true),
       verifyCertificate: z.boolean().default(true),
       filters: z
@@ -74,6 +79,12 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
           code: 'custom',
           path: ['passwordFile'],
           message: `exactly one of password, passwordFile or auth is required${given.length ? ` (got ${given.join(', ')})` : ''}`,
+        });
+      if (c.push && c.protocol !== 'imap')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['push'],
+          message: 'push needs protocol imap (POP3 has no IDLE)',
         });
     })
     .transform(({ passwordFile, password, auth, ...rest }) => {
@@ -150,6 +161,18 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
         stateRetentionDays: z.number().int().min(1).default(90),
         /** A message that fails on its own this many runs in a row is held: not tried until an admin says so. */
         holdAfterFailures: z.number().int().min(1).default(3),
+        push: z
+          .strictObject({
+            /** IDLE is ended and issued again this often: below 29 minutes (RFC 2177 section 3). */
+            idleRestartSeconds: z.number().int().min(1).max(1740).default(1500),
+            /** An account's watch lease: a dead worker's accounts are watched again within it. */
+            leaseSeconds: z.number().int().min(5).max(600).default(30),
+            /** New-mail events within this window after a fetch is queued become one more fetch. */
+            debounceMilliseconds: z.number().int().min(0).max(60_000).default(1000),
+            /** Reconnects back off exponentially (with jitter) up to this. */
+            maxReconnectSeconds: z.number().int().min(1).max(3600).default(300),
+          })
+          .prefault({}),
       })
       .prefault({}),
     /**
@@ -157,7 +180,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
      * remote side), across all workers, so many accounts at one provider stay within what it
      * tolerates. A sync run counts once, whatever its `imapsync.parallelFolders`.
      */
-    remoteSessionsPerHost: z.number().int().min(1).max(1000).default(4),
+    remoteSessionsPerHost: z.number().int().min(1).max(100_000).default(4),
     spamExpunge: spamExpungeSchema,
     bayesLearn: bayesLearnSchema,
     freshclam: freshclamSchema,

@@ -50,12 +50,16 @@ export class RemoteHostSessions {
     }
   }
 
-  /** Takes a slot at `host` if one is free now; undefined when all are held. */
-  async tryAcquire(host: string): Promise<ReleaseSession | undefined> {
+  /**
+   * A slot at `host` now, or undefined when fewer than `reserve` + 1 are free: a long-lived
+   * session (an IDLE watch) leaves `reserve` slots to the fetches it triggers, which would
+   * otherwise wait for ever behind watches that never end.
+   */
+  async tryAcquire(host: string, reserve = 0): Promise<ReleaseSession | undefined> {
     const key = this.key(this.family, host.toLowerCase());
     const id = randomBytes(9).toString('base64url');
     const now = Date.now();
-    const args = [now, this.max, now + this.leaseMs, id, this.leaseMs * 2];
+    const args = [now, this.max - reserve, now + this.leaseMs, id, this.leaseMs * 2];
     if ((await this.redis.eval(ACQUIRE, 1, key, ...args)) !== 1) return undefined;
     const renew = setInterval(() => {
       this.redis.zadd(key, 'XX', Date.now() + this.leaseMs, id).catch(() => undefined);

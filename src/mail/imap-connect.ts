@@ -51,6 +51,11 @@ export interface ImapConnectOptions {
   connectTimeoutMs?: number;
   /** Longest silence while a command waits for its answer. Default 2 min. */
   socketTimeoutMs?: number;
+  /**
+   * For sessions that wait in IDLE: `idle()` ends IDLE and issues it again this often, so no
+   * IDLE outlives the server's inactivity timeout (RFC 2177 section 3: re-issue within 29 min).
+   */
+  maxIdleTimeMs?: number;
   /** Closes the connection when it fires; the pending call then rejects with the signal's reason. */
   signal?: AbortSignal;
   /** imapflow's own log lines go to a child of this at `warn` and above; none without it. */
@@ -104,6 +109,7 @@ export function imapFlowOptions(opts: ImapConnectOptions): ImapFlowOptions {
     socketTimeout: opts.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,
     // Jobs send commands back to back and then log out: an IDLE in the gaps only adds round trips.
     disableAutoIdle: true,
+    ...(opts.maxIdleTimeMs ? { maxIdleTime: opts.maxIdleTimeMs } : {}),
     clientInfo: { name: 'mailjobs' },
     // Without a logger imapflow writes its own pino lines to stdout; false silences it.
     logger: opts.logger

@@ -29,15 +29,20 @@ let workers: WorkerSet;
 let browser: Browser;
 let localUser: string;
 const ACCOUNT = 'pop3@remote.test';
+const WATCHED = 'imap@remote.test';
 
 beforeAll(async () => {
   [w, browser] = await Promise.all([startWorld(), launchBrowser()]);
   const remote = await w.remote.addUser('r-dash');
   localUser = (await w.local.addUser('l-dash')).user;
   await deliverTo(w.remote, remote.user, [message('dash-1'), message('dash-2'), message('dash-3')]);
+  const imap = await w.remote.addUser('r-dash-imap');
   const config = writeWorldConfig(
     w,
-    [{ id: ACCOUNT, protocol: 'pop3', user: remote.user, password: remote.password, deliverTo: localUser }],
+    [
+      { id: ACCOUNT, protocol: 'pop3', user: remote.user, password: remote.password, deliverTo: localUser },
+      { id: WATCHED, protocol: 'imap', user: imap.user, password: imap.password, deliverTo: localUser },
+    ],
     await dashboardConfigLine(),
   );
   dash = await startTestDashboard(config);
@@ -110,6 +115,17 @@ describe('Connectors page', () => {
       active: 0,
     });
     await screenshot(page, 'connectors-viewer');
+    await page.context().close();
+  });
+
+  it('the Push column: the IMAP account is watched with IDLE, the POP3 one says why not', async () => {
+    const page = await login(browser, dash.url, VIEWER);
+    const watched = page.locator(`tr[data-account="${WATCHED}"] td.push`);
+    await expect.poll(() => watched.getAttribute('data-push'), { timeout: 30_000 }).toBe('watching');
+    expect(await watched.innerText()).toMatch(/watching, connected (just now|\d+ s ago)[\s\S]*IDLE on INBOX/);
+    const pop3 = page.locator(`tr[data-account="${ACCOUNT}"] td.push`);
+    expect(await pop3.getAttribute('data-push')).toBe('off');
+    expect(await pop3.innerText()).toContain('POP3 has no IDLE');
     await page.context().close();
   });
 });

@@ -176,6 +176,8 @@ export interface ConnectorSpec {
   port?: number;
   /** An `auth:` block (YAML flow mapping) instead of the password file. */
   auth?: string;
+  intervalMinutes?: number;
+  push?: boolean;
 }
 
 function port(w: World, c: ConnectorSpec): number {
@@ -232,6 +234,8 @@ export function writeWorldConfig(
       `    verifyCertificate: ${c.verifyCertificate ?? false}`,
       ...(c.folders ? [`    folders: ${c.folders}`] : []),
       ...(c.filters ? [`    filters: ${c.filters}`] : []),
+      ...(c.intervalMinutes ? [`    intervalMinutes: ${c.intervalMinutes}`] : []),
+      ...(c.push !== undefined ? [`    push: ${c.push}`] : []),
     );
   }
   const file = join(dir, 'mailjobs.yaml');

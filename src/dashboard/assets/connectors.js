@@ -123,9 +123,32 @@ function heldRow(c) {
     el(
       'tr',
       { class: 'held', 'data-held-for': c.id },
-      el('td', { colspan: 11 }, el('div', { class: 'warning-text' }, `${c.held.length} held: not tried until an admin says so`), el('ul', {}, items)), // prettier-ignore
+      el('td', { colspan: 12 }, el('div', { class: 'warning-text' }, `${c.held.length} held: not tried until an admin says so`), el('ul', {}, items)), // prettier-ignore
     ),
   ];
+}
+
+/** Push (IDLE): watching since when, the last new-mail event; or why not. */
+function pushCell(p) {
+  if (!p) return el('td', {}, '—');
+  const bad = p.state === 'error' ? 'bad' : '';
+  const lines = [
+    el('div', {}, p.state === 'watching' ? `watching, connected ${relativeTime(p.since)}` : p.state),
+  ];
+  lines.push(el('div', { class: 'detail' }, p.text));
+  if (p.lastEventAt)
+    lines.push(
+      el(
+        'div',
+        { class: 'detail', title: localTime(p.lastEventAt) },
+        `last mail ${relativeTime(p.lastEventAt)}`,
+      ),
+    );
+  return el(
+    'td',
+    { class: `push ${bad}`, 'data-push': p.state, title: p.since ? localTime(p.since) : '' },
+    lines,
+  );
 }
 
 function row(c) {
@@ -160,6 +183,7 @@ function row(c) {
     el('td', {}, lastRun(c)),
     el('td', { class: 'counts' }, counts(c.lastResult)),
     el('td', { title: localTime(c.nextRunAt) }, c.enabled && c.nextRunAt ? relativeTime(c.nextRunAt) : '—'),
+    pushCell(c.push),
     el('td', { class: c.consecutiveFailures > 0 ? 'bad' : '' }, String(c.consecutiveFailures)),
     el('td', { class: 'job', 'data-job': w?.jobId ?? c.current?.id ?? '' }, now),
     el(
@@ -184,7 +208,7 @@ function render() {
   tbody.replaceChildren(
     ...(latest.length
       ? latest.flatMap((c) => [row(c), ...heldRow(c)])
-      : [el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No connector in the config.'))]),
+      : [el('tr', {}, el('td', { colspan: 12, class: 'muted' }, 'No connector in the config.'))]),
   );
 }
 

@@ -5,9 +5,12 @@
  * a busy account answers "already queued" or "already running" as everywhere else. Messages
  * held after failing run after run are listed with their reason; an admin can retry one or
  * have it delivered anyway (unscanned, null sender), and a fetch is queued for it. An account
- * that logs in with OAuth2 shows its grant, and admins can sign it in (pages/oauth.ts).
+ * that logs in with OAuth2 shows its grant, and admins can sign it in (pages/oauth.ts). The
+ * Push column: watching since when and the last new-mail event, or why the account is not
+ * watched (see push/state.ts).
  */
 import { z } from 'zod';
+import type { PushView } from '../../jobs/getmail/push/state.js';
 import { SeenUidStore, type HeldMessage } from '../../jobs/getmail/state.js';
 import { findJob } from '../../jobs/registry.js';
 import type { Runtime } from '../../runtime.js';
@@ -63,6 +66,7 @@ export async function connectorRows(rt: Runtime) {
         lastResult: run?.lastCounts,
         consecutiveFailures: run?.consecutiveFailures ?? 0,
         held: (details.held ?? []) as HeldMessage[],
+        push: details.push as PushView | undefined,
         nextRunAt: (have ?? stray)?.next,
         inconsistent,
         current: await currentJob(rt, JOB, c.id),
@@ -189,6 +193,7 @@ export const connectorsPage: PageModule = {
             <th>Last run</th>
             <th>Counts</th>
             <th>Next run</th>
+            <th>Push</th>
             <th>Failures</th>
             <th>Now</th>
             <th></th>
@@ -196,7 +201,7 @@ export const connectorsPage: PageModule = {
         </thead>
         <tbody>
           <tr>
-            <td colspan="11" class="muted">Loading…</td>
+            <td colspan="12" class="muted">Loading…</td>
           </tr>
         </tbody>
       </table>

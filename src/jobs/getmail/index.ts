@@ -1,6 +1,7 @@
 /**
  * getmail: POP3/IMAP connectors. One job per connector (`{ account }`), scheduled every
- * `intervalMinutes` (a new or changed connector is fetched at once), or triggered on demand.
+ * `intervalMinutes` (a new or changed connector is fetched at once), or triggered on demand,
+ * or by the push watcher (push/watcher.ts) when an IMAP account gets new mail.
  */
 import type { ConnectorConfig } from '../../config/schema.js';
 import { PermanentJobError } from '../../core/errors.js';
@@ -11,6 +12,9 @@ import { runPhrase, runSeverity, worst } from '../run-status.js';
 import { RunRecordStore } from '../../worker/run-record.js';
 import { getmail, type GetmailDeps } from './processor.js';
 import { localMailbox } from './rebuild.js';
+import { PushLeases } from './push/lease.js';
+import { PushStateStore, pushView } from './push/state.js';
+import { watchPush } from './push/watcher.js';
 import { openRemote } from './remote.js';
 import { getmailContract } from './schema.js';
 import { SeenUidStore } from './state.js';
@@ -41,8 +45,14 @@ function deliveredText(c: Record<string, unknown>): string {
  */
 async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
   const runs = new RunRecordStore(ctx.redis, ctx.key);
+  const ids = ctx.config.connectors.map((c) => c.id);
+  const [pushStates, leaseHolders] = await Promise.all([
+    new PushStateStore(ctx.redis, ctx.key).readAll(),
+    PushLeases.holders(ctx.redis, ctx.key, ids),
+  ]);
   return Promise.all(
-    ctx.config.connectors.map(async (c) => {
+    ctx.config.connectors.map(async (c, i) => {
+      const push = pushView(c, pushStates.get(c.id), leaseHolders[i]);
       const store = new SeenUidStore(ctx.redis, ctx.key, c.id, 1);
       const [run, held] = await Promise.all([runs.read('getmail', c.id), store.held()]);
       const heldNote = held.length > 0 ? `; ${held.length} held (${held.map((h) => `${h.messageId ?? h.key}: ${h.reason}`).join('; ')})` : ''; // prettier-ignore
@@ -51,7 +61,7 @@ async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
         summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${c.enabled ? runPhrase(run, deliveredText) : 'disabled'}${heldNote}`,
         severity: worst(c.enabled ? runSeverity(run) : 'ok', held.length > 0 ? 'warning' : 'ok'),
         ...(run ? { run } : {}),
-        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, held }, // prettier-ignore
+        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, held, push }, // prettier-ignore
       };
     }),
   );
@@ -75,4 +85,5 @@ export const getmailJob = defineJob({
     { action: 'delivered', messages: r.delivered },
   ],
   status: connectorStatus,
+  background: watchPush,
 });

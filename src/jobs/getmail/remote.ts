@@ -14,6 +14,7 @@ import {
   openFolder,
   sizesOf,
 } from '../../mail/imap.js';
+import type { ImapConnectOptions } from '../../mail/imap-connect.js';
 import { Pop3Client } from '../../mail/pop3.js';
 import { defaultMailPort } from '../../mail/ports.js';
 import { connectorOAuthAccount } from '../../oauth/accounts.js';
@@ -22,7 +23,10 @@ import { MessageSpool } from '../../mail/spool.js';
 import type { JobContext } from '../types.js';
 import type { RemoteFolder, RemoteSession } from './source.js';
 
-function connectionOptions(c: ConnectorConfig, ctx: JobContext) {
+/** What opening a connector's account takes: a job's context, or the push watcher's. */
+export type RemoteContext = Pick<JobContext, 'config' | 'log' | 'signal' | 'redis' | 'key'>;
+
+function connectionOptions(c: ConnectorConfig, ctx: RemoteContext) {
   if (!c.verifyCertificate && c.security !== 'none') {
     ctx.log.warn({ host: c.host }, 'TLS certificate verification is off for this connector');
   }
@@ -103,19 +107,31 @@ function imapFolder(
   };
 }
 
-async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+/**
+ * Connects to a connector's IMAP account and logs in (password, or OAuth2 with the stored
+ * token, refreshed when needed). `extra` adds session options (the push watcher's IDLE period).
+ */
+export async function loginImap(
+  c: ConnectorConfig,
+  ctx: RemoteContext,
+  extra: Partial<ImapConnectOptions> = {},
+): Promise<ImapFlow> {
   const opts = {
     ...connectionOptions(c, ctx),
     socketTimeoutMs: ctx.config.getmail.commandTimeoutSeconds * 1000,
     user: c.username,
+    ...extra,
   };
   const { login } = c;
-  const client =
-    login.kind === 'password'
-      ? await connectImap({ ...opts, password: login.password.reveal() })
-      : await jobTokenStore(ctx).loginWith(connectorOAuthAccount(c, login.oauth), (accessToken) =>
-          connectImap({ ...opts, accessToken }),
-        );
+  return login.kind === 'password'
+    ? connectImap({ ...opts, password: login.password.reveal() })
+    : jobTokenStore(ctx).loginWith(connectorOAuthAccount(c, login.oauth), (accessToken) =>
+        connectImap({ ...opts, accessToken }),
+      );
+}
+
+async function openImap(c: ConnectorConfig, ctx: JobContext): Promise<RemoteSession> {
+  const client = await loginImap(c, ctx);
   return {
     protocol: 'imap',
     tls: c.security !== 'none',
