@@ -8,12 +8,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
-import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { injectOverSmtp, type InjectedMessage } from '../fixtures/smtp-inject.js';
 import { masterSession } from '../helpers/master-session.js';
-import { postfixMainCf, rspamdFiles } from './install.js';
+import { startQuarantineChain, type QuarantineChain as Chain } from './install.js';
 
 const DOMAIN = 'mail.test.local';
 const QUARANTINE = `quarantine@${DOMAIN}`;
@@ -32,33 +30,19 @@ const TEST_SPAM_RULE = `rspamd_config.MAILJOBS_TEST_SPAM = {
 }
 `;
 
-const FAST_RETRY = 'queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n';
-
-/** One chain: Rspamd with contrib installed (quarantine on or off) and a Postfix using it. */
-interface Chain {
-  rspamd: RspamdFixture;
-  postfix: PostfixFixture;
-}
-
 let redis: RedisFixture;
 let dovecot: DovecotFixture;
 let on: Chain;
 let off: Chain;
 
-async function startChain(quarantine: boolean): Promise<Chain> {
-  const rspamd = await startRspamd({
+const startChain = (quarantine: boolean): Promise<Chain> =>
+  startQuarantineChain({
     redisUrl: redis.url,
-    milter: true,
-    localFiles: { ...(await rspamdFiles(QUARANTINE, quarantine)), 'rspamd.local.lua': TEST_SPAM_RULE },
+    lmtpPort: dovecot.lmtpPort,
+    mailbox: QUARANTINE,
+    quarantine,
+    localFiles: { 'rspamd.local.lua': TEST_SPAM_RULE },
   });
-  const postfix = await startPostfix({
-    localLmtpPort: dovecot.lmtpPort,
-    // Test only, after the contrib lines: a delivery deferred by a loaded machine (Dovecot slow to
-    // answer LMTP) is retried within seconds rather than Postfix's minutes.
-    mainCfExtra: `${await postfixMainCf(rspamd.milterPort as number)}${FAST_RETRY}`,
-  });
-  return { rspamd, postfix };
-}
 
 beforeAll(async () => {
   [redis, dovecot] = await Promise.all([startRedis(), startDovecot()]);
@@ -69,8 +53,7 @@ beforeAll(async () => {
   off = await startChain(false);
 });
 afterAll(async () => {
-  const chains = [on, off].filter(Boolean);
-  await Promise.allSettled(chains.flatMap((c) => [c.postfix.stop(), c.rspamd.stop()]));
+  await Promise.allSettled([on?.stop(), off?.stop()]);
   await Promise.allSettled([dovecot?.stop(), redis?.stop()]);
 });
 

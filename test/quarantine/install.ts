@@ -2,10 +2,12 @@
  * Installs contrib/rspamd and contrib/postfix for a test exactly as the README's "Quarantine"
  * section says: the plugin unedited into plugins.d/, rspamd.conf.local with only the lines the
  * README tells an admin to edit changed, and main.cf with the milter lines (the port is the
- * test's own proxy worker instead of 11332).
+ * test's own proxy worker instead of 11332), and the chain of private daemons using them.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
+import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 
 const CONTRIB = fileURLToPath(new URL('../../contrib/', import.meta.url));
 
@@ -34,4 +36,47 @@ export async function rspamdFiles(mailbox: string, quarantine = true): Promise<R
 export async function postfixMainCf(milterPort: number): Promise<string> {
   const text = await readFile(`${CONTRIB}postfix/main.cf`, 'utf8');
   return edit(text, 'inet:127.0.0.1:11332', `inet:127.0.0.1:${milterPort}`);
+}
+
+/** Test only, after the contrib lines: a delivery deferred by a loaded machine (Dovecot slow to
+ * answer LMTP) is retried within seconds rather than Postfix's minutes. */
+const FAST_RETRY = 'queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n';
+
+/** A private Rspamd with contrib installed (quarantine on or off) and a Postfix using it as milter. */
+export interface QuarantineChain {
+  rspamd: RspamdFixture;
+  postfix: PostfixFixture;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the chain SMTP → Postfix → Rspamd milter (contrib as the README installs it) → LMTP into
+ * the Dovecot at `lmtpPort`. `localFiles` are the test's own extra Rspamd files.
+ */
+export async function startQuarantineChain(opts: {
+  redisUrl: string;
+  lmtpPort: number;
+  mailbox: string;
+  quarantine?: boolean;
+  localFiles?: Record<string, string>;
+}): Promise<QuarantineChain> {
+  const rspamd = await startRspamd({
+    redisUrl: opts.redisUrl,
+    milter: true,
+    localFiles: { ...(await rspamdFiles(opts.mailbox, opts.quarantine ?? true)), ...opts.localFiles },
+  });
+  try {
+    const postfix = await startPostfix({
+      localLmtpPort: opts.lmtpPort,
+      mainCfExtra: `${await postfixMainCf(rspamd.milterPort as number)}${FAST_RETRY}`,
+    });
+    return {
+      rspamd,
+      postfix,
+      stop: async () => void (await Promise.allSettled([postfix.stop(), rspamd.stop()])),
+    };
+  } catch (err) {
+    await rspamd.stop();
+    throw err;
+  }
 }

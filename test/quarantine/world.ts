@@ -2,7 +2,8 @@
  * The quarantine's test bed: a private Redis, Dovecot (the quarantine, postmaster and recipient
  * mailboxes) and Postfix (notifications arrive through it into Dovecot over LMTP). Messages are
  * put into the quarantine mailbox with IMAP APPEND, carrying the header contract's fields as
- * Rspamd's side adds them (/contrib), so these tests need no Rspamd.
+ * Rspamd's side adds them (/contrib), so these tests need no Rspamd; the end-to-end test starts it
+ * with Rspamd in front (`rspamdQuarantine`).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +19,10 @@ import { registry } from '../../src/jobs/registry.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import type { RspamdFixture } from '../fixtures/rspamd.js';
 import { masterSession } from '../helpers/master-session.js';
 import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { startQuarantineChain } from './install.js';
 
 export const DOMAIN = 'mail.test.local';
 
@@ -27,17 +30,28 @@ export interface World {
   redis: RedisFixture;
   dovecot: DovecotFixture;
   postfix: PostfixFixture;
+  /** Present when the world was started with `rspamdQuarantine`: Postfix's milter. */
+  rspamd?: RspamdFixture;
   stop(): Promise<void>;
 }
 
-export async function startWorld(): Promise<World> {
+/**
+ * Starts the test bed. With `rspamdQuarantine` (a mailbox), Postfix scans through a private Rspamd
+ * running contrib/ as the README installs it, quarantining reject-level spam into that mailbox.
+ */
+export async function startWorld(opts: { rspamdQuarantine?: string } = {}): Promise<World> {
   const [redis, dovecot] = await Promise.all([startRedis(), startDovecot()]);
-  const postfix = await startPostfix({ localLmtpPort: dovecot.lmtpPort });
+  const chain = opts.rspamdQuarantine
+    ? await startQuarantineChain({ redisUrl: redis.url, lmtpPort: dovecot.lmtpPort, mailbox: opts.rspamdQuarantine }) // prettier-ignore
+    : undefined;
+  const postfix = chain?.postfix ?? (await startPostfix({ localLmtpPort: dovecot.lmtpPort }));
   return {
     redis,
     dovecot,
     postfix,
-    stop: async () => void (await Promise.allSettled([postfix.stop(), dovecot.stop(), redis.stop()])),
+    rspamd: chain?.rspamd,
+    stop: async () =>
+      void (await Promise.allSettled([chain ? chain.stop() : postfix.stop(), dovecot.stop(), redis.stop()])),
   };
 }
 
@@ -204,3 +218,18 @@ export function actionContext(file: string, s: Setup): QuarantineActionContext &
 }
 
 const redisUrlOf = (file: string): string => loadConfig(file).redis.url!;
+
+/** `raw` without the header fields matching `drop` (each with its folded lines); the rest as is. */
+export function withoutHeaders(raw: string, drop: RegExp): string {
+  const end = raw.indexOf('\r\n\r\n');
+  const kept: string[] = [];
+  let dropping = false;
+  for (const line of raw.slice(0, end).split('\r\n')) {
+    if (!/^[ \t]/.test(line)) dropping = drop.test(line);
+    if (!dropping) kept.push(line);
+  }
+  return `${kept.join('\r\n')}${raw.slice(end)}`;
+}
+
+/** `text` as a literal in a regular expression. */
+export const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

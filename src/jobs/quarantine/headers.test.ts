@@ -110,6 +110,11 @@ describe('releasedMessage', () => {
     );
   });
 
+  it("drops the quarantine delivery's Return-Path and Rspamd's X-Rspamd-Action, whatever their case", () => {
+    const raw = Buffer.from('Return-Path: <s@x.example>\r\nReceived: from x\r\nSubject: s\r\nx-rspamd-action: reject\r\nX-Quarantine-To: <a@b.c>\r\n\r\nReturn-Path: body\r\n'); // prettier-ignore
+    expect(releasedMessage(raw, 't').toString()).toBe('X-Mailjobs-Released: t\r\nReceived: from x\r\nSubject: s\r\n\r\nReturn-Path: body\r\n'); // prettier-ignore
+  });
+
   it('keeps LF-only messages LF-only', () => {
     const out = releasedMessage(Buffer.from('X-Quarantine-To: <a@b.c>\nSubject: s\n\nbody\n'), 't');
     expect(out.toString()).toBe('X-Mailjobs-Released: t\nSubject: s\n\nbody\n');

@@ -116,8 +116,15 @@ export function parseQuarantineHeaders(raw: Buffer | string): QuarantineVerdict 
 }
 
 /**
- * The message without its `X-Quarantine-*` fields (each with its folded lines): every other
- * byte, the body included, as it was. What is learned as ham on release.
+ * Fields the way into the quarantine added besides the contract, dropped with it: the
+ * quarantine mailbox's own `Return-Path` (the release's delivery adds the recipients' one) and
+ * the `X-Rspamd-Action: reject` Rspamd's milter adds to a message whose action it did not apply.
+ */
+const DELIVERY_FIELDS = ['return-path:', 'x-rspamd-action:'];
+
+/**
+ * The message without its `X-Quarantine-*` fields and {@link DELIVERY_FIELDS} (each with its
+ * folded lines): every other byte, the body included, as it was. What is learned as ham on release.
  */
 export function withoutQuarantineFields(raw: Buffer): Buffer {
   const text = raw.toString('latin1');
@@ -126,7 +133,11 @@ export function withoutQuarantineFields(raw: Buffer): Buffer {
   const kept: string[] = [];
   let dropping = false;
   for (const line of text.slice(0, headerEnd).split(/(?<=\n)/)) {
-    if (!/^[ \t]/.test(line)) dropping = line.toLowerCase().startsWith(QUARANTINE_FIELD_PREFIX);
+    if (!/^[ \t]/.test(line)) {
+      const lower = line.toLowerCase();
+      dropping =
+        lower.startsWith(QUARANTINE_FIELD_PREFIX) || DELIVERY_FIELDS.some((f) => lower.startsWith(f));
+    }
     if (!dropping) kept.push(line);
   }
   // latin1 maps each byte to one character: string offsets are byte offsets.
