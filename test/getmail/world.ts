@@ -14,14 +14,23 @@ import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
+import type { RedisSettings } from '../../src/core/redis-settings.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { masterSession } from '../helpers/master-session.js';
 import { openJobClient } from '../helpers/job-client.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 
 export interface World {
+  /** The private Redis; with `cluster`, the Cluster's first node (for its port and log only). */
   redis: RedisFixture;
+  /** With `cluster`: the Cluster every connection uses. */
+  cluster?: RedisClusterFixture;
+  /** How mailjobs reaches this world's Cluster (else `redis.url`). */
+  redisSettings?: RedisSettings;
+  /** The `redis:` config mapping's content for it, without the prefix (else the `url` of `redis`). */
+  redisYaml?: string;
   remote: DovecotFixture;
   local: DovecotFixture;
   rspamd?: RspamdFixture;
@@ -34,26 +43,32 @@ export interface WorldOptions {
   scanners?: boolean;
   /** A storage quota for every local user, in KiB (see `DovecotOptions.quotaKilobytes`). */
   localQuotaKilobytes?: number;
+  /** A 3-master Redis Cluster instead of one Redis (not with `scanners`: Rspamd wants one Redis). */
+  cluster?: boolean;
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
-  const [redis, remote, local] = await Promise.all([
-    startRedis(),
+  const [cluster, remote, local] = await Promise.all([
+    opts.cluster ? startRedisCluster() : undefined,
     startDovecot({ tls: true }),
     startDovecot(opts.localQuotaKilobytes ? { quotaKilobytes: opts.localQuotaKilobytes } : {}),
   ]);
+  const redis = cluster ? cluster.servers[0]! : await startRedis();
   const [rspamd, clamd] = opts.scanners
     ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
     : [undefined, undefined];
   return {
     redis,
+    ...(cluster ? { cluster } : {}),
+    redisSettings: cluster ? { cluster: cluster.nodes } : { url: redis.url },
+    redisYaml: cluster ? cluster.yaml : `url: "${redis.url}"`,
     remote,
     local,
     ...(rspamd ? { rspamd } : {}),
     ...(clamd ? { clamd } : {}),
     async stop() {
       await Promise.allSettled([remote.stop(), local.stop(), rspamd?.stop(), clamd?.stop()]);
-      await redis.stop();
+      await (cluster ?? redis).stop();
     },
   };
 }
@@ -77,6 +92,15 @@ export function useWorld(opts: WorldOptions = {}): World {
   return {
     get redis() {
       return world().redis;
+    },
+    get cluster() {
+      return world().cluster;
+    },
+    get redisSettings() {
+      return world().redisSettings;
+    },
+    get redisYaml() {
+      return world().redisYaml;
     },
     get remote() {
       return world().remote;
@@ -194,7 +218,7 @@ export function writeWorldConfig(
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-getmail-'));
   const lines = [
-    `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
+    `redis: { ${w.redisYaml ?? `url: "${w.redis.url}"`}, prefix: ${prefix} }`,
     'workers: { lockDurationSeconds: 5 }',
     'dovecot:',
     `  imap: { host: 127.0.0.1, port: ${w.local.imapPort}, security: none }`,
@@ -244,11 +268,12 @@ export function writeWorldConfig(
  * enqueue and watch a getmail job.
  */
 export async function startGetmailWorkers(w: World, configFile: string) {
-  const client = await openJobClient(w.redis.url, configFile, getmailJob);
+  const redisSettings = w.redisSettings ?? { url: w.redis.url };
+  const client = await openJobClient(redisSettings, configFile, getmailJob);
   const workers = startWorkers({
     jobs: registry,
     config: () => client.config,
-    redisSettings: { url: w.redis.url },
+    redisSettings,
     redis: client.redis,
     log: silentLog,
   });
