@@ -17,16 +17,22 @@ import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import type { RedisSettings } from '../../src/core/redis-settings.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.js';
+import { startRedisSentinel, type RedisSentinelFixture } from '../fixtures/redis-sentinel.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { masterSession } from '../helpers/master-session.js';
 import { openJobClient } from '../helpers/job-client.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 
 export interface World {
-  /** The private Redis; with `cluster`, the Cluster's first node (for its port and log only). */
+  /**
+   * The private Redis; with `cluster`, the Cluster's first node, with `sentinel` the first master
+   * (for its port and log only).
+   */
   redis: RedisFixture;
   /** With `cluster`: the Cluster every connection uses. */
   cluster?: RedisClusterFixture;
+  /** With `sentinel`: the Sentinel set every connection uses. */
+  sentinel?: RedisSentinelFixture;
   /** How mailjobs reaches this world's Cluster (else `redis.url`). */
   redisSettings?: RedisSettings;
   /** The `redis:` config mapping's content for it, without the prefix (else the `url` of `redis`). */
@@ -45,30 +51,38 @@ export interface WorldOptions {
   localQuotaKilobytes?: number;
   /** A 3-master Redis Cluster instead of one Redis (not with `scanners`: Rspamd wants one Redis). */
   cluster?: boolean;
+  /** A Sentinel set (master, replica, 3 sentinels) instead of one Redis (not with `scanners`). */
+  sentinel?: boolean;
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
-  const [cluster, remote, local] = await Promise.all([
+  const [cluster, sentinel, remote, local] = await Promise.all([
     opts.cluster ? startRedisCluster() : undefined,
+    opts.sentinel ? startRedisSentinel() : undefined,
     startDovecot({ tls: true }),
     startDovecot(opts.localQuotaKilobytes ? { quotaKilobytes: opts.localQuotaKilobytes } : {}),
   ]);
-  const redis = cluster ? cluster.servers[0]! : await startRedis();
+  const redis = (cluster ?? sentinel)?.servers[0] ?? (await startRedis());
   const [rspamd, clamd] = opts.scanners
     ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
     : [undefined, undefined];
   return {
     redis,
     ...(cluster ? { cluster } : {}),
-    redisSettings: cluster ? { cluster: cluster.nodes } : { url: redis.url },
-    redisYaml: cluster ? cluster.yaml : `url: "${redis.url}"`,
+    ...(sentinel ? { sentinel } : {}),
+    redisSettings: cluster
+      ? { cluster: cluster.nodes }
+      : sentinel
+        ? { sentinels: sentinel.sentinels, name: sentinel.name }
+        : { url: redis.url },
+    redisYaml: (cluster ?? sentinel)?.yaml ?? `url: "${redis.url}"`,
     remote,
     local,
     ...(rspamd ? { rspamd } : {}),
     ...(clamd ? { clamd } : {}),
     async stop() {
       await Promise.allSettled([remote.stop(), local.stop(), rspamd?.stop(), clamd?.stop()]);
-      await (cluster ?? redis).stop();
+      await (cluster ?? sentinel ?? redis).stop();
     },
   };
 }
@@ -95,6 +109,9 @@ export function useWorld(opts: WorldOptions = {}): World {
     },
     get cluster() {
       return world().cluster;
+    },
+    get sentinel() {
+      return world().sentinel;
     },
     get redisSettings() {
       return world().redisSettings;
