@@ -52,6 +52,9 @@ export interface ConnectOptions {
   lazy?: boolean;
 }
 
+/** Three tries, 300 ms apart, then no more: for `giveUp`. */
+const giveUpSoon = (times: number) => (times > 2 ? null : 300);
+
 /**
  * Every connection mailjobs opens is made here, for a single server, a Sentinel set or a
  * Cluster. Producers and state readers fail fast instead of queueing commands while Redis is
@@ -64,11 +67,11 @@ export function connectRedis(target: RedisTarget, opts: ConnectOptions = {}): Re
     ...(opts.blocking
       ? { maxRetriesPerRequest: null }
       : { maxRetriesPerRequest: opts.giveUp ? 1 : 2, enableOfflineQueue: true }),
-    ...(opts.giveUp ? { retryStrategy: (times: number) => (times > 2 ? null : 300) } : {}),
+    ...(opts.giveUp ? { retryStrategy: giveUpSoon, sentinelRetryStrategy: giveUpSoon } : {}),
   };
   if (settings.cluster) {
     const options = clusterOptions(settings, perNode);
-    if (opts.giveUp) options.clusterRetryStrategy = (times: number) => (times > 2 ? null : 300);
+    if (opts.giveUp) options.clusterRetryStrategy = giveUpSoon;
     return new Cluster(settings.cluster, { ...options, lazyConnect: perNode.lazyConnect });
   }
   return new Redis({ ...redisOptions(settings), ...perNode });
