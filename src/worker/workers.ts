@@ -105,8 +105,8 @@ function clientsOf(worker: Worker): EndableConnection[] {
 }
 
 /**
- * Closes `worker` once its active jobs are done, then ends its connections. Its blocking connection (idle in BZPOPMIN, or
- * waiting to reconnect after an outage) is ended first: BullMQ's own disconnect of a connection
+ * Closes `worker` once its active jobs are done (and ends a Cluster connection of ours). Its
+ * blocking connection (idle in BZPOPMIN, or waiting to reconnect after an outage) is ended first: BullMQ's own disconnect of a connection
  * waiting to reconnect never completes (see `endConnection`), which kept `Worker.close()` waiting
  * for good when SIGTERM came during or just after a Redis outage.
  */
@@ -114,9 +114,10 @@ async function closeWorker(worker: Worker): Promise<void> {
   const blocking = clientOf(worker.getBackend().blockingConnection);
   if (blocking) await endConnection(blocking);
   await worker.close();
-  // A Cluster connection is ours (see `bullConnection`): BullMQ leaves it open.
-  const main = clientOf(worker.getBackend().connection);
-  if (main) await endConnection(main);
+  // A Cluster connection is ours (see `bullConnection`): BullMQ leaves it open. Any other is
+  // BullMQ's, closed by `close()` (ending it here too would fail its last commands).
+  const main = clientOf(worker.getBackend().connection) as (EndableConnection & { isCluster?: boolean }) | undefined; // prettier-ignore
+  if (main?.isCluster) await endConnection(main);
 }
 
 export function startWorkers(deps: WorkerDeps): WorkerSet {

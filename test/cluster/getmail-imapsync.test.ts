@@ -3,11 +3,19 @@
  * `run`, and workers fed through the queue and `enqueue --wait`), every message once in the
  * mailbox. A Cluster refuses any command or script whose keys span hash slots (CROSSSLOT), so
  * these flows passing is the check that every operation of ours stays in one slot; and every key
- * they left is under the run's `{prefix}` hash tag, hence in a single slot.
+ * they left is under the run's `{prefix}` hash tag, hence in a single slot. Two schedulers, the
+ * dashboard's sessions and login limits and `status` are tried on it too.
  */
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { closeQueues, openQueues } from '../../src/core/queues.js';
+import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { LoginRateLimiter } from '../../src/dashboard/rate-limit.js';
+import { SessionStore } from '../../src/dashboard/sessions.js';
 import { registry } from '../../src/jobs/registry.js';
+import { desiredSchedules } from '../../src/scheduler/desired.js';
+import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import type { RedisClusterFixture } from '../fixtures/redis-cluster.js';
 import {
   deliverTo,
@@ -22,7 +30,7 @@ import {
 } from '../getmail/world.js';
 import { contents, corpus, seed, snapshot } from '../imapsync/corpus.js';
 import { runImapsync, startSyncWorld, writeSyncConfig, type SyncWorld } from '../imapsync/world.js';
-import { freshPrefix, runCli } from '../helpers/runtime.js';
+import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 
 let cluster: RedisClusterFixture;
 let w: World;
@@ -166,9 +174,58 @@ describe('imapsync on a Redis Cluster', () => {
   });
 });
 
+describe('other state on a Redis Cluster', () => {
+  it('two schedulers at once, dashboard sessions and login limits, and `status` work on it', async () => {
+    const prefix = freshPrefix();
+    prefixes.push(prefix);
+    const remoteUser = await w.remote.addUser('rc-sched');
+    const config = writeWorldConfig(
+      w,
+      [{ id: 'sched@cluster.test', protocol: 'imap', user: remoteUser.user, password: remoteUser.password, deliverTo: remoteUser.user }], // prettier-ignore
+      '',
+      prefix,
+    );
+    const loaded = loadConfig(config, {});
+    const settings = w.redisSettings!;
+    const redis = connectRedis(settings);
+    const key = (...parts: string[]) => stateKey(prefix, ...parts);
+    const schedulers = [openQueues(registry, settings, prefix), openQueues(registry, settings, prefix)];
+    try {
+      const reports = await Promise.all(
+        schedulers.map(
+          (queues) =>
+          reconcileSchedules(desiredSchedules(registry, loaded), { queues, jobs: registry, redis, prefix, log: silentLog }), // prettier-ignore
+        ),
+      );
+      // the lock let one of them add the schedule, the other found it there
+      expect(reports.map((r) => r.added.filter((id) => id.includes('sched@')).length).sort()).toEqual([0, 1]);
+      const getmail = schedulers[0]!.get('getmail')!;
+      expect((await getmail.getJobSchedulers(0, -1)).map((s) => s.key)).toContain(
+        'config:getmail:sched@cluster.test',
+      );
+
+      const sessions = new SessionStore(redis, key);
+      const { id } = await sessions.create('admin', 'admin', 60);
+      expect(await sessions.get(id)).toMatchObject({ user: 'admin' });
+      await sessions.destroy(id);
+      expect(await sessions.get(id)).toBeUndefined();
+      const limiter = new LoginRateLimiter(redis, key, () => ({ perAddress: 5, windowMinutes: 1, maxUserDelaySeconds: 60 })); // prettier-ignore
+      expect(await limiter.attempt('127.0.0.1', 'admin')).toBeUndefined();
+      await limiter.succeeded('127.0.0.1', 'admin');
+
+      const status = await runCli(['status', '--json', '--config', config], registry);
+      expect(status.err).not.toMatch(/CROSSSLOT|Redis at/);
+      expect(status.out).toContain('sched@cluster.test');
+    } finally {
+      await Promise.all(schedulers.map(closeQueues));
+      redis.disconnect();
+    }
+  });
+});
+
 describe('keys on a Redis Cluster', () => {
   it('every key the flows above left is under its run’s {prefix} hash tag: one slot per prefix', async () => {
-    expect(prefixes.length).toBeGreaterThanOrEqual(4);
+    expect(prefixes.length).toBeGreaterThanOrEqual(5);
     const keys = await allKeys();
     expect(keys.length).toBeGreaterThan(0);
     const outside = keys.filter((k) => !prefixes.some((p) => k.startsWith(`{${p}}:`)));
