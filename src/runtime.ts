@@ -3,20 +3,20 @@
  * Opened once per process; `close()` tries every step even when one fails.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { configPath, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './core/logger.js';
 import {
   checkRedisLogin,
   connectRedis,
-  displayUrl,
+  describeRedis,
   durabilityWarnings,
   isUnreachable,
   openAccessWarning,
   resolveRedis,
   stateKey,
   type RedisSettings,
+  type RedisClient,
 } from './core/redis.js';
 import { RedisOutageLog } from './core/redis-outage.js';
 import { RedisUnreachableError } from './core/errors.js';
@@ -28,7 +28,7 @@ export interface Runtime {
   /** The Redis in use and how to log in: every further connection is opened with these. */
   readonly redisSettings: RedisSettings;
   /** For state, locks and short commands (not for BullMQ's blocking calls). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly jobs: readonly AnyJob[];
   readonly queues: Map<string, Queue>;
   readonly log: Logger;
@@ -59,7 +59,7 @@ export function redisLost(err: unknown): RedisUnreachableError | undefined {
   if (err instanceof RedisUnreachableError) return err;
   if (!opened || !(err instanceof Error)) return undefined;
   if (!isUnreachable(err) && !opened.outage.down) return undefined;
-  return new RedisUnreachableError(`Redis at ${displayUrl(opened.redisSettings.url)}: ${err.message}`);
+  return new RedisUnreachableError(`Redis at ${describeRedis(opened.redisSettings)}: ${err.message}`);
 }
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
@@ -75,7 +75,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     redis.disconnect();
     throw err;
   }
-  const outage = new RedisOutageLog(opts.log, displayUrl(redisSettings.url));
+  const outage = new RedisOutageLog(opts.log, describeRedis(redisSettings));
   outage.watchState(redis);
   // BullMQ is loaded only when queues are wanted: `mailjobs run` needs none (a faster cold start).
   const queueModule = opts.jobs.length > 0 ? await import('./core/queues.js') : undefined;
@@ -104,7 +104,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
 /** Logs where Redis is and warns when it may lose jobs or lets anyone in. */
 export async function announceRedis(rt: Runtime): Promise<void> {
   rt.log.info(
-    { redis: displayUrl(rt.redisSettings.url), prefix: rt.config.redis.prefix, config: rt.configFile },
+    { redis: describeRedis(rt.redisSettings), prefix: rt.config.redis.prefix, config: rt.configFile },
     'using redis',
   );
   for (const w of await redisWarnings(rt)) rt.log.warn(w);

@@ -4,7 +4,7 @@
  * process has paid for BullMQ already) instead of by a detached flusher. Like the pipe, it
  * exits 0 whatever happens to the message, and says what happened on stdout.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { flushSpool, queueSpooled } from '../jobs/bayes-learn/flush.js';
 import { learnFromPipe } from '../jobs/bayes-learn/pipe.js';
 import { connectPipeRedis } from '../jobs/bayes-learn/pipe-redis.js';
@@ -12,7 +12,7 @@ import { pipeConfigPath, type PipeSettings } from '../jobs/bayes-learn/pipe-sett
 import type { SpooledLearn } from '../jobs/bayes-learn/spool.js';
 import type { CliArgs, CliDeps } from './io.js';
 
-async function withRedis<T>(settings: PipeSettings, use: (redis: Redis) => Promise<T>): Promise<T> {
+async function withRedis<T>(settings: PipeSettings, use: (redis: RedisClient) => Promise<T>): Promise<T> {
   const redis = connectPipeRedis(settings);
   try {
     return await use(redis);

@@ -4,7 +4,7 @@
  * 1 a warning, 2 a critical row (see jobs/run-status.ts), 3 unknown (the config or Redis cannot
  * be read, or a job's rows cannot). The first line says the same in words, for monitors.
  */
-import { displayUrl } from '../core/redis.js';
+import { describeRedis } from '../core/redis.js';
 import { when } from '../jobs/format.js';
 import { worst } from '../jobs/run-status.js';
 import { openRuntime, redisLost, redisWarnings, type Runtime } from '../runtime.js';
@@ -106,7 +106,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
         JSON.stringify(
           {
             state,
-            redis: displayUrl(rt.redisSettings.url),
+            redis: describeRedis(rt.redisSettings),
             prefix: rt.config.redis.prefix,
             warnings,
             queues,
@@ -120,7 +120,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
     // In a terminal: relative and local; piped: exact (ISO, UTC).
     const time = (iso?: string) => (iso && deps.tty ? when(Date.parse(iso)) : (iso ?? '-'));
     deps.out(headline(state, queues));
-    deps.out(`redis ${displayUrl(rt.redisSettings.url)}  prefix ${rt.config.redis.prefix}`);
+    deps.out(`redis ${describeRedis(rt.redisSettings)}  prefix ${rt.config.redis.prefix}`);
     for (const w of warnings) deps.out(`warning: ${w}`);
     if (queues.length === 0) deps.out('no queues: no job is registered');
     for (const q of queues) {

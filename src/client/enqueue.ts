@@ -4,10 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { jobOptions } from '../core/queues.js';
-import { stateKey } from '../core/redis.js';
+import { stateKey, type RedisClient } from '../core/redis.js';
 import { type LockHolder, targetLockHolder } from '../core/target-lock.js';
 import type { JobContract } from '../jobs/types.js';
 import { parsePayload } from '../worker/execute.js';
@@ -43,7 +42,7 @@ export async function enqueueJob(
   queue: Queue,
   def: JobContract,
   payload: unknown,
-  state: { redis: Redis; prefix: string; config?: Config },
+  state: { redis: RedisClient; prefix: string; config?: Config },
   opts: EnqueueOptions = {},
 ): Promise<EnqueueOutcome> {
   const parsed = parsePayload(def, payload);

@@ -12,12 +12,11 @@
  * through `learn()`, which stores it where only workers read it (its job names it).
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { type SealPurpose, SecretBox } from '../core/crypto.js';
 import { PermanentJobError } from '../core/errors.js';
 import { closeQueues, openQueue } from '../core/queues.js';
-import { connectRedis, DEFAULT_REDIS_URL, type RedisTarget } from '../core/redis.js';
+import { connectRedis, DEFAULT_REDIS_URL, type RedisTarget, type RedisClient } from '../core/redis.js';
 import { queueLearn, type LearnRequest } from '../jobs/bayes-learn/body.js';
 import { contracts, type Contracts, type JobName } from '../jobs/contracts.js';
 import type { JobContract } from '../jobs/types.js';
@@ -50,7 +49,7 @@ export function createClient(opts: ClientOptions = {}): MailjobsClient {
   const target = opts.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   const prefix = opts.prefix ?? process.env.MAILJOBS_PREFIX ?? 'mailjobs';
   const queues = new Map<string, Queue>();
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const open = (name: string) => {
     let queue = queues.get(name);
     if (!queue) {

@@ -1,7 +1,8 @@
 /**
- * The `redis:` config section: where Redis is and how to log in (ACL user, password file,
- * TLS files for `rediss://`). Resolved into the `RedisSettings` every connection is built from
- * (src/core/redis-settings.ts). A password in the URL is accepted; `config check` masks it.
+ * The `redis:` config section: where Redis is (a URL, a Sentinel set or a Cluster) and how to log
+ * in (ACL user, password file, TLS files). Resolved into the `RedisSettings` every connection is
+ * built from (src/core/redis-settings.ts). A password in the URL is accepted; `config check`
+ * masks it.
  */
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
@@ -24,9 +25,24 @@ export function redisSchema(secretFile: SecretField, resolvePath: (path: string)
       }
       return full;
     });
+  const nodes = z
+    .array(
+      z.strictObject({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+      }),
+    )
+    .min(1, 'list at least one { host, port }');
   return z
     .strictObject({
       url: z.string().regex(URL_RULE, 'must start with redis://, rediss:// or unix:/').optional(),
+      /** A Sentinel set: its sentinels, the master group's `name`, the sentinels' own login. */
+      sentinels: nodes.optional(),
+      name: z.string().min(1).optional(),
+      sentinelUsername: z.string().min(1).optional(),
+      sentinelPasswordFile: secretFile.optional(),
+      /** A Redis Cluster: some of its nodes. */
+      cluster: nodes.optional(),
       /** ACL user (Redis 6+); unset: Redis's default user. */
       username: z.string().min(1).optional(),
       passwordFile: secretFile.optional(),
@@ -43,14 +59,23 @@ export function redisSchema(secretFile: SecretField, resolvePath: (path: string)
         .default('mailjobs'),
     })
     .superRefine((r, ctx) => {
-      if (r.tls && !r.url?.startsWith('rediss://'))
-        ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs a rediss:// url' });
+      const modes = [r.url && 'url (or REDIS_URL)', r.sentinels && 'sentinels', r.cluster && 'cluster'];
+      if (modes.filter(Boolean).length > 1)
+        ctx.addIssue({ code: 'custom', path: [], message: `set only one of ${modes.filter(Boolean).join(', ')}` }); // prettier-ignore
+      if (r.sentinels && !r.name)
+        ctx.addIssue({ code: 'custom', path: ['name'], message: 'the Sentinel master name is needed with sentinels' }); // prettier-ignore
+      for (const field of ['name', 'sentinelUsername', 'sentinelPasswordFile'] as const)
+        if (r[field] !== undefined && !r.sentinels)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'only with sentinels' });
+      if (r.tls && !r.sentinels && !r.cluster && !r.url?.startsWith('rediss://'))
+        ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs a rediss:// url (or sentinels or cluster)' }); // prettier-ignore
       if (r.tls && !r.tls.certFile !== !r.tls.keyFile)
         ctx.addIssue({ code: 'custom', path: ['tls'], message: 'certFile and keyFile go together' });
     })
-    .transform(({ passwordFile, ...rest }) => ({
+    .transform(({ passwordFile, sentinelPasswordFile, ...rest }) => ({
       ...rest,
       ...(passwordFile ? { password: passwordFile } : {}),
+      ...(sentinelPasswordFile ? { sentinelPassword: sentinelPasswordFile } : {}),
     }))
     .default({ prefix: 'mailjobs' });
 }

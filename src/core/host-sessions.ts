@@ -6,7 +6,7 @@
  * the session lives; a worker killed with its sessions open frees them when the lease ends.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 const LEASE_MS = 60_000;
 /** How often a session waiting for a free slot looks again. */
@@ -27,7 +27,7 @@ export type ReleaseSession = () => Promise<void>;
 
 export class RemoteHostSessions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** `stateKey(prefix, ...parts)`. */
     private readonly key: (...parts: string[]) => string,
     /** Sessions per host at once (config `remoteSessionsPerHost`). */
@@ -77,7 +77,7 @@ export class RemoteHostSessions {
 
 /** The session cap of a job's config, on the job's Redis. */
 export function jobHostSessions(ctx: {
-  redis: Redis;
+  redis: RedisClient;
   key(...parts: string[]): string;
   config: { remoteSessionsPerHost: number };
 }): RemoteHostSessions {

@@ -4,8 +4,8 @@
  */
 import { Queue, type JobsOptions, type RedisConnection } from 'bullmq';
 import type { JobContract } from '../jobs/types.js';
-import { bullConnection, type RedisTarget } from './redis-settings.js';
-import { endConnection, queuePrefix, type EndableConnection } from './redis.js';
+import type { RedisTarget } from './redis-settings.js';
+import { bullConnection, endConnection, queuePrefix, type EndableConnection } from './redis.js';
 
 /** How long finished jobs stay visible (dashboard, `status`) before BullMQ trims them. */
 const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 1000 };

@@ -9,12 +9,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Redis, ReplyError } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import { Secret } from '../config/secret.js';
 import { ConfigError, RedisUnreachableError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
-  displayUrl,
+  clusterOptions,
+  DEFAULT_REDIS_URL,
+  describeRedis,
   REDIS_CHECK_TIMEOUT_MS,
   redisOptions,
   toSettings,
@@ -24,7 +27,8 @@ import {
 } from './redis-settings.js';
 
 export {
-  bullConnection,
+  DEFAULT_REDIS_URL,
+  describeRedis,
   displayUrl,
   REDIS_CHECK_TIMEOUT_MS,
   redisOptions,
@@ -32,22 +36,59 @@ export {
   type RedisTarget,
 } from './redis-settings.js';
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Where a private Redis keeps its data, socket, password and log (relative to the working directory). */
 export const PRIVATE_REDIS_DIR = './var/redis';
 
+/** A connection to one server (also through Sentinel) or to a Cluster: the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** How a connection copes with Redis being away. */
+export interface ConnectOptions {
+  /** What BullMQ workers need: no per-request retry limit (their commands block). */
+  blocking?: boolean;
+  /** Gives up within seconds, for good (`mailjobs-learn`: nobody waits on a Redis that is away). */
+  giveUp?: boolean;
+  /** Connect on the first command, not at once. */
+  lazy?: boolean;
+}
+
+/** Three tries, 300 ms apart, then no more: for `giveUp`. */
+const giveUpSoon = (times: number) => (times > 2 ? null : 300);
+
 /**
- * A connection. `blocking: true` is what BullMQ workers need (no per-request retry limit);
- * producers and state readers fail fast instead of queueing commands while Redis is away.
+ * Every connection mailjobs opens is made here, for a single server, a Sentinel set or a
+ * Cluster. Producers and state readers fail fast instead of queueing commands while Redis is
+ * away; `blocking` ones (BullMQ workers, subscribers) wait for it.
  */
-export function connectRedis(target: RedisTarget, opts: { blocking?: boolean } = {}): Redis {
-  return new Redis({
-    ...redisOptions(target),
-    lazyConnect: false,
+export function connectRedis(target: RedisTarget, opts: ConnectOptions = {}): RedisClient {
+  const settings = toSettings(target);
+  const perNode = {
+    lazyConnect: opts.lazy ?? false,
     ...(opts.blocking
       ? { maxRetriesPerRequest: null }
-      : { maxRetriesPerRequest: 2, enableOfflineQueue: true }),
-  });
+      : { maxRetriesPerRequest: opts.giveUp ? 1 : 2, enableOfflineQueue: true }),
+    ...(opts.giveUp ? { retryStrategy: giveUpSoon, sentinelRetryStrategy: giveUpSoon } : {}),
+  };
+  if (settings.cluster) {
+    const options = clusterOptions(settings, perNode);
+    if (opts.giveUp) options.clusterRetryStrategy = giveUpSoon;
+    return new Cluster(settings.cluster, { ...options, lazyConnect: perNode.lazyConnect });
+  }
+  return new Redis({ ...redisOptions(settings), ...perNode });
+}
+
+/**
+ * BullMQ's `connection` option: plain options for a server or a Sentinel set (BullMQ makes the
+ * connections), a Cluster connection of our own for a Cluster (BullMQ takes no options for one;
+ * it duplicates it for a Worker's blocking connection and for QueueEvents, and whoever closes a
+ * Queue or Worker ends the original: see `closeQueues`). Workers need `blocking` (`maxRetriesPerRequest: null`); producers fail
+ * fast instead.
+ */
+export function bullConnection(target: RedisTarget, opts: { blocking: boolean }): ConnectionOptions {
+  const settings = toSettings(target);
+  // Lazy: BullMQ connects what it uses, and a blocking consumer (QueueEvents) uses only copies.
+  if (settings.cluster) return connectRedis(settings, { ...opts, lazy: true }) as Cluster;
+  return { ...redisOptions(settings), maxRetriesPerRequest: opts.blocking ? null : 2 } as ConnectionOptions;
 }
 
 /** What {@link endConnection} needs of a client: ioredis, or BullMQ's wrapper of one. */
@@ -81,6 +122,18 @@ export function endConnection(client: EndableConnection): Promise<void> {
 
 /** PING with a short timeout; true when a Redis answers at `target` (and takes its login). */
 export async function redisAnswers(target: RedisTarget, timeoutMs = 1000): Promise<boolean> {
+  if (toSettings(target).cluster || toSettings(target).sentinels) {
+    const c = connectRedis(target, { giveUp: true, lazy: true });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return (await c.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      c.disconnect();
+    }
+  }
   const r = new Redis({
     ...redisOptions(target),
     lazyConnect: true,
@@ -127,7 +180,7 @@ export function isUnreachable(err: Error): boolean {
  * login or the connection (a certificate).
  */
 export async function checkRedisLogin(
-  redis: Redis,
+  redis: RedisClient,
   target: RedisTarget,
   timeoutMs = REDIS_CHECK_TIMEOUT_MS,
 ): Promise<void> {
@@ -146,7 +199,7 @@ export async function checkRedisLogin(
   try {
     await Promise.race([redis.ping(), deadline]);
   } catch (err) {
-    const where = `Redis at ${displayUrl(toSettings(target).url)}`;
+    const where = `Redis at ${describeRedis(target)}`;
     if (err instanceof ReplyError) {
       const reason = (err as Error).message;
       const hint = LOGIN_REFUSED.has(reason.split(' ')[0]!)
@@ -169,17 +222,17 @@ export async function checkRedisLogin(
  * Tried rather than read from CONFIG, which managed servers often refuse or rename.
  */
 export async function openAccessWarning(target: RedisTarget): Promise<string | undefined> {
-  const { url } = toSettings(target);
-  if (url.startsWith('unix:')) return undefined; // the socket's file mode decides who gets in
-  if (!(await redisAnswers(withoutCredentials(target)))) return undefined;
+  // A unix socket's file mode decides who gets in; a Sentinel set's master moves (not tried).
+  const open = withoutCredentials(target);
+  if (!open || !(await redisAnswers(open))) return undefined;
   return (
-    `Redis at ${displayUrl(url)} accepts connections without a password over TCP: whoever reaches ` +
+    `Redis at ${describeRedis(target)} accepts connections without a password over TCP: whoever reaches ` +
     'its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)'
   );
 }
 
 /** The private instance under `dir`: its socket, and its password when it has one. */
-function privateRedis(dir: string): RedisSettings {
+function privateRedis(dir: string): RedisSettings & { url: string } {
   const file = resolve(dir, 'password');
   const url = `unix:${resolve(dir, 'redis.sock')}`;
   if (!existsSync(file)) return { url }; // started by a version that set none
@@ -190,7 +243,7 @@ function privateRedis(dir: string): RedisSettings {
  * Starts redis-server from a config file (mode 0600, like the password file): a password on
  * its command line would be visible to every local user in `ps`.
  */
-function startPrivateRedis(dir: string, log: Logger): RedisSettings {
+function startPrivateRedis(dir: string, log: Logger): RedisSettings & { url: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const passwordFile = resolve(dir, 'password');
   if (!existsSync(passwordFile)) {
@@ -232,8 +285,8 @@ function startPrivateRedis(dir: string, log: Logger): RedisSettings {
   return settings;
 }
 
-/** The `redis:` config section: a URL unless the default or a private server is wanted. */
-export type RedisConfig = Omit<RedisSettings, 'url'> & { url?: string };
+/** The `redis:` config section: a URL, a Sentinel set or a Cluster, unless the default or a private server is wanted. */
+export type RedisConfig = RedisSettings;
 
 /**
  * Decides which Redis to use: the configured URL (config or REDIS_URL), else the default
@@ -245,12 +298,22 @@ export async function resolveRedis(
   log: Logger,
   opts: { startPrivate: boolean; defaultUrl?: string; privateDir?: string },
 ): Promise<RedisSettings> {
-  const { url, username, password, tls } = configured;
+  const { url, sentinels, cluster, username, password, tls } = configured;
   const login = {
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
     ...(tls ? { tls } : {}),
   };
+  if (sentinels || cluster) {
+    const { sentinelUsername, sentinelPassword, name } = configured;
+    return {
+      ...(sentinels ? { sentinels, ...(name ? { name } : {}) } : {}),
+      ...(sentinelUsername ? { sentinelUsername } : {}),
+      ...(sentinelPassword ? { sentinelPassword } : {}),
+      ...(cluster ? { cluster } : {}),
+      ...login,
+    };
+  }
   if (url) return { url, ...login };
   const fallback = { url: opts.defaultUrl ?? DEFAULT_REDIS_URL, ...login };
   const dir = resolve(opts.privateDir ?? PRIVATE_REDIS_DIR);
@@ -271,7 +334,7 @@ export async function resolveRedis(
 }
 
 /** Warnings about a Redis that may lose jobs: no persistence, or keys evicted under memory pressure. */
-export async function durabilityWarnings(redis: Redis): Promise<string[]> {
+export async function durabilityWarnings(redis: RedisClient): Promise<string[]> {
   const get = async (name: string): Promise<string | undefined> => {
     try {
       const reply = (await redis.config('GET', name)) as string[];

@@ -8,7 +8,7 @@
  */
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** The held value and its remaining time, or false when the key is free. */
 const READ = `
@@ -151,7 +151,7 @@ type Held = [value: string, ttlMs: number];
  * host (taken over at once). Returns the held lock, or the live holder.
  */
 export async function acquireTargetLock(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   jobId: string,
   ttlMs: number,
@@ -169,7 +169,13 @@ export async function acquireTargetLock(
   }
 }
 
-function hold(redis: Redis, key: string, value: string, ttlMs: number, tookOverFrom?: LockHolder): HeldLock {
+function hold(
+  redis: RedisClient,
+  key: string,
+  value: string,
+  ttlMs: number,
+  tookOverFrom?: LockHolder,
+): HeldLock {
   const timer = setInterval(
     () => {
       redis.eval(RENEW, 1, key, value, ttlMs).catch(() => undefined); // next tick retries
@@ -192,7 +198,7 @@ function hold(redis: Redis, key: string, value: string, ttlMs: number, tookOverF
  * dashboard, can take the target at once.
  */
 export async function targetLockHolder(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   at: Here = here(),
 ): Promise<LockHolder | null> {

@@ -12,7 +12,7 @@
  * An attempt is counted as a failure up front; a successful login takes it back.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 
 export interface LoginLimits {
   perAddress: number;
@@ -49,7 +49,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest('hex').slice
 
 export class LoginRateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
     private readonly limits: () => LoginLimits,
   ) {}

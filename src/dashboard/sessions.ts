@@ -5,7 +5,7 @@
  * role changes (or the user is removed) in the config.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 
 export interface Session {
   user: string;
@@ -39,7 +39,7 @@ const digest = (id: string) => createHash('sha256').update(id).digest('hex');
 
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
   ) {}
 

@@ -2,7 +2,7 @@
  * The contract of a job (name, payload schema, target, retry policy) and its definition
  * (the contract plus the processor and the schedules it wants). See registry.ts.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import type { z } from 'zod';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -52,7 +52,7 @@ export interface JobContext {
   readonly signal: AbortSignal;
   readonly config: Config;
   /** A connection for state (checkpoints): keys from `stateKey`. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** `stateKey(config.redis.prefix, ...parts)`. */
   key(...parts: string[]): string;
   /** Progress for the dashboard (folder, done, total, bytes, eta...). */
@@ -126,7 +126,7 @@ export interface JobDefinition<
 /** What a job's background task gets: the live config (SIGHUP reloads it), Redis, a logger. */
 export interface BackgroundContext {
   config(): Config;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly log: Logger;
   /** `stateKey(config.redis.prefix, ...parts)`. */
   key(...parts: string[]): string;
@@ -141,7 +141,7 @@ export interface BackgroundTask {
 /** What a job's `status` reads. */
 export interface StatusContext {
   readonly config: Config;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   key(...parts: string[]): string;
 }
 

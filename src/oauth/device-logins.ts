@@ -6,7 +6,7 @@
  * login ends, its outcome (approved, refused, expired, failed) is kept a while for the page.
  * The refresh token goes to the token store, sealed; no token is ever in these records.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
 import { ProtocolError } from '../core/errors.js';
 import type { OAuthAccount } from './accounts.js';
@@ -54,7 +54,7 @@ export class DeviceLogins {
   readonly #running = new Set<Promise<void>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
     private readonly store: OAuthTokenStore,
     private readonly log: Logger,

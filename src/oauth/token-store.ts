@@ -11,7 +11,7 @@
  * until `mailjobs oauth login` stores a new grant.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { type SealedField, SecretBox } from '../core/crypto.js';
 import { AuthenticationError, ProtocolError } from '../core/errors.js';
 import type { OAuthAccount } from './accounts.js';
@@ -51,7 +51,7 @@ export interface GrantStatus {
 
 export class OAuthTokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** `stateKey(prefix, ...parts)` of the config's Redis prefix. */
     private readonly key: (...parts: string[]) => string,
     private readonly box: SecretBox,
@@ -214,7 +214,7 @@ export class OAuthTokenStore {
 
 /** The token store of a job: its Redis, its key prefix, the config's secrets key file. */
 export function jobTokenStore(ctx: {
-  redis: Redis;
+  redis: RedisClient;
   key(...parts: string[]): string;
   config: { secrets: { keyFile: string } };
 }): OAuthTokenStore {

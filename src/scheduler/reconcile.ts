@@ -5,10 +5,9 @@
  * state it sees under the lock, so two at once create nothing twice.
  */
 import type { JobSchedulerJson, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { enqueueJob } from '../client/enqueue.js';
 import { jobOptions } from '../core/queues.js';
-import { stateKey } from '../core/redis.js';
+import { stateKey, type RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
 import type { AnyJob, DesiredSchedule } from '../jobs/types.js';
 import { MANAGED_PREFIX } from './desired.js';
@@ -32,7 +31,7 @@ export function sameSchedule(have: JobSchedulerJson, want: DesiredSchedule): boo
   );
 }
 
-async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Promise<T> {
+async function withLock<T>(redis: RedisClient, key: string, fn: () => Promise<T>): Promise<T> {
   const token = `${process.pid}:${Date.now()}:${Math.random()}`;
   const deadline = Date.now() + 60_000;
   while ((await redis.set(key, token, 'PX', 60_000, 'NX')) !== 'OK') {
@@ -54,7 +53,7 @@ async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Pro
 export interface ReconcileDeps {
   queues: Map<string, Queue>;
   jobs: readonly AnyJob[];
-  redis: Redis;
+  redis: RedisClient;
   /** The config's `redis.prefix` (state keys, including the scheduler lock). */
   prefix: string;
   log: Logger;

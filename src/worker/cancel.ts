@@ -7,8 +7,13 @@
  * "cancelled by <user>" as a {@link JobCancelledError}, which is not retried.
  */
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { connectRedis, endConnection, stateKey, type RedisSettings } from '../core/redis.js';
+import {
+  connectRedis,
+  endConnection,
+  stateKey,
+  type RedisSettings,
+  type RedisClient,
+} from '../core/redis.js';
 import { PermanentJobError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisOutageLog } from '../core/redis-outage.js';
@@ -44,7 +49,7 @@ export class JobCancelledError extends PermanentJobError {
  * Publishes a cancel request; resolves to the number of worker processes that heard it
  * (0: no worker listens, so nothing can stop the job).
  */
-export async function requestCancel(redis: Redis, prefix: string, req: CancelRequest): Promise<number> {
+export async function requestCancel(redis: RedisClient, prefix: string, req: CancelRequest): Promise<number> {
   return redis.publish(cancelChannel(prefix), JSON.stringify(req));
 }
 

@@ -8,7 +8,7 @@
  * `<job>|<outcome>|<bucket index>` (runs that fell in that bucket, not cumulative), `…|sum`
  * (seconds) and `…|count`; and `moved`, with `<job>|<action>|messages` and `…|bytes`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import type { MailMoved } from '../jobs/types.js';
 
 /** Upper bounds (seconds): a queue sample takes milliseconds, a mailbox migration hours. */
@@ -43,7 +43,7 @@ type KeyFn = (...parts: string[]) => string;
 
 export class RunMetricsStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: KeyFn,
   ) {}
 

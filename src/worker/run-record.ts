@@ -8,7 +8,7 @@
  * targets, `state:runs:<job>`. Both expire `RUN_RECORD_RETENTION_S` after the last write, so a
  * removed connector's record fades.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 
 export const RUN_RECORD_RETENTION_S = 90 * 86_400;
 
@@ -58,7 +58,7 @@ type KeyFn = (...parts: string[]) => string;
 
 export class RunRecordStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: KeyFn,
   ) {}
 
@@ -175,7 +175,7 @@ export class RunRecordStore {
   private async touch(
     job: string,
     target: string,
-    write: (m: ReturnType<Redis['multi']>, key: string) => unknown,
+    write: (m: ReturnType<RedisClient['multi']>, key: string) => unknown,
   ): Promise<void> {
     const k = this.recordKey(job, target);
     const m = this.redis.multi();

@@ -7,18 +7,18 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { DeferredRunError, PermanentJobError, ThrottledError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import {
   bullConnection,
-  displayUrl,
+  describeRedis,
   endConnection,
   type EndableConnection,
   queuePrefix,
   stateKey,
   type RedisSettings,
+  type RedisClient,
 } from '../core/redis.js';
 import { clientOf } from '../core/queues.js';
 import { RedisOutageLog } from '../core/redis-outage.js';
@@ -53,7 +53,7 @@ export interface WorkerDeps {
   /** Where Redis is and how to log in: each Worker and the cancel subscriber connect with it. */
   redisSettings: RedisSettings;
   /** Connection for job state (checkpoints, locks). */
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
   /** Where the Workers' and the cancel subscriber's errors go (default: one of their own, on `redis`). */
   outage?: RedisOutageLog;
@@ -93,7 +93,7 @@ function unrecoverable(err: PermanentJobError): UnrecoverableError {
 
 /** An outage log for workers started without one (on the state connection `deps.redis`). */
 function ownOutageLog(deps: WorkerDeps): RedisOutageLog {
-  const outage = new RedisOutageLog(deps.log, displayUrl(deps.redisSettings.url));
+  const outage = new RedisOutageLog(deps.log, describeRedis(deps.redisSettings));
   outage.watchState(deps.redis);
   return outage;
 }
@@ -105,8 +105,8 @@ function clientsOf(worker: Worker): EndableConnection[] {
 }
 
 /**
- * Closes `worker` once its active jobs are done. Its blocking connection (idle in BZPOPMIN, or
- * waiting to reconnect after an outage) is ended first: BullMQ's own disconnect of a connection
+ * Closes `worker` once its active jobs are done (and ends a Cluster connection of ours). Its
+ * blocking connection (idle in BZPOPMIN, or waiting to reconnect after an outage) is ended first: BullMQ's own disconnect of a connection
  * waiting to reconnect never completes (see `endConnection`), which kept `Worker.close()` waiting
  * for good when SIGTERM came during or just after a Redis outage.
  */
@@ -114,6 +114,10 @@ async function closeWorker(worker: Worker): Promise<void> {
   const blocking = clientOf(worker.getBackend().blockingConnection);
   if (blocking) await endConnection(blocking);
   await worker.close();
+  // A Cluster connection is ours (see `bullConnection`): BullMQ leaves it open. Any other is
+  // BullMQ's, closed by `close()` (ending it here too would fail its last commands).
+  const main = clientOf(worker.getBackend().connection) as (EndableConnection & { isCluster?: boolean }) | undefined; // prettier-ignore
+  if (main?.isCluster) await endConnection(main);
 }
 
 export function startWorkers(deps: WorkerDeps): WorkerSet {

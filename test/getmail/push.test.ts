@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/core/redis.js';
 import { stateKey } from '../../src/core/redis.js';
 import { PushStateStore } from '../../src/jobs/getmail/push/state.js';
 import type { RedisFixture } from '../fixtures/redis.js';
@@ -57,7 +58,7 @@ async function accountPair(world: World, name: string) {
 }
 
 /** The account's watch state as the watcher wrote it. */
-function pushState(redis: Redis, prefix: string, account: string) {
+function pushState(redis: RedisClient, prefix: string, account: string) {
   return async () =>
     (await new PushStateStore(redis, (...p) => stateKey(prefix, ...p)).readAll()).get(account);
 }

@@ -14,14 +14,29 @@ import { registry } from '../../src/jobs/registry.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
+import type { RedisSettings } from '../../src/core/redis-settings.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
+import { startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.js';
+import { startRedisSentinel, type RedisSentinelFixture } from '../fixtures/redis-sentinel.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { masterSession } from '../helpers/master-session.js';
 import { openJobClient } from '../helpers/job-client.js';
 import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
 
 export interface World {
+  /**
+   * The private Redis; with `cluster`, the Cluster's first node, with `sentinel` the first master
+   * (for its port and log only).
+   */
   redis: RedisFixture;
+  /** With `cluster`: the Cluster every connection uses. */
+  cluster?: RedisClusterFixture;
+  /** With `sentinel`: the Sentinel set every connection uses. */
+  sentinel?: RedisSentinelFixture;
+  /** How mailjobs reaches this world's Cluster (else `redis.url`). */
+  redisSettings?: RedisSettings;
+  /** The `redis:` config mapping's content for it, without the prefix (else the `url` of `redis`). */
+  redisYaml?: string;
   remote: DovecotFixture;
   local: DovecotFixture;
   rspamd?: RspamdFixture;
@@ -34,26 +49,40 @@ export interface WorldOptions {
   scanners?: boolean;
   /** A storage quota for every local user, in KiB (see `DovecotOptions.quotaKilobytes`). */
   localQuotaKilobytes?: number;
+  /** A 3-master Redis Cluster instead of one Redis (not with `scanners`: Rspamd wants one Redis). */
+  cluster?: boolean;
+  /** A Sentinel set (master, replica, 3 sentinels) instead of one Redis (not with `scanners`). */
+  sentinel?: boolean;
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
-  const [redis, remote, local] = await Promise.all([
-    startRedis(),
+  const [cluster, sentinel, remote, local] = await Promise.all([
+    opts.cluster ? startRedisCluster() : undefined,
+    opts.sentinel ? startRedisSentinel() : undefined,
     startDovecot({ tls: true }),
     startDovecot(opts.localQuotaKilobytes ? { quotaKilobytes: opts.localQuotaKilobytes } : {}),
   ]);
+  const redis = (cluster ?? sentinel)?.servers[0] ?? (await startRedis());
   const [rspamd, clamd] = opts.scanners
     ? await Promise.all([startRspamd({ redisUrl: redis.url }), startClamd()])
     : [undefined, undefined];
   return {
     redis,
+    ...(cluster ? { cluster } : {}),
+    ...(sentinel ? { sentinel } : {}),
+    redisSettings: cluster
+      ? { cluster: cluster.nodes }
+      : sentinel
+        ? { sentinels: sentinel.sentinels, name: sentinel.name }
+        : { url: redis.url },
+    redisYaml: (cluster ?? sentinel)?.yaml ?? `url: "${redis.url}"`,
     remote,
     local,
     ...(rspamd ? { rspamd } : {}),
     ...(clamd ? { clamd } : {}),
     async stop() {
       await Promise.allSettled([remote.stop(), local.stop(), rspamd?.stop(), clamd?.stop()]);
-      await redis.stop();
+      await (cluster ?? sentinel ?? redis).stop();
     },
   };
 }
@@ -77,6 +106,18 @@ export function useWorld(opts: WorldOptions = {}): World {
   return {
     get redis() {
       return world().redis;
+    },
+    get cluster() {
+      return world().cluster;
+    },
+    get sentinel() {
+      return world().sentinel;
+    },
+    get redisSettings() {
+      return world().redisSettings;
+    },
+    get redisYaml() {
+      return world().redisYaml;
     },
     get remote() {
       return world().remote;
@@ -196,7 +237,7 @@ export function writeWorldConfig(
 ): string {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-getmail-'));
   const lines = [
-    `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
+    `redis: { ${w.redisYaml ?? `url: "${w.redis.url}"`}, prefix: ${prefix} }`,
     'workers: { lockDurationSeconds: 5 }',
     'dovecot:',
     `  imap: { host: 127.0.0.1, port: ${w.local.imapPort}, security: none }`,
@@ -248,11 +289,12 @@ export function writeWorldConfig(
  * enqueue and watch a getmail job.
  */
 export async function startGetmailWorkers(w: World, configFile: string) {
-  const client = await openJobClient(w.redis.url, configFile, getmailJob);
+  const redisSettings = w.redisSettings ?? { url: w.redis.url };
+  const client = await openJobClient(redisSettings, configFile, getmailJob);
   const workers = startWorkers({
     jobs: registry,
     config: () => client.config,
-    redisSettings: { url: w.redis.url },
+    redisSettings,
     redis: client.redis,
     log: silentLog,
   });

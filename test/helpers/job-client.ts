@@ -3,19 +3,18 @@
  * file and wait for it to finish, as `mailjobs enqueue` would, with no worker of its own.
  */
 import type { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { openQueue } from '../../src/core/queues.js';
-import { connectRedis } from '../../src/core/redis.js';
+import { connectRedis, type RedisTarget, type RedisClient } from '../../src/core/redis.js';
 import type { JobContract } from '../../src/jobs/types.js';
 import { openEvents } from './runtime.js';
 
 export interface JobClient {
   config: Config;
   /** The client's own connection (closed by `close`). */
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   /** Listening already: `job.waitUntilFinished(events, ms)`. */
   events: QueueEvents;
@@ -25,7 +24,7 @@ export interface JobClient {
 
 /** Opens the queue of `job` for `configFile` (whose Redis is at `redisUrl`) for jobs of `job`. */
 export async function openJobClient(
-  redisUrl: string,
+  redisUrl: RedisTarget,
   configFile: string,
   job: JobContract,
 ): Promise<JobClient> {

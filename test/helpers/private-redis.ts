@@ -2,19 +2,18 @@
  * A private Redis for the whole test file (started in beforeAll, stopped in afterAll) and a
  * client on it. Read `url` and `redis` inside tests and hooks, not at module load.
  */
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { connectRedis } from '../../src/core/redis.js';
+import { connectRedis, type RedisClient } from '../../src/core/redis.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 
 export interface PrivateRedis {
   readonly url: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
 }
 
 export function usePrivateRedis(): PrivateRedis {
   let fx: RedisFixture | undefined;
-  let client: Redis | undefined;
+  let client: RedisClient | undefined;
   beforeAll(async () => {
     fx = await startRedis();
     client = connectRedis(fx.url);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { pino } from 'pino';
-import { bullConnection, queuePrefix } from '../../src/core/redis.js';
+import { bullConnection, queuePrefix, type RedisTarget } from '../../src/core/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
@@ -49,7 +49,7 @@ export async function runCli(argv: string[], jobs: readonly AnyJob[]) {
  * QueueEvents for `queue`, listening before it returns: events of jobs that finish before the
  * stream is read would otherwise be missed and `waitUntilFinished` would time out.
  */
-export async function openEvents(queue: string, redisUrl: string, prefix: string): Promise<QueueEvents> {
+export async function openEvents(queue: string, redisUrl: RedisTarget, prefix: string): Promise<QueueEvents> {
   const events = new QueueEvents(queue, {
     connection: bullConnection(redisUrl, { blocking: true }),
     prefix: queuePrefix(prefix),

@@ -5,8 +5,7 @@
  * test lets it ({@link openGate}): it is still running exactly as long as the test wants,
  * whatever the machine's speed.
  */
-import type { Redis } from 'ioredis';
-import { stateKey } from '../../src/core/redis.js';
+import { stateKey, type RedisClient } from '../../src/core/redis.js';
 import { z } from 'zod';
 import { PermanentJobError } from '../../src/core/errors.js';
 import { defineJob } from '../../src/jobs/types.js';
@@ -59,6 +58,11 @@ export const echoJob = defineJob({
 export const testJobs = [echoJob];
 
 /** Lets the gated echo job of `target` (queue prefix `prefix`) take `steps` more steps. */
-export async function openGate(redis: Redis, prefix: string, target: string, steps: number): Promise<void> {
+export async function openGate(
+  redis: RedisClient,
+  prefix: string,
+  target: string,
+  steps: number,
+): Promise<void> {
   await redis.rpush(stateKey(prefix, 'echo-gate', target), ...Array.from({ length: steps }, () => 'go'));
 }

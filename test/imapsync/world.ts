@@ -13,10 +13,14 @@ import { expect } from 'vitest';
 import { registry } from '../../src/jobs/registry.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
 import { type RedisFixture, startRedis } from '../fixtures/redis.js';
+import { startRedisCluster } from '../fixtures/redis-cluster.js';
 import { freshPrefix, runCli } from '../helpers/runtime.js';
 
 export interface SyncWorld {
+  /** The private Redis; with `cluster`, the Cluster's first node (for its port and log only). */
   redis: RedisFixture;
+  /** The `redis:` config mapping's content, without the prefix (YAML flow style). */
+  redisYaml: string;
   remote: DovecotFixture;
   local: DovecotFixture;
   stop(): Promise<void>;
@@ -26,20 +30,29 @@ export interface SyncWorld {
 const configDirs: string[] = [];
 
 export async function startSyncWorld(
-  opts: { remoteSeparator?: '.' | '/'; localSeparator?: '.' | '/' } = {},
+  opts: {
+    remoteSeparator?: '.' | '/';
+    localSeparator?: '.' | '/';
+    /** A 3-master Redis Cluster instead of one Redis. */
+    cluster?: boolean;
+    /** Another world's Redis (or Cluster), left running by `stop()`. */
+    borrow?: { redis: RedisFixture; redisYaml: string };
+  } = {},
 ): Promise<SyncWorld> {
-  const [redis, remote, local] = await Promise.all([
-    startRedis(),
+  const [cluster, remote, local] = await Promise.all([
+    opts.cluster && !opts.borrow ? startRedisCluster() : undefined,
     startDovecot({ tls: true, separator: opts.remoteSeparator ?? '.', specialUse: false }),
     startDovecot({ separator: opts.localSeparator ?? '/' }),
   ]);
+  const redis = opts.borrow?.redis ?? (cluster ? cluster.servers[0]! : await startRedis());
   return {
     redis,
+    redisYaml: opts.borrow?.redisYaml ?? (cluster ? cluster.yaml : `url: "${redis.url}"`),
     remote,
     local,
     async stop() {
       await Promise.allSettled([remote.stop(), local.stop()]);
-      await redis.stop();
+      if (!opts.borrow) await (cluster ?? redis).stop();
       for (const dir of configDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -72,7 +85,7 @@ export function writeSyncConfig(
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-imapsync-'));
   configDirs.push(dir);
   const lines = [
-    `redis: { url: "${w.redis.url}", prefix: ${prefix} }`,
+    `redis: { ${w.redisYaml}, prefix: ${prefix} }`,
     ...(extra.some((l) => l.startsWith('workers:')) ? [] : ['workers: { lockDurationSeconds: 5 }']),
     'dovecot:',
     `  imap: { host: 127.0.0.1, port: ${ports.local ?? w.local.imapPort}, security: none }`,

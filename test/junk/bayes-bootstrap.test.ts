@@ -9,10 +9,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { connectRedis } from '../../src/core/redis.js';
+import { connectRedis, type RedisClient } from '../../src/core/redis.js';
 import { bayesBootstrapJob } from '../../src/jobs/bayes-bootstrap/index.js';
 import type { BayesBootstrapResult } from '../../src/jobs/bayes-bootstrap/processor.js';
 import { filterPage, type filterOverview } from '../../src/dashboard/pages/filter.js';
@@ -42,7 +41,7 @@ let bayesRedis: RedisFixture;
 let rspamd: RspamdFixture;
 let fx: DovecotFixture;
 let dir: string;
-let state: Redis;
+let state: RedisClient;
 let worker: WorkerSet;
 let configFile: string;
 /** What the real run learned, spam and ham. */

@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { connectRedis, queuePrefix, stateKey } from '../../src/core/redis.js';
+import { connectRedis, queuePrefix, stateKey, type RedisClient } from '../../src/core/redis.js';
 import { redact } from '../../src/dashboard/redact.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
@@ -34,7 +34,7 @@ import { wordyMessage } from './mailboxes.js';
 let queues: RedisFixture;
 let bayesRedis: RedisFixture;
 let rspamd: RspamdFixture;
-let state: Redis;
+let state: RedisClient;
 let dir: string;
 const running: { worker: WorkerSet; queue: Queue }[] = [];
 
@@ -83,7 +83,7 @@ const traces = (message: Buffer) => [message.subarray(0, 120), message.toString(
 /** Every key under `prefix` whose value (string, hash, list, set, zset or stream) holds `message`. */
 async function keysHolding(prefix: string, message: Buffer): Promise<string[]> {
   const found: string[] = [];
-  for await (const keys of state.scanStream({ match: `${queuePrefix(prefix)}*`, count: 500 })) {
+  for await (const keys of (state as Redis).scanStream({ match: `${queuePrefix(prefix)}*`, count: 500 })) {
     for (const key of keys as string[]) {
       const type = await state.type(key);
       const values =

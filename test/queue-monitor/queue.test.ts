@@ -5,12 +5,11 @@
  * runs nothing.
  */
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
-import { connectRedis, stateKey } from '../../src/core/redis.js';
+import { connectRedis, stateKey, type RedisClient } from '../../src/core/redis.js';
 import { listQueue, queueMonitorJob, recentActions } from '../../src/jobs/queue-monitor/index.js';
 import { postfixTarget, queueSeries } from '../../src/jobs/queue-monitor/processor.js';
 import { RunRecordStore } from '../../src/worker/run-record.js';
@@ -21,7 +20,7 @@ import { freshPrefix, runCli, writeConfig } from '../helpers/runtime.js';
 
 const jobs = [queueMonitorJob];
 let redisFx: RedisFixture;
-let redis: Redis;
+let redis: RedisClient;
 let postfix: PostfixFixture;
 let configFile: string;
 

@@ -8,7 +8,7 @@
  * Kept as one JSON value in Redis (`state:alerts:state`), written by the alerts job only (one
  * run at a time: its target is fixed), read by `status` and the pages.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 import type { AlertCondition } from './rules.js';
 
 /** A condition that holds, since when, and whether the postmaster has been told. */
@@ -94,16 +94,16 @@ type KeyFn = (...parts: string[]) => string;
 const stateKeyOf = (key: KeyFn): string => key('alerts', 'state');
 
 /** The alerts' state as last written (empty before the first run). */
-export async function readAlertState(redis: Redis, key: KeyFn): Promise<AlertState> {
+export async function readAlertState(redis: RedisClient, key: KeyFn): Promise<AlertState> {
   const raw = await redis.get(stateKeyOf(key));
   return raw ? (JSON.parse(raw) as AlertState) : EMPTY_STATE;
 }
 
 /** The conditions that hold now, oldest first: for `status` and the pages. */
-export async function readActiveAlerts(redis: Redis, key: KeyFn): Promise<ActiveAlert[]> {
+export async function readActiveAlerts(redis: RedisClient, key: KeyFn): Promise<ActiveAlert[]> {
   return [...(await readAlertState(redis, key)).active].sort((a, b) => a.since - b.since);
 }
 
-export async function writeAlertState(redis: Redis, key: KeyFn, state: AlertState): Promise<void> {
+export async function writeAlertState(redis: RedisClient, key: KeyFn, state: AlertState): Promise<void> {
   await redis.set(stateKeyOf(key), JSON.stringify(state));
 }

@@ -8,9 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { enqueueJob, type EnqueueOutcome } from '../../client/enqueue.js';
-import { stateKey } from '../../core/redis.js';
+import { stateKey, type RedisClient } from '../../core/redis.js';
 import { bayesLearnContract, messageDigest, type BayesLearnPayload } from './schema.js';
 
 /** Longer than a failed job is kept (30 days), so a job never outlives its body. */
@@ -18,7 +17,7 @@ export const BODY_TTL_SECONDS = 31 * 86_400;
 
 export class MessageBodies {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
   ) {}
 
@@ -59,7 +58,7 @@ export interface LearnRequest {
 export async function queueLearn(
   queue: Queue,
   req: LearnRequest,
-  state: { redis: Redis; prefix: string },
+  state: { redis: RedisClient; prefix: string },
 ): Promise<EnqueueOutcome> {
   const bodies = new MessageBodies(state.redis, (...parts) => stateKey(state.prefix, ...parts));
   const bodyId = await bodies.put(req.message);

@@ -9,9 +9,8 @@
  */
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { InvalidPayloadError } from '../../core/errors.js';
-import { queuePrefix } from '../../core/redis.js';
+import { queuePrefix, type RedisClient } from '../../core/redis.js';
 import { queueLearn } from './body.js';
 import { bayesLearnContract } from './schema.js';
 import {
@@ -53,7 +52,7 @@ function openLearnQueue(target: Pick<FlushTarget, 'redis' | 'prefix'>): Queue {
 /** Where the jobs go. */
 export interface FlushTarget {
   /** A connection for the queue and the target locks (shared, not closed here). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** `bayesLearn.maxMessageKilobytes` in bytes (the sh spooler's own `MAX_BYTES` may differ). */
   maxMessageBytes: number;

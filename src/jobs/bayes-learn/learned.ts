@@ -5,7 +5,7 @@
  * - `counts`: a hash of outcome → how many (learned-spam, learned-ham, already-learned,
  *   not-a-trainer, too-big, superseded, too-few-words), for `mailjobs status`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 
 export type LearnClass = 'spam' | 'ham';
 
@@ -17,7 +17,7 @@ export interface LearnedRecord {
 
 export class LearnedStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
     private readonly ttlSeconds: number,
   ) {}

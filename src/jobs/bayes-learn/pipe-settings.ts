@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { Secret } from '../../config/secret.js';
-import type { RedisSettings, RedisTlsFiles } from '../../core/redis-settings.js';
+import type { RedisNode, RedisSettings, RedisTlsFiles } from '../../core/redis-settings.js';
 import {
   DEFAULT_LEARN_CONFIG,
   DEFAULT_MAX_MESSAGE_KILOBYTES,
@@ -23,7 +23,10 @@ export interface PipeSettings {
   spoolDir: string;
   maxMessageBytes: number;
   logFile?: string;
-  /** `REDIS_URL`, else `redis.url`, else the default address; with the config's login and TLS files. */
+  /**
+   * `REDIS_URL`, else `redis.url`, `redis.sentinels` or `redis.cluster`, else the default address;
+   * with the config's login and TLS files.
+   */
   redis: RedisSettings;
   prefix: string;
   /** What was wrong with the file, field by field (the defaults were used instead). */
@@ -73,16 +76,42 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
     else if (v !== undefined) problems.push(`${configFile}: redis.tls.${key}: must be a path; ignored`);
   }
   const username = pick('redis.username', path, '', 'must be a name');
-  const passwordFile = pick('redis.passwordFile', path, '', 'must be a path');
-  let password: Secret | undefined;
-  if (passwordFile) {
+  /** The secret in the file at `field`; a file it cannot read is left to the spool (see above). */
+  const secret = (field: string): Secret | undefined => {
+    const passwordFile = pick(field, path, '', 'must be a path');
+    if (!passwordFile) return undefined;
     try {
-      password = new Secret(readFileSync(file(passwordFile), 'utf8').replace(/\r?\n$/, ''), `file:${file(passwordFile)}`); // prettier-ignore
+      return new Secret(readFileSync(file(passwordFile), 'utf8').replace(/\r?\n$/, ''), `file:${file(passwordFile)}`); // prettier-ignore
     } catch (err) {
       // Left to the spool: the worker's spool watcher queues it with its own login.
-      problems.push(`${configFile}: redis.passwordFile: cannot read: ${(err as NodeJS.ErrnoException).code}`);
+      problems.push(`${configFile}: ${field}: cannot read: ${(err as NodeJS.ErrnoException).code}`);
+      return undefined;
     }
-  }
+  };
+  const password = secret('redis.passwordFile');
+  const nodes = (v: unknown): v is RedisNode[] =>
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((n) => isObj(n) && path(n.host) && Number.isInteger(n.port) && (n.port as number) > 0);
+  const nodeRule = 'must be a list of { host, port }; ignored';
+  const sentinels = env.REDIS_URL ? [] : pick('redis.sentinels', nodes, [], nodeRule);
+  const cluster = env.REDIS_URL ? [] : pick('redis.cluster', nodes, [], nodeRule);
+  const name = pick('redis.name', path, 'mymaster', 'must be a name');
+  const sentinelUsername = pick('redis.sentinelUsername', path, '', 'must be a name');
+  const sentinelPassword = sentinels.length > 0 ? secret('redis.sentinelPasswordFile') : undefined;
+  const where: Omit<RedisSettings, 'username' | 'password' | 'tls'> =
+    sentinels.length > 0
+      ? {
+          sentinels,
+          name,
+          ...(sentinelUsername ? { sentinelUsername } : {}),
+          ...(sentinelPassword ? { sentinelPassword } : {}),
+        }
+      : cluster.length > 0
+        ? { cluster }
+        : {
+            url: env.REDIS_URL || pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') || 'redis://127.0.0.1:6379', // prettier-ignore
+          };
   const logFile = pick('bayesLearn.logFile', path, '', 'must be a path');
   const maxKb = pick('bayesLearn.maxMessageKilobytes', kb, DEFAULT_MAX_MESSAGE_KILOBYTES, `must be an integer from 1 to ${MAX_MESSAGE_KILOBYTES_LIMIT}`); // prettier-ignore
   return {
@@ -91,7 +120,7 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
     maxMessageBytes: maxKb * 1024,
     ...(logFile ? { logFile } : {}),
     redis: {
-      url: env.REDIS_URL || pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') || 'redis://127.0.0.1:6379', // prettier-ignore
+      ...where,
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
       ...(Object.keys(tls).length > 0 ? { tls } : {}),

@@ -106,4 +106,21 @@ describe('pipe settings', () => {
     expect(s.redis.url).toBe('redis://10.0.0.1:6380');
     expect(s.problems[0]).toMatch(/ENOENT; using defaults/);
   });
+
+  it('reads a Sentinel set (with its password file) or a Cluster like the workers do', async () => {
+    await writeFile(path.join(dir, 'sentinel.pass'), 'watch\n');
+    await writeFile(
+      config,
+      'redis: { sentinels: [{ host: 10.0.0.1, port: 26379 }], name: mj, sentinelPasswordFile: sentinel.pass }\n',
+    );
+    const s = readPipeSettings(config, {});
+    expect(s.redis).toMatchObject({ sentinels: [{ host: '10.0.0.1', port: 26379 }], name: 'mj' });
+    expect(s.redis.sentinelPassword?.reveal()).toBe('watch');
+    expect(s.redis.url).toBeUndefined();
+    await writeFile(config, 'redis: { cluster: [{ host: 10.0.0.2, port: 7000 }, { host: x }] }\n');
+    expect(readPipeSettings(config, {}).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(readPipeSettings(config, {}).problems.join('\n')).toMatch(/redis.cluster: must be a list of \{ host, port \}/); // prettier-ignore
+    await writeFile(config, 'redis: { cluster: [{ host: 10.0.0.2, port: 7000 }] }\n');
+    expect(readPipeSettings(config, {}).redis).toEqual({ cluster: [{ host: '10.0.0.2', port: 7000 }] });
+  });
 });

@@ -14,7 +14,7 @@
  * Every key expires `stateRetentionDays` after the account's last run: a deleted connector's
  * state is kept for a while (re-adding it redelivers nothing), then cleaned.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 
 /** A message that failed on its own (see `MessageError`) in consecutive runs, not delivered yet. */
 export interface FailureRecord {
@@ -65,7 +65,7 @@ export class SeenUidStore {
   };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     key: (...parts: string[]) => string,
     account: string,
     private readonly retentionSeconds: number,

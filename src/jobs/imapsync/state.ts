@@ -13,7 +13,7 @@
  * Every key expires `imapsync.stateRetentionDays` after the task's last run. How runs went is
  * the worker's run record, not kept here.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
 
 /** A folder after its last complete pass. */
@@ -34,7 +34,7 @@ export class SyncStateStore {
   private readonly k: (...parts: string[]) => string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     key: (...parts: string[]) => string,
     target: string,
     private readonly retentionSeconds: number,

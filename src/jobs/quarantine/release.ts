@@ -8,7 +8,7 @@
  * the message is it expunged from the quarantine and dropped from the index.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 import type { Config } from '../../config/schema.js';
 import { InvalidPayloadError, PermanentJobError, ProtocolError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -24,7 +24,7 @@ import { QUARANTINE_ID, type QuarantineItem, QuarantineStore } from './store.js'
 /** What release and delete need: the config, Redis, a logger. */
 export interface QuarantineActionContext {
   readonly config: Config;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   key(...parts: string[]): string;
   readonly log: Logger;
   readonly signal?: AbortSignal;

@@ -5,7 +5,7 @@
  * An entry and its "to be notified" mark are written in one MULTI, so a message indexed is a
  * message that will be notified (with `notify` on), whatever crashes in between.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 import type { QuarantineSymbol } from './headers.js';
 
 /** One quarantined message as the index knows it: headers and verdict, never the body. */
@@ -70,7 +70,7 @@ export class QuarantineStore {
   readonly digestAtKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (...parts: string[]) => string,
   ) {
     this.items = key('quarantine', 'items');

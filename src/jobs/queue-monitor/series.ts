@@ -7,7 +7,7 @@
  * still in `samples` then, because trimming runs after. Both keys also expire on their own, so
  * a monitor that is switched off leaves nothing behind. The dashboard reads with {@link read}.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis.js';
 import { POSTFIX_QUEUES, type PostfixQueueName } from '../../mail/postfix.js';
 import { emptyQueues, totalOf, type QueueCounts, type QueueSample } from './sample.js';
 
@@ -74,7 +74,7 @@ export class QueueSeries {
   private readonly historyKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     key: (...parts: string[]) => string,
     private readonly retention: SeriesRetention,
   ) {

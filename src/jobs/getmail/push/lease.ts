@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../core/redis.js';
 
 /** Takes the lease when free, or extends it when this holder has it: 1, else 0. */
 const CLAIM = `
@@ -35,7 +35,7 @@ export function leaseHolderId(): string {
 
 export class PushLeases {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** `stateKey(prefix, ...parts)`. */
     private readonly key: (...parts: string[]) => string,
     readonly holder: string,
@@ -57,7 +57,7 @@ export class PushLeases {
 
   /** Who holds each account's lease (undefined: nobody). */
   static async holders(
-    redis: Redis,
+    redis: RedisClient,
     key: (...parts: string[]) => string,
     accounts: readonly string[],
   ): Promise<(string | undefined)[]> {

@@ -4,7 +4,7 @@
  * whether the server announced IDLE (learned on the first connection, kept so that a server
  * without it is not asked again on every round).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../core/redis.js';
 import type { ConnectorConfig } from '../../../config/schema.js';
 
 export type PushPhase = 'connecting' | 'watching' | 'error' | 'no-idle' | 'waiting-slot';
@@ -35,7 +35,7 @@ export interface IdleKnowledge {
 
 export class PushStateStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** `stateKey(prefix, ...parts)`. */
     private readonly key: (...parts: string[]) => string,
   ) {}
