@@ -61,4 +61,8 @@ export interface CliArgs {
   users?: string;
   max?: string;
   dryRun: boolean;
+  /** `status --sync`: the imapsync fleet, `--filter`ed; `sync start --failed`: retry the failed. */
+  sync?: boolean;
+  filter?: string;
+  failed?: boolean;
 }
