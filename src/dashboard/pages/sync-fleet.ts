@@ -155,7 +155,8 @@ function totalsOf(tasks: FleetTask[], runs: Map<string, RunRecord>): FleetTotals
     .filter((t) => t.state === 'done')
     .map((t) => runs.get(t.target)?.lastDurationMs ?? 0)
     .filter((d) => d > 0);
-  const pending = count('queued', 'not-started', 'failed', 'cancelled');
+  // Failed and cancelled tasks run again only when asked: not in the ETA.
+  const pending = count('queued', 'not-started');
   const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length / 1000 : undefined;
   const runningEta = running.map((t) => t.etaSeconds);
   const unknown = runningEta.some((e) => e === null) || (pending > 0 && mean === undefined);

@@ -9,7 +9,7 @@ import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { SecretBox } from '../../core/crypto.js';
 import { type AdhocForm, adhocForm, ONE_LOGIN, sealAdhocTask } from '../../jobs/imapsync/adhoc-form.js';
-import { importRequest } from '../../jobs/imapsync/import.js';
+import { IMPORT_COLUMNS, importRequest } from '../../jobs/imapsync/import.js';
 import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
 import type { Runtime } from '../../runtime.js';
@@ -292,6 +292,60 @@ function adhocFormHtml(admin: boolean): SafeHtml {
   </form>`;
 }
 
+/** Every task, configured or imported, with filters, totals and bulk actions (sync-fleet.js fills it). */
+function fleetHtml(admin: boolean): SafeHtml {
+  const a = adminAttrs(admin);
+  return html`<section id="sync-fleet">
+    <h2>All tasks</h2>
+    <p>
+      <label
+        >Show
+        <select name="filter">
+          ${FLEET_FILTERS.map((f) => html`<option value="${f}">${f}</option>`)}
+        </select></label
+      >
+      <button type="button" data-bulk="start" ${a}>Start all</button>
+      <button type="button" data-bulk="retry-failed" class="secondary" ${a}>Retry failed</button>
+      <button type="button" data-bulk="cancel" class="danger" ${a}>Cancel all</button>
+    </p>
+    <p data-field="totals" class="hint" role="status"></p>
+    <table class="grid">
+      <thead>
+        <tr>
+          <th>Remote</th>
+          <th>Local user</th>
+          <th>State</th>
+          <th>Bytes</th>
+          <th>Messages</th>
+          <th>Rate</th>
+          <th>ETA</th>
+          <th>Last result</th>
+        </tr>
+      </thead>
+      <tbody></tbody>
+    </table>
+  </section>`;
+}
+
+/** The CSV import: preview (errors by line), then Create. */
+function importHtml(admin: boolean): SafeHtml {
+  const a = adminAttrs(admin);
+  return html`<form id="sync-import" class="stacked" autocomplete="off">
+    <h2>Import tasks</h2>
+    <p class="hint">
+      A CSV file whose first line names the columns: ${IMPORT_COLUMNS.join(', ')}. Passwords are sealed at
+      once; the file is not kept. Any bad line: nothing is created.
+    </p>
+    <label>File <input name="file" type="file" accept=".csv,text/csv" required /></label>
+    <p>
+      <button type="submit" data-action="preview" class="secondary" ${a}>Preview</button>
+      <button type="submit" data-action="create" disabled ${a}>Create</button>
+      <span class="notice" data-field="status" role="status"></span>
+    </p>
+    <ul data-field="preview"></ul>
+  </form>`;
+}
+
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const admin = user.role === 'admin';
   const tasks = rt.config.sync;
@@ -323,6 +377,7 @@ async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtm
         }
       </tbody>
     </table>
+    ${fleetHtml(admin)} ${importHtml(admin)}
     <h2>Ad-hoc sync</h2>
     ${adhocFormHtml(admin)}
     <h2>Recent ad-hoc runs</h2>
@@ -354,6 +409,6 @@ export const syncPage: PageModule = {
   path: '/sync',
   title: 'Synchronization',
   render,
-  scripts: ['sync.js'],
+  scripts: ['sync.js', 'sync-fleet.js'],
   routes,
 };
