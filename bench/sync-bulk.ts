@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile, writeFileSync } from 'node:fs';
+import { chown, mkdir, stat } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -129,18 +130,22 @@ async function benchMbsync(
 ) {
   let peak = 0;
   let failed = 0;
+  let firstError = '';
   const started = process.hrtime.bigint();
   const queue = [...accounts];
   await Promise.all(
     Array.from({ length: C }, async () => {
       for (let a = queue.shift(); a; a = queue.shift()) {
         const r = await runMbsync({ remote, local, redisUrl, remoteUser: a.remoteUser, remotePassword: a.remotePassword, localUser: `bb-l${a.i}` }); // prettier-ignore
-        if (r.code !== 0) failed++;
+        if (r.code !== 0) {
+          failed++;
+          firstError ||= `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`;
+        }
         peak = Math.max(peak, r.peakRssKb ?? 0);
       }
     }),
   );
-  return { wallMs: Number(process.hrtime.bigint() - started) / 1e6, peakRssKb: peak, failed };
+  return { wallMs: Number(process.hrtime.bigint() - started) / 1e6, peakRssKb: peak, failed, firstError };
 }
 
 async function main(): Promise<void> {
@@ -162,6 +167,14 @@ async function main(): Promise<void> {
       const corpus = makeSmallCorpus(MESSAGES, 1000 + a.i);
       bytes += wireBytes(corpus);
       await loadMaildir(remote, a.remoteUser, corpus);
+      // The local Dovecot creates Sent (and Drafts, Junk, Trash) itself; mbsync's pattern of the
+      // imapsync bench leaves out the last three only, so the remote needs a Sent to pair with.
+      const sent = path.join(remote.dir, 'mail', a.remoteUser, 'Maildir', '.Sent');
+      const { uid, gid } = await stat(path.dirname(sent));
+      for (const sub of ['', 'cur', 'new', 'tmp']) {
+        await mkdir(path.join(sent, sub), { recursive: true, mode: 0o700 });
+        await chown(path.join(sent, sub), uid, gid);
+      }
     });
     console.error(`[bench] seeded ${(bytes / 1e6).toFixed(1)} MB; mailjobs…`);
     const mj = await benchMailjobs(remote, local, redis.url, accounts);
@@ -188,6 +201,7 @@ async function main(): Promise<void> {
       `| mbsync ${C} processes at a time | ${s(mb.wallMs)} | ${(ACCOUNTS / (mb.wallMs / 1000)).toFixed(2)} | 1.00 | ${mib(mb.peakRssKb)} each, ≤ ${mib(mb.peakRssKb * C)} for ${C} | ${mbWrong} (${mb.failed} failed) |`, // prettier-ignore
       '',
       `mailjobs fleet totals at the end: ${JSON.stringify(mj.totals)}`,
+      ...(mb.firstError ? ['', `mbsync's first failure: ${mb.firstError}`] : []),
       '',
     ].join('\n');
     console.log(report);
