@@ -158,6 +158,19 @@ describe('imapsync bulk migration of 50 accounts', () => {
       bytes: { copied: seeded.get(7)!.reduce((n, m) => n + m.raw.length, 0), totalFinal: true },
     });
 
+    // Each run's last progress counts bytes against a final total.
+    const jobs = await rt!.queues.get('imapsync')!.getJobs(['completed']);
+    expect(jobs.length).toBeGreaterThanOrEqual(ACCOUNTS);
+    for (const j of jobs) {
+      const p = j.progress as Record<string, unknown>;
+      expect(p).toMatchObject({
+        bytesTotal: p.bytes,
+        bytesTotalFinal: true,
+        copied: perAccount,
+        total: perAccount,
+      });
+      expect(p.bytes).toBeGreaterThan(0);
+    }
     for (let i = 0; i < ACCOUNTS; i++) {
       const [src, dst] = await Promise.all([
         snapshot(w.remote, remoteUser(i)),
