@@ -17,6 +17,7 @@ import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 import { runCli, silentLog } from '../helpers/runtime.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { call } from '../dashboard/routes.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
@@ -191,6 +192,46 @@ describe('imapsync bulk migration of 50 accounts', () => {
     expect(retried.results).toEqual([{ target: target('bulk-lbad', 'bulk-rbad'), status: 'queued', jobId: expect.any(String) }]); // prettier-ignore
     await expect.poll(async () => (await fleet('failed')).tasks.length, { timeout: 120_000 }).toBe(1);
   }, 200_000);
+
+  it('a running task shows its bytes and messages moving; Cancel stops it, Retry failed continues it', async () => {
+    // A slow remote on purpose: the run lasts long enough to be seen running on any machine.
+    const proxy = await TcpProxy.start(w.remote.imapsPort!, { downBytesPerSecond: 8 * 1024 });
+    try {
+      const r = await w.remote.addUser('bulk-rslow');
+      await w.local.addUser('bulk-lslow');
+      const body = 'A line to give the message some weight.\r\n'.repeat(60);
+      // Six folders: progress moves a folder's batch at a time.
+      const slowFolders = ['INBOX', 'Eins', 'Zwei', 'Drei', 'Vier', 'Fuenf'];
+      await seed(w.remote, r.user, slowFolders.flatMap((folder, f) => Array.from({ length: 10 }, (_, k) => ({ folder, raw: makeMessage(`slow-${f}-${k}`, { body }), flags: [], internalDate: new Date(Date.UTC(2022, 0, 1 + k)) })))); // prettier-ignore
+      const csv = `localUser,host,username,password,port,security,verifyCertificate\nbulk-lslow,127.0.0.1,${r.user},${r.password},${proxy.port},tls,false\n`; // prettier-ignore
+      expect((await call<ImportOutcome>(rt!, syncPage, 'POST', '/sync/import', { csv, create: true })).created).toBe(1); // prettier-ignore
+      const slow = target('bulk-lslow', r.user);
+      expect((await bulk('start', [slow])).results).toMatchObject([{ target: slow, status: 'queued' }]);
+      const row = async () => (await fleet('running')).tasks.find((t) => t.target === slow);
+      await expect.poll(async () => (await row())?.bytes.copied ?? 0, { timeout: 120_000, interval: 200 }).toBeGreaterThan(0); // prettier-ignore
+      const running = (await row())!;
+      expect(running).toMatchObject({ state: 'running', messages: { total: 60 } });
+      expect(running.bytes.total).toBeGreaterThanOrEqual(running.bytes.copied);
+      expect(running.messages.done).toBeLessThan(60);
+      expect((await fleet()).totals.running).toBe(1);
+
+      expect((await bulk('cancel', [slow])).results).toMatchObject([{ target: slow, status: 'cancelling' }]);
+      const failed = async () => (await fleet('failed')).tasks.find((t) => t.target === slow);
+      await expect.poll(async () => (await failed())?.state, { timeout: 60_000 }).toBe('cancelled');
+      proxy.throttle({});
+      expect((await bulk('retry-failed', [slow])).results).toMatchObject([
+        { target: slow, status: 'queued' },
+      ]);
+      const done = async () => (await fleet('done')).tasks.find((t) => t.target === slow);
+      await expect.poll(async () => (await done())?.messages, { timeout: 120_000 }).toEqual({ copied: expect.any(Number), done: 60, total: 60 }); // prettier-ignore
+      expect(await w.local.storedMessages('bulk-lslow')).toBe(60);
+      await call(rt!, syncPage, 'POST', '/sync/bulk', { action: 'cancel', targets: [] }); // nothing runs: no-op
+    } finally {
+      // The totals below are those of the import's 51 tasks.
+      await rt!.redis.hdel(rt!.key('imapsync-tasks'), target('bulk-lslow', 'bulk-rslow'));
+      await proxy.close();
+    }
+  }, 400_000);
 
   it('mailjobs status --sync says the same, as text and as JSON', async () => {
     const json = await runCli(['status', '--sync', '--json', '--config', config], registry);
