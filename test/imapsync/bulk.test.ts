@@ -5,9 +5,10 @@
  * message once and intact in each destination; the fleet's totals (accounts, messages, bytes)
  * and `mailjobs status --sync --json` agree with what was seeded. A bad file names each bad line
  * and creates nothing; a task with a wrong password is the one "failed" row, with its error, and
- * "Retry failed" queues it alone.
+ * "Retry failed" queues it alone. A slow task (a throttling proxy in front of the remote) shows
+ * its bytes moving while it runs; a whole domain in one config entry runs through the master login.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, type ImportOutcome } from '../../src/dashboard/pages/sync-fleet.js';
@@ -110,12 +111,17 @@ describe('imapsync bulk migration of 50 accounts', () => {
   });
 
   it('previews on the page without creating, then imports with the CLI, passwords sealed', async () => {
-    const csv = (await import('node:fs')).readFileSync(join(dir, 'tasks.csv'), 'utf8');
+    const csv = readFileSync(join(dir, 'tasks.csv'), 'utf8');
     const preview = await call<ImportOutcome>(rt!, syncPage, 'POST', '/sync/import', { csv });
     expect(preview.errors).toEqual([]);
     expect(preview.rows).toHaveLength(ACCOUNTS + 1);
     expect(preview.rows[0]).toMatchObject({ line: 2, localUser: localUser(0), login: 'admin vmail (separator)', exists: false }); // prettier-ignore
     expect(JSON.stringify(preview)).not.toContain(w.remote.masterPassword);
+    expect((await fleet()).totals.tasks).toBe(0);
+
+    const dry = await runCli(['sync', 'import', join(dir, 'tasks.csv'), '--dry-run', '--config', config], registry); // prettier-ignore
+    expect(dry.code).toBe(0);
+    expect(dry.out.split('\n').at(-1)).toBe(`dry run: ${ACCOUNTS + 1} task(s) would be created or replaced`);
     expect((await fleet()).totals.tasks).toBe(0);
 
     const r = await runCli(['sync', 'import', join(dir, 'tasks.csv'), '--config', config], registry);
@@ -228,10 +234,48 @@ describe('imapsync bulk migration of 50 accounts', () => {
       await call(rt!, syncPage, 'POST', '/sync/bulk', { action: 'cancel', targets: [] }); // nothing runs: no-op
     } finally {
       // The totals below are those of the import's 51 tasks.
-      await rt!.redis.hdel(rt!.key('imapsync-tasks'), target('bulk-lslow', 'bulk-rslow'));
+      const removed = await runCli(['sync', 'remove', target('bulk-lslow', 'bulk-rslow'), '--config', config], registry); // prettier-ignore
+      expect(removed.out).toBe('1 task(s) removed');
       await proxy.close();
     }
   }, 400_000);
+
+  it('a whole domain in one config entry runs one task per user through the remote master login', async () => {
+    const users = ['dom-a', 'dom-b'];
+    for (const u of users) {
+      await w.remote.addUser(`${u}-r`);
+      await w.local.addUser(`${u}-r`);
+      await seed(w.remote, `${u}-r`, messagesOf(100 + users.indexOf(u)));
+    }
+    const secret = join(dir, 'master.secret');
+    writeFileSync(secret, w.remote.masterPassword, { mode: 0o600 });
+    // writeSyncConfig ends with `sync: []`: the domain entry takes its place.
+    const domainConfig = writeSyncConfig(w, []);
+    const domainEntry = [
+      'sync:',
+      '  - id: dom',
+      `    remote: { host: 127.0.0.1, port: ${w.remote.imapsPort}, security: tls, verifyCertificate: false, admin: { user: vmail, passwordFile: ${secret} }, users: [${users.map((u) => `${u}-r`).join(', ')}] }`, // prettier-ignore
+    ];
+    writeFileSync(
+      domainConfig,
+      readFileSync(domainConfig, 'utf8').replace(/^sync: \[\]$/m, domainEntry.join('\n')),
+    );
+    const drt = await openRuntime({ configFlag: domainConfig, jobs: registry, log: silentLog, startPrivateRedis: false }); // prettier-ignore
+    const dworkers = startWorkers({ jobs: [imapsyncJob], config: () => drt.config, redisSettings: drt.redisSettings, redis: drt.redis, log: silentLog }); // prettier-ignore
+    try {
+      const started = await call<{ results: { target: string; status: string }[] }>(drt, syncPage, 'POST', '/sync/bulk', { action: 'start' }); // prettier-ignore
+      expect(started.results.map((r) => [r.target, r.status])).toEqual(
+        users.map((u) => [`dom/${u}-r`, 'queued']),
+      );
+      await expect.poll(async () => (await call<Fleet>(drt, syncPage, 'GET', '/sync/fleet', {})).totals.done, { timeout: 180_000 }).toBe(2); // prettier-ignore
+      const f = await call<Fleet>(drt, syncPage, 'GET', '/sync/fleet', {});
+      expect(f.tasks.map((t) => [t.target, t.kind, t.remote, t.localUser])).toEqual(users.map((u) => [`dom/${u}-r`, 'config', `${u}-r@127.0.0.1`, `${u}-r`])); // prettier-ignore
+      for (const u of users) expect(await w.local.storedMessages(`${u}-r`)).toBe(FOLDERS.length * PER_FOLDER);
+    } finally {
+      await dworkers.close();
+      await drt.close();
+    }
+  }, 300_000);
 
   it('mailjobs status --sync says the same, as text and as JSON', async () => {
     const json = await runCli(['status', '--sync', '--json', '--config', config], registry);
