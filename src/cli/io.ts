@@ -64,4 +64,8 @@ export interface CliArgs {
   /** `quarantine list`: only messages matching this; `quarantine release`: learn it as ham too. */
   search?: string;
   learnHam: boolean;
+  /** `status --sync`: the imapsync fleet, `--filter`ed; `sync start --failed`: retry the failed. */
+  sync?: boolean;
+  filter?: string;
+  failed?: boolean;
 }

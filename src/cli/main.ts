@@ -42,6 +42,12 @@ const OPTIONS = {
     help: '--search TEXT   only messages whose sender, recipients or subject contain TEXT',
   },
   'learn-ham': { type: 'boolean', help: '--learn-ham     also teach Rspamd the message as ham' },
+  sync: { type: 'boolean', help: '--sync          the imapsync fleet: every task, its progress, the totals' },
+  filter: {
+    type: 'string',
+    help: '--filter F      with --sync: all, failed, running, not-started or done (default all)',
+  },
+  failed: { type: 'boolean', help: '--failed        retry the failed (and cancelled) tasks only' },
   'refresh-token-file': {
     type: 'string',
     help: '--refresh-token-file FILE  import this refresh token instead of a device login',
@@ -135,10 +141,10 @@ const commands: Record<string, Command> = {
     run: async (a, d) => (await import('./jobs.js')).runCommand(a, d),
   },
   status: {
-    usage: 'status [job...] [--json]',
+    usage: 'status [job...] [--json] [--sync [--filter F]]',
     summary:
       "each target's runs, queue counts, failed jobs, schedules (exit 0 ok, 1 warning, 2 critical, 3 unknown: a Nagios plugin)",
-    options: ['json'],
+    options: ['json', 'sync', 'filter'],
     example: 'mailjobs status getmail imapsync',
     jobs: 'all',
     run: async (a, d) => (await import('./status.js')).statusCommand(a, d),
@@ -151,6 +157,39 @@ const commands: Record<string, Command> = {
     example: 'mailjobs seal --host imap.example.com --port 993 --user john < password.txt',
     jobs: 'none',
     run: async (a, d) => (await import('./seal.js')).sealCommand(a, d),
+  },
+  'sync import': {
+    usage: 'sync import FILE [--dry-run] [--json]',
+    summary:
+      'create imapsync tasks from a CSV file (one error per bad line, then nothing is created); passwords sealed at once',
+    options: ['dry-run', 'json'],
+    example: 'mailjobs sync import accounts.csv --dry-run',
+    jobs: 'all',
+    run: async (a, d) => (await import('./sync.js')).syncImportCommand(a, d),
+  },
+  'sync start': {
+    usage: 'sync start [TARGET...] [--failed] [--json]',
+    summary: 'queue these imapsync tasks (default: every task not running); --failed: the failed ones only',
+    options: ['failed', 'json'],
+    example: 'mailjobs sync start --failed',
+    jobs: 'all',
+    run: async (a, d) => (await import('./sync.js')).syncBulkCommand(a, d),
+  },
+  'sync cancel': {
+    usage: 'sync cancel [TARGET...] [--json]',
+    summary: 'cancel these imapsync tasks (default: every running or queued one)',
+    options: ['json'],
+    example: 'mailjobs sync cancel',
+    jobs: 'all',
+    run: async (a, d) => (await import('./sync.js')).syncBulkCommand(a, d),
+  },
+  'sync remove': {
+    usage: 'sync remove TARGET...',
+    summary: 'forget imported imapsync tasks (their sync state expires on its own)',
+    options: [],
+    example: "mailjobs sync remove 'adhoc:john<john@imap.example.com'",
+    jobs: 'none',
+    run: async (a, d) => (await import('./sync.js')).syncRemoveCommand(a, d),
   },
   'oauth login': {
     usage: 'oauth login <connector|task>',
@@ -310,6 +349,9 @@ export function parseCli(argv: string[], accepted: readonly OptionName[]): CliAr
     dryRun: v['dry-run'] === true,
     search: text('search'),
     learnHam: v['learn-ham'] === true,
+    sync: v.sync === true,
+    filter: text('filter'),
+    failed: v.failed === true,
   };
 }
 

@@ -3,6 +3,7 @@
  * counts, recent failures, schedules with their next run. Exits as a Nagios plugin: 0 all ok,
  * 1 a warning, 2 a critical row (see jobs/run-status.ts), 3 unknown (the config or Redis cannot
  * be read, or a job's rows cannot). The first line says the same in words, for monitors.
+ * `--sync`: the imapsync fleet instead (cli/sync.ts; exit 1 when a task failed).
  */
 import { describeRedis } from '../core/redis.js';
 import { when } from '../jobs/format.js';
@@ -97,6 +98,7 @@ export async function statusCommand(args: CliArgs, deps: CliDeps): Promise<numbe
     return unknown(args, deps, err);
   }
   try {
+    if (args.sync) return await (await import('./sync.js')).syncStatus(rt, args, deps);
     const queues: QueueStatus[] = [];
     for (const def of rt.jobs) queues.push(await queueStatus(rt, def));
     const warnings = await redisWarnings(rt);

@@ -125,12 +125,18 @@ describe('sync tasks in the config', () => {
     const uncommented = example
       .replace('sync: []\n', '')
       .replace(/^#sync:\n(?:#.*\n?)*/m, `sync:\n${block.replace(/^#/gm, '')}`)
-      .replace('secrets/john-remote', 'john.secret');
+      .replace('secrets/john-remote', 'john.secret')
+      .replace('secrets/admin }', 'admin.secret }');
     const c = parseConfig(uncommented, file, {});
     expect(c.sync[0]).toMatchObject({
       id: 'john-migration',
       localUser: 'john',
       schedule: { cron: '0 2 * * *' },
     });
+    // The whole-domain entry: one task per user.
+    expect(c.sync.slice(1).map((t) => [t.id, t.localUser])).toEqual([
+      ['old-domain/john@old.example', 'john@example.org'],
+      ['old-domain/jane@old.example', 'jane@example.org'],
+    ]);
   });
 });

@@ -9,6 +9,7 @@ import { type OAuthSettings, oauthAuthSchema, resolveOAuth } from './oauth.js';
 import { cronSchedule } from './cron.js';
 import type { Config, SecretField } from './schema.js';
 import type { Secret } from './secret.js';
+import { expandDomains } from './sync-domain.js';
 import { syncOptions } from './sync-options.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -159,8 +160,9 @@ export function syncConfigShape(
           .prefault({}),
       })
       .prefault({}),
+    // A domain entry (`remote.users` / `usersFile`) becomes one task per user: sync-domain.ts.
     sync: z
-      .array(task)
+      .preprocess(expandDomains(resolvePath), z.array(task))
       .default([])
       .superRefine((list, ctx) => {
         const seen = new Set<string>();

@@ -55,7 +55,9 @@ describe('a mistake on the command line', () => {
     const r = await mailjobs(['status', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr[0]).toBe("mailjobs status: Unknown option '--bogus'");
-    expect(r.stderr[1]).toBe('usage: mailjobs status [job...] [--json] [--config FILE]');
+    expect(r.stderr[1]).toBe(
+      'usage: mailjobs status [job...] [--json] [--sync [--filter F]] [--config FILE]',
+    );
     expect(r.stderr.join('\n')).not.toMatch(/\n\s+at |TypeError|ERR_PARSE_ARGS/);
   });
 

@@ -7,17 +7,24 @@
  */
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { hostName } from '../../config/host.js';
-import { syncOptions } from '../../config/sync-options.js';
 import { SecretBox } from '../../core/crypto.js';
+import { type AdhocForm, adhocForm, ONE_LOGIN, sealAdhocTask } from '../../jobs/imapsync/adhoc-form.js';
+import { IMPORT_COLUMNS, importRequest } from '../../jobs/imapsync/import.js';
 import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
-import { sealPurpose } from '../../jobs/imapsync/task.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
 import { adminAttrs } from '../layout.js';
 import { HttpError, type ApiRoute, type DashboardDeps, type PageModule, type SessionUser } from '../types.js';
 import { cancelJob, currentJob, enqueueFor, jobView, queueOf } from './jobs.js';
+import {
+  type BulkAction,
+  bulkAction,
+  FLEET_FILTERS,
+  type FleetFilter,
+  importTasks,
+  syncFleet,
+} from './sync-fleet.js';
 import { oauthLoginRoute, oauthOf } from './oauth.js';
 
 const JOB = 'imapsync';
@@ -30,28 +37,9 @@ const runModes = z.strictObject({
   testLogin: z.boolean().optional(),
 });
 
-/** The ad-hoc form, passwords in plain text (this request only; they are sealed at once). */
-export const adhocForm = z.strictObject({
-  host: z.string().trim().pipe(hostName),
-  port: z.number().int().min(1).max(65535).optional(),
-  security: z.enum(['tls', 'starttls', 'none']).default('tls'),
-  verifyCertificate: z.boolean().default(true),
-  username: z.string().trim().min(1),
-  password: z.string().min(1).optional(),
-  admin: z
-    .strictObject({
-      user: z.string().trim().min(1),
-      password: z.string().min(1),
-      method: z.enum(['separator', 'authzid']).default('separator'),
-    })
-    .optional(),
-  localUser: z.string().trim().min(1),
-  options: syncOptions.omit({ testLogin: true }).prefault({}),
-  testLogin: z.boolean().default(false),
-});
-
 const boxes = new Map<string, SecretBox>();
-function secretBox(rt: Runtime): SecretBox {
+/** The secrets key of the config, read once per file. */
+export function secretBox(rt: Runtime): SecretBox {
   const file = rt.config.secrets.keyFile;
   let box = boxes.get(file);
   if (!box) boxes.set(file, (box = new SecretBox(file)));
@@ -59,32 +47,11 @@ function secretBox(rt: Runtime): SecretBox {
 }
 
 /** The payload of an ad-hoc form: passwords sealed for its host, port and user, nothing else changed. */
-async function adhocPayload(
-  rt: Runtime,
-  f: z.output<typeof adhocForm>,
-): Promise<z.input<typeof imapsyncPayload>> {
+async function adhocPayload(rt: Runtime, f: AdhocForm): Promise<z.input<typeof imapsyncPayload>> {
   if ((f.password === undefined) === (f.admin === undefined)) {
-    throw new HttpError(400, 'password: give either the user password or an admin login');
+    throw new HttpError(400, `password: ${ONE_LOGIN}`);
   }
-  const box = secretBox(rt);
-  const login = f.admin
-    ? { admin: { user: f.admin.user, password: await box.seal(f.admin.password, sealPurpose(f, 'admin.password')), method: f.admin.method, separator: '*' } } // prettier-ignore
-    : { password: await box.seal(f.password!, sealPurpose(f, 'password')) };
-  return {
-    adhoc: {
-      localUser: f.localUser,
-      remote: {
-        host: f.host,
-        ...(f.port ? { port: f.port } : {}),
-        security: f.security,
-        verifyCertificate: f.verifyCertificate,
-        username: f.username,
-        ...login,
-      },
-      options: f.options,
-    },
-    ...(f.testLogin ? { testLogin: true } : {}),
-  };
+  return { adhoc: await sealAdhocTask(secretBox(rt), f), ...(f.testLogin ? { testLogin: true } : {}) };
 }
 
 function targetOf(job: Job): string | undefined {
@@ -177,10 +144,43 @@ const routes: ApiRoute[] = [
     role: 'admin',
     input: adhocForm,
     async handle(req, { rt }) {
-      const payload = await adhocPayload(rt, req.input as z.output<typeof adhocForm>);
+      const payload = await adhocPayload(rt, req.input as AdhocForm);
       const outcome = await enqueueFor(rt, JOB, payload);
       rt.log.info({ target: outcome.target, by: req.user.name, testLogin: payload.testLogin === true }, 'ad-hoc sync queued from the dashboard'); // prettier-ignore
       return outcome;
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sync/fleet',
+    role: 'viewer',
+    input: z.strictObject({ filter: z.enum(FLEET_FILTERS).default('all') }),
+    handle: (req, { rt }) => syncFleet(rt, (req.input as { filter: FleetFilter }).filter),
+  },
+  {
+    // The file's text is read and dropped here: never stored, never logged (only the counts are).
+    method: 'POST',
+    path: '/sync/import',
+    role: 'admin',
+    input: importRequest,
+    async handle(req, { rt }) {
+      const { csv, create } = req.input as z.output<typeof importRequest>;
+      const outcome = await importTasks(rt, csv, create);
+      if (create) rt.log.info({ by: req.user.name, created: outcome.created, replaced: outcome.replaced, errors: outcome.errors.length }, 'sync import from the dashboard'); // prettier-ignore
+      return outcome;
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sync/bulk',
+    role: 'admin',
+    input: z.strictObject({
+      action: z.enum(['start', 'cancel', 'retry-failed']),
+      targets: z.array(z.string().min(1)).max(10_000).default([]),
+    }),
+    handle: async (req, { rt }) => {
+      const { action, targets } = req.input as { action: BulkAction; targets: string[] };
+      return { results: await bulkAction(rt, action, targets, req.user) };
     },
   },
   {
@@ -292,6 +292,60 @@ function adhocFormHtml(admin: boolean): SafeHtml {
   </form>`;
 }
 
+/** Every task, configured or imported, with filters, totals and bulk actions (sync-fleet.js fills it). */
+function fleetHtml(admin: boolean): SafeHtml {
+  const a = adminAttrs(admin);
+  return html`<section id="sync-fleet">
+    <h2>All tasks</h2>
+    <p>
+      <label
+        >Show
+        <select name="filter">
+          ${FLEET_FILTERS.map((f) => html`<option value="${f}">${f}</option>`)}
+        </select></label
+      >
+      <button type="button" data-bulk="start" ${a}>Start all</button>
+      <button type="button" data-bulk="retry-failed" class="secondary" ${a}>Retry failed</button>
+      <button type="button" data-bulk="cancel" class="danger" ${a}>Cancel all</button>
+    </p>
+    <p data-field="totals" class="hint" role="status"></p>
+    <table class="grid">
+      <thead>
+        <tr>
+          <th>Remote</th>
+          <th>Local user</th>
+          <th>State</th>
+          <th>Bytes</th>
+          <th>Messages</th>
+          <th>Rate</th>
+          <th>ETA</th>
+          <th>Last result</th>
+        </tr>
+      </thead>
+      <tbody></tbody>
+    </table>
+  </section>`;
+}
+
+/** The CSV import: preview (errors by line), then Create. */
+function importHtml(admin: boolean): SafeHtml {
+  const a = adminAttrs(admin);
+  return html`<form id="sync-import" class="stacked" autocomplete="off">
+    <h2>Import tasks</h2>
+    <p class="hint">
+      A CSV file whose first line names the columns: ${IMPORT_COLUMNS.join(', ')}. Passwords are sealed at
+      once; the file is not kept. Any bad line: nothing is created.
+    </p>
+    <label>File <input name="file" type="file" accept=".csv,text/csv" required /></label>
+    <p>
+      <button type="submit" data-action="preview" class="secondary" ${a}>Preview</button>
+      <button type="submit" data-action="create" disabled ${a}>Create</button>
+      <span class="notice" data-field="status" role="status"></span>
+    </p>
+    <ul data-field="preview"></ul>
+  </form>`;
+}
+
 async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtml> {
   const admin = user.role === 'admin';
   const tasks = rt.config.sync;
@@ -323,6 +377,7 @@ async function render({ rt }: DashboardDeps, user: SessionUser): Promise<SafeHtm
         }
       </tbody>
     </table>
+    ${fleetHtml(admin)} ${importHtml(admin)}
     <h2>Ad-hoc sync</h2>
     ${adhocFormHtml(admin)}
     <h2>Recent ad-hoc runs</h2>
@@ -354,6 +409,6 @@ export const syncPage: PageModule = {
   path: '/sync',
   title: 'Synchronization',
   render,
-  scripts: ['sync.js'],
+  scripts: ['sync.js', 'sync-fleet.js'],
   routes,
 };

@@ -212,6 +212,10 @@ export async function syncFolder(
     fr.flagsUpdated += result.changed;
   }
 
+  report.plan(
+    fr,
+    toCopy.reduce((n, m) => n + m.size, 0),
+  );
   // 5. copy, then deletions; 6. the checkpoint
   if (o.dryRun) {
     fr.copied += toCopy.length;

@@ -97,6 +97,8 @@ export class SyncReport {
   readonly work: WorkCounters = { headerFetches: 0, flagFetches: 0, bodyFetches: 0, bodyBytes: 0, appendCommands: 0, storeCommands: 0, reconnects: 0 }; // prettier-ignore
   /** Folders being synchronised now, their counts live. */
   readonly running = new Map<string, FolderReport>();
+  /** Per folder pass: the bytes this run copies there (copied so far plus still to copy), once listed. */
+  readonly planned = new Map<string, number>();
   excluded: ImapsyncResult['excluded'] = [];
   mappings: ImapsyncResult['mappings'] = [];
   created: string[] = [];
@@ -110,6 +112,11 @@ export class SyncReport {
   error(folder: string, reason: string, uid?: number): void {
     this.errorCount++;
     if (this.errors.length < MAX_ERRORS) this.errors.push({ folder, ...(uid ? { uid } : {}), reason });
+  }
+
+  /** A folder's pass knows what it will copy: `bytes` more than `fr` holds already. */
+  plan(fr: FolderReport, bytes: number): void {
+    this.planned.set(fr.source, fr.bytes + bytes);
   }
 
   private sum(key: keyof FolderReport, withRunning = false): number {
@@ -134,6 +141,10 @@ export class SyncReport {
       skipped,
       total: this.messagesTotal,
       bytes: this.sum('bytes', true),
+      // The bytes of the folders listed so far (`bytesTotalFinal` once every folder is).
+      bytesTotal: [...this.planned.values()].reduce((n, b) => n + b, 0),
+      bytesTotalFinal:
+        this.planned.size + this.folders.filter((f) => f.unchanged).length >= this.foldersTotal,
       rate: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 ? Math.round(remaining / rate) : null,
     };
