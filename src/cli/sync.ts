@@ -129,7 +129,8 @@ export async function syncStatus(rt: Runtime, args: CliArgs, deps: CliDeps): Pro
         ? `  bytes ${size(r.bytes.copied)}/${size(r.bytes.total)}${r.bytes.totalFinal ? '' : '+'} ${percent(r.bytes.copied, r.bytes.total)}  messages ${r.messages.done}/${r.messages.total} ${percent(r.messages.done, r.messages.total)}  ${size(r.bytesPerSecond)}/s  ETA ${duration(r.etaSeconds)}` // prettier-ignore
         : '';
     const last = r.lastResult ? `  last ${r.lastResult}${r.lastError ? `: ${r.lastError}` : ''}` : '';
-    deps.out(`  ${r.state.padEnd(11)} ${r.target}  ${r.remote} → ${r.localUser}${progress}${last}`);
+    const waiting = r.waiting ? `  ${r.waiting}` : '';
+    deps.out(`  ${r.state.padEnd(11)} ${r.target}  ${r.remote} → ${r.localUser}${waiting}${progress}${last}`);
   }
   return code;
 }

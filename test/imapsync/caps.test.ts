@@ -14,7 +14,7 @@ import { stateKey } from '../../src/core/redis.js';
 import { RunRecordStore } from '../../src/worker/run-record.js';
 import { openJobClient } from '../helpers/job-client.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { freshPrefix } from '../helpers/runtime.js';
+import { freshPrefix, runCli } from '../helpers/runtime.js';
 import { exited, loggedWorker, workerProcesses } from '../helpers/worker-process.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
 import { type SyncWorld, type TaskSpec, runImapsync, startSyncWorld, writeSyncConfig } from './world.js';
@@ -97,6 +97,15 @@ describe('imapsync caps and throttling', () => {
           { timeout: 60_000 },
         )
         .toBe(true);
+      // The fleet (`status --sync`, the Synchronization page) says why a queued task waits.
+      const waitingTexts = async () => {
+        const r = await runCli(['status', '--sync', '--json', '--config', file], [imapsyncJob]);
+        const fleet = JSON.parse(r.out) as { tasks: { waiting?: string }[] };
+        return fleet.tasks.flatMap((t) => (t.waiting ? [t.waiting] : []));
+      };
+      await expect
+        .poll(waitingTexts, { timeout: 60_000 })
+        .toContain(`waiting for a free slot (${CAP} per host at 127.0.0.1)`);
       const results = await Promise.all(
         jobs.map(async ({ jobId }) => {
           const job = (await client.queue.getJob(jobId))!;

@@ -30,7 +30,7 @@ function row(t) {
     { 'data-target': t.target, 'data-state': t.state, class: t.state === 'failed' ? 'alert' : '' },
     el('td', {}, t.remote),
     el('td', {}, t.localUser),
-    el('td', { 'data-field': 'state' }, t.state),
+    el('td', { 'data-field': 'state', title: t.waiting ?? '' }, t.state, t.waiting ? `: ${t.waiting}` : ''),
     el(
       'td',
       { 'data-field': 'bytes' },

@@ -41,6 +41,8 @@ export interface FleetTask {
   lastResult?: string;
   lastError?: string;
   lastRunAt?: number;
+  /** A queued task held back by a cap or a throttled host (imapsync's slots.ts): why, and till when. */
+  waiting?: string;
 }
 
 export interface FleetTotals {
@@ -93,6 +95,17 @@ async function listTasks(rt: Runtime): Promise<Listed[]> {
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
+/** The progress a run leaves when it goes back to wait (`{ waiting: 'slot' | 'host paused', ... }`), said. */
+function waitingText(p: Record<string, unknown>): string | undefined {
+  const host = typeof p.host === 'string' ? p.host : 'the remote host';
+  if (p.waiting === 'slot') return `waiting for a free slot (${String(p.cap)})`;
+  if (p.waiting === 'host paused') {
+    const until = num(p.until);
+    return `${host} throttled us: paused${until ? ` until ${new Date(until).toISOString()}` : ''}`;
+  }
+  return undefined;
+}
+
 function stateOf(t: Listed, job: JobView | undefined, run: RunRecord | undefined): FleetState {
   if (job) return job.state === 'active' ? 'running' : 'queued';
   if (!t.enabled) return 'disabled';
@@ -125,6 +138,10 @@ function rowOf(t: Listed, job: JobView | undefined, run: RunRecord | undefined):
   }
   if (run?.lastOutcome === 'failure' && run.lastError) row.lastError = run.lastError;
   const p = (job?.progress ?? null) as Record<string, unknown> | null;
+  if (state === 'queued' && p && typeof p === 'object') {
+    const waiting = waitingText(p);
+    if (waiting) row.waiting = waiting;
+  }
   if (state === 'running' && p && typeof p === 'object') {
     const copied = num(p.copied);
     row.messages = { copied, done: copied + num(p.skipped), total: num(p.total) };
