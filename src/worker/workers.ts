@@ -187,8 +187,8 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   /**
    * A Worker that no longer takes jobs (see watchdog.ts) makes way for a new one at once. The old
    * one closes: its active jobs finish under its lock, which its other connection still renews,
-   * so none is lost or run twice. Its blocking socket, whose path is dead, is destroyed: ending
-   * it politely would wait for the dead peer, as BullMQ's own reset does.
+   * so none is lost or run twice. Its blocking socket is destroyed rather than ended: a peer on
+   * a dead path never answers an end.
    */
   const replace = (queue: string, reason: string) => {
     const def = deps.jobs.find((d) => d.name === queue);
