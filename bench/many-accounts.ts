@@ -156,7 +156,7 @@ export async function runManyAccounts(opts: {
 }
 
 /** Messages in every user's INBOX of `fx`, in one `doveadm mailbox status -A`. */
-async function mailboxCounts(fx: DovecotFixture): Promise<Map<string, number>> {
+export async function mailboxCounts(fx: DovecotFixture): Promise<Map<string, number>> {
   const r = await run(
     'doveadm',
     ['-c', fx.configFile, '-f', 'tab', 'mailbox', 'status', '-A', 'messages', 'INBOX'],

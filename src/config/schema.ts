@@ -100,8 +100,15 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
       .strictObject({
         concurrency: z.record(z.string(), z.number().int().min(1).max(1000)).default({}),
         lockDurationSeconds: z.number().int().min(5).default(30),
+        /** See src/worker/watchdog.ts: 0 turns it off; BullMQ's own bound on one wait is 11 s. */
+        watchdogSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .refine((s) => s === 0 || s >= 15, 'must be 0 (off) or at least 15')
+          .default(30),
       })
-      .default({ concurrency: {}, lockDurationSeconds: 30 }),
+      .default({ concurrency: {}, lockDurationSeconds: 30, watchdogSeconds: 30 }),
     schedules: z.record(z.string(), scheduleSchema).default({}),
     dovecot: z
       .strictObject({

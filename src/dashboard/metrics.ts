@@ -122,6 +122,10 @@ async function runMetrics(rt: Runtime): Promise<Registry> {
   const moved = ['job', 'action'];
   const messages = new Counter({ name: 'mailjobs_messages_total', help: 'Messages moved by successful runs: getmail fetched and delivered, imapsync copied', labelNames: moved, registers: [registry] }); // prettier-ignore
   const bytes = new Counter({ name: 'mailjobs_message_bytes_total', help: 'Bytes of the messages moved (getmail: fetched, imapsync: copied)', labelNames: moved, registers: [registry] }); // prettier-ignore
+  const restarts = new Counter({ name: 'mailjobs_worker_restarts_total', help: 'Workers replaced by the watchdog because they stopped taking jobs', labelNames: ['queue'], registers: [registry] }); // prettier-ignore
+  // Every queue from the start, at 0: an alert on increase() sees the first restart.
+  for (const def of rt.jobs) restarts.inc({ queue: def.name }, 0);
+  for (const r of stored.restarts) restarts.inc({ queue: r.queue }, r.count);
   for (const t of stored.moved) {
     messages.inc({ job: t.job, action: t.action }, t.messages);
     if (t.bytes > 0) bytes.inc({ job: t.job, action: t.action }, t.bytes);

@@ -60,11 +60,11 @@ export interface CancelListener {
   close(): Promise<void>;
 }
 
-/** Subscribes for `workers` (job name → its Worker) on a connection of its own. */
+/** Subscribes for `workers` (job name → the Workers that may run its jobs) on a connection of its own. */
 export function listenForCancels(
   redisSettings: RedisSettings,
   prefix: string,
-  workers: ReadonlyMap<string, Worker>,
+  workers: (queue: string) => readonly Worker[],
   log: Logger,
   outage: RedisOutageLog,
 ): CancelListener {
@@ -79,10 +79,10 @@ export function listenForCancels(
       log.warn({ channel }, 'cancel channel: a message that is not JSON; ignored');
       return;
     }
-    const worker = workers.get(req.queue);
-    if (!worker || typeof req.jobId !== 'string' || typeof req.by !== 'string') return;
+    if (typeof req.queue !== 'string' || typeof req.jobId !== 'string' || typeof req.by !== 'string') return;
     // false when this process does not run the job: another worker process does, or nobody.
-    if (worker.cancelJob(req.jobId, `${REASON_PREFIX}${req.by}`)) {
+    const reason = `${REASON_PREFIX}${req.by}`;
+    if (workers(req.queue).some((w) => w.cancelJob(req.jobId, reason))) {
       log.info({ queue: req.queue, jobId: req.jobId, by: req.by }, 'job cancelled on request');
     }
   });

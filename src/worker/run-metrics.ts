@@ -6,7 +6,8 @@
  *
  * Two hashes under `state:metrics:`, never expiring (a few fields per job): `durations`, with
  * `<job>|<outcome>|<bucket index>` (runs that fell in that bucket, not cumulative), `…|sum`
- * (seconds) and `…|count`; and `moved`, with `<job>|<action>|messages` and `…|bytes`.
+ * (seconds) and `…|count`; and `moved`, with `<job>|<action>|messages` and `…|bytes`. A third,
+ * `restarts`, counts the Workers the watchdog replaced, per queue (see watchdog.ts).
  */
 import type { RedisClient } from '../core/redis.js';
 import type { MailMoved } from '../jobs/types.js';
@@ -37,6 +38,8 @@ export interface MovedTotal {
 export interface RunMetrics {
   durations: DurationHistogram[];
   moved: MovedTotal[];
+  /** Workers replaced by the watchdog so far, per queue. */
+  restarts: { queue: string; count: number }[];
 }
 
 type KeyFn = (...parts: string[]) => string;
@@ -69,12 +72,21 @@ export class RunMetricsStore {
     await m.exec();
   }
 
+  /** The watchdog replaced the Worker of `queue`. */
+  async workerRestarted(queue: string): Promise<void> {
+    await this.redis.hincrby(this.key('metrics', 'restarts'), queue, 1);
+  }
+
   async read(): Promise<RunMetrics> {
-    const [d, mv] = await Promise.all([
+    const [d, mv, r] = await Promise.all([
       this.redis.hgetall(this.key('metrics', 'durations')),
       this.redis.hgetall(this.key('metrics', 'moved')),
+      this.redis.hgetall(this.key('metrics', 'restarts')),
     ]);
-    return { durations: histograms(d), moved: movedTotals(mv) };
+    const restarts = Object.entries(r)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([queue, n]) => ({ queue, count: Number(n) }));
+    return { durations: histograms(d), moved: movedTotals(mv), restarts };
   }
 }
 

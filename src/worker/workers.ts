@@ -25,6 +25,8 @@ import { RedisOutageLog } from '../core/redis-outage.js';
 import type { AnyJob, JobContext } from '../jobs/types.js';
 import { ProcessLmtpSlots } from '../mail/lmtp-pool.js';
 import { executeJob } from './execute.js';
+import { RunMetricsStore } from './run-metrics.js';
+import { startWatchdog } from './watchdog.js';
 import { JobCancelledError, isCancelReason, listenForCancels } from './cancel.js';
 
 const SHUTDOWN = 'mailjobs-shutdown';
@@ -36,6 +38,7 @@ const SHUTDOWN = 'mailjobs-shutdown';
 export const SHUTDOWN_REDIS_GRACE_MS = 10_000;
 
 export interface WorkerSet {
+  /** The Workers taking jobs now, one per queue (the watchdog may replace one). */
   readonly workers: readonly Worker[];
   /** Resolves once cancel requests (see cancel.ts) reach this process. */
   readonly cancelListening: Promise<void>;
@@ -98,6 +101,11 @@ function ownOutageLog(deps: WorkerDeps): RedisOutageLog {
   return outage;
 }
 
+/** Destroys the socket of `client` now: for a connection whose peer can no longer answer. */
+function destroySocket(client: EndableConnection | undefined): void {
+  (client as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
+}
+
 /** Both connections' clients of `worker` (see `clientOf`). */
 function clientsOf(worker: Worker): EndableConnection[] {
   const backend = worker.getBackend();
@@ -126,7 +134,7 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
   const config = deps.config();
   const lockMs = config.workers.lockDurationSeconds * 1000;
   const lmtpSlots = new ProcessLmtpSlots();
-  const workers = deps.jobs.map((def) => {
+  const makeWorker = (def: AnyJob): Worker => {
     const concurrency = config.workers.concurrency[def.name] ?? def.concurrency;
     const worker = new Worker(
       def.name,
@@ -170,9 +178,49 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
         log.debug({ queue: def.name, jobId: job.id, attemptsMade: job.attemptsMade }, 'job attempt failed');
       }
     });
-    log.info({ queue: def.name, concurrency }, 'worker started');
     return worker;
-  });
+  };
+  /** The Worker taking the jobs of each queue now. */
+  const current = new Map<string, Worker>();
+  /** Replaced Workers still finishing their active jobs. */
+  const retiring = new Set<Worker>();
+  for (const def of deps.jobs) {
+    current.set(def.name, makeWorker(def));
+    log.info({ queue: def.name, concurrency: current.get(def.name)!.concurrency }, 'worker started');
+  }
+  const metrics = new RunMetricsStore(deps.redis, (...parts) => stateKey(config.redis.prefix, ...parts));
+
+  /**
+   * A Worker that no longer takes jobs (see watchdog.ts) makes way for a new one at once. The old
+   * one closes: its active jobs finish under its lock, which its other connection still renews,
+   * so none is lost or run twice. Its blocking socket is destroyed rather than ended: a peer on
+   * a dead path never answers an end.
+   */
+  const replace = (queue: string, reason: string) => {
+    const def = deps.jobs.find((d) => d.name === queue);
+    const old = current.get(queue);
+    if (!def || !old) return;
+    retiring.add(old);
+    void old
+      .close()
+      .catch((err: unknown) => log.error({ queue, err }, 'closing the replaced worker failed'))
+      .finally(() => retiring.delete(old));
+    destroySocket(clientOf(old.getBackend().blockingConnection));
+    current.set(queue, makeWorker(def));
+    log.warn({ queue, reason }, 'worker stopped taking jobs: replaced by a new one');
+    metrics
+      .workerRestarted(queue)
+      .catch((err: unknown) => log.warn({ err }, 'could not count the worker restart for /metrics'));
+  };
+  const watchdog =
+    config.workers.watchdogSeconds > 0
+      ? startWatchdog({
+          stallMs: config.workers.watchdogSeconds * 1000,
+          workers: () => current,
+          redisAnswers: () => !outage.down,
+          replace,
+        })
+      : undefined;
   const background = deps.jobs.flatMap((def) =>
     def.background
       ? [
@@ -186,18 +234,24 @@ export function startWorkers(deps: WorkerDeps): WorkerSet {
       : [],
   );
 
+  // A job of a replaced Worker runs there until it ends: cancel requests look there too.
   const cancels = listenForCancels(
     deps.redisSettings,
     config.redis.prefix,
-    new Map(deps.jobs.map((def, i) => [def.name, workers[i]!])),
+    (queue) => [current.get(queue), ...[...retiring].filter((w) => w.name === queue)].flatMap((w) => w ?? []),
     log,
     outage,
   );
+  const all = () => [...current.values(), ...retiring];
 
   return {
-    workers,
+    get workers() {
+      return [...current.values()];
+    },
     cancelListening: cancels.ready,
     async close() {
+      watchdog?.stop();
+      const workers = all();
       const closing = (async () => {
         await Promise.allSettled([...background.map((b) => b.close()), cancels.close()]);
         for (const w of workers) w.cancelAllJobs(SHUTDOWN);

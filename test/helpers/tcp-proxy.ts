@@ -7,6 +7,10 @@
  *
  * `down()` and `up()` make an outage: while down, new connections are reset at once.
  *
+ * `stallOn()` kills one connection's path silently, as a lost route or a dropped NAT entry does:
+ * from the matching chunk on, nothing of that connection passes either way, and neither side
+ * hears an end or a reset. `watch()` lets a test count what passes without touching it.
+ *
  * A throttle (`throttle()`, or `start(port, { downBytesPerSecond })`) makes a job slow on purpose,
  * whatever the machine's speed: the bytes of one direction, summed over every connection, pass at
  * most at that rate, so a test can watch progress move or cancel a run in its middle.
@@ -55,6 +59,9 @@ export class TcpProxy {
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   private readonly live = new Set<Socket>();
   private rules: { rule: CutRule; resolve: (n: number) => void }[] = [];
+  private stallRules: { rule: CutRule; resolve: (connection: number) => void }[] = [];
+  private readonly stalled = new Set<number>();
+  private readonly watchers: ((p: Passing) => void)[] = [];
   private rate: Record<Direction, number> = { up: 0, down: 0 };
   /** When the throttled stream of each direction is free to send again (ms since the epoch). */
   private readonly freeAt: Record<Direction, number> = { up: 0, down: 0 };
@@ -100,6 +107,20 @@ export class TcpProxy {
   answerOn(answer: Answer): { remove(): void } {
     this.answers.push(answer);
     return { remove: () => void (this.answers = this.answers.filter((a) => a !== answer)) };
+  }
+
+  /**
+   * Stalls the connection of the first chunk `rule` matches (that chunk is lost too): from then
+   * on its bytes are dropped both ways, and its ends and closes are not passed on. Resolves with
+   * the connection's number.
+   */
+  stallOn(rule: CutRule): Promise<number> {
+    return new Promise((resolve) => this.stallRules.push({ rule, resolve }));
+  }
+
+  /** Calls `listener` for every chunk that arrives, before any rule (it must not throw). */
+  watch(listener: (p: Passing) => void): void {
+    this.watchers.push(listener);
   }
 
   /**
@@ -154,6 +175,16 @@ export class TcpProxy {
       from.on('data', (chunk: Buffer) => {
         this.bytes[direction] += chunk.length;
         const passing = { direction, chunk, total: this.bytes[direction], connection };
+        for (const w of this.watchers) w(passing);
+        if (this.stalled.has(connection)) return;
+        const stall = this.stallRules.findIndex((r) => r.rule(passing));
+        if (stall >= 0) {
+          this.stalled.add(connection);
+          // Node answers a peer's FIN with its own unless half-open: a dead path answers nothing.
+          from.allowHalfOpen = to.allowHalfOpen = true;
+          this.stallRules.splice(stall, 1)[0]!.resolve(connection);
+          return;
+        }
         if (direction === 'up') {
           const reply = this.answers.map((a) => a(passing)).find((r) => r !== undefined);
           if (reply !== undefined) {
@@ -170,10 +201,10 @@ export class TcpProxy {
         }
         lane.send(chunk);
       });
-      from.on('end', () => lane.then(() => to.end()));
+      from.on('end', () => this.stalled.has(connection) || lane.then(() => to.end()));
       from.on('close', () => {
         this.live.delete(from);
-        lane.then(() => to.destroy());
+        if (!this.stalled.has(connection)) lane.then(() => to.destroy());
       });
       from.on('error', () => undefined);
     };

@@ -5,7 +5,8 @@
  * test lets it ({@link openGate}): it is still running exactly as long as the test wants,
  * whatever the machine's speed.
  */
-import { stateKey, type RedisClient } from '../../src/core/redis.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { queuePrefix, stateKey, type RedisClient } from '../../src/core/redis.js';
 import { z } from 'zod';
 import { PermanentJobError } from '../../src/core/errors.js';
 import { defineJob } from '../../src/jobs/types.js';
@@ -66,3 +67,55 @@ export async function openGate(
 ): Promise<void> {
   await redis.rpush(stateKey(prefix, 'echo-gate', target), ...Array.from({ length: steps }, () => 'go'));
 }
+
+export const crunchSchema = z.strictObject({
+  target: z.string().min(1),
+  /** Ends after this many seconds of crunching, or once `stop` is set (see {@link stopCrunch}). */
+  seconds: z.number().int().min(1),
+  /** How long each synchronous CPU chunk holds the event loop. */
+  chunkMs: z.number().int().min(1).default(250),
+});
+
+/** Keys the crunch job writes: runs started, chunks done, chunks that found a lock missing. */
+export const crunchKeys = (prefix: string, target: string) => ({
+  starts: stateKey(prefix, 'crunch', target, 'starts'),
+  chunks: stateKey(prefix, 'crunch', target, 'chunks'),
+  lockMisses: stateKey(prefix, 'crunch', target, 'lock-misses'),
+  stop: stateKey(prefix, 'crunch', target, 'stop'),
+});
+
+/**
+ * A long CPU-heavy job (registered only by test workers that ask for it): synchronous chunks of
+ * hashing, as a big message's parsing would be, with the event loop free between them. After
+ * each chunk it checks that both of its locks are still there: BullMQ's job lock and the target
+ * lock of executeJob; a chunk that finds one missing is counted.
+ */
+export const crunchJob = defineJob({
+  name: 'crunch',
+  summary: 'test job: CPU-heavy chunks for a while',
+  schema: crunchSchema,
+  target: (p) => p.target,
+  retry: { attempts: 1, backoffSeconds: 1 },
+  concurrency: 1,
+  async process(p, ctx) {
+    const keys = crunchKeys(ctx.config.redis.prefix, p.target);
+    const bullLock = `${queuePrefix(ctx.config.redis.prefix)}:crunch:${ctx.jobId}:lock`;
+    const targetLock = ctx.key('lock', 'crunch', p.target);
+    await ctx.redis.incr(keys.starts);
+    const data = randomBytes(64 * 1024);
+    const until = Date.now() + p.seconds * 1000;
+    let chunks = 0;
+    while (Date.now() < until && !(await ctx.redis.exists(keys.stop))) {
+      const hash = createHash('sha256');
+      const chunkEnd = performance.now() + p.chunkMs;
+      while (performance.now() < chunkEnd) hash.update(data);
+      hash.digest();
+      chunks++;
+      const [bull, target] = await Promise.all([ctx.redis.exists(bullLock), ctx.redis.get(targetLock)]);
+      if (!bull || !target?.includes(`"${ctx.jobId}"`)) await ctx.redis.incr(keys.lockMisses);
+      await ctx.redis.incr(keys.chunks);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return { target: p.target, chunks, processedBy: process.pid };
+  },
+});

@@ -1,18 +1,20 @@
 /**
  * A worker process for tests: the real startWorkers + signal handling of `mailjobs worker`,
- * with the test-only echo job. argv: <config file>. Prints "ready" once workers run.
+ * with the test-only echo job. argv: <config file> [crunch] (crunch: the CPU-heavy test job too).
+ * Prints "ready" once workers run.
  */
 import { loadConfig } from '../../src/config/load.js';
 import { connectRedis, resolveRedis } from '../../src/core/redis.js';
 import { untilStopSignal } from '../../src/cli/serve.js';
 import { startWorkers } from '../../src/worker/workers.js';
 import { silentLog } from './runtime.js';
-import { testJobs } from './test-jobs.js';
+import { crunchJob, testJobs } from './test-jobs.js';
 
 const config = loadConfig(process.argv[2]!, {});
 const redisSettings = await resolveRedis(config.redis, silentLog, { startPrivate: false });
 const redis = connectRedis(redisSettings);
-const set = startWorkers({ jobs: testJobs, config: () => config, redisSettings, redis, log: silentLog });
+const jobs = process.argv[3] === 'crunch' ? [...testJobs, crunchJob] : testJobs;
+const set = startWorkers({ jobs, config: () => config, redisSettings, redis, log: silentLog });
 await Promise.all(set.workers.map((w) => w.waitUntilReady()));
 process.stdout.write('ready\n');
 await untilStopSignal();
