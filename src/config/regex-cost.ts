@@ -10,7 +10,7 @@
  *   anchor it with `^` (`^.*a.*b`) or drop a repeat;
  * - more than eight optional parts (`a?`), which double the paths each.
  * What passes costs at most about the square of the name's length; names are matched only up
- * to {@link MAX_MATCHED_NAME} characters (src/mail/imap-sync-map.ts).
+ * to {@link MAX_MATCHED_NAME} characters (src/jobs/imapsync/folder-map.ts).
  */
 
 /** The longest folder path a pattern is tried on (a longer one is left out, never matched). */

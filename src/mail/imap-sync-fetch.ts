@@ -8,7 +8,6 @@
 import type { ImapFlow } from 'imapflow';
 import { imapStep, refused } from './imap-errors.js';
 import { downloadTo, uidSets } from './imap-folders.js';
-import { IDENTITY_FIELDS, fieldsIdentity, headerIdentity } from './imap-sync-identity.js';
 import { MessageSpool } from './spool.js';
 
 /** Commands and bytes, counted so a run can show (and tests can check) how much it read. */
@@ -28,20 +27,36 @@ export interface MessageMeta {
   size: number;
 }
 
-/** Identity, flags, INTERNALDATE and RFC822.SIZE of `uids` in the open folder (expunged ones are absent). */
+/**
+ * When two messages are the same, as the caller defines it (the sync job's rule): read from
+ * the header `fields`, or, when those do not tell (`fromFields` gives undefined), from the
+ * whole header.
+ */
+export interface MessageIdentity {
+  fields: readonly string[];
+  fromFields(selected: Buffer): string | undefined;
+  fromHeader(header: Buffer): string;
+}
+
+/**
+ * Identity, flags, INTERNALDATE and RFC822.SIZE of `uids` in the open folder (expunged ones
+ * are absent): one FETCH of the identity's header fields per batch, and one of the whole
+ * header for the messages those fields do not identify.
+ */
 export async function fetchMeta(
   client: ImapFlow,
   uids: readonly number[],
+  identify: MessageIdentity,
   counters: ReadCounters,
 ): Promise<MessageMeta[]> {
   const out: MessageMeta[] = [];
   const withoutId: MessageMeta[] = [];
   for (const set of uidSets(uids)) {
     counters.headerFetches++;
-    const query = { uid: true, flags: true, internalDate: true, size: true, headers: [...IDENTITY_FIELDS] };
+    const query = { uid: true, flags: true, internalDate: true, size: true, headers: [...identify.fields] };
     await imapStep(client, async () => {
       for await (const msg of client.fetch(set, query, { uid: true })) {
-        const identity = msg.headers ? fieldsIdentity(msg.headers) : undefined;
+        const identity = msg.headers ? identify.fromFields(msg.headers) : undefined;
         const meta: MessageMeta = {
           uid: msg.uid,
           identity: identity ?? '',
@@ -61,7 +76,7 @@ export async function fetchMeta(
       await imapStep(client, async () => {
         for await (const msg of client.fetch(set, { uid: true, headers: true }, { uid: true })) {
           const meta = byUid.get(msg.uid);
-          if (meta) meta.identity = headerIdentity(msg.headers ?? Buffer.alloc(0));
+          if (meta) meta.identity = identify.fromHeader(msg.headers ?? Buffer.alloc(0));
         }
       });
     }

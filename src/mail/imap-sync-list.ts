@@ -5,7 +5,33 @@
  */
 import type { ImapFlow, ListResponse, StatusObject } from 'imapflow';
 import { imapStep } from './imap-errors.js';
-import { type ListedFolder, type NamespaceInfo, selectable } from './imap-sync-map.js';
+
+/** A folder as LIST reported it (path decoded to UTF-8). */
+export interface ListedFolder {
+  path: string;
+  delimiter: string;
+  /** Attributes as the server sent them (`\Noselect`, `\Sent`, ...). */
+  flags: ReadonlySet<string>;
+}
+
+/** One side's namespaces (RFC 2342). */
+export interface NamespaceInfo {
+  /** Personal namespace prefix, e.g. `INBOX.` or ``. */
+  prefix: string;
+  delimiter: string;
+  /** Prefixes of the "other users" and "shared" namespaces. */
+  otherPrefixes: readonly string[];
+}
+
+/** True when LIST announced `flag` (attributes compare case-insensitively). */
+export function hasAttribute(flags: ReadonlySet<string>, flag: string): boolean {
+  return [...flags].some((f) => f.toLowerCase() === flag.toLowerCase());
+}
+
+/** False for `\Noselect` and `\NonExistent` entries (RFC 3501, RFC 5258): placeholders of a hierarchy. */
+export function selectable(f: ListedFolder): boolean {
+  return !hasAttribute(f.flags, '\\Noselect') && !hasAttribute(f.flags, '\\NonExistent');
+}
 
 /** What decides whether a folder changed since the last run (RFC 3501 2.3.1.1, RFC 7162 3.1.2). */
 export interface FolderStatus {

@@ -1,6 +1,6 @@
 /**
- * The thin IMAP layer over imapflow 2.x that the jobs use (getmail and spam-expunge now;
- * imapsync later). Split by side so each file stays small:
+ * The thin IMAP layer over imapflow 2.x that getmail, spam-expunge, bayes-bootstrap and
+ * quarantine use. Split by side so each file stays small:
  * - `imap-connect.ts`: {@link connectImap} with our security modes, {@link masterUserLogin};
  * - `imap-errors.ts`: {@link classifyImapError}, imapflow's failures in our error types;
  * - `imap-folders.ts`: the remote side: folders, UIDs, sizes, download without \Seen, delete;
@@ -8,6 +8,10 @@
  *   {@link topmostHeaderValues} for rebuilding lost state;
  * - `imap-junk.ts`: the Junk folder: {@link findJunkFolders}, {@link expungeOlderThan};
  * - `imap-training.ts`: messages read for training Bayes: {@link searchFolder}, {@link readMessages}.
+ *
+ * imapsync imports its protocol modules directly (`imap-sync-list.ts`, `imap-sync-fetch.ts`,
+ * `imap-sync-flags.ts`, `imap-append.ts` over `imap-wire.ts`); its folder rules and message
+ * identity are job policy and live in src/jobs/imapsync/.
  *
  * Every function here throws our typed errors (`AuthenticationError`, `ProtocolError` with
  * `ETIMEOUT` / `ECONNECTION` / `ETLS` / `EPROTOCOL`, `PermanentJobError` `ENOMAILBOX`), or the

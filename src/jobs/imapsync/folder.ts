@@ -19,6 +19,7 @@ import type { FolderStatus } from '../../mail/imap-sync-list.js';
 import type { JobContext } from '../types.js';
 import { copyMessages } from './copy.js';
 import { deletions, saveCheckpoint } from './folder-end.js';
+import { messageIdentity } from './identity.js';
 import { type FolderReport, type FolderTally, type SyncReport, emptyFolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 import type { FolderCheckpoint, SyncStateStore } from './state.js';
@@ -142,11 +143,12 @@ export async function syncFolder(
   fr.tooOld = since ? srcUids.filter((u) => !map.has(u)).length - unpairedSrc.length : 0;
   const pairedDst = new Set(map.values());
   const unpairedDst = dstUids.filter((u) => !pairedDst.has(u));
-  const srcMeta = await fetchMeta(pair.src, unpairedSrc, report.work);
+  const srcMeta = await fetchMeta(pair.src, unpairedSrc, messageIdentity, report.work);
   const known = await state.identities(idsKey, unpairedDst);
   const fresh = await fetchMeta(
     pair.dst,
     unpairedDst.filter((u) => !known.has(u)),
+    messageIdentity,
     report.work,
   );
   for (const m of fresh) known.set(m.uid, m.identity);

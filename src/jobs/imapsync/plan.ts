@@ -1,6 +1,6 @@
 /** Which folder passes a run has: both trees listed, mapped, and the destination prepared. */
-import { createFolders, listTree } from '../../mail/imap-sync-list.js';
-import { isAllMail, isGmailTree, mapFolders, selectable } from '../../mail/imap-sync-map.js';
+import { createFolders, listTree, selectable } from '../../mail/imap-sync-list.js';
+import { isAllMail, isGmailTree, mapFolders } from './folder-map.js';
 import type { JobContext } from '../types.js';
 import type { FolderJob } from './folder.js';
 import type { SyncReport } from './report.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MATCHED_NAME } from '../config/regex-cost.js';
-import { type ListedFolder, type NamespaceInfo, mapFolders } from './imap-sync-map.js';
+import { MAX_MATCHED_NAME } from '../../config/regex-cost.js';
+import type { ListedFolder, NamespaceInfo } from '../../mail/imap-sync-list.js';
+import { mapFolders } from './folder-map.js';
 
 const folder = (path: string, delimiter: string, ...flags: string[]): ListedFolder => ({
   path,

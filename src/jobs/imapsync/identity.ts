@@ -5,6 +5,7 @@
  * unfolding; runs of blanks) so a server that refolds headers does not make a copy look new.
  */
 import { createHash } from 'node:crypto';
+import type { MessageIdentity } from '../../mail/imap-sync-fetch.js';
 
 /** The header fields the identity reads (fetched with BODY.PEEK[HEADER.FIELDS (...)]). */
 export const IDENTITY_FIELDS = ['message-id', 'date', 'received'] as const;
@@ -56,3 +57,10 @@ export function headerIdentity(header: Buffer): string {
       .join('\n'),
   )}`;
 }
+
+/** imapsync's rule, in the shape `fetchMeta` (src/mail/imap-sync-fetch.ts) reads. */
+export const messageIdentity: MessageIdentity = {
+  fields: IDENTITY_FIELDS,
+  fromFields: fieldsIdentity,
+  fromHeader: headerIdentity,
+};

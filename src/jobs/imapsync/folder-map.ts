@@ -5,7 +5,13 @@
  * on servers without them) to the destination's own Sent, Drafts, Junk, Trash and Archive, and
  * applies the task's include/exclude rules.
  */
-import { MAX_MATCHED_NAME } from '../config/regex-cost.js';
+import { MAX_MATCHED_NAME } from '../../config/regex-cost.js';
+import {
+  type ListedFolder,
+  type NamespaceInfo,
+  hasAttribute,
+  selectable,
+} from '../../mail/imap-sync-list.js';
 
 /** The special uses that are mapped onto the destination's own folder (RFC 6154). */
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Junk' | '\\Trash' | '\\Archive';
@@ -28,23 +34,6 @@ const KNOWN_NAMES: Record<SpecialUse, readonly string[]> = {
   '\\Trash': ['trash', 'deleted items', 'deleted messages', 'deleted', 'bin', 'papierkorb', 'gelöschte objekte', 'gelöschte elemente', 'corbeille', 'éléments supprimés', 'cestino', 'posta eliminata', 'elementi eliminati', 'papelera', 'elementos eliminados', 'prullenbak', 'verwijderde items', 'papperskorgen', 'kosz', 'koš', '[gmail]/trash', '[gmail]/bin'],
   '\\Archive': ['archive', 'archives', 'archiv', 'archivio', 'archivo', 'archief', 'arkiv', 'archiwum', '[gmail]/all mail'],
 }; // prettier-ignore
-
-/** A folder as LIST reported it (path decoded to UTF-8). */
-export interface ListedFolder {
-  path: string;
-  delimiter: string;
-  /** Attributes as the server sent them (`\Noselect`, `\Sent`, ...). */
-  flags: ReadonlySet<string>;
-}
-
-/** One side's namespaces (RFC 2342). */
-export interface NamespaceInfo {
-  /** Personal namespace prefix, e.g. `INBOX.` or ``. */
-  prefix: string;
-  delimiter: string;
-  /** Prefixes of the "other users" and "shared" namespaces. */
-  otherPrefixes: readonly string[];
-}
 
 /** The task options that decide which folders go where. */
 export interface FolderRules {
@@ -88,12 +77,9 @@ export interface ExcludedFolder {
     | 'gmail view';
 }
 
-const has = (flags: ReadonlySet<string>, flag: string): boolean =>
-  [...flags].some((f) => f.toLowerCase() === flag.toLowerCase());
-
 /** The special use a folder's own attributes announce (RFC 6154), if one we map. */
 export function announcedSpecialUse(folder: ListedFolder): SpecialUse | undefined {
-  return SPECIAL_USES.find((u) => has(folder.flags, u));
+  return SPECIAL_USES.find((u) => hasAttribute(folder.flags, u));
 }
 
 const isInbox = (path: string): boolean => path.toUpperCase() === 'INBOX';
@@ -242,19 +228,14 @@ export function isGmailTree(folders: readonly ListedFolder[], ns: NamespaceInfo)
 
 /** Gmail's views that only repeat messages kept elsewhere: Important and Starred. */
 function isGmailView(f: ListedFolder, ns: NamespaceInfo): boolean {
-  if (has(f.flags, '\\Important') || has(f.flags, '\\Flagged')) return true;
+  if (hasAttribute(f.flags, '\\Important') || hasAttribute(f.flags, '\\Flagged')) return true;
   const rel = levels(relative(f.path, ns), ns.delimiter).toLowerCase();
   return /^\[(gmail|google mail)\]\/(important|starred|wichtig|markiert)$/.test(rel);
 }
 
 /** Gmail's All Mail (`\All`, or by name): every message again, so synchronised last. */
 export function isAllMail(f: ListedFolder, ns: NamespaceInfo): boolean {
-  if (has(f.flags, '\\All')) return true;
+  if (hasAttribute(f.flags, '\\All')) return true;
   const rel = levels(relative(f.path, ns), ns.delimiter).toLowerCase();
   return /^\[(gmail|google mail)\]\/(all mail|alle nachrichten)$/.test(rel);
-}
-
-/** False for `\Noselect` and `\NonExistent` entries (RFC 3501, RFC 5258): placeholders of a hierarchy. */
-export function selectable(f: ListedFolder): boolean {
-  return !has(f.flags, '\\Noselect') && !has(f.flags, '\\NonExistent');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldsIdentity, headerIdentity } from './imap-sync-identity.js';
+import { fieldsIdentity, headerIdentity } from './identity.js';
 
 const h = (text: string) => Buffer.from(text.replace(/\n/g, '\r\n'));
 
