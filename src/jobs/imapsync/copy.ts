@@ -14,7 +14,7 @@ import type { FetchedBody, MessageMeta } from '../../mail/imap-sync-fetch.js';
 import { fetchBodies } from '../../mail/imap-sync-fetch.js';
 import { storableFlags } from '../../mail/imap-sync-flags.js';
 import { SPILL_THRESHOLD } from '../../mail/spool.js';
-import type { RunScope } from './folder.js';
+import type { CopyResult, RunScope } from './folder-types.js';
 import type { FolderReport, FolderTally } from './report.js';
 import type { SessionPair } from './sessions.js';
 
@@ -31,14 +31,6 @@ export interface CopyTarget {
   permanentFlags?: ReadonlySet<string>;
   mapKey: string;
   idsKey: string;
-}
-
-/** What a copy pass appended. */
-export interface CopyResult {
-  /** Source UID → destination UID of every message copied (with UIDPLUS). */
-  pairs: { src: number; dst: number }[];
-  /** Some copies' destination UIDs are unknown (no UIDPLUS): the destination must be re-read next time. */
-  unknownUids: boolean;
 }
 
 /** Consecutive messages, small ones up to the batch limits, a large one alone. */

@@ -16,40 +16,13 @@ import { openFolder } from '../../mail/imap-folders.js';
 import { fetchFlags, fetchMeta, type MessageMeta, searchUids } from '../../mail/imap-sync-fetch.js';
 import { storeFlagChanges } from '../../mail/imap-sync-flags.js';
 import type { FolderStatus } from '../../mail/imap-sync-list.js';
-import type { JobContext } from '../types.js';
 import { copyMessages } from './copy.js';
 import { deletions, saveCheckpoint } from './folder-end.js';
+import type { FolderJob, RunScope } from './folder-types.js';
 import { messageIdentity } from './identity.js';
-import { type FolderReport, type FolderTally, type SyncReport, emptyFolderReport } from './report.js';
+import { type FolderReport, type FolderTally, emptyFolderReport } from './report.js';
 import type { SessionPair } from './sessions.js';
-import type { FolderCheckpoint, SyncStateStore } from './state.js';
 import type { ResolvedTask } from './task.js';
-
-/** What every folder pass of a run shares. */
-export interface RunScope {
-  task: ResolvedTask;
-  ctx: JobContext;
-  signal: AbortSignal;
-  state: SyncStateStore;
-  report: SyncReport;
-  checkpoints: ReadonlyMap<string, FolderCheckpoint>;
-  /** Reports progress (throttled). */
-  tick(): void;
-}
-
-/** One folder pass to run: the mapping and both sides' status from the listing. */
-export interface FolderJob {
-  source: string;
-  destination: string;
-  srcStatus?: FolderStatus;
-  dstStatus?: FolderStatus;
-  /** False only in a dry run, for a destination folder that would be created. */
-  dstExists: boolean;
-  /** A message already in another folder of the run is not copied again (crossFolderDedupe). */
-  dedupe?: boolean;
-  /** Gmail's All Mail: synchronised after every other folder when deduplicating. */
-  allMail?: boolean;
-}
 
 const DAY_MS = 86_400_000;
 

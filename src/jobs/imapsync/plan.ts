@@ -2,7 +2,7 @@
 import { createFolders, listTree, selectable } from '../../mail/imap-sync-list.js';
 import { isAllMail, isGmailTree, mapFolders } from './folder-map.js';
 import type { JobContext } from '../types.js';
-import type { FolderJob } from './folder.js';
+import type { FolderJob } from './folder-types.js';
 import type { SyncReport } from './report.js';
 import type { SessionPair } from './sessions.js';
 import type { ResolvedTask } from './task.js';
