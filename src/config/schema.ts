@@ -14,6 +14,7 @@ import { freshclamSchema, postfixSchema, queueMonitorSchema } from './maintenanc
 import { metricsSchema } from './metrics.js';
 import { quarantineSchema } from './quarantine.js';
 import { syncConfigShape } from './sync-schema.js';
+import { mailSecuritySchema } from '../mail/tls.js';
 
 /** Reads a secret file (path relative to the config file); reports a clear issue on failure. */
 export type SecretReader = (path: string, ctx: z.RefinementCtx) => Secret | typeof z.NEVER;
@@ -22,7 +23,6 @@ export type SecretField = z.ZodType<Secret, string>;
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
-const security = z.enum(['tls', 'starttls', 'none']);
 
 /** Keep `maxStreamMegabytes` at or below clamd's own StreamMaxLength (Debian: 25M). */
 const clamdLimits = {
@@ -48,7 +48,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
     .strictObject({
       id: z.string().min(3),
       protocol: z.enum(['pop3', 'imap']),
-      security: security.default('tls'),
+      security: mailSecuritySchema.default('tls'),
       host,
       port: port.optional(),
       username: z.string().min(1),
@@ -116,7 +116,7 @@ export function configSchema(readSecret: SecretReader, resolvePath: (path: strin
           .strictObject({
             host: host.default('127.0.0.1'),
             port: port.default(143),
-            security: security.default('starttls'),
+            security: mailSecuritySchema.default('starttls'),
             verifyCertificate: z.boolean().default(false),
           })
           .default({ host: '127.0.0.1', port: 143, security: 'starttls', verifyCertificate: false }),

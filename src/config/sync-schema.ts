@@ -11,6 +11,7 @@ import type { Config, SecretField } from './schema.js';
 import type { Secret } from './secret.js';
 import { expandDomains } from './sync-domain.js';
 import { syncOptions } from './sync-options.js';
+import { type MailSecurity, mailSecuritySchema } from '../mail/tls.js';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -31,7 +32,7 @@ export type RemoteLogin =
 export interface RemoteAccount {
   host: string;
   port?: number | undefined;
-  security: 'tls' | 'starttls' | 'none';
+  security: MailSecurity;
   verifyCertificate: boolean;
   login: RemoteLogin;
 }
@@ -67,7 +68,7 @@ export function remoteAccountSchema(secretFile: SecretField, inlineSecret: Secre
     .strictObject({
       host: hostName,
       port: port.optional(),
-      security: z.enum(['tls', 'starttls', 'none']).default('tls'),
+      security: mailSecuritySchema.default('tls'),
       verifyCertificate: z.boolean().default(true),
       /** The mailbox to migrate. */
       username: z.string().min(1),

@@ -9,16 +9,10 @@ import { InvalidPayloadError, ProtocolError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { sessionError, trackSession } from './imap-errors.js';
 import { defaultMailPort } from './ports.js';
-
-/**
- * `tls`: implicit TLS from the first byte (port 993, RFC 8314). `starttls`: cleartext greeting,
- * then STARTTLS (RFC 3501 6.2.1) before any credential is sent; a server that does not offer it
- * is an error, never a cleartext login. `none`: cleartext throughout (local Dovecot on loopback).
- */
-export type ImapSecurity = 'tls' | 'starttls' | 'none';
+import type { MailSecurity } from './tls.js';
 
 /** The port when none is given: 993 for implicit TLS (RFC 8314), else 143. */
-export function defaultImapPort(security: ImapSecurity): number {
+export function defaultImapPort(security: MailSecurity): number {
   return defaultMailPort('imap', security);
 }
 
@@ -31,7 +25,7 @@ export interface ImapConnectOptions {
    */
   address?: string;
   port: number;
-  security: ImapSecurity;
+  security: MailSecurity;
   /** Check the server certificate against the system CAs and `host`. Off only for self-signed servers. */
   verifyCertificate: boolean;
   user: string;

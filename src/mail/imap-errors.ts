@@ -19,6 +19,7 @@ import {
   isUnnamedThrottle,
   suggestedBackoffMs,
 } from './provider-limits.js';
+import { tlsFailure } from './tls.js';
 
 /** What the messages name: the server and, for login failures, the user (never the password). */
 export interface ImapErrorContext {
@@ -57,10 +58,6 @@ const CONNECTION_CODES = new Set([
   'ProxyError',
 ]);
 
-/** Node's X.509 verification codes (from OpenSSL) that are not prefixed like ERR_TLS_*. */
-const CERTIFICATE_CODE =
-  /CERT|UNABLE_TO_|SELF_SIGNED|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE/;
-
 /**
  * RFC 5530 response codes after which the same login may work later: the server could not
  * check the password (UNAVAILABLE, SERVERBUG), or refuses more sessions for now (LIMIT, INUSE).
@@ -69,16 +66,9 @@ const CERTIFICATE_CODE =
  */
 const TEMPORARY_LOGIN_CODES = new Set(['UNAVAILABLE', 'SERVERBUG', 'LIMIT', 'INUSE']);
 
+/** Node's TLS failures ({@link tlsFailure}), and imapflow's own: STARTTLS missing or attacked. */
 function isTlsFailure(e: ImapFlowError, code: string): boolean {
-  return (
-    e.tlsFailed === true ||
-    code === 'STARTTLS_INJECTION' ||
-    code.startsWith('ERR_TLS_') ||
-    code.startsWith('ERR_SSL_') ||
-    code === 'EPROTO' ||
-    CERTIFICATE_CODE.test(code) ||
-    (e as { library?: unknown }).library === 'SSL routines'
-  );
+  return e.tlsFailed === true || code === 'STARTTLS_INJECTION' || tlsFailure(e) !== undefined;
 }
 
 /**

@@ -9,12 +9,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ProtocolError } from '../core/errors.js';
 import { classifyImapError } from './imap-errors.js';
+import { type MailSecurity, tlsConnectOptions } from './tls.js';
 
 /** Where to connect; the same security modes as `connectImap`. */
 export interface WireOptions {
   host: string;
   port: number;
-  security: 'tls' | 'starttls' | 'none';
+  security: MailSecurity;
   verifyCertificate: boolean;
   connectTimeoutMs?: number;
   /** Longest silence while a command waits for its answer. */
@@ -70,11 +71,9 @@ export class ImapWire {
   static async connect(opts: WireOptions): Promise<ImapWire> {
     opts.signal?.throwIfAborted();
     const timeout = opts.connectTimeoutMs ?? 30_000;
-    const tlsOptions = { rejectUnauthorized: opts.verifyCertificate, ...servername(opts.host) };
+    const tlsOptions = tlsConnectOptions(opts);
     const socket =
-      opts.security === 'tls'
-        ? tls.connect({ host: opts.host, port: opts.port, ...tlsOptions })
-        : net.connect({ host: opts.host, port: opts.port });
+      opts.security === 'tls' ? tls.connect(tlsOptions) : net.connect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
     const wire = new ImapWire(socket, opts);
     const abort = (): void => wire.fail(asError(opts.signal?.reason));
@@ -278,10 +277,6 @@ export class ImapWire {
     this.capabilities.clear();
     for (const c of list.trim().split(/\s+/)) if (c) this.capabilities.add(c.toUpperCase());
   }
-}
-
-function servername(host: string): { servername?: string } {
-  return net.isIP(host) ? {} : { servername: host };
 }
 
 function asError(reason: unknown): Error {

@@ -17,13 +17,7 @@
  * `ETIMEOUT` / `ECONNECTION` / `ETLS` / `EPROTOCOL`, `PermanentJobError` `ENOMAILBOX`), or the
  * abort reason of the signal given to `connectImap`.
  */
-export {
-  type ImapConnectOptions,
-  type ImapSecurity,
-  connectImap,
-  imapFlowOptions,
-  masterUserLogin,
-} from './imap-connect.js';
+export { type ImapConnectOptions, connectImap, imapFlowOptions, masterUserLogin } from './imap-connect.js';
 export { type ImapErrorContext, classifyImapError } from './imap-errors.js';
 export {
   type DownloadResult,

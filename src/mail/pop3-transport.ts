@@ -7,13 +7,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ProtocolError } from '../core/errors.js';
 import type { ByteSource } from './pop3-reader.js';
+import { type MailSecurity, tlsConnectOptions, tlsFailure } from './tls.js';
 
 /** Options of `Pop3Client.connect` (pop3.ts): where the server is, how to reach it, how long to wait. */
 export interface Pop3ConnectOptions {
   host: string;
   port: number;
   /** `tls`: implicit TLS (pop3s, port 995). `starttls`: plain, then STLS or fail. `none`: plaintext. */
-  security: 'tls' | 'starttls' | 'none';
+  security: MailSecurity;
   /** Check the certificate chain and the host name. Off only for servers you trust otherwise. */
   verifyCertificate: boolean;
   /** Name for SNI and the certificate check, when it differs from `host`. */
@@ -48,7 +49,7 @@ export function openSocket(o: Endpoint): { socket: net.Socket; ready: Promise<vo
     const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
     return { socket, ready: settled(socket, 'connect', (err) => connectionError(peer, err)) };
   }
-  const socket = tls.connect(tlsOptions(o)).setNoDelay(true);
+  const socket = tls.connect(tlsConnectOptions(o)).setNoDelay(true);
   let tcpUp = false;
   socket.once('connect', () => (tcpUp = true));
   const ready = settled(socket, 'secureConnect', (err) =>
@@ -67,18 +68,8 @@ export function upgradeToTls(
 ): { socket: tls.TLSSocket; ready: Promise<void> } {
   // Its errors now surface on the TLS socket; without a listener one would crash the process.
   plain.on('error', () => undefined);
-  const socket = tls.connect({ ...tlsOptions(o), socket: plain });
+  const socket = tls.connect({ ...tlsConnectOptions(o), socket: plain });
   return { socket, ready: settled(socket, 'secureConnect', (err) => tlsError(`${o.host}:${o.port}`, err)) };
-}
-
-function tlsOptions(o: Endpoint): tls.ConnectionOptions {
-  return {
-    host: o.host,
-    port: o.port,
-    rejectUnauthorized: o.verifyCertificate,
-    ...(o.servername ? { servername: o.servername } : {}),
-    ...(o.ca ? { ca: o.ca } : {}),
-  };
 }
 
 /** Resolves on `event`; rejects with `classify(err)` on an error or an early close. */
@@ -104,8 +95,7 @@ function connectionError(peer: string, err: Error): ProtocolError {
 
 /** Certificate failures name the reason OpenSSL gives (`self-signed certificate`) and its code. */
 function tlsError(peer: string, err: Error & { code?: string }): ProtocolError {
-  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(err.code ?? '');
-  const what = certificate ? 'TLS certificate not accepted' : 'TLS handshake failed';
+  const what = tlsFailure(err) === 'certificate' ? 'TLS certificate not accepted' : 'TLS handshake failed';
   return new ProtocolError(
     `POP3 ${peer}: ${what}: ${err.message}${err.code ? ` (${err.code})` : ''}`,
     'ETLS',

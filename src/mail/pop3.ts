@@ -24,6 +24,7 @@ import {
 import { type Pop3ConnectOptions, SocketByteSource, openSocket, upgradeToTls } from './pop3-transport.js';
 import { dailyLimitError, isDailyLimit, suggestedBackoffMs } from './provider-limits.js';
 import { MessageSpool } from './spool.js';
+import { isMailSecurity } from './tls.js';
 
 export type { Pop3ConnectOptions };
 
@@ -464,8 +465,7 @@ function checkOptions(o: Pop3ConnectOptions): void {
   if (typeof o.host !== 'string' || o.host === '') fail('host', 'must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
     fail('port', `must be 1-65535, got ${o.port}`);
-  if (!['tls', 'starttls', 'none'].includes(o.security))
-    fail('security', `must be tls, starttls or none, got ${o.security}`);
+  if (!isMailSecurity(o.security)) fail('security', `must be tls, starttls or none, got ${o.security}`);
   for (const field of ['connectTimeoutMs', 'commandTimeoutMs'] as const) {
     if (!(o[field] > 0)) fail(field, `must be a positive number, got ${o[field]}`);
   }

@@ -6,6 +6,7 @@
 import type { OAuthSettings } from '../config/oauth.js';
 import type { Config, ConnectorConfig } from '../config/schema.js';
 import { defaultMailPort } from '../mail/ports.js';
+import type { MailSecurity } from '../mail/tls.js';
 
 export interface OAuthAccount {
   kind: 'connector' | 'sync';
@@ -28,7 +29,7 @@ export function connectorOAuthAccount(c: ConnectorConfig, oauth: OAuthSettings):
 export function syncOAuthAccount(
   t: {
     id: string;
-    remote: { host: string; port?: number | undefined; security: 'tls' | 'starttls' | 'none' };
+    remote: { host: string; port?: number | undefined; security: MailSecurity };
   },
   username: string,
   oauth: OAuthSettings,

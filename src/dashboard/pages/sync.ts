@@ -12,6 +12,7 @@ import { type AdhocForm, adhocForm, ONE_LOGIN, sealAdhocTask } from '../../jobs/
 import { IMPORT_COLUMNS, importRequest } from '../../jobs/imapsync/import.js';
 import { imapsyncJob } from '../../jobs/imapsync/index.js';
 import { adhocTarget, type ImapsyncPayload, type imapsyncPayload } from '../../jobs/imapsync/schema.js';
+import { MAIL_SECURITY_MODES, type MailSecurity } from '../../mail/tls.js';
 import type { Runtime } from '../../runtime.js';
 import { html, type SafeHtml } from '../html.js';
 import { adminAttrs } from '../layout.js';
@@ -225,6 +226,13 @@ function taskRow(t: Runtime['config']['sync'][number], admin: boolean): SafeHtml
   </tr>`;
 }
 
+/** How the form names each security mode; a new mode fails to compile until it is named here. */
+const SECURITY_LABELS: Record<MailSecurity, string> = {
+  tls: 'TLS',
+  starttls: 'STARTTLS',
+  none: 'none (plain text)',
+};
+
 function adhocFormHtml(admin: boolean): SafeHtml {
   const a = adminAttrs(admin);
   return html`<form id="adhoc-form" class="stacked" autocomplete="off">
@@ -235,9 +243,7 @@ function adhocFormHtml(admin: boolean): SafeHtml {
       <label
         >Security
         <select name="security">
-          <option value="tls">TLS</option>
-          <option value="starttls">STARTTLS</option>
-          <option value="none">none (plain text)</option>
+          ${MAIL_SECURITY_MODES.map((m) => html`<option value="${m}">${SECURITY_LABELS[m]}</option>`)}
         </select></label
       >
       <label class="check"

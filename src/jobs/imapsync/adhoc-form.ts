@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { hostName } from '../../config/host.js';
 import { syncOptions } from '../../config/sync-options.js';
 import type { SecretBox } from '../../core/crypto.js';
+import { mailSecuritySchema } from '../../mail/tls.js';
 import type { AdhocTask } from './schema.js';
 import { sealPurpose } from './task.js';
 
@@ -14,7 +15,7 @@ import { sealPurpose } from './task.js';
 export const adhocForm = z.strictObject({
   host: z.string().trim().pipe(hostName),
   port: z.number().int().min(1).max(65535).optional(),
-  security: z.enum(['tls', 'starttls', 'none']).default('tls'),
+  security: mailSecuritySchema.default('tls'),
   verifyCertificate: z.boolean().default(true),
   username: z.string().trim().min(1),
   password: z.string().min(1).optional(),

@@ -10,6 +10,7 @@ import { SEALED_PREFIX, UNBOUND_MESSAGE, UNBOUND_SEALED_PREFIX } from '../../cor
 import type { Config } from '../../config/schema.js';
 import type { SyncTaskConfig } from '../../config/sync-schema.js';
 import { NotInConfigError } from '../../core/errors.js';
+import { mailSecuritySchema } from '../../mail/tls.js';
 import type { JobContract } from '../types.js';
 
 const sealed = z.string().superRefine((v, ctx) => {
@@ -26,7 +27,7 @@ const adhocRemote = z
   .strictObject({
     host: hostName,
     port: z.number().int().min(1).max(65535).optional(),
-    security: z.enum(['tls', 'starttls', 'none']).default('tls'),
+    security: mailSecuritySchema.default('tls'),
     verifyCertificate: z.boolean().default(true),
     /** The mailbox to migrate. */
     username: z.string().min(1),

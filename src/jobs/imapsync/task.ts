@@ -7,7 +7,8 @@
 import type { SyncOptions } from '../../config/sync-options.js';
 import type { RemoteAccount, RemoteLogin } from '../../config/sync-schema.js';
 import { type SealPurpose, type SealedField, SecretBox } from '../../core/crypto.js';
-import { type ImapSecurity, defaultImapPort } from '../../mail/imap-connect.js';
+import { defaultImapPort } from '../../mail/imap-connect.js';
+import type { MailSecurity } from '../../mail/tls.js';
 import type { JobContext } from '../types.js';
 import { checkAdhocHost } from './adhoc-host.js';
 import { type AdhocTask, type ImapsyncPayload, adhocTarget, findTask } from './schema.js';
@@ -37,7 +38,7 @@ function withModes(options: SyncOptions, p: ImapsyncPayload): SyncOptions {
  * given the port).
  */
 export function sealPurpose(
-  remote: { host: string; port?: number | undefined; security: ImapSecurity; username: string },
+  remote: { host: string; port?: number | undefined; security: MailSecurity; username: string },
   field: SealedField,
 ): SealPurpose {
   return {
