@@ -192,7 +192,8 @@ export class ImapWire {
     this.attach(secure);
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
-      secure.once('error', reject);
+      // A refused certificate is ETLS here as on an implicit-TLS connection, not Node's raw error.
+      secure.once('error', (err) => reject(classifyImapError(err, { host: this.opts.host })));
     });
     this.capabilities.clear(); // RFC 3501 6.2.1: forget what was said before TLS
   }
