@@ -74,13 +74,14 @@ beforeAll(async () => {
   await w.remote.addUser('bulk-rbad');
   await w.local.addUser('bulk-lbad');
   lines.push(`bulk-lbad,127.0.0.1,bulk-rbad,wrong-password,,,${port},tls,false`);
-  // More worker slots than the host cap: the cap, not the worker, is what holds runs back.
+  // More worker slots than the host cap: the cap, not the worker, is what holds runs back. A
+  // connect timeout longer than the hold below, however slow the machine.
   config = writeSyncConfig(
     w,
     [],
     [
       'workers: { lockDurationSeconds: 5, concurrency: { imapsync: 8 } }',
-      `imapsync: { adhoc: { allow: [127.0.0.1] }, parallelFolders: 1, maxRunningPerHost: ${CAP} }`,
+      `imapsync: { adhoc: { allow: [127.0.0.1] }, parallelFolders: 1, maxRunningPerHost: ${CAP}, connectTimeoutSeconds: 120 }`,
     ],
   );
   dir = join(config, '..');
