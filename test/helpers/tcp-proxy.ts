@@ -14,6 +14,9 @@
  * A throttle (`throttle()`, or `start(port, { downBytesPerSecond })`) makes a job slow on purpose,
  * whatever the machine's speed: the bytes of one direction, summed over every connection, pass at
  * most at that rate, so a test can watch progress move or cancel a run in its middle.
+ *
+ * `hold()` accepts connections but lets no byte pass either way until `release()`: every client
+ * that connects meanwhile stays connected, so a test can count who is in session at once.
  */
 import { type AddressInfo, createServer, type Server, type Socket, connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -67,6 +70,8 @@ export class TcpProxy {
   private readonly freeAt: Record<Direction, number> = { up: 0, down: 0 };
   /** Ends the throttle's waits when the proxy closes. */
   private readonly closing = new AbortController();
+  /** While held (see `hold()`): resolves on `release()`. */
+  private held: { released: Promise<void>; release(): void } | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -131,6 +136,20 @@ export class TcpProxy {
     this.rate = { up: t.upBytesPerSecond ?? 0, down: t.downBytesPerSecond ?? 0 };
   }
 
+  /** From now on no byte passes either way (connections are still accepted) until `release()`. */
+  hold(): void {
+    if (this.held) return;
+    let release = () => undefined as void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.held = { released, release };
+  }
+
+  /** Ends `hold()`: what waited passes, in order. */
+  release(): void {
+    this.held?.release();
+    this.held = undefined;
+  }
+
   /** Destroys every live connection now; returns how many pairs there were. */
   cut(): number {
     const pairs = this.connections;
@@ -156,6 +175,7 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     this.closing.abort();
+    this.release();
     for (const s of this.live) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -214,12 +234,13 @@ export class TcpProxy {
 
   /**
    * The pace of `direction`: without a rate, nothing waits; with one, each direction is a single
-   * stream of that many bytes per second, shared by every connection.
+   * stream of that many bytes per second, shared by every connection. While held, nothing passes.
    */
   private pace(direction: Direction): Pace {
     return {
-      throttled: () => this.rate[direction] > 0,
+      throttled: () => this.rate[direction] > 0 || this.held !== undefined,
       wait: async (bytes) => {
+        while (this.held) await this.held.released;
         const rate = this.rate[direction];
         if (rate <= 0) return;
         const now = Date.now();

@@ -1,7 +1,9 @@
 /**
  * Bulk migration on the test Dovecot pair: 50 accounts (5 through the remote's master login)
  * imported from a CSV with `mailjobs sync import`, queued at once from the Synchronization
- * page's bulk Start, some cancelled while queued and started again, all synchronised; every
+ * page's bulk Start, some cancelled while queued and started again, all synchronised under a host
+ * cap of 4 (counted at a TCP proxy in front of the remote Dovecot: each run holds one remote
+ * connection; exactly 4 at once, never more, while the others wait for a slot); every
  * message once and intact in each destination; the fleet's totals (accounts, messages, bytes)
  * and `mailjobs status --sync --json` agree with what was seeded. A bad file names each bad line
  * and creates nothing; a task with a wrong password is the one "failed" row, with its error, and
@@ -26,12 +28,15 @@ import { startSyncWorld, type SyncWorld, writeSyncConfig } from './world.js';
 const ACCOUNTS = 50;
 const FOLDERS = ['INBOX', 'Kunden', 'Projekte'];
 const PER_FOLDER = 4;
+const CAP = 4;
 
 let w: SyncWorld;
 let rt: Runtime | undefined;
 let workers: WorkerSet | undefined;
 let config: string;
 let dir: string;
+/** Every imported task reaches the remote through it: it counts the sessions in progress. */
+let proxy: TcpProxy;
 const seeded = new Map<number, CorpusMessage[]>();
 const remoteUser = (i: number) => `bulk-r${i}`;
 const localUser = (i: number) => `bulk-l${i}`;
@@ -50,8 +55,9 @@ function messagesOf(i: number): CorpusMessage[] {
 
 beforeAll(async () => {
   w = await startSyncWorld();
+  proxy = await TcpProxy.start(w.remote.imapsPort!);
   const lines = ['localUser,host,username,password,adminUser,adminPassword,port,security,verifyCertificate'];
-  const port = w.remote.imapsPort!;
+  const port = proxy.port;
   for (let i = 0; i < ACCOUNTS; i++) {
     const r = await w.remote.addUser(remoteUser(i));
     await w.local.addUser(localUser(i));
@@ -68,7 +74,16 @@ beforeAll(async () => {
   await w.remote.addUser('bulk-rbad');
   await w.local.addUser('bulk-lbad');
   lines.push(`bulk-lbad,127.0.0.1,bulk-rbad,wrong-password,,,${port},tls,false`);
-  config = writeSyncConfig(w, [], ['imapsync: { adhoc: { allow: [127.0.0.1] } }']);
+  // More worker slots than the host cap: the cap, not the worker, is what holds runs back. A
+  // connect timeout longer than the hold below, however slow the machine.
+  config = writeSyncConfig(
+    w,
+    [],
+    [
+      'workers: { lockDurationSeconds: 5, concurrency: { imapsync: 8 } }',
+      `imapsync: { adhoc: { allow: [127.0.0.1] }, parallelFolders: 1, maxRunningPerHost: ${CAP}, connectTimeoutSeconds: 120 }`,
+    ],
+  );
   dir = join(config, '..');
   writeFileSync(join(dir, 'tasks.csv'), `${lines.join('\n')}\n`);
   rt = await openRuntime({ configFlag: config, jobs: registry, log: silentLog, startPrivateRedis: false });
@@ -76,6 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await workers?.close();
   await rt?.close();
+  await proxy?.close();
   await w?.stop();
 });
 
@@ -136,7 +152,7 @@ describe('imapsync bulk migration of 50 accounts', () => {
     expect(f.totals).toMatchObject({ tasks: ACCOUNTS + 1, done: 0, notStarted: ACCOUNTS + 1 });
   });
 
-  it('starts all at once, cancels some while queued, starts them again; all complete, every message once', async () => {
+  it(`starts all at once, cancels some while queued, starts them again; all complete under a host cap of ${CAP}, every message once`, async () => {
     const started = await bulk('start');
     expect(started.results).toHaveLength(ACCOUNTS + 1);
     expect(new Set(started.results.map((r) => r.status))).toEqual(new Set(['queued']));
@@ -148,10 +164,27 @@ describe('imapsync bulk migration of 50 accounts', () => {
     // Start again: only the three without a job are queued.
     expect((await bulk('start')).results.map((r) => r.target).sort()).toEqual([...some].sort());
 
+    // Held at the proxy, the runs with a slot stay in session: the cap is reached on any machine,
+    // and the worker's other slots find the host full.
+    proxy.hold();
     workers = startWorkers({ jobs: [imapsyncJob], config: () => rt!.config, redisSettings: rt!.redisSettings, redis: rt!.redis, log: silentLog }); // prettier-ignore
+    const queue = rt!.queues.get('imapsync')!;
+    await expect.poll(() => proxy.connections, { timeout: 60_000 }).toBe(CAP);
+    await expect
+      .poll(
+        async () =>
+          (await queue.getDelayed()).some((j) => (j.progress as { waiting?: string }).waiting === 'slot'),
+        { timeout: 60_000 },
+      )
+      .toBe(true);
+    expect(proxy.connections).toBe(CAP);
+    proxy.release();
     await expect
       .poll(async () => (await fleet()).totals, { timeout: 900_000, interval: 1000 })
       .toMatchObject({ done: ACCOUNTS, failed: 1, running: 0, queued: 0 });
+    // Every run went through the proxy, never more than the cap at once.
+    expect(proxy.accepted).toBeGreaterThanOrEqual(ACCOUNTS + 1);
+    expect(proxy.peak).toBe(CAP);
 
     const f = await fleet();
     const perAccount = FOLDERS.length * PER_FOLDER;
@@ -166,7 +199,7 @@ describe('imapsync bulk migration of 50 accounts', () => {
     });
 
     // Each run's last progress counts bytes against a final total.
-    const jobs = await rt!.queues.get('imapsync')!.getJobs(['completed']);
+    const jobs = await queue.getJobs(['completed']);
     expect(jobs.length).toBeGreaterThanOrEqual(ACCOUNTS);
     for (const j of jobs) {
       const p = j.progress as Record<string, unknown>;
