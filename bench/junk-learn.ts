@@ -15,8 +15,8 @@ import { loadConfig } from '../src/config/load.js';
 import { connectRedis, queuePrefix } from '../src/core/redis.js';
 import { bayesLearnJob } from '../src/jobs/bayes-learn/index.js';
 import { learn } from '../src/mail/rspamd.js';
-import { startWorkers } from '../src/worker/workers.js';
 import type { RspamdFixture } from '../test/fixtures/rspamd.js';
+import { startTestWorkers } from '../test/helpers/runtime.js';
 
 export interface LearnRow {
   how: string;
@@ -81,13 +81,7 @@ export async function benchWorker(
   });
   const started = Date.now();
   const log = pino({ level: 'silent' });
-  const workers = startWorkers({
-    jobs: [bayesLearnJob],
-    config: () => config,
-    redisSettings: { url: redisUrl },
-    redis,
-    log,
-  });
+  const workers = startTestWorkers({ config, redisSettings: { url: redisUrl }, redis }, [bayesLearnJob], log);
   await finished;
   const seconds = (Date.now() - started) / 1000;
   await workers.close();

@@ -15,14 +15,13 @@ import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { connectRedis } from '../../src/core/redis.js';
 import { contracts } from '../../src/jobs/contracts.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture, type DovecotUser } from '../fixtures/dovecot.js';
 import { freePort } from '../fixtures/ports.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { masterSession } from '../helpers/master-session.js';
 import { VIEWER, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers } from '../helpers/runtime.js';
 
 const DOMAIN = 'mail.test.local';
 let redisFx: RedisFixture;
@@ -275,7 +274,7 @@ describe('alerts by mail through a real Postfix', () => {
     const config = loadConfig(file, {});
     const redis = connectRedis(redisFx.url);
     const queues = openQueues(registry, redisFx.url, config.redis.prefix);
-    const workers = startWorkers({ jobs: registry, config: () => config, redisSettings: { url: redisFx.url }, redis, log: silentLog }); // prettier-ignore
+    const workers = startTestWorkers({ config, redisSettings: { url: redisFx.url }, redis }, registry);
     try {
       const fewest = async () =>
         Math.min(...(await Promise.all([...queues.values()].map((q) => q.getWorkersCount()))));

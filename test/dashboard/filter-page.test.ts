@@ -6,11 +6,12 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { FIXTURE_DB_VERSION } from '../fixtures/clamd.js';
 import { waitUntil } from '../fixtures/service.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 import { learnableMessage, NEW_DAILY, startFilterWorld, type FilterWorld } from './filter-world.js';
 
 let w: FilterWorld;
@@ -22,7 +23,7 @@ beforeAll(async () => {
   [w, browser] = await Promise.all([startFilterWorld(), launchBrowser()]);
   dash = await startTestDashboard(w.config([await dashboardConfigLine()]));
   const jobs = dash.rt.jobs.filter((j) => ['bayes-learn', 'bayes-stats', 'freshclam'].includes(j.name));
-  workers = startWorkers({ jobs, config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(dash.rt, jobs, dash.rt.log);
   const queue = dash.rt.queues.get('bayes-learn')!;
   const ids: string[] = [];
   for (const [i, cls] of (['spam', 'spam', 'spam', 'ham', 'ham'] as const).entries()) {

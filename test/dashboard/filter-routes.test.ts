@@ -13,8 +13,8 @@ import { freshclamJob } from '../../src/jobs/freshclam/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { spamExpungeJob } from '../../src/jobs/spam-expunge/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, nonGetRoutesAreAdminOnly } from './routes.js';
 import { FIXTURE_DB_VERSION } from '../fixtures/clamd.js';
 import { learnableMessage, NEW_DAILY, startFilterWorld, type FilterWorld } from './filter-world.js';
@@ -33,13 +33,7 @@ beforeAll(async () => {
     log: silentLog,
     startPrivateRedis: false,
   });
-  workers = startWorkers({
-    jobs: [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob],
-    config: () => rt.config,
-    redisSettings: rt.redisSettings,
-    redis: rt.redis,
-    log: silentLog,
-  });
+  workers = startTestWorkers(rt, [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob]);
 }, 180_000);
 afterAll(async () => {
   await workers?.close();

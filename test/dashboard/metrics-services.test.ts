@@ -10,12 +10,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
 import { bayesStatsJob } from '../../src/jobs/bayes-stats/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
-import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 
 const TOKEN = 'metrics-token-services-0123456789';
 const jobs = [bayesStatsJob];
@@ -43,7 +43,7 @@ beforeAll(async () => {
   ].join('\n');
   rt = await openRuntime({ configFlag: writeConfig(redis.url, freshPrefix(), extra), jobs, log: silentLog, startPrivateRedis: false }); // prettier-ignore
   dash = await startDashboard(rt, { port: 0, bind: '127.0.0.1' });
-  workers = startWorkers({ jobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, jobs);
 }, 120_000);
 
 afterAll(async () => {

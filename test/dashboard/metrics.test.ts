@@ -15,11 +15,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
 import { queueSeries } from '../../src/jobs/queue-monitor/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { ADMIN, VIEWER, dashboardConfigLine, httpLogin } from '../helpers/dashboard.js';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
-import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJob } from '../helpers/test-jobs.js';
 
@@ -154,7 +154,7 @@ it("the parser refuses what Prometheus refuses: BullMQ's own export of two queue
 describe('with workers', () => {
   beforeAll(() => {
     const config = loadConfig(configFile);
-    workers = startWorkers({ jobs, config: () => config, redisSettings: { url: redis.url }, redis: rt.redis, log: silentLog }); // prettier-ignore
+    workers = startTestWorkers({ config, redisSettings: { url: redis.url }, redis: rt.redis }, jobs);
   });
 
   it('/readyz says ready once a worker listens on every queue', async () => {

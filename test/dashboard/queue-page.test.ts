@@ -8,13 +8,13 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { queueMonitorJob } from '../../src/jobs/queue-monitor/index.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { waitUntil } from '../fixtures/service.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 
 let redisFx: RedisFixture;
 let postfix: PostfixFixture;
@@ -38,7 +38,7 @@ beforeAll(async () => {
     `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n${await dashboardConfigLine()}\n`,
   );
   dash = await startTestDashboard(file);
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(dash.rt, [queueMonitorJob], dash.rt.log);
   for (const n of [1, 2, 3, 4]) {
     await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`); // prettier-ignore
   }

@@ -10,11 +10,11 @@ import { queueMonitorJob } from '../../src/jobs/queue-monitor/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import type { QueueListPage } from '../../src/jobs/queue-monitor/listing.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import type { PostfixFixture } from '../fixtures/postfix.js';
 import type { RedisFixture } from '../fixtures/redis.js';
 import { startDeferredQueue } from '../helpers/deferred-queue.js';
-import { silentLog } from '../helpers/runtime.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, nonGetRoutesAreAdminOnly, routeFor } from './routes.js';
 
 let redisFx: RedisFixture;
@@ -31,7 +31,7 @@ beforeAll(async () => {
     log: silentLog,
     startPrivateRedis: false,
   });
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, [queueMonitorJob]);
 }, 120_000);
 afterAll(async () => {
   await workers?.close();

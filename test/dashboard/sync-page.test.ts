@@ -7,9 +7,10 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
@@ -65,7 +66,11 @@ beforeAll(async () => {
     { remote: proxy.port },
   );
   dash = await startTestDashboard(config);
-  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(
+    dash.rt,
+    dash.rt.jobs.filter((j) => j.name === 'imapsync'),
+    dash.rt.log,
+  );
 }, 300_000);
 
 afterAll(async () => {

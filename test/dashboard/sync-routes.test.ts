@@ -12,8 +12,8 @@ import { HttpError } from '../../src/dashboard/types.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
@@ -85,7 +85,7 @@ beforeAll(async () => {
     { remote: proxy.port },
   );
   rt = await openRuntime({ configFlag: file, jobs: registry, log: silentLog, startPrivateRedis: false });
-  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, [imapsyncJob]);
   await workers.cancelListening;
 }, 300_000);
 afterAll(async () => {

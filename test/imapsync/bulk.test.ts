@@ -16,8 +16,8 @@ import { syncPage } from '../../src/dashboard/pages/sync.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { runCli, silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { runCli, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { call } from '../dashboard/routes.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
@@ -148,7 +148,7 @@ describe('imapsync bulk migration of 50 accounts', () => {
     // Start again: only the three without a job are queued.
     expect((await bulk('start')).results.map((r) => r.target).sort()).toEqual([...some].sort());
 
-    workers = startWorkers({ jobs: [imapsyncJob], config: () => rt!.config, redisSettings: rt!.redisSettings, redis: rt!.redis, log: silentLog }); // prettier-ignore
+    workers = startTestWorkers(rt!, [imapsyncJob]);
     await expect
       .poll(async () => (await fleet()).totals, { timeout: 900_000, interval: 1000 })
       .toMatchObject({ done: ACCOUNTS, failed: 1, running: 0, queued: 0 });
@@ -261,7 +261,7 @@ describe('imapsync bulk migration of 50 accounts', () => {
       readFileSync(domainConfig, 'utf8').replace(/^sync: \[\]$/m, domainEntry.join('\n')),
     );
     const drt = await openRuntime({ configFlag: domainConfig, jobs: registry, log: silentLog, startPrivateRedis: false }); // prettier-ignore
-    const dworkers = startWorkers({ jobs: [imapsyncJob], config: () => drt.config, redisSettings: drt.redisSettings, redis: drt.redis, log: silentLog }); // prettier-ignore
+    const dworkers = startTestWorkers(drt, [imapsyncJob]);
     try {
       const started = await call<{ results: { target: string; status: string }[] }>(drt, syncPage, 'POST', '/sync/bulk', { action: 'start' }); // prettier-ignore
       expect(started.results.map((r) => [r.target, r.status])).toEqual(

@@ -18,13 +18,13 @@ import { filterPage, type filterOverview } from '../../src/dashboard/pages/filte
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime } from '../../src/runtime.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
-import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, runCli, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, routeFor } from '../dashboard/routes.js';
 import { textMessage } from './mailboxes.js';
 
@@ -105,7 +105,9 @@ beforeAll(async () => {
   ]);
   state = connectRedis(queues.url);
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesBootstrapJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
+  worker = startTestWorkers({ config, redisSettings: { url: queues.url }, redis: state }, [
+    bayesBootstrapJob,
+  ]);
 }, 180_000);
 
 afterAll(async () => {

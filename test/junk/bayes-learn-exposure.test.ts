@@ -23,12 +23,12 @@ import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
 import type { BayesLearnPayload } from '../../src/jobs/bayes-learn/schema.js';
 import { spoolMessage } from '../../src/jobs/bayes-learn/spool.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers } from '../helpers/runtime.js';
 import { wordyMessage } from './mailboxes.js';
 
 let queues: RedisFixture;
@@ -68,7 +68,9 @@ async function learner(name: string, opts: { passwordFile?: string; controllerUr
   const learned = new LearnedStore(state, (...p) => stateKey(prefix, ...p), 1);
   const start = () => {
     const config = loadConfig(file, {});
-    const worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
+    const worker = startTestWorkers({ config, redisSettings: { url: queues.url }, redis: state }, [
+      bayesLearnJob,
+    ]);
     running.push({ worker, queue });
   };
   return { prefix, spoolDir, queue, learned, start };

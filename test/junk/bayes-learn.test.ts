@@ -21,13 +21,13 @@ import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
 import { registry } from '../../src/jobs/registry.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
-import { freshPrefix, runCli } from '../helpers/runtime.js';
+import { freshPrefix, runCli, startTestWorkers } from '../helpers/runtime.js';
 import { compileScripts, includeLine, installContrib, installIn, ownSpool, type Install } from './imapsieve.js'; // prettier-ignore
 import { wordyMessage } from './mailboxes.js';
 import { startRestartableRedis, type RestartableRedis } from './restartable-redis.js';
@@ -88,7 +88,11 @@ beforeAll(async () => {
   state = connectRedis(queues.url);
   state.on('error', () => undefined); // the Redis-down test stops it on purpose
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: workerLog }); // prettier-ignore
+  worker = startTestWorkers(
+    { config, redisSettings: { url: queues.url }, redis: state },
+    [bayesLearnJob],
+    workerLog,
+  );
 }, 180_000);
 
 afterAll(async () => {

@@ -14,10 +14,9 @@ import { ConfigError } from '../../src/core/errors.js';
 import { connectPipeRedis } from '../../src/jobs/bayes-learn/pipe-redis.js';
 import { readPipeSettings } from '../../src/jobs/bayes-learn/pipe-settings.js';
 import { announceRedis, openRuntime } from '../../src/runtime.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { ADMIN, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, runCli, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { testJobs } from '../helpers/test-jobs.js';
 
 /** The README's ACL user, for the test prefixes (`{t...}`, see freshPrefix). */
@@ -50,7 +49,7 @@ function passwordFile(password: string): string {
 /** Workers as `mailjobs worker` starts them, for `configFile`; one echo job through `enqueue --wait`. */
 async function jobEndToEnd(configFile: string) {
   const rt = await openRuntime({ configFlag: configFile, jobs: testJobs, log: silentLog, startPrivateRedis: false }); // prettier-ignore
-  const set = startWorkers({ jobs: testJobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  const set = startTestWorkers(rt, testJobs);
   try {
     await set.cancelListening; // the cancel subscriber logged in too
     const payload = JSON.stringify({ target: 'login-check', steps: 2 });
@@ -85,7 +84,7 @@ describe('a Redis with an ACL user and a password', () => {
     const file = writeConfig(acl.url, freshPrefix(), await dashboardConfigLine(), `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
     const dash = await startTestDashboard(file, testJobs);
     const { rt } = dash;
-    const set = startWorkers({ jobs: testJobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+    const set = startTestWorkers(rt, testJobs);
     try {
       const session = await httpLogin(dash.url, ADMIN);
       expect((await session.call('GET', '/connectors')).status).toBe(200);

@@ -12,9 +12,9 @@ import { connectRedis, type RedisClient } from '../../src/core/redis.js';
 import { registry } from '../../src/jobs/registry.js';
 import { desiredSchedules } from '../../src/scheduler/desired.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { deliverTo, mailbox, message, useWorld, writeWorldConfig } from '../getmail/world.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJob } from '../helpers/test-jobs.js';
 
@@ -75,7 +75,7 @@ it(
 
     // two worker hosts, each with its own connections
     const workerSets: WorkerSet[] = [0, 1].map(() =>
-      startWorkers({ jobs, config: () => config, redisSettings: settings, redis: connect(), log: silentLog }),
+      startTestWorkers({ config, redisSettings: settings, redis: connect() }, jobs),
     );
     cleanups.push(() => Promise.all(workerSets.map((s) => s.close())));
     // two schedulers reconciling at once (as two `mailjobs scheduler` would): the getmail jobs start now
