@@ -22,12 +22,19 @@ let dash: TestDashboard;
 let workers: WorkerSet;
 let browser: Browser;
 
-async function sample(): Promise<void> {
+/** Queues a sample job; returns its id and a reader of its state. */
+async function sample(): Promise<{ jobId: string; state: () => Promise<string> }> {
   const rt = dash.rt;
   const o = await enqueueJob(rt.queues.get('queue-monitor')!, queueMonitorJob, { action: 'sample' }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
   const job = await rt.queues.get('queue-monitor')!.getJob(o.jobId);
-  const done = await waitUntil(async () => (await job!.getState()) === 'completed', 20_000, 100);
-  if (!done) throw new Error(`sample job ${o.jobId} did not complete`);
+  return { jobId: o.jobId, state: () => job!.getState() };
+}
+
+/** A sample job, completed (for the hooks: `expect.poll` runs in tests only). */
+async function sampleDone(): Promise<void> {
+  const { jobId, state } = await sample();
+  const done = await waitUntil(async () => (await state()) === 'completed', 20_000, 100);
+  if (!done) throw new Error(`sample job ${jobId} did not complete`);
 }
 
 beforeAll(async () => {
@@ -44,8 +51,8 @@ beforeAll(async () => {
   }
   await postfix.waitForQueue((q) => q.length === 4 && q.every((m) => m.queue_name === 'deferred'));
   // Two points: the second sample job is queued once the first has completed, so its time is later.
-  await sample();
-  await sample();
+  await sampleDone();
+  await sampleDone();
 }, 120_000);
 
 afterAll(async () => {
@@ -86,7 +93,8 @@ describe('Queue page', () => {
     await expect.poll(() => page.locator('#queue-actions tbody tr').first().innerText()).toMatch(new RegExp(`delete\\t${queueId}\\t1 deleted`)); // prettier-ignore
 
     // The chart follows new samples while the page is open (it polls every 10 s).
-    await sample();
+    const { state } = await sample();
+    await expect.poll(state, { timeout: 20_000, interval: 100 }).toBe('completed');
     await expect.poll(() => chart.getAttribute('data-points'), { timeout: 25_000 }).toBe('3');
     expect(problems).toEqual([]);
     await screenshot(page, 'queue-admin');
