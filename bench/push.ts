@@ -137,7 +137,9 @@ async function latency(world: World): Promise<{ push: Latency; poll: Latency }> 
         : Array.from({ length: MESSAGES }, () => Math.random() * POLL_WINDOW_SECONDS * 1000).sort(
             (a, b) => a - b,
           );
-      return summarize(await timeDeliveries(world.remote, world.local, { remote: remote.user, local: local.user }, appendAt)); // prettier-ignore
+      return summarize(
+        await timeDeliveries(world.remote, world.local, { remote: remote.user, local: local.user }, appendAt),
+      );
     } finally {
       clearInterval(poller);
       await workers.close();

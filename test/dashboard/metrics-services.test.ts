@@ -41,7 +41,12 @@ beforeAll(async () => {
     `metrics: { tokenFile: ${token} }`,
     '',
   ].join('\n');
-  rt = await openRuntime({ configFlag: writeConfig(redis.url, freshPrefix(), extra), jobs, log: silentLog, startPrivateRedis: false }); // prettier-ignore
+  rt = await openRuntime({
+    configFlag: writeConfig(redis.url, freshPrefix(), extra),
+    jobs,
+    log: silentLog,
+    startPrivateRedis: false,
+  });
   dash = await startDashboard(rt, { port: 0, bind: '127.0.0.1' });
   workers = startTestWorkers(rt, jobs);
 }, 120_000);
@@ -85,6 +90,10 @@ it('shows Bayes learned spam and ham once bayes-stats has read them from Rspamd'
   expect(valueOf(after, 'mailjobs_bayes_learned', { class: 'spam' })).toBe(0);
   expect(valueOf(after, 'mailjobs_bayes_learned', { class: 'ham' })).toBe(0);
   expect(valueOf(after, 'mailjobs_bayes_min_learns')).toBe(200);
-  expect(valueOf(after, 'mailjobs_target_consecutive_failures', { job: 'bayes-stats', target: 'rspamd' })).toBe(0); // prettier-ignore
-  expect(valueOf(after, 'mailjobs_job_duration_seconds_count', { job: 'bayes-stats', outcome: 'success' })).toBe(1); // prettier-ignore
+  expect(
+    valueOf(after, 'mailjobs_target_consecutive_failures', { job: 'bayes-stats', target: 'rspamd' }),
+  ).toBe(0);
+  expect(
+    valueOf(after, 'mailjobs_job_duration_seconds_count', { job: 'bayes-stats', outcome: 'success' }),
+  ).toBe(1);
 });

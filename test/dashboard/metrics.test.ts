@@ -114,7 +114,9 @@ describe('without workers', () => {
       const s = await httpLogin(dash.url, who);
       const res = await get('/metrics', { cookie: s.cookie });
       expect(res.status).toBe(200);
-      expect(valueOf(parsePrometheus(await res.text()), 'bullmq_job_count', { queue: 'echo', state: 'active' })).toBe(0); // prettier-ignore
+      expect(
+        valueOf(parsePrometheus(await res.text()), 'bullmq_job_count', { queue: 'echo', state: 'active' }),
+      ).toBe(0);
     }
   });
 
@@ -182,7 +184,9 @@ describe('with workers', () => {
     expect(valueOf(m, 'mailjobs_job_duration_seconds_count', runs('failure'))).toBe(2);
     expect(valueOf(m, 'mailjobs_job_duration_seconds_bucket', { ...runs('failure'), le: '+Inf' })).toBe(2);
     // Buckets are cumulative: never fewer runs under a larger bound.
-    const buckets = m.filter((s) => s.name === 'mailjobs_job_duration_seconds_bucket' && s.labels.outcome === 'failure'); // prettier-ignore
+    const buckets = m.filter(
+      (s) => s.name === 'mailjobs_job_duration_seconds_bucket' && s.labels.outcome === 'failure',
+    );
     expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
     expect(valueOf(m, 'mailjobs_messages_total', { job: 'echo', action: 'delivered' })).toBe(3);
     expect(valueOf(m, 'mailjobs_message_bytes_total', { job: 'echo', action: 'delivered' })).toBe(300);

@@ -25,7 +25,12 @@ let browser: Browser;
 /** Queues a sample job; returns its id and a reader of its state. */
 async function sample(): Promise<{ jobId: string; state: () => Promise<string> }> {
   const rt = dash.rt;
-  const o = await enqueueJob(rt.queues.get('queue-monitor')!, queueMonitorJob, { action: 'sample' }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+  const o = await enqueueJob(
+    rt.queues.get('queue-monitor')!,
+    queueMonitorJob,
+    { action: 'sample' },
+    { redis: rt.redis, prefix: rt.config.redis.prefix },
+  );
   const job = await rt.queues.get('queue-monitor')!.getJob(o.jobId);
   return { jobId: o.jobId, state: () => job!.getState() };
 }
@@ -47,7 +52,11 @@ beforeAll(async () => {
   dash = await startTestDashboard(file);
   workers = startTestWorkers(dash.rt, [queueMonitorJob], dash.rt.log);
   for (const n of [1, 2, 3, 4]) {
-    await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`); // prettier-ignore
+    await postfix.sendmail(
+      `sender${n}@example.org`,
+      `rcpt${n}@example.net`,
+      `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`,
+    );
   }
   await postfix.waitForQueue((q) => q.length === 4 && q.every((m) => m.queue_name === 'deferred'));
   // Two points: the second sample job is queued once the first has completed, so its time is later.
@@ -90,7 +99,9 @@ describe('Queue page', () => {
     await expect.poll(() => rows.count()).toBe(3);
     expect(await page.locator(`tr[data-queue-id="${queueId}"]`).count()).toBe(0);
     expect((await postfix.queue()).map((m) => m.queue_id)).not.toContain(queueId);
-    await expect.poll(() => page.locator('#queue-actions tbody tr').first().innerText()).toMatch(new RegExp(`delete\\t${queueId}\\t1 deleted`)); // prettier-ignore
+    await expect
+      .poll(() => page.locator('#queue-actions tbody tr').first().innerText())
+      .toMatch(new RegExp(`delete\\t${queueId}\\t1 deleted`));
 
     // The chart follows new samples while the page is open (it polls every 10 s).
     const { state } = await sample();

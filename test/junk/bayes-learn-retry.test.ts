@@ -41,7 +41,11 @@ afterAll(async () => {
 it('Rspamd down: the attempt fails as retryable with backoff; the message is learned once Rspamd is back', async () => {
   const port = await freePort();
   const prefix = freshPrefix();
-  const file = writeConfig(redis.url, prefix, `rspamd: { controllerUrl: "http://127.0.0.1:${port}", timeoutSeconds: 2, passwordFile: ${await passwordFile()} }\nbayesLearn: { trainers: [alice], spoolDir: /nonexistent/mailjobs-test }\n`); // prettier-ignore
+  const file = writeConfig(
+    redis.url,
+    prefix,
+    `rspamd: { controllerUrl: "http://127.0.0.1:${port}", timeoutSeconds: 2, passwordFile: ${await passwordFile()} }\nbayesLearn: { trainers: [alice], spoolDir: /nonexistent/mailjobs-test }\n`,
+  );
   const config = loadConfig(file, {});
   queue = new Queue('bayes-learn', { connection: state, prefix: queuePrefix(prefix) });
   const message = textMessage(

@@ -130,7 +130,10 @@ describe('triggers and exit codes', () => {
       expect(ran).toMatchObject({ code: 0, err: '' });
       expect(JSON.parse(ran.out)).toMatchObject({ target: 'x', steps: 1 });
 
-      const failed = await runCli(['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', t.file], testJobs); // prettier-ignore
+      const failed = await runCli(
+        ['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', t.file],
+        testJobs,
+      );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo x: told to fail' });
     } finally {
       await t.close();
@@ -163,7 +166,10 @@ describe('triggers and exit codes', () => {
       expect(busy.code).toBe(75);
       expect(busy.err).toMatch(busyLine('run-late', process.pid));
 
-      const failed = await runCli(['enqueue', 'echo', '{"target":"w","fail":"permanent"}', '--wait', '--config', t.file], testJobs); // prettier-ignore
+      const failed = await runCli(
+        ['enqueue', 'echo', '{"target":"w","fail":"permanent"}', '--wait', '--config', t.file],
+        testJobs,
+      );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo w: told to fail' });
     } finally {
       await t.close();

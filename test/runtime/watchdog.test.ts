@@ -120,7 +120,9 @@ it('without the watchdog, a worker whose blocking connection was lost says it ru
   // The worker is alive: its other connection goes on checking for stalled jobs, every
   // lockDuration (5 s). Four checks are 15 s, beyond BullMQ's own 11 s bound on one wait.
   const checksAtEnqueue = stalledChecks();
-  await expect.poll(() => stalledChecks() - checksAtEnqueue, { timeout: 120_000, interval: 500 }).toBeGreaterThanOrEqual(4); // prettier-ignore
+  await expect
+    .poll(() => stalledChecks() - checksAtEnqueue, { timeout: 120_000, interval: 500 })
+    .toBeGreaterThanOrEqual(4);
   expect(await job.getState()).toBe('waiting');
   expect(worker.isRunning()).toBe(true);
   expect(await ranSteps(w.prefix, 'lost')).toBe(0);

@@ -60,7 +60,15 @@ it(
     const prefix = freshPrefix();
     const configFile = writeWorldConfig(
       w,
-      users.map((u) => ({ id: u.account, protocol: 'imap' as const, security: 'starttls' as const, port: proxy.port, user: u.remote.user, password: u.remote.password, deliverTo: u.local.user })), // prettier-ignore
+      users.map((u) => ({
+        id: u.account,
+        protocol: 'imap' as const,
+        security: 'starttls' as const,
+        port: proxy.port,
+        user: u.remote.user,
+        password: u.remote.password,
+        deliverTo: u.local.user,
+      })),
       `schedules: { echo: { everySeconds: ${PERIOD_MS / 1000} } }`,
       prefix,
     );
@@ -126,7 +134,9 @@ it(
       expect(new Set(ids).size, u.account).toBe(PER_ACCOUNT);
     }
     const completed = await getmail.getJobs(['completed']);
-    expect(new Set(completed.map((j) => (j.data as { account: string }).account))).toEqual(new Set(users.map((u) => u.account))); // prettier-ignore
+    expect(new Set(completed.map((j) => (j.data as { account: string }).account))).toEqual(
+      new Set(users.map((u) => u.account)),
+    );
 
     // the schedule fires after the failover too, and never twice in one period
     const fires = async () =>
@@ -137,7 +147,7 @@ it(
       .poll(async () => (await fires()).filter((j) => j.timestamp > failedOverAt).length, {
         timeout: 60_000,
         interval: 500,
-      }) // prettier-ignore
+      })
       .toBeGreaterThanOrEqual(2);
     // a scheduler's job id ends with the time of its slot
     const slots = (await fires())
