@@ -252,10 +252,13 @@ export async function distinctMessageIds(fx: DovecotFixture, user: string): Prom
  * are built before any tool is timed, and no tool pays for being first.
  */
 export async function warmUp(fx: DovecotFixture, user: string, password: string): Promise<void> {
-  // prettier-ignore
   const client = await Pop3Client.connect({
-    host: '127.0.0.1', port: fx.pop3Port, security: 'none', verifyCertificate: false,
-    connectTimeoutMs: 10_000, commandTimeoutMs: 120_000,
+    host: '127.0.0.1',
+    port: fx.pop3Port,
+    security: 'none',
+    verifyCertificate: false,
+    connectTimeoutMs: 10_000,
+    commandTimeoutMs: 120_000,
   });
   try {
     await client.login(user, password);

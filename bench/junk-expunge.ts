@@ -20,9 +20,11 @@ const DAY_MS = 86_400_000;
 
 async function limited<T>(items: T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  })); // prettier-ignore
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 /** Adds `users` users (in parallel batches: Dovecot re-reads its passwd-file once a second). */
@@ -31,7 +33,13 @@ export async function populate(fx: DovecotFixture, users: number, perUser: numbe
   for (let i = 0; i < names.length; i += 100)
     await Promise.all(names.slice(i, i + 100).map((u) => fx.addUser(u)));
   await limited(names, 16, async (user) => {
-    const c = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, auth: { user: fx.masterLogin(user), pass: fx.masterPassword }, logger: false }); // prettier-ignore
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port: fx.imapPort,
+      secure: false,
+      auth: { user: fx.masterLogin(user), pass: fx.masterPassword },
+      logger: false,
+    });
     await c.connect();
     for (let k = 0; k < perUser; k++) {
       const saved = new Date(Date.now() - (k % 2 === 0 ? 30 : 0) * DAY_MS);
@@ -49,16 +57,19 @@ export async function benchExpunge(
   concurrency: number,
   label: string,
 ): Promise<ExpungeRow> {
-  // prettier-ignore
-  const file = writeConfig(redisUrl, `benchexp${Date.now()}`, [
-    'dovecot:',
-    `  imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }`,
-    `  masterPasswordFile: ${fx.masterPasswordFile}`,
-    'spamExpunge:',
-    `  doveadm: [doveadm, -c, ${fx.configFile}, user, -u, "*"]`,
-    `  concurrency: ${concurrency}`,
-    '',
-  ].join('\n')); // prettier-ignore
+  const file = writeConfig(
+    redisUrl,
+    `benchexp${Date.now()}`,
+    [
+      'dovecot:',
+      `  imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }`,
+      `  masterPasswordFile: ${fx.masterPasswordFile}`,
+      'spamExpunge:',
+      `  doveadm: [doveadm, -c, ${fx.configFile}, user, -u, "*"]`,
+      `  concurrency: ${concurrency}`,
+      '',
+    ].join('\n'),
+  );
   const started = Date.now();
   const r = await runCli(['run', 'spam-expunge', '{}', '--config', file], registry);
   const seconds = (Date.now() - started) / 1000;

@@ -15,8 +15,8 @@ import { loadConfig } from '../src/config/load.js';
 import { connectRedis, queuePrefix } from '../src/core/redis.js';
 import { bayesLearnJob } from '../src/jobs/bayes-learn/index.js';
 import { learn } from '../src/mail/rspamd.js';
-import { startWorkers } from '../src/worker/workers.js';
 import type { RspamdFixture } from '../test/fixtures/rspamd.js';
+import { startTestWorkers } from '../test/helpers/runtime.js';
 
 export interface LearnRow {
   how: string;
@@ -25,23 +25,30 @@ export interface LearnRow {
   perSecond: number;
 }
 
-const WORDS = 'offer price money bank transfer winner lottery claim prize discount pharmacy replica casino bonus profit invest account urgent'.split(' '); // prettier-ignore
+const WORDS =
+  'offer price money bank transfer winner lottery claim prize discount pharmacy replica casino bonus profit invest account urgent'.split(
+    ' ',
+  );
 
 /** A message of real-looking words plus a random token per line, so each one is new to Bayes. */
 export function spamMessage(): Buffer {
   const lines = Array.from(
     { length: 12 },
     () =>
-    Array.from({ length: 10 }, () => WORDS[randomBytes(1)[0]! % WORDS.length]).join(' ') + ` ${randomBytes(4).toString('hex')}`, // prettier-ignore
+      Array.from({ length: 10 }, () => WORDS[randomBytes(1)[0]! % WORDS.length]).join(' ') +
+      ` ${randomBytes(4).toString('hex')}`,
   );
   const id = randomBytes(8).toString('hex');
-  return Buffer.from(`From: a@example.com\r\nTo: b@example.org\r\nSubject: offer ${id}\r\nMessage-ID: <${id}@example.com>\r\n\r\n${lines.join('\r\n')}\r\n`); // prettier-ignore
+  return Buffer.from(
+    `From: a@example.com\r\nTo: b@example.org\r\nSubject: offer ${id}\r\nMessage-ID: <${id}@example.com>\r\n\r\n${lines.join('\r\n')}\r\n`,
+  );
 }
 
 export async function benchDirect(rspamd: RspamdFixture, n: number): Promise<LearnRow> {
   const messages = Array.from({ length: n }, spamMessage);
   const started = Date.now();
-  for (const m of messages) await learn('spam', m, { controllerUrl: rspamd.controllerUrl, password: rspamd.password }); // prettier-ignore
+  for (const m of messages)
+    await learn('spam', m, { controllerUrl: rspamd.controllerUrl, password: rspamd.password });
   const seconds = (Date.now() - started) / 1000;
   return { how: 'direct /learnspam, sequential (no queue)', messages: n, seconds, perSecond: n / seconds };
 }
@@ -52,16 +59,18 @@ export async function benchWorker(
   n: number,
   concurrency: number,
 ): Promise<LearnRow> {
-  // prettier-ignore
   const prefix = `benchlearn${randomBytes(3).toString('hex')}`;
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mailjobs-bench-learn-')), 'mailjobs.yaml');
-  writeFileSync(file, [
-    `redis: { url: "${redisUrl}", prefix: ${prefix} }`,
-    `workers: { concurrency: { bayes-learn: ${concurrency} } }`,
-    `rspamd: { controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile} }`,
-    'bayesLearn: { spoolDir: /nonexistent/mailjobs-bench }',
-    '',
-  ].join('\n')); // prettier-ignore
+  writeFileSync(
+    file,
+    [
+      `redis: { url: "${redisUrl}", prefix: ${prefix} }`,
+      `workers: { concurrency: { bayes-learn: ${concurrency} } }`,
+      `rspamd: { controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile} }`,
+      'bayesLearn: { spoolDir: /nonexistent/mailjobs-bench }',
+      '',
+    ].join('\n'),
+  );
   const config = loadConfig(file, {});
   const redis = connectRedis(redisUrl);
   const queue = new Queue('bayes-learn', { connection: redis, prefix: queuePrefix(prefix) });
@@ -81,13 +90,7 @@ export async function benchWorker(
   });
   const started = Date.now();
   const log = pino({ level: 'silent' });
-  const workers = startWorkers({
-    jobs: [bayesLearnJob],
-    config: () => config,
-    redisSettings: { url: redisUrl },
-    redis,
-    log,
-  });
+  const workers = startTestWorkers({ config, redisSettings: { url: redisUrl }, redis }, [bayesLearnJob], log);
   await finished;
   const seconds = (Date.now() - started) / 1000;
   await workers.close();

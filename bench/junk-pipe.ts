@@ -34,7 +34,8 @@ async function series(program: string, calls: number, run: () => Promise<number>
   const times: number[] = [];
   for (let i = 0; i < calls; i++) times.push(await run());
   times.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10; // prettier-ignore
+  const at = (q: number) =>
+    Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
   return { program, medianMs: at(0.5), p95Ms: at(0.95), calls };
 }
 
@@ -55,13 +56,34 @@ export async function benchPipe(opts: { dist: string; redisUrl: string; calls: n
   try {
     const spool = path.join(dir, 'spool');
     const config = path.join(dir, 'mailjobs.yaml');
-    writeFileSync(config, `redis: { url: "${opts.redisUrl}", prefix: benchpipe }\nbayesLearn: { spoolDir: ${spool} }\n`); // prettier-ignore
+    writeFileSync(
+      config,
+      `redis: { url: "${opts.redisUrl}", prefix: benchpipe }\nbayesLearn: { spoolDir: ${spool} }\n`,
+    );
     // Unchanged, told the spool as Dovecot tells it (sieve_env_mailjobs_spool_dir).
     const spooler = path.resolve('contrib/dovecot/sieve-pipe/learn');
     const env = { ...process.env, USER: 'alice' };
     const { message, calls } = opts;
-    const learnBin = [path.join(opts.dist, 'bin/mailjobs-learn.js'), '--class', 'spam', '--user', 'alice', '--config', config]; // prettier-ignore
-    const cli = [path.join(opts.dist, 'cli.js'), 'enqueue', 'learn', '--class', 'spam', '--user', 'alice', '--config', config]; // prettier-ignore
+    const learnBin = [
+      path.join(opts.dist, 'bin/mailjobs-learn.js'),
+      '--class',
+      'spam',
+      '--user',
+      'alice',
+      '--config',
+      config,
+    ];
+    const cli = [
+      path.join(opts.dist, 'cli.js'),
+      'enqueue',
+      'learn',
+      '--class',
+      'spam',
+      '--user',
+      'alice',
+      '--config',
+      config,
+    ];
     const node = (args: string[]) => () => once(process.execPath, args, message, env);
     // The first Node call makes the spool folder, which the sh spooler expects to exist.
     await node(learnBin)();
@@ -72,7 +94,9 @@ export async function benchPipe(opts: { dist: string; redisUrl: string; calls: n
       await series('node -e 0 (Node start-up alone)', calls, node(['-e', '0'])),
       await series('mailjobs-learn (spool + detached flusher)', calls, node(learnBin)),
       // As when a worker or an earlier flusher is at it: a live lock holder, so no flusher starts.
-      await withLiveFlusher(spool, () => series('mailjobs-learn, spool only (a flusher is running)', calls, node(learnBin))), // prettier-ignore
+      await withLiveFlusher(spool, () =>
+        series('mailjobs-learn, spool only (a flusher is running)', calls, node(learnBin)),
+      ),
       await series('mailjobs enqueue learn (spool + queue in-process)', calls, node(cli)),
     ];
     return rows;

@@ -25,7 +25,11 @@ const PER_USER = env('BENCH_JUNK_PER_USER', 10);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'pipe,learn,expunge').split(','));
 
 function table(head: string[], rows: (string | number)[][]): string {
-  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n'); // prettier-ignore
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 const log = (line: string) => process.stderr.write(`[bench:junk] ${line}\n`);
@@ -69,7 +73,7 @@ try {
   await Promise.allSettled([queues.stop(), bayes.stop()]);
 }
 
-const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}`; // prettier-ignore
+const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}`;
 const report = [
   '# Junk jobs benchmark',
   '',
@@ -84,11 +88,17 @@ const report = [
   '',
   '## Learn throughput against Rspamd',
   '',
-  table(['how', 'messages', 'seconds', 'messages/s'], learnRows.map((r) => [r.how, r.messages, r.seconds.toFixed(1), r.perSecond.toFixed(1)])), // prettier-ignore
+  table(
+    ['how', 'messages', 'seconds', 'messages/s'],
+    learnRows.map((r) => [r.how, r.messages, r.seconds.toFixed(1), r.perSecond.toFixed(1)]),
+  ),
   '',
   '## spam-expunge',
   '',
-  table(['run', 'users', 'concurrency', 'expunged', 'seconds'], expungeRows.map((r) => [r.run, r.users, r.concurrency, r.expunged, r.seconds.toFixed(1)])), // prettier-ignore
+  table(
+    ['run', 'users', 'concurrency', 'expunged', 'seconds'],
+    expungeRows.map((r) => [r.run, r.users, r.concurrency, r.expunged, r.seconds.toFixed(1)]),
+  ),
   '',
 ].join('\n');
 mkdirSync('bench/results', { recursive: true });

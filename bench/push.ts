@@ -23,12 +23,11 @@ import { openQueue } from '../src/core/queues.js';
 import { connectRedis, stateKey } from '../src/core/redis.js';
 import { getmailJob } from '../src/jobs/getmail/index.js';
 import { PushStateStore } from '../src/jobs/getmail/push/state.js';
-import { startWorkers } from '../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../test/fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../test/fixtures/redis.js';
 import { message, writeWorldConfig, type ConnectorSpec, type World } from '../test/getmail/world.js';
 import { masterSession } from '../test/helpers/master-session.js';
-import { silentLog } from '../test/helpers/runtime.js';
+import { startTestWorkers } from '../test/helpers/runtime.js';
 import { killGroup, startLongRunning } from './measure.js';
 import { buildMailjobs, CLI, ROOT } from './tools.js';
 
@@ -119,13 +118,9 @@ async function latency(world: World): Promise<{ push: Latency; poll: Latency }> 
     const file = writeWorldConfig(world, [spec], PUSH);
     const config = loadConfig(file, {});
     const redis = connectRedis(world.redis.url);
-    const workers = startWorkers({
-      jobs: [getmailJob],
-      config: () => config,
-      redisSettings: { url: world.redis.url },
-      redis,
-      log: silentLog,
-    });
+    const workers = startTestWorkers({ config, redisSettings: { url: world.redis.url }, redis }, [
+      getmailJob,
+    ]);
     const queue = openQueue('getmail', world.redis.url, config.redis.prefix);
     const poller = push
       ? undefined
@@ -142,7 +137,9 @@ async function latency(world: World): Promise<{ push: Latency; poll: Latency }> 
         : Array.from({ length: MESSAGES }, () => Math.random() * POLL_WINDOW_SECONDS * 1000).sort(
             (a, b) => a - b,
           );
-      return summarize(await timeDeliveries(world.remote, world.local, { remote: remote.user, local: local.user }, appendAt)); // prettier-ignore
+      return summarize(
+        await timeDeliveries(world.remote, world.local, { remote: remote.user, local: local.user }, appendAt),
+      );
     } finally {
       clearInterval(poller);
       await workers.close();

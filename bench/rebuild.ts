@@ -20,10 +20,13 @@ export interface RebuildResult {
 
 /** Message-ID (without `<>`) → POP3 UIDL of `t.remoteUser`'s INBOX, as the server hands them out. */
 async function uidls(t: FetchTarget): Promise<Map<string, string>> {
-  // prettier-ignore
   const client = await Pop3Client.connect({
-    host: '127.0.0.1', port: t.remote.pop3Port, security: 'none', verifyCertificate: false,
-    connectTimeoutMs: 10_000, commandTimeoutMs: 120_000,
+    host: '127.0.0.1',
+    port: t.remote.pop3Port,
+    security: 'none',
+    verifyCertificate: false,
+    connectTimeoutMs: 10_000,
+    commandTimeoutMs: 120_000,
   });
   let byNumber: Map<number, string>;
   try {

@@ -45,7 +45,11 @@ interface Account {
 
 /** Messages in every user's INBOX of `fx`. */
 async function inboxCounts(fx: DovecotFixture): Promise<Map<string, number>> {
-  const r = await run('doveadm', ['-c', fx.configFile, '-f', 'tab', 'mailbox', 'status', '-A', 'messages', 'INBOX'], { timeoutMs: 300_000 }); // prettier-ignore
+  const r = await run(
+    'doveadm',
+    ['-c', fx.configFile, '-f', 'tab', 'mailbox', 'status', '-A', 'messages', 'INBOX'],
+    { timeoutMs: 300_000 },
+  );
   if (r.code !== 0) throw new Error(`doveadm mailbox status -A failed: ${r.stderr}`);
   const out = new Map<string, number>();
   for (const line of r.stdout.trim().split('\n').slice(1)) {
@@ -55,7 +59,8 @@ async function inboxCounts(fx: DovecotFixture): Promise<Map<string, number>> {
   return out;
 }
 
-const wrong = (counts: Map<string, number>, users: string[]) => users.filter((u) => counts.get(u) !== MESSAGES).length; // prettier-ignore
+const wrong = (counts: Map<string, number>, users: string[]) =>
+  users.filter((u) => counts.get(u) !== MESSAGES).length;
 
 async function benchMailjobs(
   remote: DovecotFixture,
@@ -85,7 +90,12 @@ async function benchMailjobs(
   const csv = path.join(dir, 'tasks.csv');
   writeFileSync(
     csv,
-    ['localUser,host,username,password,port,security', ...accounts.map((a) => `bm-l${a.i},127.0.0.1,${a.remoteUser},${a.remotePassword},${remote.imapPort},none`)].join('\n'), // prettier-ignore
+    [
+      'localUser,host,username,password,port,security',
+      ...accounts.map(
+        (a) => `bm-l${a.i},127.0.0.1,${a.remoteUser},${a.remotePassword},${remote.imapPort},none`,
+      ),
+    ].join('\n'),
     { mode: 0o600 },
   );
   const cli = async (...args: string[]) => {
@@ -94,7 +104,11 @@ async function benchMailjobs(
     return r;
   };
   await cli('sync', 'import', csv);
-  const worker = startLongRunning(process.execPath, [CLI, 'worker', '--config', config], { ...process.env, MAILJOBS_LOG_PRETTY: '0', MAILJOBS_LOG_LEVEL: 'warn' }); // prettier-ignore
+  const worker = startLongRunning(process.execPath, [CLI, 'worker', '--config', config], {
+    ...process.env,
+    MAILJOBS_LOG_PRETTY: '0',
+    MAILJOBS_LOG_LEVEL: 'warn',
+  });
   const redis = new Redis(redisUrl);
   try {
     await worker.waitForLine(/"msg":"mailjobs running"/, 60_000).catch(() => undefined);
@@ -136,7 +150,14 @@ async function benchMbsync(
   await Promise.all(
     Array.from({ length: C }, async () => {
       for (let a = queue.shift(); a; a = queue.shift()) {
-        const r = await runMbsync({ remote, local, redisUrl, remoteUser: a.remoteUser, remotePassword: a.remotePassword, localUser: `bb-l${a.i}` }); // prettier-ignore
+        const r = await runMbsync({
+          remote,
+          local,
+          redisUrl,
+          remoteUser: a.remoteUser,
+          remotePassword: a.remotePassword,
+          localUser: `bb-l${a.i}`,
+        });
         if (r.code !== 0) {
           failed++;
           firstError ||= `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`;
@@ -157,7 +178,11 @@ async function main(): Promise<void> {
     startDovecot({ separator: '/' }),
   ]);
   try {
-    const accounts: Account[] = Array.from({ length: ACCOUNTS }, (_, i) => ({ i, remoteUser: `sb-r${i}`, remotePassword: randomBytes(9).toString('hex') })); // prettier-ignore
+    const accounts: Account[] = Array.from({ length: ACCOUNTS }, (_, i) => ({
+      i,
+      remoteUser: `sb-r${i}`,
+      remotePassword: randomBytes(9).toString('hex'),
+    }));
     await inBatches(accounts, 50, (a) => remote.addUser(a.remoteUser, a.remotePassword));
     await inBatches(accounts, 50, (a) =>
       Promise.all([local.addUser(`bm-l${a.i}`), local.addUser(`bb-l${a.i}`)]),
@@ -193,12 +218,16 @@ async function main(): Promise<void> {
     const report = [
       `# sync-bulk: ${ACCOUNTS} accounts × ${MESSAGES} messages (${(bytes / 1e6).toFixed(1)} MB), ${C} at a time`,
       '',
-      `Machine: ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. Command: \`npm run bench:sync-bulk -- --accounts ${ACCOUNTS} --messages ${MESSAGES} --concurrency ${C}\``, // prettier-ignore
+      `Machine: ${cpus().length} CPUs, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(
+          ' ',
+        )} at the end. Command: \`npm run bench:sync-bulk -- --accounts ${ACCOUNTS} --messages ${MESSAGES} --concurrency ${C}\``,
       '',
       '| tool | total time | accounts/s | × mbsync time | peak memory | wrong mailboxes |',
       '| --- | ---: | ---: | ---: | ---: | ---: |',
-      `| mailjobs (\`sync import\` + one \`worker\`, concurrency ${C}) | ${s(mj.wallMs)} | ${(ACCOUNTS / (mj.wallMs / 1000)).toFixed(2)} | ${(mj.wallMs / mb.wallMs).toFixed(2)} | ${mib(mj.peakRssKb)} (one process) | ${mjWrong} |`, // prettier-ignore
-      `| mbsync ${C} processes at a time | ${s(mb.wallMs)} | ${(ACCOUNTS / (mb.wallMs / 1000)).toFixed(2)} | 1.00 | ${mib(mb.peakRssKb)} each, ≤ ${mib(mb.peakRssKb * C)} for ${C} | ${mbWrong} (${mb.failed} failed) |`, // prettier-ignore
+      `| mailjobs (\`sync import\` + one \`worker\`, concurrency ${C}) | ${s(mj.wallMs)} | ${(ACCOUNTS / (mj.wallMs / 1000)).toFixed(2)} | ${(mj.wallMs / mb.wallMs).toFixed(2)} | ${mib(mj.peakRssKb)} (one process) | ${mjWrong} |`,
+      `| mbsync ${C} processes at a time | ${s(mb.wallMs)} | ${(ACCOUNTS / (mb.wallMs / 1000)).toFixed(2)} | 1.00 | ${mib(mb.peakRssKb)} each, ≤ ${mib(mb.peakRssKb * C)} for ${C} | ${mbWrong} (${mb.failed} failed) |`,
       '',
       `mailjobs fleet totals at the end: ${JSON.stringify(mj.totals)}`,
       ...(mb.firstError ? ['', `mbsync's first failure: ${mb.firstError}`] : []),

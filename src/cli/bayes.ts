@@ -16,19 +16,28 @@ function payloadOf(args: CliArgs): Record<string, unknown> {
   if (args.positionals.length > 2) throw new UsageError(`unexpected argument "${args.positionals[2]}"`);
   const payload: Record<string, unknown> = { dryRun: args.dryRun };
   if (args.users !== undefined) {
-    const users = args.users.split(',').map((u) => u.trim()).filter((u) => u.length > 0); // prettier-ignore
+    const users = args.users
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u.length > 0);
     if (users.length === 0) throw new UsageError('--users needs one or more user names, comma-separated');
     payload.users = users;
   }
   if (args.max !== undefined) {
-    if (!/^\d+$/.test(args.max) || Number(args.max) < 1) throw new UsageError('--max must be a whole number of messages, 1 or more'); // prettier-ignore
+    if (!/^\d+$/.test(args.max) || Number(args.max) < 1)
+      throw new UsageError('--max must be a whole number of messages, 1 or more');
     payload.max = Number(args.max);
   }
   return payload;
 }
 
 function progressLine(p: unknown): string | undefined {
-  const v = p as { usersDone?: number; users?: number; spam?: { learned: number; wouldLearn: number }; ham?: { learned: number; wouldLearn: number } }; // prettier-ignore
+  const v = p as {
+    usersDone?: number;
+    users?: number;
+    spam?: { learned: number; wouldLearn: number };
+    ham?: { learned: number; wouldLearn: number };
+  };
   if (v.users === undefined || !v.spam || !v.ham) return undefined;
   const n = (c: { learned: number; wouldLearn: number }) => c.learned + c.wouldLearn;
   return `users ${v.usersDone ?? 0}/${v.users}: spam ${n(v.spam)}, ham ${n(v.ham)}`;
@@ -50,7 +59,10 @@ export async function bootstrapCommand(args: CliArgs, deps: CliDeps): Promise<nu
   });
   try {
     const { enqueueJob } = await import('../client/enqueue.js');
-    const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+    const outcome = await enqueueJob(rt.queues.get(def.name)!, def, payload, {
+      redis: rt.redis,
+      prefix: rt.config.redis.prefix,
+    });
     const finished = await waitForJob(
       rt,
       def.name,

@@ -61,7 +61,9 @@ describe('mailjobs config check', () => {
     });
     await expect(run).rejects.toThrow(ConfigError);
     const message = await run.catch((err: Error) => err.message);
-    expect(message).toMatch(/sync\[0\]\.options\.exclude\[1\]: pattern refused: a repeated group holds a quantifier or an alternation/); // prettier-ignore
+    expect(message).toMatch(
+      /sync\[0\]\.options\.exclude\[1\]: pattern refused: a repeated group holds a quantifier or an alternation/,
+    );
     expect(message).not.toContain('\n');
   });
 });

@@ -39,7 +39,11 @@ export async function learnCommand(args: CliArgs, deps: CliDeps): Promise<number
             maxMessageBytes: settings.maxMessageBytes,
             warn,
           });
-          flushed = r.error ? ` (left in ${settings.spoolDir}: ${r.error})` : r.busy ? ' (a flusher is queueing it)' : ' and queued'; // prettier-ignore
+          flushed = r.error
+            ? ` (left in ${settings.spoolDir}: ${r.error})`
+            : r.busy
+              ? ' (a flusher is queueing it)'
+              : ' and queued';
         }),
       queueDirect: (settings, entry: SpooledLearn) =>
         withRedis(settings, (redis) => queueSpooled(entry, { redis, prefix: settings.prefix })),

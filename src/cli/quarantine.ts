@@ -30,33 +30,43 @@ function idArgument(args: CliArgs): string {
   const [, , id, extra] = args.positionals;
   if (id === undefined) throw new UsageError('give the quarantine id (see mailjobs quarantine list)');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
-  if (!QUARANTINE_ID.test(id)) throw new UsageError(`"${id}" is not a quarantine id (<uidvalidity>-<uid>, see mailjobs quarantine list)`); // prettier-ignore
+  if (!QUARANTINE_ID.test(id))
+    throw new UsageError(
+      `"${id}" is not a quarantine id (<uidvalidity>-<uid>, see mailjobs quarantine list)`,
+    );
   return id;
 }
 
 /** Who acts from the command line: the login behind sudo, else this process's user. */
 const cliUser = (): string => `cli:${process.env.SUDO_USER || userInfo().username}`;
 
-// eslint-disable-next-line no-control-regex
-const oneLine = (t: string, max: number): string => { const c = t.replace(/[\u0000-\u001f\u007f]+/g, ' '); return c.length > max ? `${c.slice(0, max - 1)}…` : c; }; // prettier-ignore
+const oneLine = (t: string, max: number): string => {
+  // eslint-disable-next-line no-control-regex
+  const c = t.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return c.length > max ? `${c.slice(0, max - 1)}…` : c;
+};
 
 function itemLine(i: QuarantineItem): string {
   const from = i.from === undefined ? '?' : i.from === '' ? '<>' : i.from;
   const score = i.score === undefined ? '?' : i.score.toFixed(2);
   const to = i.to.length ? i.to.join(',') : '?';
   const mark = i.notReleasable ? '  [not releasable]' : '';
-  return `${i.id}  ${i.savedAt.replace(/:\d\d\.\d+Z$/, 'Z')}  ${score}  ${oneLine(from, 60)} -> ${oneLine(to, 80)}  ${oneLine(i.subject, 80)}${mark}`; // prettier-ignore
+  return `${i.id}  ${i.savedAt.replace(/:\d\d\.\d+Z$/, 'Z')}  ${score}  ${oneLine(from, 60)} -> ${oneLine(to, 80)}  ${oneLine(i.subject, 80)}${mark}`;
 }
 
 export async function listCommand(args: CliArgs, deps: CliDeps): Promise<number> {
   if (args.positionals.length > 2) throw new UsageError(`unexpected argument "${args.positionals[2]}"`);
   return withRuntime(args, deps, async (rt) => {
-    const list = await new QuarantineStore(rt.redis, rt.key).list({ ...(args.search ? { search: args.search } : {}) }); // prettier-ignore
+    const list = await new QuarantineStore(rt.redis, rt.key).list({
+      ...(args.search ? { search: args.search } : {}),
+    });
     if (args.json) {
       deps.out(JSON.stringify(list));
       return 0;
     }
-    deps.out(`${list.total} quarantined message(s)${args.search ? ` matching "${args.search}"` : ''}${rt.config.quarantine.enabled ? '' : ' (quarantine.enabled is false)'}`); // prettier-ignore
+    deps.out(
+      `${list.total} quarantined message(s)${args.search ? ` matching "${args.search}"` : ''}${rt.config.quarantine.enabled ? '' : ' (quarantine.enabled is false)'}`,
+    );
     for (const item of list.items) deps.out(itemLine(item));
     return 0;
   });
@@ -82,7 +92,9 @@ export async function releaseCommand(args: CliArgs, deps: CliDeps): Promise<numb
     try {
       const r = await releaseMessage(id, { by: cliUser(), learnHam: args.learnHam }, rt);
       const to = [...r.alreadyDelivered, ...r.delivered];
-      deps.out(`released ${id} to ${to.join(', ')}${r.alreadyDelivered.length ? ` (${r.alreadyDelivered.length} had it from an interrupted release)` : ''}${r.learnHam ? `; learn as ham: ${r.learnHam}` : ''}`); // prettier-ignore
+      deps.out(
+        `released ${id} to ${to.join(', ')}${r.alreadyDelivered.length ? ` (${r.alreadyDelivered.length} had it from an interrupted release)` : ''}${r.learnHam ? `; learn as ham: ${r.learnHam}` : ''}`,
+      );
       return 0;
     } catch (err) {
       return failed(deps, `release of ${id}`, err);

@@ -36,7 +36,8 @@ function overall(queues: QueueStatus[]): OverallState {
 }
 
 function headline(state: OverallState, queues: QueueStatus[]): string {
-  const count = (s: Severity) => queues.reduce((n, q) => n + q.targets.filter((t) => t.severity === s).length, 0); // prettier-ignore
+  const count = (s: Severity) =>
+    queues.reduce((n, q) => n + q.targets.filter((t) => t.severity === s).length, 0);
   const unread = queues.filter((q) => q.statusError !== undefined).map((q) => q.queue);
   const parts = [`${count('critical')} critical`, `${count('warning')} warning`];
   if (unread.length > 0) parts.push(`unreadable: ${unread.join(', ')}`);

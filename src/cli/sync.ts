@@ -60,8 +60,14 @@ export async function syncImportCommand(args: CliArgs, deps: CliDeps): Promise<n
       if (r.errors.length > 0) deps.err(`${r.errors.length} bad line(s): nothing created`);
       else {
         for (const row of r.rows)
-          deps.out(`line ${row.line}: ${row.remote} → ${row.localUser} (${row.login})${row.exists ? ' replaces the stored task' : ''}`); // prettier-ignore
-        deps.out(args.dryRun ? `dry run: ${r.rows.length} task(s) would be created or replaced` : `${r.created} task(s) created, ${r.replaced} replaced`); // prettier-ignore
+          deps.out(
+            `line ${row.line}: ${row.remote} → ${row.localUser} (${row.login})${row.exists ? ' replaces the stored task' : ''}`,
+          );
+        deps.out(
+          args.dryRun
+            ? `dry run: ${r.rows.length} task(s) would be created or replaced`
+            : `${r.created} task(s) created, ${r.replaced} replaced`,
+        );
       }
     }
     return r.errors.length > 0 ? EXIT_USAGE : 0;
@@ -77,7 +83,8 @@ export async function syncBulkCommand(args: CliArgs, deps: CliDeps): Promise<num
     const out = await bulkAction(rt, action, targets, CLI_USER);
     if (args.json) deps.out(JSON.stringify(out, null, 2));
     else {
-      for (const o of out) deps.out(`${o.status} ${o.target}${o.jobId ? ` ${o.jobId}` : ''}${o.error ? `: ${o.error}` : ''}`); // prettier-ignore
+      for (const o of out)
+        deps.out(`${o.status} ${o.target}${o.jobId ? ` ${o.jobId}` : ''}${o.error ? `: ${o.error}` : ''}`);
       deps.out(`${out.length} task(s)`);
     }
     return out.some((o) => o.status === 'error') ? EXIT_FAILED : 0;
@@ -105,9 +112,19 @@ export function filterOf(value: string | undefined): FleetFilter {
 }
 
 const size = (bytes: number): string =>
-  bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} kB`; // prettier-ignore
+  bytes >= 1e9
+    ? `${(bytes / 1e9).toFixed(2)} GB`
+    : bytes >= 1e6
+      ? `${(bytes / 1e6).toFixed(1)} MB`
+      : `${Math.round(bytes / 1e3)} kB`;
 const duration = (s: number | null): string =>
-  s === null ? '?' : s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`; // prettier-ignore
+  s === null
+    ? '?'
+    : s >= 3600
+      ? `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`
+      : s >= 60
+        ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+        : `${s}s`;
 const percent = (n: number, of: number): string => (of > 0 ? `${Math.floor((n / of) * 100)}%` : '-');
 
 /** `mailjobs status --sync [--filter F] [--json]`: the fleet, one line a task, then the totals. */
@@ -126,7 +143,7 @@ export async function syncStatus(rt: Runtime, args: CliArgs, deps: CliDeps): Pro
   for (const r of fleet.tasks) {
     const progress =
       r.state === 'running' || r.state === 'done'
-        ? `  bytes ${size(r.bytes.copied)}/${size(r.bytes.total)}${r.bytes.totalFinal ? '' : '+'} ${percent(r.bytes.copied, r.bytes.total)}  messages ${r.messages.done}/${r.messages.total} ${percent(r.messages.done, r.messages.total)}  ${size(r.bytesPerSecond)}/s  ETA ${duration(r.etaSeconds)}` // prettier-ignore
+        ? `  bytes ${size(r.bytes.copied)}/${size(r.bytes.total)}${r.bytes.totalFinal ? '' : '+'} ${percent(r.bytes.copied, r.bytes.total)}  messages ${r.messages.done}/${r.messages.total} ${percent(r.messages.done, r.messages.total)}  ${size(r.bytesPerSecond)}/s  ETA ${duration(r.etaSeconds)}`
         : '';
     const last = r.lastResult ? `  last ${r.lastResult}${r.lastError ? `: ${r.lastError}` : ''}` : '';
     const waiting = r.waiting ? `  ${r.waiting}` : '';

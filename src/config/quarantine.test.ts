@@ -21,8 +21,16 @@ describe('quarantine config', () => {
 
   it('takes a digest with its cron, another mailbox and retention', () => {
     expect(
-      quarantine('enabled: true, mailbox: spambox, notify: digest, digestCron: "30 7 * * 1-5", retentionDays: 7'),
-    ).toMatchObject({ enabled: true, mailbox: 'spambox', notify: 'digest', digestCron: '30 7 * * 1-5', retentionDays: 7 }); // prettier-ignore
+      quarantine(
+        'enabled: true, mailbox: spambox, notify: digest, digestCron: "30 7 * * 1-5", retentionDays: 7',
+      ),
+    ).toMatchObject({
+      enabled: true,
+      mailbox: 'spambox',
+      notify: 'digest',
+      digestCron: '30 7 * * 1-5',
+      retentionDays: 7,
+    });
   });
 
   it('refuses recipientDigest: true in one line saying it is not supported yet', () => {

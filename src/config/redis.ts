@@ -61,14 +61,26 @@ export function redisSchema(secretFile: SecretField, resolvePath: (path: string)
     .superRefine((r, ctx) => {
       const modes = [r.url && 'url (or REDIS_URL)', r.sentinels && 'sentinels', r.cluster && 'cluster'];
       if (modes.filter(Boolean).length > 1)
-        ctx.addIssue({ code: 'custom', path: [], message: `set only one of ${modes.filter(Boolean).join(', ')}` }); // prettier-ignore
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: `set only one of ${modes.filter(Boolean).join(', ')}`,
+        });
       if (r.sentinels && !r.name)
-        ctx.addIssue({ code: 'custom', path: ['name'], message: 'the Sentinel master name is needed with sentinels' }); // prettier-ignore
+        ctx.addIssue({
+          code: 'custom',
+          path: ['name'],
+          message: 'the Sentinel master name is needed with sentinels',
+        });
       for (const field of ['name', 'sentinelUsername', 'sentinelPasswordFile'] as const)
         if (r[field] !== undefined && !r.sentinels)
           ctx.addIssue({ code: 'custom', path: [field], message: 'only with sentinels' });
       if (r.tls && !r.sentinels && !r.cluster && !r.url?.startsWith('rediss://'))
-        ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs a rediss:// url (or sentinels or cluster)' }); // prettier-ignore
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tls'],
+          message: 'needs a rediss:// url (or sentinels or cluster)',
+        });
       if (r.tls && !r.tls.certFile !== !r.tls.keyFile)
         ctx.addIssue({ code: 'custom', path: ['tls'], message: 'certFile and keyFile go together' });
     })

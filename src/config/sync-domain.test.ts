@@ -20,7 +20,11 @@ sync:
 
 describe('a whole domain in one sync entry', () => {
   it('becomes one task per user, each through the admin login, local user from the template', () => {
-    const c = parseConfig(domain('users: [john@old.example, jane@old.example]', '{user}@new.example'), file, {}); // prettier-ignore
+    const c = parseConfig(
+      domain('users: [john@old.example, jane@old.example]', '{user}@new.example'),
+      file,
+      {},
+    );
     expect(c.sync.map((t) => [t.id, t.localUser, t.remote.login.username])).toEqual([
       ['old/john@old.example', 'john@new.example', 'john@old.example'],
       ['old/jane@old.example', 'jane@new.example', 'jane@old.example'],

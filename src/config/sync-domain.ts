@@ -8,18 +8,23 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v); // prettier-ignore
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function userList(
   remote: Record<string, unknown>,
   resolvePath: (path: string) => string,
 ): string[] | { field: string; message: string } {
   const { users, usersFile } = remote;
-  if (users !== undefined && usersFile !== undefined) return { field: 'users', message: 'give users or usersFile, not both' }; // prettier-ignore
+  if (users !== undefined && usersFile !== undefined)
+    return { field: 'users', message: 'give users or usersFile, not both' };
   if (remote.username !== undefined)
     return { field: 'username', message: 'not with users/usersFile: each user is the username of its task' };
   if (remote.admin === undefined)
-    return { field: 'admin', message: 'users/usersFile need an admin login: one password does not log in as every user' }; // prettier-ignore
+    return {
+      field: 'admin',
+      message: 'users/usersFile need an admin login: one password does not log in as every user',
+    };
   let names: unknown = users;
   if (usersFile !== undefined) {
     if (typeof usersFile !== 'string') return { field: 'usersFile', message: 'must be a file name' };
@@ -29,7 +34,10 @@ function userList(
         .map((l) => l.trim())
         .filter((l) => l !== '' && !l.startsWith('#'));
     } catch (err) {
-      return { field: 'usersFile', message: `cannot read ${usersFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }; // prettier-ignore
+      return {
+        field: 'usersFile',
+        message: `cannot read ${usersFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      };
     }
   }
   const field = usersFile !== undefined ? 'usersFile' : 'users';

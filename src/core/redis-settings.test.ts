@@ -28,7 +28,11 @@ describe('redis options', () => {
       username: 'u@x',
       password: 'p:w',
     });
-    expect(redisOptions({ url: 'unix:/run/r.sock', password })).toMatchObject({ path: '/run/r.sock', password: 'field pass', connectTimeout: 3000 }); // prettier-ignore
+    expect(redisOptions({ url: 'unix:/run/r.sock', password })).toMatchObject({
+      path: '/run/r.sock',
+      password: 'field pass',
+      connectTimeout: 3000,
+    });
     expect(redisOptions('redis://127.0.0.1:6379')).not.toHaveProperty('tls');
   });
 
@@ -55,7 +59,9 @@ describe('the redis: config section', () => {
   const parse = (yaml: string) => parseConfig(yaml, file, {});
 
   it('reads the password file into a Secret and resolves the TLS files beside the config', () => {
-    const { redis } = parse('redis: { url: "rediss://127.0.0.1:6380", username: mj, passwordFile: redis.pass, tls: { caFile: ca.pem } }'); // prettier-ignore
+    const { redis } = parse(
+      'redis: { url: "rediss://127.0.0.1:6380", username: mj, passwordFile: redis.pass, tls: { caFile: ca.pem } }',
+    );
     expect(redis.password).toBeInstanceOf(Secret);
     expect(redis.password?.reveal()).toBe('file pass');
     expect(redis).toMatchObject({ username: 'mj', tls: { caFile: join(dir, 'ca.pem') } });
@@ -79,9 +85,16 @@ describe('the redis: config section', () => {
   it('reads a Sentinel set: its nodes, master name and own login; TLS for both sides', () => {
     writeFileSync(join(dir, 'sentinel.pass'), 'sentinel pass\n');
     const { redis } = parse(
-      'redis: { sentinels: [{ host: 10.0.0.1, port: 26379 }, { host: 10.0.0.2, port: 26379 }], name: mj, sentinelUsername: watcher, sentinelPasswordFile: sentinel.pass, passwordFile: redis.pass, tls: { caFile: ca.pem } }', // prettier-ignore
+      'redis: { sentinels: [{ host: 10.0.0.1, port: 26379 }, { host: 10.0.0.2, port: 26379 }], name: mj, sentinelUsername: watcher, sentinelPasswordFile: sentinel.pass, passwordFile: redis.pass, tls: { caFile: ca.pem } }',
     );
-    expect(redis).toMatchObject({ sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'mj', sentinelUsername: 'watcher' }); // prettier-ignore
+    expect(redis).toMatchObject({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+      ],
+      name: 'mj',
+      sentinelUsername: 'watcher',
+    });
     expect(redis.sentinelPassword?.reveal()).toBe('sentinel pass');
     expect(JSON.stringify(redis)).not.toContain('pass\\n');
     expect(JSON.stringify(redis)).not.toMatch(/sentinel pass|file pass/);
@@ -101,14 +114,23 @@ describe('the redis: config section', () => {
   });
 
   it("reads a Cluster: each node gets the login and TLS, and BullMQ's blocking option", () => {
-    const { redis } = parse('redis: { cluster: [{ host: 10.0.0.1, port: 7000 }], username: mj, passwordFile: redis.pass }'); // prettier-ignore
+    const { redis } = parse(
+      'redis: { cluster: [{ host: 10.0.0.1, port: 7000 }], username: mj, passwordFile: redis.pass }',
+    );
     expect(redis.cluster).toEqual([{ host: '10.0.0.1', port: 7000 }]);
     const options = clusterOptions(redis, { maxRetriesPerRequest: null });
-    expect(options.redisOptions).toMatchObject({ username: 'mj', password: 'file pass', maxRetriesPerRequest: null }); // prettier-ignore
+    expect(options.redisOptions).toMatchObject({
+      username: 'mj',
+      password: 'file pass',
+      maxRetriesPerRequest: null,
+    });
     expect(options.redisOptions).not.toHaveProperty('retryStrategy');
     expect(options).not.toHaveProperty('enableOfflineQueue');
     expect(describeRedis(redis)).toBe('cluster 10.0.0.1:7000');
-    expect(withoutCredentials({ ...redis, tls: { caFile: '/ca.pem' } })).toEqual({ url: 'rediss://10.0.0.1:7000', tls: { caFile: '/ca.pem' } }); // prettier-ignore
+    expect(withoutCredentials({ ...redis, tls: { caFile: '/ca.pem' } })).toEqual({
+      url: 'rediss://10.0.0.1:7000',
+      tls: { caFile: '/ca.pem' },
+    });
   });
 
   it('names each mistake of a Sentinel or Cluster setting on a line of its own', () => {

@@ -25,7 +25,12 @@ export async function groupMembers(name: string, timeoutMs = 10_000): Promise<st
       const code = (err as { code?: unknown }).code;
       if (code === GETENT_NOT_FOUND) return resolve(undefined);
       if (code === 'ENOENT') {
-        return reject(new PermanentJobError('getent is not installed: list the trainers in the config instead', 'ENOGETENT')); // prettier-ignore
+        return reject(
+          new PermanentJobError(
+            'getent is not installed: list the trainers in the config instead',
+            'ENOGETENT',
+          ),
+        );
       }
       reject(new ProtocolError(`getent group ${name} failed: ${String(code ?? err.message)}`, 'EGETENT'));
     });

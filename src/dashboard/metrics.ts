@@ -105,8 +105,18 @@ async function runMetrics(rt: Runtime): Promise<Registry> {
     new RunMetricsStore(rt.redis, rt.key).read(),
   ]);
   const target = ['job', 'target'] as const;
-  const lastSuccess = gauge(registry, 'mailjobs_target_last_success_timestamp_seconds', 'When the last run of the target succeeded (Unix time)', [...target]); // prettier-ignore
-  const failures = gauge(registry, 'mailjobs_target_consecutive_failures', 'Runs of the target that failed since its last success', [...target]); // prettier-ignore
+  const lastSuccess = gauge(
+    registry,
+    'mailjobs_target_last_success_timestamp_seconds',
+    'When the last run of the target succeeded (Unix time)',
+    [...target],
+  );
+  const failures = gauge(
+    registry,
+    'mailjobs_target_consecutive_failures',
+    'Runs of the target that failed since its last success',
+    [...target],
+  );
   for (const r of perJob.flat()) {
     const labels = { job: r.job, target: r.target };
     if (r.lastSuccessAt !== undefined) lastSuccess.set(labels, seconds(r.lastSuccessAt));
@@ -120,9 +130,24 @@ async function runMetrics(rt: Runtime): Promise<Registry> {
     ),
   );
   const moved = ['job', 'action'];
-  const messages = new Counter({ name: 'mailjobs_messages_total', help: 'Messages moved by successful runs: getmail fetched and delivered, imapsync copied', labelNames: moved, registers: [registry] }); // prettier-ignore
-  const bytes = new Counter({ name: 'mailjobs_message_bytes_total', help: 'Bytes of the messages moved (getmail: fetched, imapsync: copied)', labelNames: moved, registers: [registry] }); // prettier-ignore
-  const restarts = new Counter({ name: 'mailjobs_worker_restarts_total', help: 'Workers replaced by the watchdog because they stopped taking jobs', labelNames: ['queue'], registers: [registry] }); // prettier-ignore
+  const messages = new Counter({
+    name: 'mailjobs_messages_total',
+    help: 'Messages moved by successful runs: getmail fetched and delivered, imapsync copied',
+    labelNames: moved,
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: 'mailjobs_message_bytes_total',
+    help: 'Bytes of the messages moved (getmail: fetched, imapsync: copied)',
+    labelNames: moved,
+    registers: [registry],
+  });
+  const restarts = new Counter({
+    name: 'mailjobs_worker_restarts_total',
+    help: 'Workers replaced by the watchdog because they stopped taking jobs',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
   // Every queue from the start, at 0: an alert on increase() sees the first restart.
   for (const def of rt.jobs) restarts.inc({ queue: def.name }, 0);
   for (const r of stored.restarts) restarts.inc({ queue: r.queue }, r.count);
@@ -141,7 +166,12 @@ async function clamavMetrics(rt: Runtime): Promise<Registry> {
     .catch(() => undefined);
   known(registry, 'mailjobs_clamd_up', '1 when clamd answered VERSION during this scrape', version ? 1 : 0);
   const built = version?.dbDate?.getTime();
-  known(registry, 'mailjobs_clamav_signatures_age_seconds', 'Age of the daily signature database clamd runs', built && seconds(Date.now() - built)); // prettier-ignore
+  known(
+    registry,
+    'mailjobs_clamav_signatures_age_seconds',
+    'Age of the daily signature database clamd runs',
+    built && seconds(Date.now() - built),
+  );
   return registry;
 }
 
@@ -152,18 +182,43 @@ async function storedReadings(rt: Runtime): Promise<Registry> {
     readBayesReading(rt),
     queueSeries({ redis: rt.redis, key: rt.key, config: rt.config }).latest(),
   ]);
-  const learned = gauge(registry, 'mailjobs_bayes_learned', 'Messages Rspamd Bayes has learned, by class (last bayes-stats reading)', ['class']); // prettier-ignore
+  const learned = gauge(
+    registry,
+    'mailjobs_bayes_learned',
+    'Messages Rspamd Bayes has learned, by class (last bayes-stats reading)',
+    ['class'],
+  );
   const s = bayes.reading;
   if (s?.spam !== undefined) learned.set({ class: 'spam' }, s.spam);
   if (s?.ham !== undefined) learned.set({ class: 'ham' }, s.ham);
-  known(registry, 'mailjobs_bayes_min_learns', 'Learned messages of each class Bayes needs before it classifies', s?.minLearns); // prettier-ignore
-  const count = gauge(registry, 'mailjobs_postfix_queue_messages', 'Messages in the Postfix queue (last queue-monitor sample)', ['queue']); // prettier-ignore
-  const size = gauge(registry, 'mailjobs_postfix_queue_bytes', 'Bytes in the Postfix queue (last queue-monitor sample)', ['queue']); // prettier-ignore
+  known(
+    registry,
+    'mailjobs_bayes_min_learns',
+    'Learned messages of each class Bayes needs before it classifies',
+    s?.minLearns,
+  );
+  const count = gauge(
+    registry,
+    'mailjobs_postfix_queue_messages',
+    'Messages in the Postfix queue (last queue-monitor sample)',
+    ['queue'],
+  );
+  const size = gauge(
+    registry,
+    'mailjobs_postfix_queue_bytes',
+    'Bytes in the Postfix queue (last queue-monitor sample)',
+    ['queue'],
+  );
   for (const q of sample ? POSTFIX_QUEUES : []) {
     count.set({ queue: q }, sample!.queues[q]?.count ?? 0);
     size.set({ queue: q }, sample!.queues[q]?.bytes ?? 0);
   }
-  known(registry, 'mailjobs_postfix_queue_sampled_timestamp_seconds', 'When the last queue-monitor sample was taken (Unix time)', sample && seconds(sample.t)); // prettier-ignore
+  known(
+    registry,
+    'mailjobs_postfix_queue_sampled_timestamp_seconds',
+    'When the last queue-monitor sample was taken (Unix time)',
+    sample && seconds(sample.t),
+  );
   return registry;
 }
 

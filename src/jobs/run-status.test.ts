@@ -4,9 +4,20 @@ import type { RunRecord } from '../worker/run-record.js';
 import { FAILING_CRITICAL_MS, runPhrase, runSeverity, worst } from './run-status.js';
 
 const now = Date.UTC(2026, 11, 5, 10, 0);
-const record = (more: Partial<RunRecord>): RunRecord => ({ job: 'getmail', target: 'a', consecutiveFailures: 0, ...more }); // prettier-ignore
+const record = (more: Partial<RunRecord>): RunRecord => ({
+  job: 'getmail',
+  target: 'a',
+  consecutiveFailures: 0,
+  ...more,
+});
 const failing = (n: number, since: number, permanent = false) =>
-  record({ consecutiveFailures: n, failingSince: since, lastFailureAt: now, lastError: 'no route', lastErrorPermanent: permanent }); // prettier-ignore
+  record({
+    consecutiveFailures: n,
+    failingSince: since,
+    lastFailureAt: now,
+    lastError: 'no route',
+    lastErrorPermanent: permanent,
+  });
 
 describe('run severity', () => {
   it('is ok without a record, or after a success', () => {
@@ -40,7 +51,12 @@ describe('run phrase', () => {
     expect(runPhrase(failing(2, now - 40 * 60_000), undefined, now)).toBe(
       `failing (2x) since 40 min ago (${clock(now - 40 * 60_000)}): no route`,
     );
-    const stopped = { ...ok, lastOutcome: 'cancelled' as const, lastCancelledAt: now - 5000, lastCancelReason: 'cancelled by alice' }; // prettier-ignore
+    const stopped = {
+      ...ok,
+      lastOutcome: 'cancelled' as const,
+      lastCancelledAt: now - 5000,
+      lastCancelReason: 'cancelled by alice',
+    };
     expect(runPhrase(stopped, undefined, now)).toBe(
       `stopped 5 s ago (${clock(now - 5000)}) (cancelled by alice); before: ok 3 min ago (${clock(now - 180_000)})`,
     );

@@ -224,7 +224,9 @@ describe('imapFlowOptions', () => {
       servername: 'imap.example.org',
       tls: { rejectUnauthorized: true },
     });
-    expect(imapFlowOptions({ ...base, host: '192.0.2.8', address: '192.0.2.8' })).not.toHaveProperty('servername'); // prettier-ignore
+    expect(imapFlowOptions({ ...base, host: '192.0.2.8', address: '192.0.2.8' })).not.toHaveProperty(
+      'servername',
+    );
     expect(imapFlowOptions(base)).toMatchObject({ host: 'imap.example.org' });
     expect(imapFlowOptions(base)).not.toHaveProperty('servername');
   });

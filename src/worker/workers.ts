@@ -124,7 +124,8 @@ async function closeWorker(worker: Worker): Promise<void> {
   await worker.close();
   // A Cluster connection is ours (see `bullConnection`): BullMQ leaves it open. Any other is
   // BullMQ's, closed by `close()` (ending it here too would fail its last commands).
-  const main = clientOf(worker.getBackend().connection) as (EndableConnection & { isCluster?: boolean }) | undefined; // prettier-ignore
+  const main = clientOf(worker.getBackend().connection) as
+    (EndableConnection & { isCluster?: boolean }) | undefined;
   if (main?.isCluster) await endConnection(main);
 }
 

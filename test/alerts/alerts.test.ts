@@ -15,14 +15,13 @@ import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { connectRedis } from '../../src/core/redis.js';
 import { contracts } from '../../src/jobs/contracts.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture, type DovecotUser } from '../fixtures/dovecot.js';
 import { freePort } from '../fixtures/ports.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { masterSession } from '../helpers/master-session.js';
 import { VIEWER, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers } from '../helpers/runtime.js';
 
 const DOMAIN = 'mail.test.local';
 let redisFx: RedisFixture;
@@ -181,7 +180,10 @@ describe('alerts by mail through a real Postfix', () => {
 
     const status = await statusOf(wrong);
     expect(status).toMatch(
-      new RegExp(`^ {2}! connector-failing:${s.connector} {2}connector ${s.connector} .*failed 4 runs in a row: .*\\(since \\d+ s ago, mailed\\)$`, 'm'), // prettier-ignore
+      new RegExp(
+        `^ {2}! connector-failing:${s.connector} {2}connector ${s.connector} .*failed 4 runs in a row: .*\\(since \\d+ s ago, mailed\\)$`,
+        'm',
+      ),
     );
 
     // The password is fixed: one "cleared" mail, to both.
@@ -191,7 +193,11 @@ describe('alerts by mail through a real Postfix', () => {
     const cleared = await alerts(right);
     expect(cleared.result).toMatchObject({ active: 0, cleared: 1, mailed: true });
     expect(cleared.logs).toContainEqual(
-      expect.objectContaining({ level: 30, alert: `connector-failing:${s.connector}`, msg: expect.stringMatching(/^alert cleared: /) }), // prettier-ignore
+      expect.objectContaining({
+        level: 30,
+        alert: `connector-failing:${s.connector}`,
+        msg: expect.stringMatching(/^alert cleared: /),
+      }),
     );
     expect((await waitForMail(s.postmaster, 3))[2]).toMatch(/\] 1 cleared$/);
     expect((await waitForMail(s.owner, 2))[1]).toMatch(/works again$/);
@@ -210,7 +216,9 @@ describe('alerts by mail through a real Postfix', () => {
     const right = configFile(s, remote.password, viaPostfix(', minIntervalMinutes: 60'));
     expect((await getmail(right, s)).code).toBe(0);
     expect((await alerts(right)).result).toMatchObject({ active: 0, cleared: 1, mailed: false });
-    expect(await statusOf(right)).toMatch(/^ {4}mail {2}no problem now; last mail to \S+ \d+ s ago; 1 change\(s\) wait for the next mail$/m); // prettier-ignore
+    expect(await statusOf(right)).toMatch(
+      /^ {4}mail {2}no problem now; last mail to \S+ \d+ s ago; 1 change\(s\) wait for the next mail$/m,
+    );
     // Nothing went out: the next mail in the mailbox is the test alert.
     expect((await cli(['alerts', 'test', '--config', right])).code).toBe(0);
     expect((await waitForMail(s.postmaster, 2))[1]).toMatch(/\] test alert$/);
@@ -219,7 +227,12 @@ describe('alerts by mail through a real Postfix', () => {
   it('with Postfix unreachable, the alert is in the log and in status, with why no mail went', async () => {
     const s = await setup('down');
     const closed = await freePort();
-    const file = configFile(s, 'not-the-password', `smtp: { host: 127.0.0.1, port: ${closed}, timeoutSeconds: 5 }, rules: { signatures: false, noWorker: false }`, [await dashboardConfigLine()]); // prettier-ignore
+    const file = configFile(
+      s,
+      'not-the-password',
+      `smtp: { host: 127.0.0.1, port: ${closed}, timeoutSeconds: 5 }, rules: { signatures: false, noWorker: false }`,
+      [await dashboardConfigLine()],
+    );
     await failThreeTimes(file, s);
     const r = await alerts(file);
     expect(r.result).toMatchObject({ active: 1, started: 1, mailed: false });
@@ -239,14 +252,21 @@ describe('alerts by mail through a real Postfix', () => {
     expect(status).toMatch(
       /^ {2}! connector-failing:alice-down {2}connector alice-down .*\(since \d+ s ago, not mailed yet\)$/m,
     );
-    expect(status).toMatch(new RegExp(`^ {2}~ mail {2}mail to ${s.postmaster} fails \\(\\d+ s ago\\): smtp 127\\.0\\.0\\.1:${closed}: `, 'm')); // prettier-ignore
+    expect(status).toMatch(
+      new RegExp(
+        `^ {2}~ mail {2}mail to ${s.postmaster} fails \\(\\d+ s ago\\): smtp 127\\.0\\.0\\.1:${closed}: `,
+        'm',
+      ),
+    );
 
     // The dashboard's Alerts page and its API, as a viewer.
     const dash = await startTestDashboard(file);
     try {
       const viewer = await httpLogin(dash.url, VIEWER);
       const page = await (await viewer.call('GET', '/alerts')).text();
-      expect(page).toMatch(/<tr class="alert"><td><code>connector-failing:alice-down<\/code><\/td><td>connector alice-down \(alice at 127\.0\.0\.1\) failed 3 runs in a row: .*not mailed yet\)<\/td><\/tr>/); // prettier-ignore
+      expect(page).toMatch(
+        /<tr class="alert"><td><code>connector-failing:alice-down<\/code><\/td><td>connector alice-down \(alice at 127\.0\.0\.1\) failed 3 runs in a row: .*not mailed yet\)<\/td><\/tr>/,
+      );
       expect(page).toMatch(/<p id="alerts-mail" class="bad">mail to pm-down@mail\.test\.local fails /);
       const api = (await (await viewer.call('GET', '/api/alerts')).json()) as Record<string, unknown>;
       expect(api).toMatchObject({
@@ -261,21 +281,31 @@ describe('alerts by mail through a real Postfix', () => {
 
     const test = await cli(['alerts', 'test', '--config', file]);
     expect(test.code).toBe(1);
-    expect(test.err).toMatch(new RegExp(`^test alert to ${s.postmaster} not sent \\(smtp 127\\.0\\.0\\.1:${closed}\\): SMTP connection failed`)); // prettier-ignore
+    expect(test.err).toMatch(
+      new RegExp(
+        `^test alert to ${s.postmaster} not sent \\(smtp 127\\.0\\.0\\.1:${closed}\\): SMTP connection failed`,
+      ),
+    );
   });
 
   it('a queue with no worker listening is a problem until a worker starts', async () => {
     const s = await setup('workers');
-    const file = configFile(s, 'unused', `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false }`); // prettier-ignore
+    const file = configFile(
+      s,
+      'unused',
+      `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false }`,
+    );
     const names = Object.keys(contracts);
     expect((await alerts(file)).result).toMatchObject({ active: names.length, mailed: true });
-    expect(await waitForMail(s.postmaster, 1)).toEqual([expect.stringMatching(new RegExp(`\\] ${names.length} problems started$`))]); // prettier-ignore
+    expect(await waitForMail(s.postmaster, 1)).toEqual([
+      expect.stringMatching(new RegExp(`\\] ${names.length} problems started$`)),
+    ]);
     expect((await inbox(s.postmaster))[0]!.source).toContain('no worker listens on queue getmail');
 
     const config = loadConfig(file, {});
     const redis = connectRedis(redisFx.url);
     const queues = openQueues(registry, redisFx.url, config.redis.prefix);
-    const workers = startWorkers({ jobs: registry, config: () => config, redisSettings: { url: redisFx.url }, redis, log: silentLog }); // prettier-ignore
+    const workers = startTestWorkers({ config, redisSettings: { url: redisFx.url }, redis }, registry);
     try {
       const fewest = async () =>
         Math.min(...(await Promise.all([...queues.values()].map((q) => q.getWorkersCount()))));
@@ -291,10 +321,15 @@ describe('alerts by mail through a real Postfix', () => {
 
   it("the Postfix queue above postfixQueueMax, from queue-monitor's sample of the real queue", async () => {
     const s = await setup('queue');
-    const file = configFile(s, 'unused', `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false, noWorker: false, postfixQueueMax: 1 }`); // prettier-ignore
+    const file = configFile(
+      s,
+      'unused',
+      `smtp: { host: 127.0.0.1, port: ${postfix.smtpPort} }, minIntervalMinutes: 0, rules: { signatures: false, noWorker: false, postfixQueueMax: 1 }`,
+    );
     // The relay does not answer: mail for other domains stays deferred.
     const before = (await postfix.queue()).length;
-    for (const n of [1, 2]) await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: q${n}\n\nhi\n`); // prettier-ignore
+    for (const n of [1, 2])
+      await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: q${n}\n\nhi\n`);
     await postfix.waitForQueue((q) => q.length === before + 2);
     const sample = await cli(['run', 'queue-monitor', '{"action":"sample"}', '--config', file]);
     expect(sample.code, sample.err).toBe(0);

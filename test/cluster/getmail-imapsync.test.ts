@@ -127,7 +127,10 @@ describe('getmail on a Redis Cluster', () => {
       });
 
       await deliverTo(w.remote, remoteUser.user, [message('q-4')]);
-      const cli = await runCli(['enqueue', 'getmail', JSON.stringify({ account }), '--wait', '--config', config], registry); // prettier-ignore
+      const cli = await runCli(
+        ['enqueue', 'getmail', JSON.stringify({ account }), '--wait', '--config', config],
+        registry,
+      );
       expect(cli.err).toBe('');
       expect(cli.code).toBe(0);
       expect(JSON.parse(cli.out.split('\n').at(-1)!)).toMatchObject({ fetched: 1, delivered: 1 });
@@ -181,7 +184,15 @@ describe('other state on a Redis Cluster', () => {
     const remoteUser = await w.remote.addUser('rc-sched');
     const config = writeWorldConfig(
       w,
-      [{ id: 'sched@cluster.test', protocol: 'imap', user: remoteUser.user, password: remoteUser.password, deliverTo: remoteUser.user }], // prettier-ignore
+      [
+        {
+          id: 'sched@cluster.test',
+          protocol: 'imap',
+          user: remoteUser.user,
+          password: remoteUser.password,
+          deliverTo: remoteUser.user,
+        },
+      ],
       '',
       prefix,
     );
@@ -192,9 +203,14 @@ describe('other state on a Redis Cluster', () => {
     const schedulers = [openQueues(registry, settings, prefix), openQueues(registry, settings, prefix)];
     try {
       const reports = await Promise.all(
-        schedulers.map(
-          (queues) =>
-          reconcileSchedules(desiredSchedules(registry, loaded), { queues, jobs: registry, redis, prefix, log: silentLog }), // prettier-ignore
+        schedulers.map((queues) =>
+          reconcileSchedules(desiredSchedules(registry, loaded), {
+            queues,
+            jobs: registry,
+            redis,
+            prefix,
+            log: silentLog,
+          }),
         ),
       );
       // the lock let one of them add the schedule, the other found it there
@@ -209,7 +225,11 @@ describe('other state on a Redis Cluster', () => {
       expect(await sessions.get(id)).toMatchObject({ user: 'admin' });
       await sessions.destroy(id);
       expect(await sessions.get(id)).toBeUndefined();
-      const limiter = new LoginRateLimiter(redis, key, () => ({ perAddress: 5, windowMinutes: 1, maxUserDelaySeconds: 60 })); // prettier-ignore
+      const limiter = new LoginRateLimiter(redis, key, () => ({
+        perAddress: 5,
+        windowMinutes: 1,
+        maxUserDelaySeconds: 60,
+      }));
       expect(await limiter.attempt('127.0.0.1', 'admin')).toBeUndefined();
       await limiter.succeeded('127.0.0.1', 'admin');
 

@@ -27,7 +27,12 @@ beforeAll(async () => {
   [redis, browser] = await Promise.all([startRedis(), launchBrowser()]);
   const config = writeConfig(redis.url, freshPrefix(), `${await dashboardConfigLine()}\n`);
   dash = await startTestDashboard(config);
-  sealed = sealWithKey('remote-password-123', randomBytes(32), { host: 'imap.example.org', port: 993, username: 'john', field: 'password' }); // prettier-ignore
+  sealed = sealWithKey('remote-password-123', randomBytes(32), {
+    host: 'imap.example.org',
+    port: 993,
+    username: 'john',
+    field: 'password',
+  });
   // No worker runs: the job waits, and Bull Board shows its data.
   const job = await dash.rt.queues.get('imapsync')!.add('imapsync', {
     adhoc: {

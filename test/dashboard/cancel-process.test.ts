@@ -35,9 +35,13 @@ it('a Cancel from the dashboard stops the sync in another worker process', async
   await seed(
     w.remote,
     remote.user,
-    ['INBOX', 'Archiv', 'Projekte'].flatMap(
-      (folder, f) =>
-      Array.from({ length: 500 }, (_, i) => ({ folder, raw: makeMessage(`x-${f}-${i}`, { body }), flags: [], internalDate: new Date(Date.UTC(2022, 0, 1) + i * 60_000) })), // prettier-ignore
+    ['INBOX', 'Archiv', 'Projekte'].flatMap((folder, f) =>
+      Array.from({ length: 500 }, (_, i) => ({
+        folder,
+        raw: makeMessage(`x-${f}-${i}`, { body }),
+        flags: [],
+        internalDate: new Date(Date.UTC(2022, 0, 1) + i * 60_000),
+      })),
     ),
   );
   const file = writeSyncConfig(
@@ -56,12 +60,14 @@ it('a Cancel from the dashboard stops the sync in another worker process', async
     .poll(async () => ((await rt.redis.pubsub('NUMSUB', channel)) as [string, number])[1], {
       timeout: 60_000,
       interval: 200,
-    }) // prettier-ignore
+    })
     .toBe(1);
 
   const { jobId } = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/tasks/xproc/start');
   const view = () => call<View>(rt, syncPage, 'GET', `/sync/jobs/${jobId}`);
-  await expect.poll(async () => (await view()).progress?.copied ?? 0, { timeout: 60_000, interval: 50 }).toBeGreaterThan(0); // prettier-ignore
+  await expect
+    .poll(async () => (await view()).progress?.copied ?? 0, { timeout: 60_000, interval: 50 })
+    .toBeGreaterThan(0);
   expect(await call(rt, syncPage, 'POST', `/sync/jobs/${jobId}/cancel`)).toEqual({
     status: 'cancelling',
     jobId,
@@ -76,7 +82,7 @@ it('a Cancel from the dashboard stops the sync in another worker process', async
     .poll(async () => (await call<View>(rt, syncPage, 'GET', `/sync/jobs/${again.jobId}`)).state, {
       timeout: 120_000,
       interval: 200,
-    }) // prettier-ignore
+    })
     .toBe('completed');
   child.kill('SIGTERM');
 }, 240_000);

@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import {
   countMessages,
   deliverTo,
@@ -22,6 +22,7 @@ import {
   startTestDashboard,
   type TestDashboard,
 } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 
 let w: World;
 let dash: TestDashboard;
@@ -46,13 +47,7 @@ beforeAll(async () => {
     await dashboardConfigLine(),
   );
   dash = await startTestDashboard(config);
-  workers = startWorkers({
-    jobs: dash.rt.jobs,
-    config: () => dash.rt.config,
-    redisSettings: dash.rt.redisSettings,
-    redis: dash.rt.redis,
-    log: dash.rt.log,
-  });
+  workers = startTestWorkers(dash.rt, dash.rt.jobs, dash.rt.log);
 });
 
 afterAll(async () => {

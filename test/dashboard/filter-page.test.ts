@@ -6,11 +6,12 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { FIXTURE_DB_VERSION } from '../fixtures/clamd.js';
 import { waitUntil } from '../fixtures/service.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 import { learnableMessage, NEW_DAILY, startFilterWorld, type FilterWorld } from './filter-world.js';
 
 let w: FilterWorld;
@@ -22,14 +23,29 @@ beforeAll(async () => {
   [w, browser] = await Promise.all([startFilterWorld(), launchBrowser()]);
   dash = await startTestDashboard(w.config([await dashboardConfigLine()]));
   const jobs = dash.rt.jobs.filter((j) => ['bayes-learn', 'bayes-stats', 'freshclam'].includes(j.name));
-  workers = startWorkers({ jobs, config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(dash.rt, jobs, dash.rt.log);
   const queue = dash.rt.queues.get('bayes-learn')!;
   const ids: string[] = [];
   for (const [i, cls] of (['spam', 'spam', 'spam', 'ham', 'ham'] as const).entries()) {
     const message = learnableMessage(`page-${cls}-${i}`);
-    ids.push((await queueLearn(queue, { class: cls, user: 'alice', message }, { redis: dash.rt.redis, prefix: dash.rt.config.redis.prefix })).jobId); // prettier-ignore
+    ids.push(
+      (
+        await queueLearn(
+          queue,
+          { class: cls, user: 'alice', message },
+          { redis: dash.rt.redis, prefix: dash.rt.config.redis.prefix },
+        )
+      ).jobId,
+    );
   }
-  const learned = await waitUntil(async () => (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === 'completed'), 60_000, 200); // prettier-ignore
+  const learned = await waitUntil(
+    async () =>
+      (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every(
+        (s) => s === 'completed',
+      ),
+    60_000,
+    200,
+  );
   if (!learned) throw new Error('the bayes-learn jobs did not complete');
 }, 240_000);
 
@@ -66,7 +82,9 @@ describe('Filter page', () => {
         { timeout: 120_000, interval: 4000 },
       )
       .toBe('3 / 200 2 / 200');
-    expect(await page.locator('#bayes [data-field="summary"]').innerText()).toContain('not active yet, needs 197 more spam and 198 more ham'); // prettier-ignore
+    expect(await page.locator('#bayes [data-field="summary"]').innerText()).toContain(
+      'not active yet, needs 197 more spam and 198 more ham',
+    );
     const width = await page.locator('#bayes [data-meter="spam"] .fill').getAttribute('style');
     expect(width).toBe('width: 1.5%;');
 
@@ -79,7 +97,9 @@ describe('Filter page', () => {
     await expect
       .poll(() => page.locator('#antivirus [data-field="last"]').innerText(), { timeout: 10_000 })
       .toMatch(/^ok (just now|\d+ s ago)$/);
-    await expect.poll(() => page.locator('#antivirus [data-field="job"]').innerText(), { timeout: 10_000 }).toMatch(/^last update finished (just now|\d+ s ago): updated .*daily\.cud.*, reload confirmed$/); // prettier-ignore
+    await expect
+      .poll(() => page.locator('#antivirus [data-field="job"]').innerText(), { timeout: 10_000 })
+      .toMatch(/^last update finished (just now|\d+ s ago): updated .*daily\.cud.*, reload confirmed$/);
     expect(await page.locator('#antivirus [data-field="status"]').innerText()).toBe('ok');
     expect(await page.locator('#expunge [data-field="summary"]').innerText()).toContain('no run yet');
     expect(problems).toEqual([]);

@@ -13,8 +13,8 @@ import { freshclamJob } from '../../src/jobs/freshclam/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { spamExpungeJob } from '../../src/jobs/spam-expunge/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, nonGetRoutesAreAdminOnly } from './routes.js';
 import { FIXTURE_DB_VERSION } from '../fixtures/clamd.js';
 import { learnableMessage, NEW_DAILY, startFilterWorld, type FilterWorld } from './filter-world.js';
@@ -33,13 +33,7 @@ beforeAll(async () => {
     log: silentLog,
     startPrivateRedis: false,
   });
-  workers = startWorkers({
-    jobs: [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob],
-    config: () => rt.config,
-    redisSettings: rt.redisSettings,
-    redis: rt.redis,
-    log: silentLog,
-  });
+  workers = startTestWorkers(rt, [bayesLearnJob, bayesStatsJob, freshclamJob, spamExpungeJob]);
 }, 180_000);
 afterAll(async () => {
   await workers?.close();
@@ -75,7 +69,11 @@ describe('Filter API', () => {
     const ids: string[] = [];
     for (const [i, [cls, user]] of learns.entries()) {
       const message = learnableMessage(`filter-${cls}-${i}`);
-      const o = await queueLearn(rt.queues.get('bayes-learn')!, { class: cls, user, message }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+      const o = await queueLearn(
+        rt.queues.get('bayes-learn')!,
+        { class: cls, user, message },
+        { redis: rt.redis, prefix: rt.config.redis.prefix },
+      );
       ids.push(o.jobId);
     }
     for (const id of ids) expect(await settled('bayes-learn', id)).toBe('completed');
@@ -97,7 +95,9 @@ describe('Filter API', () => {
 
     const after = await overview();
     expect(after.bayes.row?.details).toMatchObject({ spam: 3, ham: 2, minLearns: 200, active: false });
-    expect(after.bayes.row?.summary).toContain('spam 3/200, ham 2/200: not active yet, needs 197 more spam and 198 more ham'); // prettier-ignore
+    expect(after.bayes.row?.summary).toContain(
+      'spam 3/200, ham 2/200: not active yet, needs 197 more spam and 198 more ham',
+    );
     expect(after.learn.recent).toHaveLength(5);
     expect(after.learn.recent.map((l) => `${l.user}:${l.class}:${l.outcome}`).sort()).toEqual([
       'alice:ham:learned',
@@ -106,7 +106,9 @@ describe('Filter API', () => {
       'bob:ham:learned',
       'bob:spam:learned',
     ]);
-    expect(JSON.stringify(after.learn)).not.toContain(learnableMessage('filter-spam-0').toString('base64').slice(0, 40)); // prettier-ignore
+    expect(JSON.stringify(after.learn)).not.toContain(
+      learnableMessage('filter-spam-0').toString('base64').slice(0, 40),
+    );
     expect(after.learn.rows.find((r) => r.target === 'learned')?.summary).toMatch(/^3 spam, 2 ham learned/);
   }, 150_000);
 
@@ -124,13 +126,21 @@ describe('Filter API', () => {
     });
     expect(await settled('freshclam', first.jobId)).toBe('completed');
 
-    const view = await call<{ state: string; result: Record<string, unknown> }>(rt, filterPage, 'GET', `/filter/freshclam/${first.jobId}`); // prettier-ignore
+    const view = await call<{ state: string; result: Record<string, unknown> }>(
+      rt,
+      filterPage,
+      'GET',
+      `/filter/freshclam/${first.jobId}`,
+    );
     expect(view.result).toMatchObject({
       updated: expect.arrayContaining(['daily.cud']),
       clamd: { dbVersion: NEW_DAILY },
     });
     const after = await overview();
-    expect(after.antivirus.row).toMatchObject({ details: { dbVersion: NEW_DAILY }, run: { consecutiveFailures: 0, lastOutcome: 'success' } }); // prettier-ignore
+    expect(after.antivirus.row).toMatchObject({
+      details: { dbVersion: NEW_DAILY },
+      run: { consecutiveFailures: 0, lastOutcome: 'success' },
+    });
     expect(after.antivirus.row?.summary).toMatch(new RegExp(`^daily ${NEW_DAILY} built .*; last update ok`));
     expect(after.antivirus.lastJob).toMatchObject({ jobId: first.jobId });
     expect(after.antivirus.current).toBeNull();
@@ -138,10 +148,18 @@ describe('Filter API', () => {
 
   it('shows the last spam-expunge run', async () => {
     expect((await overview()).expunge.row?.summary).toContain('no run yet');
-    const o = await enqueueJob(rt.queues.get('spam-expunge')!, spamExpungeJob, {}, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+    const o = await enqueueJob(
+      rt.queues.get('spam-expunge')!,
+      spamExpungeJob,
+      {},
+      { redis: rt.redis, prefix: rt.config.redis.prefix },
+    );
     expect(await settled('spam-expunge', o.jobId)).toBe('completed');
     const after = await overview();
-    expect(after.expunge.row).toMatchObject({ severity: 'ok', run: { lastCounts: { users: 1, expunged: 0, errors: 0 } } }); // prettier-ignore
+    expect(after.expunge.row).toMatchObject({
+      severity: 'ok',
+      run: { lastCounts: { users: 1, expunged: 0, errors: 0 } },
+    });
     expect(after.expunge.row?.summary).toMatch(/last run ok \d+ s ago \(\d\d:\d\d\), 1 users, 0 expunged/);
   });
 });

@@ -91,10 +91,16 @@ export async function startFilterWorld(): Promise<FilterWorld> {
   };
 }
 
-const WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed meeting agenda minutes project report budget schedule review team quarter'.split(' '); // prettier-ignore
+const WORDS =
+  'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed meeting agenda minutes project report budget schedule review team quarter'.split(
+    ' ',
+  );
 
 /** A message with enough distinct words for Bayes to take it. */
 export function learnableMessage(id: string): Buffer {
-  const body = Array.from({ length: 60 }, (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`).join(' '); // prettier-ignore
+  const body = Array.from(
+    { length: 60 },
+    (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`,
+  ).join(' ');
   return textMessage(id, `Message ${id}`, body);
 }

@@ -133,7 +133,11 @@ describe('LoginRateLimiter in Redis', () => {
   it('a success takes its attempt back and clears the name; names compare case-insensitively; keys hold no name or address', async () => {
     const prefix = freshPrefix();
     const key = (...p: string[]) => `{${prefix}}:state:${p.join(':')}`;
-    const rl = new LoginRateLimiter(dash.rt.redis, key, () => ({ perAddress: 2, windowMinutes: 5, maxUserDelaySeconds: 30 })); // prettier-ignore
+    const rl = new LoginRateLimiter(dash.rt.redis, key, () => ({
+      perAddress: 2,
+      windowMinutes: 5,
+      maxUserDelaySeconds: 30,
+    }));
     expect(await rl.attempt('192.0.2.7', 'alice')).toBeUndefined();
     expect(await rl.attempt('192.0.2.7', 'Alice')).toMatchObject({ scope: 'user', retryAfter: 1 });
     await rl.succeeded('192.0.2.7', 'alice');
@@ -213,10 +217,19 @@ describe('Bull Board', () => {
     );
     expect(add.status).toBe(403);
     expect(((await add.json()) as { error: string }).error).toMatch(/mailjobs enqueue/);
-    expect(await queue.getJobCounts('wait', 'delayed', 'prioritized')).toEqual({ wait: 0, delayed: 0, prioritized: 0 }); // prettier-ignore
+    expect(await queue.getJobCounts('wait', 'delayed', 'prioritized')).toEqual({
+      wait: 0,
+      delayed: 0,
+      prioritized: 0,
+    });
 
     const job = await queue.add('imapsync', { kept: true });
-    const update = await s.call('PATCH', `/queues/api/queues/imapsync/${job.id}/update-data`, { jobData: data }, sameOrigin); // prettier-ignore
+    const update = await s.call(
+      'PATCH',
+      `/queues/api/queues/imapsync/${job.id}/update-data`,
+      { jobData: data },
+      sameOrigin,
+    );
     expect(update.status).toBe(403);
     expect((await queue.getJob(job.id!))!.data).toEqual({ kept: true });
     await job.remove();

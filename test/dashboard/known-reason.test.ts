@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { VIEWER, dashboardConfigLine, httpLogin, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js'; // prettier-ignore
+import {
+  VIEWER,
+  dashboardConfigLine,
+  httpLogin,
+  startTestDashboard,
+  type TestDashboard,
+} from '../helpers/dashboard.js';
 import { freshPrefix, writeConfig } from '../helpers/runtime.js';
 
 let redis: RedisFixture;

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
 import { bayesStatsJob } from '../../src/jobs/bayes-stats/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
-import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 
 const TOKEN = 'metrics-token-services-0123456789';
 const jobs = [bayesStatsJob];
@@ -41,9 +41,14 @@ beforeAll(async () => {
     `metrics: { tokenFile: ${token} }`,
     '',
   ].join('\n');
-  rt = await openRuntime({ configFlag: writeConfig(redis.url, freshPrefix(), extra), jobs, log: silentLog, startPrivateRedis: false }); // prettier-ignore
+  rt = await openRuntime({
+    configFlag: writeConfig(redis.url, freshPrefix(), extra),
+    jobs,
+    log: silentLog,
+    startPrivateRedis: false,
+  });
   dash = await startDashboard(rt, { port: 0, bind: '127.0.0.1' });
-  workers = startWorkers({ jobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, jobs);
 }, 120_000);
 
 afterAll(async () => {
@@ -85,6 +90,10 @@ it('shows Bayes learned spam and ham once bayes-stats has read them from Rspamd'
   expect(valueOf(after, 'mailjobs_bayes_learned', { class: 'spam' })).toBe(0);
   expect(valueOf(after, 'mailjobs_bayes_learned', { class: 'ham' })).toBe(0);
   expect(valueOf(after, 'mailjobs_bayes_min_learns')).toBe(200);
-  expect(valueOf(after, 'mailjobs_target_consecutive_failures', { job: 'bayes-stats', target: 'rspamd' })).toBe(0); // prettier-ignore
-  expect(valueOf(after, 'mailjobs_job_duration_seconds_count', { job: 'bayes-stats', outcome: 'success' })).toBe(1); // prettier-ignore
+  expect(
+    valueOf(after, 'mailjobs_target_consecutive_failures', { job: 'bayes-stats', target: 'rspamd' }),
+  ).toBe(0);
+  expect(
+    valueOf(after, 'mailjobs_job_duration_seconds_count', { job: 'bayes-stats', outcome: 'success' }),
+  ).toBe(1);
 });

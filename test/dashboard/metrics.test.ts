@@ -15,11 +15,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
 import { queueSeries } from '../../src/jobs/queue-monitor/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { ADMIN, VIEWER, dashboardConfigLine, httpLogin } from '../helpers/dashboard.js';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
-import { freshPrefix, openEvents, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJob } from '../helpers/test-jobs.js';
 
@@ -114,7 +114,9 @@ describe('without workers', () => {
       const s = await httpLogin(dash.url, who);
       const res = await get('/metrics', { cookie: s.cookie });
       expect(res.status).toBe(200);
-      expect(valueOf(parsePrometheus(await res.text()), 'bullmq_job_count', { queue: 'echo', state: 'active' })).toBe(0); // prettier-ignore
+      expect(
+        valueOf(parsePrometheus(await res.text()), 'bullmq_job_count', { queue: 'echo', state: 'active' }),
+      ).toBe(0);
     }
   });
 
@@ -154,7 +156,7 @@ it("the parser refuses what Prometheus refuses: BullMQ's own export of two queue
 describe('with workers', () => {
   beforeAll(() => {
     const config = loadConfig(configFile);
-    workers = startWorkers({ jobs, config: () => config, redisSettings: { url: redis.url }, redis: rt.redis, log: silentLog }); // prettier-ignore
+    workers = startTestWorkers({ config, redisSettings: { url: redis.url }, redis: rt.redis }, jobs);
   });
 
   it('/readyz says ready once a worker listens on every queue', async () => {
@@ -182,7 +184,9 @@ describe('with workers', () => {
     expect(valueOf(m, 'mailjobs_job_duration_seconds_count', runs('failure'))).toBe(2);
     expect(valueOf(m, 'mailjobs_job_duration_seconds_bucket', { ...runs('failure'), le: '+Inf' })).toBe(2);
     // Buckets are cumulative: never fewer runs under a larger bound.
-    const buckets = m.filter((s) => s.name === 'mailjobs_job_duration_seconds_bucket' && s.labels.outcome === 'failure'); // prettier-ignore
+    const buckets = m.filter(
+      (s) => s.name === 'mailjobs_job_duration_seconds_bucket' && s.labels.outcome === 'failure',
+    );
     expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
     expect(valueOf(m, 'mailjobs_messages_total', { job: 'echo', action: 'delivered' })).toBe(3);
     expect(valueOf(m, 'mailjobs_message_bytes_total', { job: 'echo', action: 'delivered' })).toBe(300);

@@ -43,13 +43,26 @@ beforeAll(async () => {
   const local = (await w.local.addUser('l-ui')).user;
   users['l-ui'] = local;
   await deliverTo(w.remote, users['r-ui']!, [message('oauth-ui-1')]);
-  const oauth = { protocol: 'imap' as const, security: 'none' as const, password: '', deliverTo: local, auth: w.auth }; // prettier-ignore
+  const oauth = {
+    protocol: 'imap' as const,
+    security: 'none' as const,
+    password: '',
+    deliverTo: local,
+    auth: w.auth,
+  };
   config = writeWorldConfig(
     w,
     [
       { id: HTTP, user: users['r-http']!, ...oauth },
       { id: UI, user: users['r-ui']!, ...oauth },
-      { id: PASSWORD, protocol: 'imap', security: 'none', user: pw.user, password: pw.password, deliverTo: local }, // prettier-ignore
+      {
+        id: PASSWORD,
+        protocol: 'imap',
+        security: 'none',
+        user: pw.user,
+        password: pw.password,
+        deliverTo: local,
+      },
     ],
     [
       await dashboardConfigLine(),
@@ -74,7 +87,12 @@ type OAuth = {
 /** Every API answer read here, to look for tokens at the end. */
 const answers: string[] = [];
 async function json(session: HttpSession, method: string, path: string, csrf = true) {
-  const res = await session.call(method, path, method === 'GET' ? undefined : {}, csrf ? { 'x-csrf-token': session.csrf } : {}); // prettier-ignore
+  const res = await session.call(
+    method,
+    path,
+    method === 'GET' ? undefined : {},
+    csrf ? { 'x-csrf-token': session.csrf } : {},
+  );
   const text = await res.text();
   answers.push(text);
   return { status: res.status, body: JSON.parse(text) as Record<string, unknown> & OAuth };
@@ -229,7 +247,13 @@ describe('OAuth2 sign-in from the Connectors page, in chromium', () => {
     const token = await page.locator('meta[name="csrf-token"]').getAttribute('content');
     const status = await page.evaluate(
       async ({ path, token }) =>
-        (await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body: '{}' })).status, // prettier-ignore
+        (
+          await fetch(path, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+            body: '{}',
+          })
+        ).status,
       { path: `/api/connectors/${encodeURIComponent(UI)}/oauth-login`, token: token! },
     );
     expect(status).toBe(403);

@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { ADMIN, VIEWER, dashboardConfigLine, httpLogin, startTestDashboard, type HttpSession, type TestDashboard } from '../helpers/dashboard.js'; // prettier-ignore
+import {
+  ADMIN,
+  VIEWER,
+  dashboardConfigLine,
+  httpLogin,
+  startTestDashboard,
+  type HttpSession,
+  type TestDashboard,
+} from '../helpers/dashboard.js';
 import { freshPrefix, writeConfig } from '../helpers/runtime.js';
 
 let redis: RedisFixture;
@@ -78,7 +86,9 @@ describe('the pages over HTTP', () => {
       tasks: { id: string; summary: string }[];
     };
     expect(tasks.tasks).toMatchObject([{ id: 't1', summary: expect.stringContaining('never run') }]);
-    const filter = (await (await viewer.call('GET', '/api/filter/overview')).json()) as { antivirus: { row: { severity: string; summary: string } } }; // prettier-ignore
+    const filter = (await (await viewer.call('GET', '/api/filter/overview')).json()) as {
+      antivirus: { row: { severity: string; summary: string } };
+    };
     expect(filter.antivirus.row).toMatchObject({
       severity: 'critical',
       summary: expect.stringContaining('clamd unreachable'),
@@ -113,7 +123,14 @@ describe('the pages over HTTP', () => {
       status: 'already-queued',
     });
 
-    const adhoc = await post(admin, '/api/sync/adhoc', { host: '127.0.0.1', port: 993, username: 'jdoe', password: 'plain secret 42', localUser: 'john', testLogin: true }); // prettier-ignore
+    const adhoc = await post(admin, '/api/sync/adhoc', {
+      host: '127.0.0.1',
+      port: 993,
+      username: 'jdoe',
+      password: 'plain secret 42',
+      localUser: 'john',
+      testLogin: true,
+    });
     const text = await adhoc.text();
     expect(adhoc.status).toBe(200);
     expect(text).not.toContain('plain secret 42');
@@ -126,7 +143,10 @@ describe('the pages over HTTP', () => {
 
     expect((await post(admin, '/api/filter/freshclam')).status).toBe(200);
     expect(await counts('freshclam')).toBe(1);
-    expect(await (await post(admin, '/api/queue/actions', { action: 'resend' })).json()).toMatchObject({ status: 'queued', target: 'resend:ALL' }); // prettier-ignore
+    expect(await (await post(admin, '/api/queue/actions', { action: 'resend' })).json()).toMatchObject({
+      status: 'queued',
+      target: 'resend:ALL',
+    });
   });
 
   it('validate query strings and bodies with the routes’ schemas', async () => {
@@ -140,7 +160,13 @@ describe('the pages over HTTP', () => {
       const res = await post(admin, '/api/queue/actions', body);
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
     }
-    const both = await post(admin, '/api/sync/adhoc', { host: 'h', username: 'u', password: 'p', admin: { user: 'a', password: 'b' }, localUser: 'john' }); // prettier-ignore
+    const both = await post(admin, '/api/sync/adhoc', {
+      host: 'h',
+      username: 'u',
+      password: 'p',
+      admin: { user: 'a', password: 'b' },
+      localUser: 'john',
+    });
     expect(both.status).toBe(400);
     expect((await post(admin, '/api/sync/tasks/nope/start')).status).toBe(404);
   });

@@ -6,8 +6,26 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
-import { ADMIN, VIEWER, dashboardConfigLine, httpLogin, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js'; // prettier-ignore
-import { type Setup, type World, append, configFile, inbox, indexed, quarantined, runJob, setup, startWorld } from '../quarantine/world.js'; // prettier-ignore
+import {
+  ADMIN,
+  VIEWER,
+  dashboardConfigLine,
+  httpLogin,
+  startTestDashboard,
+  type TestDashboard,
+} from '../helpers/dashboard.js';
+import {
+  type Setup,
+  type World,
+  append,
+  configFile,
+  inbox,
+  indexed,
+  quarantined,
+  runJob,
+  setup,
+  startWorld,
+} from '../quarantine/world.js';
 
 let w: World;
 let browser: Browser;
@@ -50,7 +68,11 @@ describe('Quarantine API', () => {
     const id = await idOf('Only for bob');
     const one = await v.call('GET', `/api/quarantine/messages/${id}`);
     const view = (await one.json()) as { item: { symbols: unknown[] }; headers: string };
-    expect(view.item.symbols).toEqual([{ name: 'GTUBE', score: 1000 }, { name: 'R_DKIM_NA', score: 0 }, { name: 'MIME_GOOD', score: -0.1 }]); // prettier-ignore
+    expect(view.item.symbols).toEqual([
+      { name: 'GTUBE', score: 1000 },
+      { name: 'R_DKIM_NA', score: 0 },
+      { name: 'MIME_GOOD', score: -0.1 },
+    ]);
     expect(view.headers).toContain('X-Quarantine-Queue-Id: 4ABC123DEF');
     expect(JSON.stringify(view)).not.toContain('BODY-TEXT');
 
@@ -119,7 +141,9 @@ describe('Quarantine page', () => {
     await screenshot(page, 'quarantine-message');
 
     await page.click('#release');
-    await expect.poll(() => page.locator('#notice').innerText()).toMatch(/^released \S+ to alice-page@\S+, bob-page@\S+$/); // prettier-ignore
+    await expect
+      .poll(() => page.locator('#notice').innerText())
+      .toMatch(/^released \S+ to alice-page@\S+, bob-page@\S+$/);
     expect((await inbox(w, s.alice)).map((m) => m.subject)).toEqual([EVIL_SUBJECT]);
     expect((await inbox(w, s.bob)).map((m) => m.subject)).toEqual([EVIL_SUBJECT]);
     await expect.poll(() => page.locator('#quarantine-actions tbody').innerText()).toMatch(/admin\trelease/);

@@ -8,13 +8,13 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { queueMonitorJob } from '../../src/jobs/queue-monitor/index.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startPostfix, type PostfixFixture } from '../fixtures/postfix.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { waitUntil } from '../fixtures/service.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 
 let redisFx: RedisFixture;
 let postfix: PostfixFixture;
@@ -22,12 +22,24 @@ let dash: TestDashboard;
 let workers: WorkerSet;
 let browser: Browser;
 
-async function sample(): Promise<void> {
+/** Queues a sample job; returns its id and a reader of its state. */
+async function sample(): Promise<{ jobId: string; state: () => Promise<string> }> {
   const rt = dash.rt;
-  const o = await enqueueJob(rt.queues.get('queue-monitor')!, queueMonitorJob, { action: 'sample' }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+  const o = await enqueueJob(
+    rt.queues.get('queue-monitor')!,
+    queueMonitorJob,
+    { action: 'sample' },
+    { redis: rt.redis, prefix: rt.config.redis.prefix },
+  );
   const job = await rt.queues.get('queue-monitor')!.getJob(o.jobId);
-  const done = await waitUntil(async () => (await job!.getState()) === 'completed', 20_000, 100);
-  if (!done) throw new Error(`sample job ${o.jobId} did not complete`);
+  return { jobId: o.jobId, state: () => job!.getState() };
+}
+
+/** A sample job, completed (for the hooks: `expect.poll` runs in tests only). */
+async function sampleDone(): Promise<void> {
+  const { jobId, state } = await sample();
+  const done = await waitUntil(async () => (await state()) === 'completed', 20_000, 100);
+  if (!done) throw new Error(`sample job ${jobId} did not complete`);
 }
 
 beforeAll(async () => {
@@ -38,14 +50,18 @@ beforeAll(async () => {
     `postfix: { configDir: ${postfix.configDir}, commandDirectory: ${postfix.commandDirectory} }\n${await dashboardConfigLine()}\n`,
   );
   dash = await startTestDashboard(file);
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(dash.rt, [queueMonitorJob], dash.rt.log);
   for (const n of [1, 2, 3, 4]) {
-    await postfix.sendmail(`sender${n}@example.org`, `rcpt${n}@example.net`, `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`); // prettier-ignore
+    await postfix.sendmail(
+      `sender${n}@example.org`,
+      `rcpt${n}@example.net`,
+      `Subject: page ${n}\n\n${'hello '.repeat(400 * n)}\n`,
+    );
   }
   await postfix.waitForQueue((q) => q.length === 4 && q.every((m) => m.queue_name === 'deferred'));
   // Two points: the second sample job is queued once the first has completed, so its time is later.
-  await sample();
-  await sample();
+  await sampleDone();
+  await sampleDone();
 }, 120_000);
 
 afterAll(async () => {
@@ -83,10 +99,13 @@ describe('Queue page', () => {
     await expect.poll(() => rows.count()).toBe(3);
     expect(await page.locator(`tr[data-queue-id="${queueId}"]`).count()).toBe(0);
     expect((await postfix.queue()).map((m) => m.queue_id)).not.toContain(queueId);
-    await expect.poll(() => page.locator('#queue-actions tbody tr').first().innerText()).toMatch(new RegExp(`delete\\t${queueId}\\t1 deleted`)); // prettier-ignore
+    await expect
+      .poll(() => page.locator('#queue-actions tbody tr').first().innerText())
+      .toMatch(new RegExp(`delete\\t${queueId}\\t1 deleted`));
 
     // The chart follows new samples while the page is open (it polls every 10 s).
-    await sample();
+    const { state } = await sample();
+    await expect.poll(state, { timeout: 20_000, interval: 100 }).toBe('completed');
     await expect.poll(() => chart.getAttribute('data-points'), { timeout: 25_000 }).toBe('3');
     expect(problems).toEqual([]);
     await screenshot(page, 'queue-admin');

@@ -10,11 +10,11 @@ import { queueMonitorJob } from '../../src/jobs/queue-monitor/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import type { QueueListPage } from '../../src/jobs/queue-monitor/listing.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import type { PostfixFixture } from '../fixtures/postfix.js';
 import type { RedisFixture } from '../fixtures/redis.js';
 import { startDeferredQueue } from '../helpers/deferred-queue.js';
-import { silentLog } from '../helpers/runtime.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, nonGetRoutesAreAdminOnly, routeFor } from './routes.js';
 
 let redisFx: RedisFixture;
@@ -31,7 +31,7 @@ beforeAll(async () => {
     log: silentLog,
     startPrivateRedis: false,
   });
-  workers = startWorkers({ jobs: [queueMonitorJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, [queueMonitorJob]);
 }, 120_000);
 afterAll(async () => {
   await workers?.close();
@@ -44,7 +44,7 @@ async function finished(jobId: string) {
     .poll(async () => (await call<{ state: string }>(rt, queuePage, 'GET', `/queue/jobs/${jobId}`)).state, {
       timeout: 30_000,
       interval: 100,
-    }) // prettier-ignore
+    })
     .toMatch(/^(completed|failed)$/);
   return call<{ state: string; result: Record<string, unknown> }>(
     rt,
@@ -55,13 +55,22 @@ async function finished(jobId: string) {
 }
 
 async function sample() {
-  const o = await enqueueJob(rt.queues.get('queue-monitor')!, queueMonitorJob, { action: 'sample' }, { redis: rt.redis, prefix: rt.config.redis.prefix }); // prettier-ignore
+  const o = await enqueueJob(
+    rt.queues.get('queue-monitor')!,
+    queueMonitorJob,
+    { action: 'sample' },
+    { redis: rt.redis, prefix: rt.config.redis.prefix },
+  );
   expect((await finished(o.jobId)).state).toBe('completed');
 }
 
 const list = (query: Record<string, string>) =>
   call<QueueListPage>(rt, queuePage, 'GET', '/queue/messages', query);
-type Series = { minutes: number; points: { t: number; count: number; bytes: number; queues: Record<string, number> }[]; lastSampleAt: number | null }; // prettier-ignore
+type Series = {
+  minutes: number;
+  points: { t: number; count: number; bytes: number; queues: Record<string, number> }[];
+  lastSampleAt: number | null;
+};
 
 describe('Queue API', () => {
   it('declares every trigger admin-only, and refuses what queue-monitor refuses', () => {
@@ -97,13 +106,19 @@ describe('Queue API', () => {
     expect(ids).toEqual((await postfix.queue()).map((m) => m.queue_id).sort());
     const one = await list({ queue: 'deferred,hold', sender: 'sender2' });
     expect(one.messages.map((m) => m.sender)).toEqual(['sender2@example.org']);
-    expect(one.messages[0]!.recipients[0]).toMatchObject({ address: 'rcpt2@example.net', delayReason: expect.stringContaining('Connection refused') }); // prettier-ignore
+    expect(one.messages[0]!.recipients[0]).toMatchObject({
+      address: 'rcpt2@example.net',
+      delayReason: expect.stringContaining('Connection refused'),
+    });
     await expect(list({ queue: 'nonsense' })).rejects.toMatchObject({ status: 400 });
   });
 
   it('deletes one message, then all, through queue-monitor jobs, and lists the actions', async () => {
     const [victim] = (await list({ sender: 'sender1' })).messages;
-    const asked = await call<{ status: string; jobId: string }>(rt, queuePage, 'POST', '/queue/actions', { action: 'delete', queueId: victim!.queueId }); // prettier-ignore
+    const asked = await call<{ status: string; jobId: string }>(rt, queuePage, 'POST', '/queue/actions', {
+      action: 'delete',
+      queueId: victim!.queueId,
+    });
     expect(asked.status).toBe('queued');
     expect((await finished(asked.jobId)).result).toEqual({
       action: 'delete',
@@ -114,9 +129,15 @@ describe('Queue API', () => {
     expect(left.messages.map((m) => m.queueId)).not.toContain(victim!.queueId);
     expect(left.matched).toBe(2);
 
-    const resend = await call<{ jobId: string }>(rt, queuePage, 'POST', '/queue/actions', { action: 'resend', queueId: 'ALL' }); // prettier-ignore
+    const resend = await call<{ jobId: string }>(rt, queuePage, 'POST', '/queue/actions', {
+      action: 'resend',
+      queueId: 'ALL',
+    });
     expect((await finished(resend.jobId)).state).toBe('completed');
-    const all = await call<{ jobId: string }>(rt, queuePage, 'POST', '/queue/actions', { action: 'delete', queueId: 'ALL' }); // prettier-ignore
+    const all = await call<{ jobId: string }>(rt, queuePage, 'POST', '/queue/actions', {
+      action: 'delete',
+      queueId: 'ALL',
+    });
     expect((await finished(all.jobId)).result).toMatchObject({
       action: 'delete',
       queueId: 'ALL',
@@ -124,7 +145,12 @@ describe('Queue API', () => {
     });
     expect((await list({})).matched).toBe(0);
 
-    const actions = await call<{ action: string; queueId: string; jobId: string }[]>(rt, queuePage, 'GET', '/queue/actions'); // prettier-ignore
+    const actions = await call<{ action: string; queueId: string; jobId: string }[]>(
+      rt,
+      queuePage,
+      'GET',
+      '/queue/actions',
+    );
     expect(actions.map((a) => `${a.action} ${a.queueId}`)).toEqual([
       'delete ALL',
       'resend ALL',

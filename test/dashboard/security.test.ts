@@ -94,7 +94,9 @@ describe('login', () => {
 
     // The wrong password holds the name for a second (hardening.test.ts): wait it out.
     let ok = await postLogin(dash.url, ADMIN);
-    await expect.poll(async () => (ok = await postLogin(dash.url, ADMIN)).res.status, { interval: 250 }).toBe(303); // prettier-ignore
+    await expect
+      .poll(async () => (ok = await postLogin(dash.url, ADMIN)).res.status, { interval: 250 })
+      .toBe(303);
     const cookie = ok.res.headers.getSetCookie().find((c) => c.startsWith('mailjobs_session='))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);

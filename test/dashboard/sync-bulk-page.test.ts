@@ -7,9 +7,10 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 import { makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
 
@@ -27,12 +28,29 @@ beforeAll(async () => {
   for (let i = 0; i < ACCOUNTS; i++) {
     const r = await w.remote.addUser(`page-r${i}`);
     await w.local.addUser(`page-l${i}`);
-    await seed(w.remote, r.user, Array.from({ length: MESSAGES }, (_, k) => ({ folder: 'INBOX', raw: makeMessage(`page-bulk-${i}-${k}`), flags: [], internalDate: new Date(Date.UTC(2022, 0, 1 + k)) }))); // prettier-ignore
+    await seed(
+      w.remote,
+      r.user,
+      Array.from({ length: MESSAGES }, (_, k) => ({
+        folder: 'INBOX',
+        raw: makeMessage(`page-bulk-${i}-${k}`),
+        flags: [],
+        internalDate: new Date(Date.UTC(2022, 0, 1 + k)),
+      })),
+    );
     lines.push(`page-l${i},127.0.0.1,${r.user},${r.password},${w.remote.imapsPort},tls,false`);
   }
-  const config = writeSyncConfig(w, [], ['imapsync: { adhoc: { allow: [127.0.0.1] } }', await dashboardConfigLine()]); // prettier-ignore
+  const config = writeSyncConfig(
+    w,
+    [],
+    ['imapsync: { adhoc: { allow: [127.0.0.1] } }', await dashboardConfigLine()],
+  );
   dash = await startTestDashboard(config);
-  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(
+    dash.rt,
+    dash.rt.jobs.filter((j) => j.name === 'imapsync'),
+    dash.rt.log,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -66,7 +84,9 @@ describe('Synchronization page: import and bulk start', () => {
     await file('tasks.csv', lines.join('\n'));
     await form.locator('button[data-action="preview"]').click();
     await expect.poll(() => status.innerText()).toBe(`${ACCOUNTS} task(s) to create`);
-    expect(await form.locator('[data-field="preview"] li').first().innerText()).toBe('line 2: page-r0@127.0.0.1 → page-l0 (password)'); // prettier-ignore
+    expect(await form.locator('[data-field="preview"] li').first().innerText()).toBe(
+      'line 2: page-r0@127.0.0.1 → page-l0 (password)',
+    );
     const fleet = page.locator('#sync-fleet');
     expect(await fleet.locator('tbody tr[data-target]').count()).toBe(0);
     await create.click();
@@ -79,7 +99,9 @@ describe('Synchronization page: import and bulk start', () => {
     await fleet.locator('button[data-bulk="start"]').click();
     await expect.poll(() => page.locator('#notice').innerText()).toBe(`Start all: ${ACCOUNTS} task(s)`);
     const totals = fleet.locator('[data-field="totals"]');
-    await expect.poll(() => totals.innerText(), { timeout: 180_000, interval: 500 }).toMatch(new RegExp(`^${ACCOUNTS} of ${ACCOUNTS} accounts done · 0 running`)); // prettier-ignore
+    await expect
+      .poll(() => totals.innerText(), { timeout: 180_000, interval: 500 })
+      .toMatch(new RegExp(`^${ACCOUNTS} of ${ACCOUNTS} accounts done · 0 running`));
     expect(await rows.first().locator('[data-field="messages"]').innerText()).toBe(
       `${MESSAGES} / ${MESSAGES}`,
     );

@@ -7,9 +7,10 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { launchBrowser, login, pageProblems, screenshot } from '../helpers/browser.js';
 import { ADMIN, dashboardConfigLine, startTestDashboard, type TestDashboard } from '../helpers/dashboard.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
@@ -65,7 +66,11 @@ beforeAll(async () => {
     { remote: proxy.port },
   );
   dash = await startTestDashboard(config);
-  workers = startWorkers({ jobs: dash.rt.jobs.filter((j) => j.name === 'imapsync'), config: () => dash.rt.config, redisSettings: dash.rt.redisSettings, redis: dash.rt.redis, log: dash.rt.log }); // prettier-ignore
+  workers = startTestWorkers(
+    dash.rt,
+    dash.rt.jobs.filter((j) => j.name === 'imapsync'),
+    dash.rt.log,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -116,7 +121,9 @@ describe('Synchronization page', () => {
     expect(totals).toContain(`messages on source\t${TOTAL}`);
     expect(totals).toContain(`copied\t${TOTAL}`);
     expect(await report.locator('table.folders tbody tr').count()).toBe(FOLDERS.length);
-    await expect.poll(() => row.locator('[data-field="summary"]').innerText()).toMatch(new RegExp(`ok \\d+ s ago \\(\\d\\d:\\d\\d\\), ${TOTAL} copied of ${TOTAL}`)); // prettier-ignore
+    await expect
+      .poll(() => row.locator('[data-field="summary"]').innerText())
+      .toMatch(new RegExp(`ok \\d+ s ago \\(\\d\\d:\\d\\d\\), ${TOTAL} copied of ${TOTAL}`));
     expect(await row.locator('button[data-action="cancel"]').isHidden()).toBe(true);
     expect(problems).toEqual([]);
     await screenshot(page, 'sync-admin');
@@ -130,13 +137,26 @@ describe('Synchronization page', () => {
     proxy.throttle({ downBytesPerSecond: CRAWLING });
     await row.locator('button[data-action="start"]').click();
     const cancel = row.locator('button[data-action="cancel"]');
-    await expect.poll(() => row.locator('[data-field="progress"]').innerText(), { timeout: 60_000, interval: 100 }).toMatch(new RegExp(`\\d+/${TOTAL} messages`)); // prettier-ignore
+    await expect
+      .poll(() => row.locator('[data-field="progress"]').innerText(), { timeout: 60_000, interval: 100 })
+      .toMatch(new RegExp(`\\d+/${TOTAL} messages`));
     await expect.poll(() => cancel.isVisible()).toBe(true);
     await cancel.click();
     await expect.poll(() => page.locator('#notice').innerText()).toBe('cancel-me: cancelling…');
     const report = page.locator('#sync-report');
-    await expect.poll(() => report.locator('[data-field="outcome"]').innerText().catch(() => ''), { timeout: 60_000 }).toBe('failed: cancelled by admin'); // prettier-ignore
-    await expect.poll(() => row.locator('[data-field="summary"]').innerText(), { timeout: 10_000 }).toContain('cancelled by admin'); // prettier-ignore
+    await expect
+      .poll(
+        () =>
+          report
+            .locator('[data-field="outcome"]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 60_000 },
+      )
+      .toBe('failed: cancelled by admin');
+    await expect
+      .poll(() => row.locator('[data-field="summary"]').innerText(), { timeout: 10_000 })
+      .toContain('cancelled by admin');
     expect(await cancel.isHidden()).toBe(true);
     expect(await row.locator('button[data-action="start"]').isEnabled()).toBe(true);
     await screenshot(page, 'sync-cancelled');
@@ -159,11 +179,22 @@ describe('Synchronization page', () => {
     await expect.poll(() => page.locator('#adhoc-status').innerText()).toMatch(/^login test queued/);
     expect(await form.locator('input[name="password"]').inputValue()).toBe('');
     const report = page.locator('#sync-report');
-    await expect.poll(() => report.locator('[data-field="outcome"]').innerText().catch(() => ''), { timeout: 60_000 }).toBe('outcome: ok (test login)'); // prettier-ignore
+    await expect
+      .poll(
+        () =>
+          report
+            .locator('[data-field="outcome"]')
+            .innerText()
+            .catch(() => ''),
+        { timeout: 60_000 },
+      )
+      .toBe('outcome: ok (test login)');
     expect(await report.locator('[data-field="title"]').innerText()).toContain(
       'r-page@127.0.0.1 → l-page-adhoc (test login)',
     );
-    await expect.poll(() => page.locator('#sync-adhoc tbody tr').first().innerText()).toMatch(/r-page@127\.0\.0\.1\tl-page-adhoc\ttest login\tcompleted/); // prettier-ignore
+    await expect
+      .poll(() => page.locator('#sync-adhoc tbody tr').first().innerText())
+      .toMatch(/r-page@127\.0\.0\.1\tl-page-adhoc\ttest login\tcompleted/);
 
     const [job] = await dash.rt.queues.get('imapsync')!.getJobs(['completed'], 0, 0);
     expect(JSON.stringify(job!.data)).not.toContain(remotePassword);

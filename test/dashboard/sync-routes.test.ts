@@ -12,8 +12,8 @@ import { HttpError } from '../../src/dashboard/types.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { type CorpusMessage, makeMessage, seed } from '../imapsync/corpus.js';
 import { startSyncWorld, type SyncWorld, writeSyncConfig } from '../imapsync/world.js';
@@ -50,7 +50,15 @@ async function localCount(user: string): Promise<number> {
   return [...r.stdout.matchAll(/messages=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-type View = { id: string; state: string; progress: Record<string, number | string>; result: Record<string, unknown> | null; failedReason?: string; attemptsMade: number; trail: string[] }; // prettier-ignore
+type View = {
+  id: string;
+  state: string;
+  progress: Record<string, number | string>;
+  result: Record<string, unknown> | null;
+  failedReason?: string;
+  attemptsMade: number;
+  trail: string[];
+};
 type Overview = Awaited<ReturnType<typeof syncOverview>>;
 
 const view = (id: string) => call<View>(rt, syncPage, 'GET', `/sync/jobs/${id}`);
@@ -85,7 +93,7 @@ beforeAll(async () => {
     { remote: proxy.port },
   );
   rt = await openRuntime({ configFlag: file, jobs: registry, log: silentLog, startPrivateRedis: false });
-  workers = startWorkers({ jobs: [imapsyncJob], config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  workers = startTestWorkers(rt, [imapsyncJob]);
   await workers.cancelListening;
 }, 300_000);
 afterAll(async () => {
@@ -103,7 +111,12 @@ describe('Synchronization API', () => {
   it('lists the configured tasks, starts one, shows its report and last result', async () => {
     const before = await overview();
     expect(before.tasks.map((t) => t.id)).toEqual(['small', 'big']);
-    expect(before.tasks[0]).toMatchObject({ remote: 'r-small@127.0.0.1', localUser: 'l-small', current: null, lastJobId: null }); // prettier-ignore
+    expect(before.tasks[0]).toMatchObject({
+      remote: 'r-small@127.0.0.1',
+      localUser: 'l-small',
+      current: null,
+      lastJobId: null,
+    });
     expect(before.tasks[0]!.summary).toContain('never run');
 
     const started = await call<{ status: string; jobId: string }>(
@@ -145,7 +158,13 @@ describe('Synchronization API', () => {
       password: users['r-small']!.password,
       localUser: 'l-adhoc',
     };
-    const test = await call<{ status: string; jobId: string; target: string }>(rt, syncPage, 'POST', '/sync/adhoc', { ...form, testLogin: true }); // prettier-ignore
+    const test = await call<{ status: string; jobId: string; target: string }>(
+      rt,
+      syncPage,
+      'POST',
+      '/sync/adhoc',
+      { ...form, testLogin: true },
+    );
     expect(test).toMatchObject({ status: 'queued', target: 'adhoc:l-adhoc<r-small@127.0.0.1' });
     expect(JSON.stringify(test)).not.toContain(form.password);
     // What BullMQ holds for the job: ciphertext only.
@@ -156,14 +175,27 @@ describe('Synchronization API', () => {
     expect(tested.result).toMatchObject({ testLogin: true, outcome: 'ok', copied: 0 });
     expect(await localCount('l-adhoc')).toBe(0);
 
-    const run = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/adhoc', { ...form, options: { exclude: ['^Archiv$'] } }); // prettier-ignore
+    const run = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/adhoc', {
+      ...form,
+      options: { exclude: ['^Archiv$'] },
+    });
     const ran = await finished(run.jobId);
     expect(ran.result).toMatchObject({ outcome: 'ok', copied: SMALL / 2, foldersExcluded: 1 });
     const listed = (await overview()).adhoc;
-    expect(listed[0]).toMatchObject({ jobId: run.jobId, remote: 'r-small@127.0.0.1', localUser: 'l-adhoc', state: 'completed', outcome: 'ok' }); // prettier-ignore
+    expect(listed[0]).toMatchObject({
+      jobId: run.jobId,
+      remote: 'r-small@127.0.0.1',
+      localUser: 'l-adhoc',
+      state: 'completed',
+      outcome: 'ok',
+    });
     expect(JSON.stringify(listed)).not.toContain('mjs2.');
 
-    const wrong = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/adhoc', { ...form, password: 'wrong', testLogin: true }); // prettier-ignore
+    const wrong = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/adhoc', {
+      ...form,
+      password: 'wrong',
+      testLogin: true,
+    });
     const refused = await finished(wrong.jobId);
     expect(refused.state).toBe('failed');
     expect(refused.failedReason).toMatch(/^auth_failed_source: /);
@@ -183,7 +215,7 @@ describe('Synchronization API', () => {
       .poll(async () => (await overview()).tasks.find((t) => t.id === 'big')!.current?.progress, {
         timeout: 60_000,
         interval: 50,
-      }) // prettier-ignore
+      })
       .toMatchObject({ copied: expect.any(Number), total });
     const running = (await overview()).tasks.find((t) => t.id === 'big')!.current!;
     expect(running).toMatchObject({ id: started.jobId, state: 'active' });
@@ -197,10 +229,15 @@ describe('Synchronization API', () => {
     proxy.throttle({});
     const copiedBefore = await localCount('l-big');
     expect(copiedBefore).toBeLessThan(total);
-    await expect(call(rt, syncPage, 'POST', `/sync/jobs/${started.jobId}/cancel`)).rejects.toMatchObject({ status: 409 }); // prettier-ignore
+    await expect(call(rt, syncPage, 'POST', `/sync/jobs/${started.jobId}/cancel`)).rejects.toMatchObject({
+      status: 409,
+    });
     // The task's row: stopped, which is neither a failure nor a success.
     const row = (await overview()).tasks.find((t) => t.id === 'big')!;
-    expect(row).toMatchObject({ severity: 'ok', run: { lastOutcome: 'cancelled', lastCancelReason: 'cancelled by alice', consecutiveFailures: 0 } }); // prettier-ignore
+    expect(row).toMatchObject({
+      severity: 'ok',
+      run: { lastOutcome: 'cancelled', lastCancelReason: 'cancelled by alice', consecutiveFailures: 0 },
+    });
     expect(row.summary).toMatch(/: stopped \d+ s ago \(\d\d:\d\d\) \(cancelled by alice\); before: /);
 
     const again = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/tasks/big/start');
@@ -217,7 +254,10 @@ describe('Synchronization API', () => {
     await workers.workers[0]!.pause();
     try {
       const queued = await call<{ jobId: string }>(rt, syncPage, 'POST', '/sync/tasks/small/start');
-      expect(await call(rt, syncPage, 'POST', `/sync/jobs/${queued.jobId}/cancel`)).toEqual({ status: 'removed', jobId: queued.jobId }); // prettier-ignore
+      expect(await call(rt, syncPage, 'POST', `/sync/jobs/${queued.jobId}/cancel`)).toEqual({
+        status: 'removed',
+        jobId: queued.jobId,
+      });
       await expect(view(queued.jobId)).rejects.toMatchObject({ status: 404 });
       const next = await call<{ status: string }>(rt, syncPage, 'POST', '/sync/tasks/small/start');
       expect(next.status).toBe('queued'); // the removed job no longer holds the task

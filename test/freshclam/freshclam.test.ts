@@ -17,12 +17,11 @@ import { connectRedis, type RedisClient } from '../../src/core/redis.js';
 import { freshclamJob } from '../../src/jobs/freshclam/index.js';
 import type { FreshclamResult } from '../../src/jobs/freshclam/processor.js';
 import { ClamdClient } from '../../src/mail/clamd.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { EICAR, startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { buildDaily, hdbSignature, startMirror, type MirrorFixture } from '../fixtures/mirror.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { freshPrefix, openEvents, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, openEvents, runCli, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 
 const jobs = [freshclamJob];
 const NEW_FILE = Buffer.from('mailjobs freshclam test: caught only by the new signature\n');
@@ -170,13 +169,7 @@ describe('freshclam with a private clamd and a local mirror', () => {
     mirror.delayMs = 1500; // each request takes 1.5 s: the runs would overlap
     const queues = openQueues(jobs, redisFx.url, p);
     const events = await openEvents('freshclam', redisFx.url, p);
-    const workers = startWorkers({
-      jobs,
-      config: () => config,
-      redisSettings: { url: redisFx.url },
-      redis,
-      log: silentLog,
-    });
+    const workers = startTestWorkers({ config, redisSettings: { url: redisFx.url }, redis }, jobs);
     try {
       const runsBefore = updateRuns();
       const enqueue = () => enqueueJob(queues.get('freshclam')!, freshclamJob, {}, { redis, prefix: p });

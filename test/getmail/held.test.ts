@@ -156,7 +156,10 @@ describe('getmail: a message that fails on its own', () => {
       expect(await d.held(a.id)).toEqual([expect.objectContaining({ key: held!.key, failures: 3 })]);
       const body = { account: a.id, key: held!.key };
       const csrf = { 'x-csrf-token': d.admin.csrf };
-      expect((await d.viewer.call('POST', '/api/connectors/held/retry', body, { 'x-csrf-token': d.viewer.csrf })).status).toBe(403); // prettier-ignore
+      expect(
+        (await d.viewer.call('POST', '/api/connectors/held/retry', body, { 'x-csrf-token': d.viewer.csrf }))
+          .status,
+      ).toBe(403);
       expect((await d.admin.call('POST', '/api/connectors/held/retry', body)).status).toBe(403); // no CSRF token
       expect(await d.held(a.id)).toHaveLength(1);
 
@@ -191,7 +194,10 @@ describe('getmail: a message that fails on its own', () => {
     const head = message('full-filler', '');
     const line = `${'f'.repeat(996)}\r\n`;
     const room = QUOTA_KB * 1024 + 100 - head.length;
-    const filler = Buffer.concat([head, Buffer.from(line.repeat(Math.floor(room / line.length)) + 'f'.repeat(room % line.length))]); // prettier-ignore
+    const filler = Buffer.concat([
+      head,
+      Buffer.from(line.repeat(Math.floor(room / line.length)) + 'f'.repeat(room % line.length)),
+    ]);
     await deliverTo(w.local, a.local.user, [filler]);
 
     const run = await runGetmail(a.file, a.id);
@@ -202,7 +208,9 @@ describe('getmail: a message that fails on its own', () => {
     expect(run.err).toMatch(
       /<full-0@example\.org> \d+ bytes: refused by LMTP \(.*552 5\.2\.2 .*\); left on the server/,
     );
-    expect(run.err).toMatch(/<full-1@example\.org> \d+ bytes: refused by LMTP \(.*\); the mailbox is full: left on the server, run stopped/); // prettier-ignore
+    expect(run.err).toMatch(
+      /<full-1@example\.org> \d+ bytes: refused by LMTP \(.*\); the mailbox is full: left on the server, run stopped/,
+    );
     const failures = `{${loadConfig(a.file, {}).redis.prefix}}:state:getmail:${a.id}:failures`;
     expect(await redis.hlen(failures)).toBe(0); // the first refusal was taken back: nothing held
     expect(await mailbox(w.remote, a.remote.user)).toHaveLength(3);
@@ -218,7 +226,12 @@ describe('getmail: a message that fails on its own', () => {
       `clamd: { socket: ${clamd.socket}, timeoutSeconds: 10, maxStreamMegabytes: 1 }`,
       'getmail: { holdAfterFailures: 1 }',
     ].join('\n');
-    const a = await account('scan', [message('scan-0'), message('scan-bad', 'POISON\r\n'), message('scan-2')], extra, '{ antivirus: true }'); // prettier-ignore
+    const a = await account(
+      'scan',
+      [message('scan-0'), message('scan-bad', 'POISON\r\n'), message('scan-2')],
+      extra,
+      '{ antivirus: true }',
+    );
     const first = await runGetmail(a.file, a.id);
     expect(first.code).toBe(0);
     expect(clamd.scans()).toBe(3);
@@ -234,7 +247,9 @@ describe('getmail: a message that fails on its own', () => {
       const [held] = await d.held(a.id);
       expect(held!.reason).toMatch(/^antivirus \(clamd\) failed on this message/);
       const body = { account: a.id, key: held!.key };
-      const viewerTry = await d.viewer.call('POST', '/api/connectors/held/deliver-anyway', body, { 'x-csrf-token': d.viewer.csrf }); // prettier-ignore
+      const viewerTry = await d.viewer.call('POST', '/api/connectors/held/deliver-anyway', body, {
+        'x-csrf-token': d.viewer.csrf,
+      });
       expect(viewerTry.status).toBe(403);
       // The admin's page lists it under the account, and its "Deliver anyway" button queues a fetch.
       const h = await startGetmailWorkers(w, a.file);
@@ -260,7 +275,9 @@ describe('getmail: a message that fails on its own', () => {
         expect(job!.returnvalue).toMatchObject({ fetched: 1, delivered: 1, failed: 0, held: [] });
         const { logs } = await h.queue.getJobLogs(job!.id!);
         expect(logs).toEqual([
-          expect.stringMatching(/^<scan-bad@example\.org> \d+ bytes: delivered \(anyway, as an admin asked: unscanned, null sender\)$/), // prettier-ignore
+          expect.stringMatching(
+            /^<scan-bad@example\.org> \d+ bytes: delivered \(anyway, as an admin asked: unscanned, null sender\)$/,
+          ),
         ]);
       } finally {
         await browser.close();
@@ -272,7 +289,9 @@ describe('getmail: a message that fails on its own', () => {
     }
     const local = await mailbox(w.local, a.local.user);
     expect(ids(local)).toEqual(['scan-0', 'scan-2', 'scan-bad']);
-    expect(local.find((m) => m.source.includes('scan-bad@'))!.source.toString('latin1')).toMatch(/^Return-Path: <>\r$/m); // prettier-ignore
+    expect(local.find((m) => m.source.includes('scan-bad@'))!.source.toString('latin1')).toMatch(
+      /^Return-Path: <>\r$/m,
+    );
     expect(await runGetmail(a.file, a.id)).toMatchObject({ result: { fetched: 0, delivered: 0 } });
     expect(await mailbox(w.remote, a.remote.user)).toEqual([]);
   });

@@ -24,7 +24,8 @@ const processes = workerProcesses('warn');
 afterAll(() => processes.killAll());
 
 /** Short periods, so the test sees restarts and take-overs; an hour between interval fetches. */
-const PUSH = 'getmail: { push: { leaseSeconds: 5, idleRestartSeconds: 2, debounceMilliseconds: 200, maxReconnectSeconds: 2 } }\nremoteSessionsPerHost: 20'; // prettier-ignore
+const PUSH =
+  'getmail: { push: { leaseSeconds: 5, idleRestartSeconds: 2, debounceMilliseconds: 200, maxReconnectSeconds: 2 } }\nremoteSessionsPerHost: 20';
 
 async function appendRemote(fx: DovecotFixture, user: string, id: string, folder = 'INBOX'): Promise<void> {
   const client = await masterSession(fx, user);
@@ -173,7 +174,9 @@ describe('push with in-process workers', () => {
       await expect.poll(async () => (await state())?.phase, { timeout: 30_000 }).toBe('watching');
       await redis.down();
       await redis.up(); // empty: no lease, no state, no queue
-      await expect.poll(async () => (await state().catch(() => undefined))?.phase, { timeout: 30_000 }).toBe('watching'); // prettier-ignore
+      await expect
+        .poll(async () => (await state().catch(() => undefined))?.phase, { timeout: 30_000 })
+        .toBe('watching');
       await appendRemote(w.remote, a.remote.user, 'after-restart');
       await expect.poll(() => localIds(w.local, a.local.user), { timeout: 5_000 }).toEqual(['after-restart']);
     } finally {
@@ -209,12 +212,20 @@ describe('push with two worker processes', () => {
       await expect
         .poll(async () => (await Promise.all(states.map(async (s) => (await s())?.phase))).join(), {
           timeout: 60_000,
-        }) // prettier-ignore
+        })
         .toBe('watching,watching,watching');
       await expect.poll(sessionsPerUser, { timeout: 10_000 }).toEqual([1, 1, 1]);
       // Still once after several lease rounds (a round is a third of the 5 s lease).
       const holdersBefore = await watchedBy();
-      await expect.poll(async () => (await Promise.all(states.map(async (s) => (await s())?.since))).every((t) => t! < Date.now() - 6_000), { timeout: 30_000 }).toBe(true); // prettier-ignore
+      await expect
+        .poll(
+          async () =>
+            (await Promise.all(states.map(async (s) => (await s())?.since))).every(
+              (t) => t! < Date.now() - 6_000,
+            ),
+          { timeout: 30_000 },
+        )
+        .toBe(true);
       expect(await watchedBy()).toEqual(holdersBefore);
       expect(await sessionsPerUser()).toEqual([1, 1, 1]);
 
@@ -230,7 +241,9 @@ describe('push with two worker processes', () => {
       await expect.poll(sessionsPerUser, { timeout: 15_000 }).toEqual([1, 1, 1]);
 
       await appendRemote(w.remote, pairs[0]!.remote.user, 'after-takeover');
-      await expect.poll(() => localIds(w.local, pairs[0]!.local.user), { timeout: 5_000 }).toEqual(['after-takeover']); // prettier-ignore
+      await expect
+        .poll(() => localIds(w.local, pairs[0]!.local.user), { timeout: 5_000 })
+        .toEqual(['after-takeover']);
       survivor.kill('SIGTERM');
       await exited(survivor);
     } finally {

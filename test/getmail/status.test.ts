@@ -50,7 +50,13 @@ describe('mailjobs status, for a monitor', () => {
     const remote = await w.remote.addUser('r-watched');
     const local = await w.local.addUser('l-watched');
     await deliverTo(w.remote, remote.user, [message('watched-0'), message('watched-1')]);
-    const good: ConnectorSpec = { id: 'good@remote.test', protocol: 'imap', user: remote.user, password: remote.password, deliverTo: local.user }; // prettier-ignore
+    const good: ConnectorSpec = {
+      id: 'good@remote.test',
+      protocol: 'imap',
+      user: remote.user,
+      password: remote.password,
+      deliverTo: local.user,
+    };
     const flaky: ConnectorSpec = { ...good, id: 'flaky@remote.test', security: 'none' };
     const prefix = freshPrefix();
     // The flaky account's server does not answer (nothing listens on its port): a retry may help.
@@ -102,7 +108,12 @@ describe('mailjobs status, for a monitor', () => {
     expect(s).toMatchObject({ code: 0, state: 'ok' });
     expect(s.row(flaky.id)).toMatchObject({
       severity: 'ok',
-      run: { consecutiveFailures: 0, lastOutcome: 'success', lastFailureAt: expect.any(Number), lastError: expect.stringContaining('127.0.0.1') }, // prettier-ignore
+      run: {
+        consecutiveFailures: 0,
+        lastOutcome: 'success',
+        lastFailureAt: expect.any(Number),
+        lastError: expect.stringContaining('127.0.0.1'),
+      },
     });
     expect(s.row(flaky.id).run).not.toHaveProperty('failingSince');
   }, 120_000);
@@ -111,7 +122,9 @@ describe('mailjobs status, for a monitor', () => {
     const file = writeConfig(`redis://127.0.0.1:${await freePort()}`, freshPrefix());
     const text = await status(file, false);
     expect(text.code).toBe(3);
-    expect(text.out.trim().split('\n')).toEqual([expect.stringMatching(/^MAILJOBS UNKNOWN: Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)]); // prettier-ignore
+    expect(text.out.trim().split('\n')).toEqual([
+      expect.stringMatching(/^MAILJOBS UNKNOWN: Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/),
+    ]);
     const json = await status(file, true);
     expect(json.code).toBe(3);
     expect(JSON.parse(json.out)).toEqual({

@@ -11,7 +11,6 @@ import { afterAll, beforeAll } from 'vitest';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { LmtpClient } from '../../src/mail/lmtp.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { startClamd, type ClamdFixture } from '../fixtures/clamd.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import type { RedisSettings } from '../../src/core/redis-settings.js';
@@ -21,7 +20,7 @@ import { startRedisSentinel, type RedisSentinelFixture } from '../fixtures/redis
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { masterSession } from '../helpers/master-session.js';
 import { openJobClient } from '../helpers/job-client.js';
-import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, runCli, startTestWorkers } from '../helpers/runtime.js';
 
 export interface World {
   /**
@@ -291,13 +290,7 @@ export function writeWorldConfig(
 export async function startGetmailWorkers(w: World, configFile: string) {
   const redisSettings = w.redisSettings ?? { url: w.redis.url };
   const client = await openJobClient(redisSettings, configFile, getmailJob);
-  const workers = startWorkers({
-    jobs: registry,
-    config: () => client.config,
-    redisSettings,
-    redis: client.redis,
-    log: silentLog,
-  });
+  const workers = startTestWorkers({ config: client.config, redisSettings, redis: client.redis }, registry);
   return {
     ...client,
     enqueue: (account: string) => client.enqueue({ account }),

@@ -4,12 +4,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
-import { pino } from 'pino';
-import { bullConnection, queuePrefix, type RedisTarget } from '../../src/core/redis.js';
+import { pino, type Logger } from 'pino';
+import {
+  bullConnection,
+  queuePrefix,
+  type RedisClient,
+  type RedisSettings,
+  type RedisTarget,
+} from '../../src/core/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
 import type { AnyJob } from '../../src/jobs/types.js';
+import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
 
 export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -56,4 +63,29 @@ export async function openEvents(queue: string, redisUrl: RedisTarget, prefix: s
   });
   await events.waitUntilReady();
   return events;
+}
+
+/** What workers need from a runtime: a `Runtime`, a job client, or these three by hand. */
+export interface WorkerHost {
+  readonly config: Config;
+  readonly redisSettings: RedisSettings;
+  readonly redis: RedisClient;
+}
+
+/**
+ * Workers for `jobs` on `host`'s Redis. `host.config` is read for every job (as `mailjobs start`
+ * does), so a test that reloads the runtime's config sees the next job use it.
+ */
+export function startTestWorkers(
+  host: WorkerHost,
+  jobs: readonly AnyJob[],
+  log: Logger = silentLog,
+): WorkerSet {
+  return startWorkers({
+    jobs,
+    config: () => host.config,
+    redisSettings: host.redisSettings,
+    redis: host.redis,
+    log,
+  });
 }

@@ -6,15 +6,14 @@
 import { loadConfig } from '../../src/config/load.js';
 import { connectRedis, resolveRedis } from '../../src/core/redis.js';
 import { untilStopSignal } from '../../src/cli/serve.js';
-import { startWorkers } from '../../src/worker/workers.js';
-import { silentLog } from './runtime.js';
+import { silentLog, startTestWorkers } from './runtime.js';
 import { crunchJob, testJobs } from './test-jobs.js';
 
 const config = loadConfig(process.argv[2]!, {});
 const redisSettings = await resolveRedis(config.redis, silentLog, { startPrivate: false });
 const redis = connectRedis(redisSettings);
 const jobs = process.argv[3] === 'crunch' ? [...testJobs, crunchJob] : testJobs;
-const set = startWorkers({ jobs, config: () => config, redisSettings, redis, log: silentLog });
+const set = startTestWorkers({ config, redisSettings, redis }, jobs);
 await Promise.all(set.workers.map((w) => w.waitUntilReady()));
 process.stdout.write('ready\n');
 await untilStopSignal();

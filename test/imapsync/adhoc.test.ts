@@ -40,7 +40,12 @@ describe('imapsync ad-hoc tasks', () => {
     await seed(w.remote, remote.user, corpus('.', 1, 5000));
     const config = writeSyncConfig(w, [], allowLoopback);
     const cfg = loadConfig(config, {});
-    const purpose = { host: '127.0.0.1', port: w.remote.imapsPort!, username: remote.user, field: 'password' } as const; // prettier-ignore
+    const purpose = {
+      host: '127.0.0.1',
+      port: w.remote.imapsPort!,
+      username: remote.user,
+      field: 'password',
+    } as const;
     const sealed = await new SecretBox(cfg.secrets.keyFile).seal(remote.password, purpose);
     const adhoc = {
       localUser: local.user,
@@ -88,7 +93,9 @@ describe('imapsync ad-hoc tasks', () => {
     const wrongKey = await runImapsync(config, {
       adhoc: { ...adhoc, remote: { ...adhoc.remote, password: other } },
     });
-    expect(wrongKey.err).toMatch(/adhoc\.remote\.password: cannot be opened as the password of r-adhoc\S* at 127\.0\.0\.1:\d+ \(sealed for another host, port, user or field, with another key file/); // prettier-ignore
+    expect(wrongKey.err).toMatch(
+      /adhoc\.remote\.password: cannot be opened as the password of r-adhoc\S* at 127\.0\.0\.1:\d+ \(sealed for another host, port, user or field, with another key file/,
+    );
     expect(wrongKey.err).not.toContain(remote.password);
   });
 
@@ -99,12 +106,24 @@ describe('imapsync ad-hoc tasks', () => {
     const cfg = loadConfig(config, {});
     const proxy = await TcpProxy.start(w.remote.imapsPort!);
     try {
-      const purpose = { host: '127.0.0.1', port: proxy.port, username: remote.user, field: 'password' } as const; // prettier-ignore
+      const purpose = {
+        host: '127.0.0.1',
+        port: proxy.port,
+        username: remote.user,
+        field: 'password',
+      } as const;
       const password = await new SecretBox(cfg.secrets.keyFile).seal(remote.password, purpose);
       const r = await runImapsync(config, {
         adhoc: {
           localUser: local.user,
-          remote: { host: '127.0.0.1', port: proxy.port, security: 'tls', verifyCertificate: false, username: remote.user, password }, // prettier-ignore
+          remote: {
+            host: '127.0.0.1',
+            port: proxy.port,
+            security: 'tls',
+            verifyCertificate: false,
+            username: remote.user,
+            password,
+          },
         },
       });
       expect(r.code).toBe(1);
@@ -135,7 +154,14 @@ describe('imapsync ad-hoc tasks', () => {
         username: remote.user,
         field: 'password',
       });
-      const remoteAt = (port: number) => ({ host: '127.0.0.1', port, security: 'tls', verifyCertificate: false, username: remote.user, password: sealed }); // prettier-ignore
+      const remoteAt = (port: number) => ({
+        host: '127.0.0.1',
+        port,
+        security: 'tls',
+        verifyCertificate: false,
+        username: remote.user,
+        password: sealed,
+      });
       const { jobId } = await client.enqueue({
         adhoc: { localUser: local.user, remote: remoteAt(other.port) },
       });
@@ -187,16 +213,26 @@ describe('mailjobs seal', () => {
   it('seals the secret read on stdin for one login with the config key file (created 0600 on first use)', async () => {
     const config = writeSyncConfig(w, []);
     const keyFile = loadConfig(config, {}).secrets.keyFile;
-    const r = await seal(config, ['--host', 'imap.example.com', '--port', '993', '--user', 'john'], 'my remote password\n'); // prettier-ignore
+    const r = await seal(
+      config,
+      ['--host', 'imap.example.com', '--port', '993', '--user', 'john'],
+      'my remote password\n',
+    );
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('my remote password');
     const box = new SecretBox(keyFile);
     const purpose = { host: 'imap.example.com', port: 993, username: 'john', field: 'password' } as const;
     expect((await box.open(r.out.trim(), purpose, 'f')).reveal()).toBe('my remote password');
-    await expect(box.open(r.out.trim(), { ...purpose, host: 'imap.example.org' }, 'f')).rejects.toThrow(/cannot be opened/); // prettier-ignore
+    await expect(box.open(r.out.trim(), { ...purpose, host: 'imap.example.org' }, 'f')).rejects.toThrow(
+      /cannot be opened/,
+    );
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
-    const admin = await seal(config, ['--host', 'imap.example.com', '--port', '993', '--user', 'john', '--field', 'admin.password'], 'x\n'); // prettier-ignore
+    const admin = await seal(
+      config,
+      ['--host', 'imap.example.com', '--port', '993', '--user', 'john', '--field', 'admin.password'],
+      'x\n',
+    );
     expect((await box.open(admin.out.trim(), { ...purpose, field: 'admin.password' }, 'f')).reveal()).toBe(
       'x',
     );
@@ -206,7 +242,10 @@ describe('mailjobs seal', () => {
     [[], 'mailjobs seal: --host, --port and --user are required'],
     [['--host=-x', '--port', '993', '--user', 'j'], 'mailjobs seal: --host must not start with "-"'],
     [['--host', 'h', '--port', '99999', '--user', 'j'], 'mailjobs seal: --port must be 1 to 65535'],
-    [['--host', 'h', '--port', '993', '--user', 'j', '--field', 'token'], 'mailjobs seal: --field must be password or admin.password'], // prettier-ignore
+    [
+      ['--host', 'h', '--port', '993', '--user', 'j', '--field', 'token'],
+      'mailjobs seal: --field must be password or admin.password',
+    ],
     [['--host', 'h', '--port', '993', '--user', 'j', '--bogus'], "mailjobs seal: Unknown option '--bogus'"],
   ])('refuses %j in one line, exit 2', async (options, message) => {
     const r = await seal(writeSyncConfig(w, []), options, 'secret\n');

@@ -18,8 +18,8 @@ import { syncPage } from '../../src/dashboard/pages/sync.js';
 import { imapsyncJob } from '../../src/jobs/imapsync/index.js';
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
-import { runCli, silentLog } from '../helpers/runtime.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
+import { runCli, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { call } from '../dashboard/routes.js';
 import { type CorpusMessage, contents, makeMessage, seed, snapshot } from './corpus.js';
@@ -97,7 +97,10 @@ afterAll(async () => {
 
 const fleet = (filter = 'all') => call<Fleet>(rt!, syncPage, 'GET', '/sync/fleet', { filter });
 const bulk = (action: string, targets: string[] = []) =>
-  call<{ results: { target: string; status: string }[] }>(rt!, syncPage, 'POST', '/sync/bulk', { action, targets }); // prettier-ignore
+  call<{ results: { target: string; status: string }[] }>(rt!, syncPage, 'POST', '/sync/bulk', {
+    action,
+    targets,
+  });
 
 describe('imapsync bulk migration of 50 accounts', () => {
   it('a bad file names each bad line with its field, and creates nothing', async () => {
@@ -131,11 +134,19 @@ describe('imapsync bulk migration of 50 accounts', () => {
     const preview = await call<ImportOutcome>(rt!, syncPage, 'POST', '/sync/import', { csv });
     expect(preview.errors).toEqual([]);
     expect(preview.rows).toHaveLength(ACCOUNTS + 1);
-    expect(preview.rows[0]).toMatchObject({ line: 2, localUser: localUser(0), login: 'admin vmail (separator)', exists: false }); // prettier-ignore
+    expect(preview.rows[0]).toMatchObject({
+      line: 2,
+      localUser: localUser(0),
+      login: 'admin vmail (separator)',
+      exists: false,
+    });
     expect(JSON.stringify(preview)).not.toContain(w.remote.masterPassword);
     expect((await fleet()).totals.tasks).toBe(0);
 
-    const dry = await runCli(['sync', 'import', join(dir, 'tasks.csv'), '--dry-run', '--config', config], registry); // prettier-ignore
+    const dry = await runCli(
+      ['sync', 'import', join(dir, 'tasks.csv'), '--dry-run', '--config', config],
+      registry,
+    );
     expect(dry.code).toBe(0);
     expect(dry.out.split('\n').at(-1)).toBe(`dry run: ${ACCOUNTS + 1} task(s) would be created or replaced`);
     expect((await fleet()).totals.tasks).toBe(0);
@@ -158,7 +169,11 @@ describe('imapsync bulk migration of 50 accounts', () => {
     expect(new Set(started.results.map((r) => r.status))).toEqual(new Set(['queued']));
     // No worker yet: every task waits, so cancelling removes the jobs before they run.
     const some = [0, 1, 2].map((i) => target(localUser(i), remoteUser(i)));
-    expect((await bulk('cancel', some)).results.map((r) => r.status)).toEqual(['removed', 'removed', 'removed']); // prettier-ignore
+    expect((await bulk('cancel', some)).results.map((r) => r.status)).toEqual([
+      'removed',
+      'removed',
+      'removed',
+    ]);
     const queued = await fleet('running');
     expect(queued.totals).toMatchObject({ queued: ACCOUNTS + 1 - 3, notStarted: 3 });
     // Start again: only the three without a job are queued.
@@ -167,7 +182,7 @@ describe('imapsync bulk migration of 50 accounts', () => {
     // Held at the proxy, the runs with a slot stay in session: the cap is reached on any machine,
     // and the worker's other slots find the host full.
     proxy.hold();
-    workers = startWorkers({ jobs: [imapsyncJob], config: () => rt!.config, redisSettings: rt!.redisSettings, redis: rt!.redis, log: silentLog }); // prettier-ignore
+    workers = startTestWorkers(rt!, [imapsyncJob]);
     const queue = rt!.queues.get('imapsync')!;
     await expect.poll(() => proxy.connections, { timeout: 60_000 }).toBe(CAP);
     await expect
@@ -189,7 +204,12 @@ describe('imapsync bulk migration of 50 accounts', () => {
     const f = await fleet();
     const perAccount = FOLDERS.length * PER_FOLDER;
     const bytes = [...seeded.values()].flat().reduce((n, m) => n + m.raw.length, 0);
-    expect(f.totals).toMatchObject({ tasks: ACCOUNTS + 1, messagesCopied: ACCOUNTS * perAccount, bytesMoved: bytes, etaSeconds: 0 }); // prettier-ignore
+    expect(f.totals).toMatchObject({
+      tasks: ACCOUNTS + 1,
+      messagesCopied: ACCOUNTS * perAccount,
+      bytesMoved: bytes,
+      etaSeconds: 0,
+    });
     const row = f.tasks.find((t) => t.target === target(localUser(7), remoteUser(7)))!;
     expect(row).toMatchObject({
       state: 'done',
@@ -216,7 +236,8 @@ describe('imapsync bulk migration of 50 accounts', () => {
         snapshot(w.remote, remoteUser(i)),
         snapshot(w.local, localUser(i)),
       ]);
-      for (const folder of FOLDERS) expect(contents(dst.get(folder)), `${localUser(i)} ${folder}`).toEqual(contents(src.get(folder))); // prettier-ignore
+      for (const folder of FOLDERS)
+        expect(contents(dst.get(folder)), `${localUser(i)} ${folder}`).toEqual(contents(src.get(folder)));
       expect(await w.local.storedMessages(localUser(i))).toBe(perAccount);
     }
   }, 1_000_000);
@@ -224,11 +245,17 @@ describe('imapsync bulk migration of 50 accounts', () => {
   it('shows the failed task with its error, and Retry failed queues it alone', async () => {
     const failed = await fleet('failed');
     expect(failed.tasks).toHaveLength(1);
-    expect(failed.tasks[0]).toMatchObject({ target: target('bulk-lbad', 'bulk-rbad'), state: 'failed', lastResult: 'auth_failed_source' }); // prettier-ignore
+    expect(failed.tasks[0]).toMatchObject({
+      target: target('bulk-lbad', 'bulk-rbad'),
+      state: 'failed',
+      lastResult: 'auth_failed_source',
+    });
     expect(failed.tasks[0]!.lastError).toMatch(/bulk-rbad/);
     expect(failed.tasks[0]!.lastError).not.toContain('wrong-password');
     const retried = await bulk('retry-failed');
-    expect(retried.results).toEqual([{ target: target('bulk-lbad', 'bulk-rbad'), status: 'queued', jobId: expect.any(String) }]); // prettier-ignore
+    expect(retried.results).toEqual([
+      { target: target('bulk-lbad', 'bulk-rbad'), status: 'queued', jobId: expect.any(String) },
+    ]);
     await expect.poll(async () => (await fleet('failed')).tasks.length, { timeout: 120_000 }).toBe(1);
   }, 200_000);
 
@@ -241,13 +268,28 @@ describe('imapsync bulk migration of 50 accounts', () => {
       const body = 'A line to give the message some weight.\r\n'.repeat(60);
       // Six folders: progress moves a folder's batch at a time.
       const slowFolders = ['INBOX', 'Eins', 'Zwei', 'Drei', 'Vier', 'Fuenf'];
-      await seed(w.remote, r.user, slowFolders.flatMap((folder, f) => Array.from({ length: 10 }, (_, k) => ({ folder, raw: makeMessage(`slow-${f}-${k}`, { body }), flags: [], internalDate: new Date(Date.UTC(2022, 0, 1 + k)) })))); // prettier-ignore
-      const csv = `localUser,host,username,password,port,security,verifyCertificate\nbulk-lslow,127.0.0.1,${r.user},${r.password},${proxy.port},tls,false\n`; // prettier-ignore
-      expect((await call<ImportOutcome>(rt!, syncPage, 'POST', '/sync/import', { csv, create: true })).created).toBe(1); // prettier-ignore
+      await seed(
+        w.remote,
+        r.user,
+        slowFolders.flatMap((folder, f) =>
+          Array.from({ length: 10 }, (_, k) => ({
+            folder,
+            raw: makeMessage(`slow-${f}-${k}`, { body }),
+            flags: [],
+            internalDate: new Date(Date.UTC(2022, 0, 1 + k)),
+          })),
+        ),
+      );
+      const csv = `localUser,host,username,password,port,security,verifyCertificate\nbulk-lslow,127.0.0.1,${r.user},${r.password},${proxy.port},tls,false\n`;
+      expect(
+        (await call<ImportOutcome>(rt!, syncPage, 'POST', '/sync/import', { csv, create: true })).created,
+      ).toBe(1);
       const slow = target('bulk-lslow', r.user);
       expect((await bulk('start', [slow])).results).toMatchObject([{ target: slow, status: 'queued' }]);
       const row = async () => (await fleet('running')).tasks.find((t) => t.target === slow);
-      await expect.poll(async () => (await row())?.bytes.copied ?? 0, { timeout: 120_000, interval: 200 }).toBeGreaterThan(0); // prettier-ignore
+      await expect
+        .poll(async () => (await row())?.bytes.copied ?? 0, { timeout: 120_000, interval: 200 })
+        .toBeGreaterThan(0);
       const running = (await row())!;
       expect(running).toMatchObject({ state: 'running', messages: { total: 60 } });
       expect(running.bytes.total).toBeGreaterThanOrEqual(running.bytes.copied);
@@ -262,12 +304,17 @@ describe('imapsync bulk migration of 50 accounts', () => {
         { target: slow, status: 'queued' },
       ]);
       const done = async () => (await fleet('done')).tasks.find((t) => t.target === slow);
-      await expect.poll(async () => (await done())?.messages, { timeout: 120_000 }).toEqual({ copied: expect.any(Number), done: 60, total: 60 }); // prettier-ignore
+      await expect
+        .poll(async () => (await done())?.messages, { timeout: 120_000 })
+        .toEqual({ copied: expect.any(Number), done: 60, total: 60 });
       expect(await w.local.storedMessages('bulk-lslow')).toBe(60);
       await call(rt!, syncPage, 'POST', '/sync/bulk', { action: 'cancel', targets: [] }); // nothing runs: no-op
     } finally {
       // The totals below are those of the import's 51 tasks.
-      const removed = await runCli(['sync', 'remove', target('bulk-lslow', 'bulk-rslow'), '--config', config], registry); // prettier-ignore
+      const removed = await runCli(
+        ['sync', 'remove', target('bulk-lslow', 'bulk-rslow'), '--config', config],
+        registry,
+      );
       expect(removed.out).toBe('1 task(s) removed');
       await proxy.close();
     }
@@ -287,22 +334,39 @@ describe('imapsync bulk migration of 50 accounts', () => {
     const domainEntry = [
       'sync:',
       '  - id: dom',
-      `    remote: { host: 127.0.0.1, port: ${w.remote.imapsPort}, security: tls, verifyCertificate: false, admin: { user: vmail, passwordFile: ${secret} }, users: [${users.map((u) => `${u}-r`).join(', ')}] }`, // prettier-ignore
+      `    remote: { host: 127.0.0.1, port: ${w.remote.imapsPort}, security: tls, verifyCertificate: false, admin: { user: vmail, passwordFile: ${secret} }, users: [${users.map((u) => `${u}-r`).join(', ')}] }`,
     ];
     writeFileSync(
       domainConfig,
       readFileSync(domainConfig, 'utf8').replace(/^sync: \[\]$/m, domainEntry.join('\n')),
     );
-    const drt = await openRuntime({ configFlag: domainConfig, jobs: registry, log: silentLog, startPrivateRedis: false }); // prettier-ignore
-    const dworkers = startWorkers({ jobs: [imapsyncJob], config: () => drt.config, redisSettings: drt.redisSettings, redis: drt.redis, log: silentLog }); // prettier-ignore
+    const drt = await openRuntime({
+      configFlag: domainConfig,
+      jobs: registry,
+      log: silentLog,
+      startPrivateRedis: false,
+    });
+    const dworkers = startTestWorkers(drt, [imapsyncJob]);
     try {
-      const started = await call<{ results: { target: string; status: string }[] }>(drt, syncPage, 'POST', '/sync/bulk', { action: 'start' }); // prettier-ignore
+      const started = await call<{ results: { target: string; status: string }[] }>(
+        drt,
+        syncPage,
+        'POST',
+        '/sync/bulk',
+        { action: 'start' },
+      );
       expect(started.results.map((r) => [r.target, r.status])).toEqual(
         users.map((u) => [`dom/${u}-r`, 'queued']),
       );
-      await expect.poll(async () => (await call<Fleet>(drt, syncPage, 'GET', '/sync/fleet', {})).totals.done, { timeout: 180_000 }).toBe(2); // prettier-ignore
+      await expect
+        .poll(async () => (await call<Fleet>(drt, syncPage, 'GET', '/sync/fleet', {})).totals.done, {
+          timeout: 180_000,
+        })
+        .toBe(2);
       const f = await call<Fleet>(drt, syncPage, 'GET', '/sync/fleet', {});
-      expect(f.tasks.map((t) => [t.target, t.kind, t.remote, t.localUser])).toEqual(users.map((u) => [`dom/${u}-r`, 'config', `${u}-r@127.0.0.1`, `${u}-r`])); // prettier-ignore
+      expect(f.tasks.map((t) => [t.target, t.kind, t.remote, t.localUser])).toEqual(
+        users.map((u) => [`dom/${u}-r`, 'config', `${u}-r@127.0.0.1`, `${u}-r`]),
+      );
       for (const u of users) expect(await w.local.storedMessages(`${u}-r`)).toBe(FOLDERS.length * PER_FOLDER);
     } finally {
       await dworkers.close();
@@ -314,15 +378,26 @@ describe('imapsync bulk migration of 50 accounts', () => {
     const json = await runCli(['status', '--sync', '--json', '--config', config], registry);
     expect(json.code).toBe(1); // a task failed
     const f = JSON.parse(json.out) as Fleet;
-    expect(f.totals).toMatchObject({ tasks: ACCOUNTS + 1, done: ACCOUNTS, failed: 1, messagesCopied: ACCOUNTS * FOLDERS.length * PER_FOLDER }); // prettier-ignore
+    expect(f.totals).toMatchObject({
+      tasks: ACCOUNTS + 1,
+      done: ACCOUNTS,
+      failed: 1,
+      messagesCopied: ACCOUNTS * FOLDERS.length * PER_FOLDER,
+    });
     const text = await runCli(['status', '--sync', '--filter', 'failed', '--config', config], registry);
     const [head, ...rows] = text.out.split('\n');
-    expect(head).toMatch(new RegExp(`^SYNC: ${ACCOUNTS} of ${ACCOUNTS + 1} accounts done, 0 running, 0 queued, 1 failed, 0 not started; [\\d.]+ (kB|MB) moved, ${ACCOUNTS * FOLDERS.length * PER_FOLDER} messages; ETA`)); // prettier-ignore
+    expect(head).toMatch(
+      new RegExp(
+        `^SYNC: ${ACCOUNTS} of ${ACCOUNTS + 1} accounts done, 0 running, 0 queued, 1 failed, 0 not started; [\\d.]+ (kB|MB) moved, ${ACCOUNTS * FOLDERS.length * PER_FOLDER} messages; ETA`,
+      ),
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toContain('failed      adhoc:bulk-lbad<bulk-rbad@127.0.0.1');
     expect(rows[0]).toContain('last auth_failed_source');
     const bad = await runCli(['status', '--sync', '--filter', 'broken', '--config', config], registry);
     expect(bad.code).toBe(2);
-    expect(bad.err.split('\n')[0]).toBe('mailjobs status: --filter must be one of all, failed, running, not-started, done'); // prettier-ignore
+    expect(bad.err.split('\n')[0]).toBe(
+      'mailjobs status: --filter must be one of all, failed, running, not-started, done',
+    );
   });
 });

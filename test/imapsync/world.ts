@@ -160,7 +160,14 @@ export async function settledLog(fx: { log(): string }, user: string, from = 0):
  */
 export async function authChecks(fx: DovecotFixture, user: string, from: number): Promise<string[]> {
   const marker = `nobody-${randomBytes(4).toString('hex')}`;
-  const client = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, tls: { rejectUnauthorized: false }, logger: false, auth: { user: marker, pass: 'x' } }); // prettier-ignore
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: fx.imapPort,
+    secure: false,
+    tls: { rejectUnauthorized: false },
+    logger: false,
+    auth: { user: marker, pass: 'x' },
+  });
   await expect(client.connect()).rejects.toThrow();
   await expect.poll(() => fx.log().slice(from)).toContain(`(${marker},`);
   const check = new RegExp(`^.* auth: Info: [\\w-]+\\(${user},[^)]*\\): (.*)$`, 'gm');

@@ -18,13 +18,13 @@ import { filterPage, type filterOverview } from '../../src/dashboard/pages/filte
 import { registry } from '../../src/jobs/registry.js';
 import { openRuntime } from '../../src/runtime.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
-import { freshPrefix, runCli, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, runCli, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { call, routeFor } from '../dashboard/routes.js';
 import { textMessage } from './mailboxes.js';
 
@@ -47,14 +47,23 @@ let configFile: string;
 /** What the real run learned, spam and ham. */
 let learned = { spam: 0, ham: 0 };
 
-const SPAM_WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed pills cheap deal limited exclusive'.split(' '); // prettier-ignore
-const HAM_WORDS = 'meeting agenda project report review schedule minutes team budget draft lunch thanks weekend family garden train ticket library chapter invoice quarter roadmap release notes'.split(' '); // prettier-ignore
+const SPAM_WORDS =
+  'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed pills cheap deal limited exclusive'.split(
+    ' ',
+  );
+const HAM_WORDS =
+  'meeting agenda project report review schedule minutes team budget draft lunch thanks weekend family garden train ticket library chapter invoice quarter roadmap release notes'.split(
+    ' ',
+  );
 
 /** A message whose words differ from every other's (Rspamd learns a message once), from `vocabulary`. */
 function variedMessage(id: string, vocabulary: string[], n: number): Buffer {
   let x = (n + 1) * 2_654_435_761;
   const next = () => ((x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0), x);
-  const words = Array.from({ length: 80 }, (_, i) => `${vocabulary[next() % vocabulary.length]}${i % 8 === 0 ? `${id}x${next() % 997}` : ''}`); // prettier-ignore
+  const words = Array.from(
+    { length: 80 },
+    (_, i) => `${vocabulary[next() % vocabulary.length]}${i % 8 === 0 ? `${id}x${next() % 997}` : ''}`,
+  );
   return textMessage(id, `${vocabulary[n % vocabulary.length]} ${id}`, words.join(' '));
 }
 
@@ -82,15 +91,23 @@ beforeAll(async () => {
     [
       `redis: { url: "${queues.url}", prefix: ${freshPrefix()} }`,
       'workers: { lockDurationSeconds: 5 }',
-      `dovecot: { imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }, masterPasswordFile: ${fx.masterPasswordFile} }`, // prettier-ignore
-      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`, // prettier-ignore
+      `dovecot: { imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }, masterPasswordFile: ${fx.masterPasswordFile} }`,
+      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`,
       `bayesLearn: { trainers: [${TRAINER}, ${GHOST}] }`,
       '',
     ].join('\n'),
   );
   for (const u of [TRAINER, OTHER]) await fx.addUser(u);
-  const spam = Array.from({ length: SPAM }, (_, i) => ({ msg: variedMessage(`s${i}`, SPAM_WORDS, i), flags: [], daysAgo: 3 })); // prettier-ignore
-  const ham = Array.from({ length: HAM }, (_, i) => ({ msg: variedMessage(`h${i}`, HAM_WORDS, i), flags: ['\\Seen'], daysAgo: 20 + (i % 30) })); // prettier-ignore
+  const spam = Array.from({ length: SPAM }, (_, i) => ({
+    msg: variedMessage(`s${i}`, SPAM_WORDS, i),
+    flags: [],
+    daysAgo: 3,
+  }));
+  const ham = Array.from({ length: HAM }, (_, i) => ({
+    msg: variedMessage(`h${i}`, HAM_WORDS, i),
+    flags: ['\\Seen'],
+    daysAgo: 20 + (i % 30),
+  }));
   // Not ham: unread, read but recent, marked as junk by a client without a move.
   const notHam = [
     { msg: variedMessage('unread', HAM_WORDS, 1001), flags: [], daysAgo: 40 },
@@ -105,13 +122,17 @@ beforeAll(async () => {
   ]);
   state = connectRedis(queues.url);
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesBootstrapJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
+  worker = startTestWorkers({ config, redisSettings: { url: queues.url }, redis: state }, [
+    bayesBootstrapJob,
+  ]);
 }, 180_000);
 
 afterAll(async () => {
   const results = await Promise.allSettled([worker?.close(), fx?.stop(), rspamd?.stop()]);
   state?.disconnect();
-  results.push(...(await Promise.allSettled([queues?.stop(), bayesRedis?.stop(), dir ? removeTempDir(dir) : undefined]))); // prettier-ignore
+  results.push(
+    ...(await Promise.allSettled([queues?.stop(), bayesRedis?.stop(), dir ? removeTempDir(dir) : undefined])),
+  );
   const failed = results.find((x) => x.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 });
@@ -160,12 +181,18 @@ describe('mailjobs bayes bootstrap', () => {
   it('a dry run counts what it would learn, stops each class at --max, and learns nothing', async () => {
     const capped = await bootstrap('--dry-run', '--max', '50', '--json');
     expect(capped.code, capped.err).toBe(0);
-    expect(capped.result).toMatchObject({ dryRun: true, spamWouldLearn: 50, hamWouldLearn: 50, spamLearned: 0, hamLearned: 0 }); // prettier-ignore
+    expect(capped.result).toMatchObject({
+      dryRun: true,
+      spamWouldLearn: 50,
+      hamWouldLearn: 50,
+      spamLearned: 0,
+      hamLearned: 0,
+    });
 
     const all = await bootstrap('--dry-run', '--users', `${GHOST},${TRAINER},${OTHER}`);
     expect(all.code, all.err).toBe(0);
     expect(all.out.split('\n')).toEqual([
-      `dry run: would learn ${SPAM} spam, ${HAM} ham; 0 already learned, 0 superseded by a later move, 0 declined by Rspamd; 3 user(s), 1 not trainers, 1 login refused`, // prettier-ignore
+      `dry run: would learn ${SPAM} spam, ${HAM} ham; 0 already learned, 0 superseded by a later move, 0 declined by Rspamd; 3 user(s), 1 not trainers, 1 login refused`,
       `  ${OTHER}: not-a-trainer (not listed in bayesLearn.trainers), spam 0, ham 0`,
       `  ${GHOST}: login-refused, spam 0, ham 0`,
       `  ${TRAINER}: done, spam ${SPAM}, ham ${HAM}`,
@@ -184,7 +211,10 @@ describe('mailjobs bayes bootstrap', () => {
     expect(got.hamLearned + got.ham.declined).toBe(HAM);
     expect(Math.min(got.spamLearned, got.hamLearned)).toBeGreaterThanOrEqual(200);
     learned = { spam: got.spamLearned, ham: got.hamLearned };
-    expect(r.result!.perUser.find((u) => u.user === OTHER)).toMatchObject({ status: 'not-a-trainer', spam: { learned: 0 } }); // prettier-ignore
+    expect(r.result!.perUser.find((u) => u.user === OTHER)).toMatchObject({
+      status: 'not-a-trainer',
+      spam: { learned: 0 },
+    });
     // Progress was printed while it ran, users and counts.
     expect(r.err).toContain(`users 1/1: spam ${learned.spam}, ham ${learned.ham}`);
     // Every learn reached Rspamd; its statfile counters are re-read from Redis every 30-60 s.
@@ -196,7 +226,7 @@ describe('mailjobs bayes bootstrap', () => {
           return { spam: s.spam, ham: s.ham };
         },
         { timeout: 100_000, interval: 2000 },
-      ) // prettier-ignore
+      )
       .toEqual(learned);
     const stats = await runCli(['run', 'bayes-stats', '{}', '--config', configFile], registry);
     expect(JSON.parse(stats.out)).toMatchObject({ ...learned, minLearns: 200, active: true });
@@ -208,24 +238,47 @@ describe('mailjobs bayes bootstrap', () => {
     const r = await bootstrap('--json');
     expect(r.code, r.err).toBe(0);
     const before = (await rspamdStat(controller())).learnedSinceStart;
-    expect(r.result).toMatchObject({ spamLearned: 0, hamLearned: 0, alreadyLearned: learned.spam + learned.ham, users: 2, loginRefused: 1 }); // prettier-ignore
+    expect(r.result).toMatchObject({
+      spamLearned: 0,
+      hamLearned: 0,
+      alreadyLearned: learned.spam + learned.ham,
+      users: 2,
+      loginRefused: 1,
+    });
     const dry = await bootstrap('--dry-run', '--json');
     // What Rspamd declined is not in the record: a dry run cannot tell it would decline it again.
     const declined = { spam: SPAM - learned.spam, ham: HAM - learned.ham };
-    expect(dry.result).toMatchObject({ spamWouldLearn: declined.spam, hamWouldLearn: declined.ham, alreadyLearned: learned.spam + learned.ham }); // prettier-ignore
+    expect(dry.result).toMatchObject({
+      spamWouldLearn: declined.spam,
+      hamWouldLearn: declined.ham,
+      alreadyLearned: learned.spam + learned.ham,
+    });
     expect((await rspamdStat(controller())).learnedSinceStart).toBe(before);
     const status = await runCli(['status', 'bayes-bootstrap', '--config', configFile], registry);
     expect(status.out).toMatch(/trainers {2}last run ok .*, dry run: would learn/);
-    expect(status.out).toContain(`dry run: would learn ${declined.spam} spam, ${declined.ham} ham; ${learned.spam + learned.ham} already learned`); // prettier-ignore
+    expect(status.out).toContain(
+      `dry run: would learn ${declined.spam} spam, ${declined.ham} ham; ${learned.spam + learned.ham} already learned`,
+    );
   });
 
   it("the Filter page's button (admins only) queues the same job and shows its result", async () => {
     const { route } = routeFor(filterPage, 'POST', '/filter/bayes-bootstrap');
     expect(route.role).toBe('admin');
     expect(route.input!.safeParse({ max: 0 }).success).toBe(false);
-    const rt = await openRuntime({ configFlag: configFile, jobs: registry, log: silentLog, startPrivateRedis: false }); // prettier-ignore
+    const rt = await openRuntime({
+      configFlag: configFile,
+      jobs: registry,
+      log: silentLog,
+      startPrivateRedis: false,
+    });
     try {
-      const queued = await call<{ status: string; jobId: string }>(rt, filterPage, 'POST', '/filter/bayes-bootstrap', { dryRun: true }); // prettier-ignore
+      const queued = await call<{ status: string; jobId: string }>(
+        rt,
+        filterPage,
+        'POST',
+        '/filter/bayes-bootstrap',
+        { dryRun: true },
+      );
       expect(queued.status).toBe('queued');
       const job = await rt.queues.get('bayes-bootstrap')!.getJob(queued.jobId);
       await expect.poll(() => job!.getState(), { timeout: 60_000 }).toBe('completed');

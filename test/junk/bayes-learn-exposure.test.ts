@@ -23,12 +23,12 @@ import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
 import type { BayesLearnPayload } from '../../src/jobs/bayes-learn/schema.js';
 import { spoolMessage } from '../../src/jobs/bayes-learn/spool.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers } from '../helpers/runtime.js';
 import { wordyMessage } from './mailboxes.js';
 
 let queues: RedisFixture;
@@ -58,17 +58,22 @@ async function learner(name: string, opts: { passwordFile?: string; controllerUr
   const spoolDir = path.join(dir, name, 'spool');
   await mkdir(spoolDir, { recursive: true });
   const file = path.join(dir, name, 'mailjobs.yaml');
-  await writeFile(file, [
-    `redis: { url: "${queues.url}", prefix: ${prefix} }`,
-    `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${opts.controllerUrl ?? rspamd.controllerUrl}", passwordFile: ${opts.passwordFile ?? rspamd.passwordFile}, timeoutSeconds: 10 }`,
-    `bayesLearn: { spoolDir: ${spoolDir}, spoolScanSeconds: 1, maxMessageKilobytes: 64, trainers: [alice] }`,
-    '',
-  ].join('\n')); // prettier-ignore
+  await writeFile(
+    file,
+    [
+      `redis: { url: "${queues.url}", prefix: ${prefix} }`,
+      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${opts.controllerUrl ?? rspamd.controllerUrl}", passwordFile: ${opts.passwordFile ?? rspamd.passwordFile}, timeoutSeconds: 10 }`,
+      `bayesLearn: { spoolDir: ${spoolDir}, spoolScanSeconds: 1, maxMessageKilobytes: 64, trainers: [alice] }`,
+      '',
+    ].join('\n'),
+  );
   const queue = new Queue('bayes-learn', { connection: state, prefix: queuePrefix(prefix) });
   const learned = new LearnedStore(state, (...p) => stateKey(prefix, ...p), 1);
   const start = () => {
     const config = loadConfig(file, {});
-    const worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: silentLog }); // prettier-ignore
+    const worker = startTestWorkers({ config, redisSettings: { url: queues.url }, redis: state }, [
+      bayesLearnJob,
+    ]);
     running.push({ worker, queue });
   };
   return { prefix, spoolDir, queue, learned, start };
@@ -87,13 +92,19 @@ async function keysHolding(prefix: string, message: Buffer): Promise<string[]> {
     for (const key of keys as string[]) {
       const type = await state.type(key);
       const values =
-        type === 'string' ? [(await state.getBuffer(key)) ?? Buffer.alloc(0)]
-        : type === 'hash' ? await state.hvalsBuffer(key)
-        : type === 'list' ? await state.lrangeBuffer(key, 0, -1)
-        : type === 'set' ? await state.smembersBuffer(key)
-        : type === 'zset' ? await state.zrangeBuffer(key, 0, -1)
-        : type === 'stream' ? (await state.xrangeBuffer(key, '-', '+')).flatMap(([, f]) => f)
-        : []; // prettier-ignore
+        type === 'string'
+          ? [(await state.getBuffer(key)) ?? Buffer.alloc(0)]
+          : type === 'hash'
+            ? await state.hvalsBuffer(key)
+            : type === 'list'
+              ? await state.lrangeBuffer(key, 0, -1)
+              : type === 'set'
+                ? await state.smembersBuffer(key)
+                : type === 'zset'
+                  ? await state.zrangeBuffer(key, 0, -1)
+                  : type === 'stream'
+                    ? (await state.xrangeBuffer(key, '-', '+')).flatMap(([, f]) => f)
+                    : [];
       if (values.some((v) => traces(message).some((t) => v.includes(t)))) found.push(key);
     }
   }
@@ -102,7 +113,9 @@ async function keysHolding(prefix: string, message: Buffer): Promise<string[]> {
 
 /** The one job of the queue in `state` (completed or failed), once it is there. */
 async function finishedJob(queue: Queue, state_: 'completed' | 'failed') {
-  await expect.poll(async () => (await queue.getJobs([state_])).length, { timeout: 30_000, interval: 200 }).toBe(1); // prettier-ignore
+  await expect
+    .poll(async () => (await queue.getJobs([state_])).length, { timeout: 30_000, interval: 200 })
+    .toBe(1);
   return (await queue.getJobs([state_]))[0]!;
 }
 
@@ -120,7 +133,12 @@ describe('a learn job and its message', () => {
     // What Bull Board shows a viewer (redacted job data), and the job hash in Redis.
     const shown = JSON.stringify(redact(job.data));
     for (const t of traces(message)) expect(shown).not.toContain(t.toString());
-    expect(job.data).toMatchObject({ class: 'spam', user: 'alice', bytes: message.length, sha256: sha256(message) }); // prettier-ignore
+    expect(job.data).toMatchObject({
+      class: 'spam',
+      user: 'alice',
+      bytes: message.length,
+      sha256: sha256(message),
+    });
     expect(await keysHolding(l.prefix, message)).toEqual([]);
   });
 
@@ -171,7 +189,9 @@ describe('a learn job and its message', () => {
     expect(await state.del(stateKey(l.prefix, 'bayes-learn', 'body', bodyId))).toBe(1);
     l.start();
     const job = await finishedJob(l.queue, 'failed');
-    expect(job.failedReason).toBe('bodyId: the message is no longer in Redis (its key expired or was removed): not learned'); // prettier-ignore
+    expect(job.failedReason).toBe(
+      'bodyId: the message is no longer in Redis (its key expired or was removed): not learned',
+    );
     expect(job.attemptsMade).toBe(1);
   });
 });
@@ -182,7 +202,10 @@ describe('a learn spool the mail user has tampered with', () => {
     const elsewhere = path.join(dir, 'hostile', 'elsewhere');
     await mkdir(path.join(elsewhere, 'bad-target'), { recursive: true });
     // A well-formed spool file outside the spool: following the link would learn it.
-    const secret = Buffer.concat([Buffer.from('{"v":1,"class":"spam","user":"alice","movedAt":1}\n'), wordyMessage('outside-secret')]); // prettier-ignore
+    const secret = Buffer.concat([
+      Buffer.from('{"v":1,"class":"spam","user":"alice","movedAt":1}\n'),
+      wordyMessage('outside-secret'),
+    ]);
     await writeFile(path.join(elsewhere, 'secret.learn'), secret);
     await promisify(execFile)('mkfifo', [path.join(l.spoolDir, '0000000000001-1-fifo.learn')]);
     await symlink(path.join(elsewhere, 'secret.learn'), path.join(l.spoolDir, '0000000000002-1-link.learn'));
@@ -193,15 +216,20 @@ describe('a learn spool the mail user has tampered with', () => {
     await symlink(path.join(elsewhere, 'bad-target'), path.join(l.spoolDir, 'bad'));
     await writeFile(path.join(l.spoolDir, '0000000000004-1-junk.learn'), 'not a spool file');
     const good = ['hostile-good-1', 'hostile-good-2'].map((id) => wordyMessage(id));
-    for (const message of good) await spoolMessage(l.spoolDir, { class: 'spam', user: 'alice', movedAt: Date.now(), message }); // prettier-ignore
+    for (const message of good)
+      await spoolMessage(l.spoolDir, { class: 'spam', user: 'alice', movedAt: Date.now(), message });
 
     l.start();
-    await expect.poll(() => l.learned.counts(), { timeout: 30_000, interval: 200 }).toMatchObject({ 'learned-spam': 2, 'too-big': 1 }); // prettier-ignore
+    await expect
+      .poll(() => l.learned.counts(), { timeout: 30_000, interval: 200 })
+      .toMatchObject({ 'learned-spam': 2, 'too-big': 1 });
     await expect.poll(() => readdir(l.spoolDir), { timeout: 10_000, interval: 200 }).toEqual(['bad']);
 
     for (const message of good) expect(await l.learned.get(sha256(message))).toMatchObject({ class: 'spam' });
     expect(await l.learned.get(sha256(wordyMessage('outside-secret')))).toBeUndefined();
-    expect((await l.queue.getJobs(['completed', 'failed', 'waiting', 'delayed'])).map((j) => j.data.sha256).sort()).toEqual(good.map(sha256).sort()); // prettier-ignore
+    expect(
+      (await l.queue.getJobs(['completed', 'failed', 'waiting', 'delayed'])).map((j) => j.data.sha256).sort(),
+    ).toEqual(good.map(sha256).sort());
     // Nothing was moved to where `bad` points, and the file the link named is untouched.
     expect(await readdir(path.join(elsewhere, 'bad-target'))).toEqual([]);
     expect((await readFile(path.join(elsewhere, 'secret.learn'))).equals(secret)).toBe(true);

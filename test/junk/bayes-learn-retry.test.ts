@@ -13,10 +13,10 @@ import { loadConfig } from '../../src/config/load.js';
 import { connectRedis, queuePrefix, type RedisClient } from '../../src/core/redis.js';
 import { queueLearn } from '../../src/jobs/bayes-learn/body.js';
 import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
-import { freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { textMessage } from './mailboxes.js';
 
 let redis: RedisFixture;
@@ -41,7 +41,11 @@ afterAll(async () => {
 it('Rspamd down: the attempt fails as retryable with backoff; the message is learned once Rspamd is back', async () => {
   const port = await freePort();
   const prefix = freshPrefix();
-  const file = writeConfig(redis.url, prefix, `rspamd: { controllerUrl: "http://127.0.0.1:${port}", timeoutSeconds: 2, passwordFile: ${await passwordFile()} }\nbayesLearn: { trainers: [alice], spoolDir: /nonexistent/mailjobs-test }\n`); // prettier-ignore
+  const file = writeConfig(
+    redis.url,
+    prefix,
+    `rspamd: { controllerUrl: "http://127.0.0.1:${port}", timeoutSeconds: 2, passwordFile: ${await passwordFile()} }\nbayesLearn: { trainers: [alice], spoolDir: /nonexistent/mailjobs-test }\n`,
+  );
   const config = loadConfig(file, {});
   queue = new Queue('bayes-learn', { connection: state, prefix: queuePrefix(prefix) });
   const message = textMessage(
@@ -54,7 +58,7 @@ it('Rspamd down: the attempt fails as retryable with backoff; the message is lea
     { class: 'spam', user: 'alice', message },
     { redis: state, prefix },
   );
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: redis.url }, redis: state, log: silentLog }); // prettier-ignore
+  worker = startTestWorkers({ config, redisSettings: { url: redis.url }, redis: state }, [bayesLearnJob]);
 
   let job: Job | undefined;
   const jobState = async () => {

@@ -21,14 +21,21 @@ import { bayesLearnJob } from '../../src/jobs/bayes-learn/index.js';
 import { LearnedStore } from '../../src/jobs/bayes-learn/learned.js';
 import { registry } from '../../src/jobs/registry.js';
 import { stat as rspamdStat } from '../../src/mail/rspamd.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
 import { makeTempDir, removeTempDir } from '../fixtures/service.js';
 import { masterSession } from '../helpers/master-session.js';
-import { freshPrefix, runCli } from '../helpers/runtime.js';
-import { compileScripts, includeLine, installContrib, installIn, ownSpool, type Install } from './imapsieve.js'; // prettier-ignore
+import { freshPrefix, runCli, startTestWorkers } from '../helpers/runtime.js';
+import {
+  compileScripts,
+  includeLine,
+  installContrib,
+  installIn,
+  ownSpool,
+  type Install,
+} from './imapsieve.js';
 import { wordyMessage } from './mailboxes.js';
 import { startRestartableRedis, type RestartableRedis } from './restartable-redis.js';
 import { createSystemGroup, type SystemGroup } from './system-group.js';
@@ -73,13 +80,13 @@ beforeAll(async () => {
     [
       `redis: { url: "${queues.url}", prefix: ${prefix} }`,
       'workers: { lockDurationSeconds: 5 }',
-      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`, // prettier-ignore
-      `bayesLearn: { spoolDir: ${r.spoolDir}, spoolScanSeconds: 1, maxMessageKilobytes: 64, trainers: { group: ${group.group} } }`, // prettier-ignore
+      `rspamd: { url: "${rspamd.normalUrl}", controllerUrl: "${rspamd.controllerUrl}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`,
+      `bayesLearn: { spoolDir: ${r.spoolDir}, spoolScanSeconds: 1, maxMessageKilobytes: 64, trainers: { group: ${group.group} } }`,
       // A migration of bob's mailbox into the trainer's, through the local master user.
-      `dovecot: { imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }, masterUser: vmail, masterPasswordFile: ${fx.masterPasswordFile} }`, // prettier-ignore
+      `dovecot: { imap: { host: 127.0.0.1, port: ${fx.imapPort}, security: none }, masterUser: vmail, masterPasswordFile: ${fx.masterPasswordFile} }`,
       `secrets: { keyFile: ${path.join(dir, 'secrets.key')} }`,
       'sync:',
-      `  - { id: migration, localUser: ${group.member}, remote: { host: 127.0.0.1, port: ${fx.imapPort}, security: none, username: bob, passwordFile: ${path.join(dir, 'bob.password')} } }`, // prettier-ignore
+      `  - { id: migration, localUser: ${group.member}, remote: { host: 127.0.0.1, port: ${fx.imapPort}, security: none, username: bob, passwordFile: ${path.join(dir, 'bob.password')} } }`,
       '',
     ].join('\n'),
   );
@@ -88,20 +95,37 @@ beforeAll(async () => {
   state = connectRedis(queues.url);
   state.on('error', () => undefined); // the Redis-down test stops it on purpose
   const config = loadConfig(configFile, {});
-  worker = startWorkers({ jobs: [bayesLearnJob], config: () => config, redisSettings: { url: queues.url }, redis: state, log: workerLog }); // prettier-ignore
+  worker = startTestWorkers(
+    { config, redisSettings: { url: queues.url }, redis: state },
+    [bayesLearnJob],
+    workerLog,
+  );
 }, 180_000);
 
 afterAll(async () => {
-  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([worker?.close(), fx?.stop(), rspamd?.stop(), group?.remove()]); // prettier-ignore
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([
+    worker?.close(),
+    fx?.stop(),
+    rspamd?.stop(),
+    group?.remove(),
+  ]);
   state?.disconnect();
-  results.push(...(await Promise.allSettled([queues?.stop(), bayesRedis?.stop(), dir ? removeTempDir(dir) : undefined]))); // prettier-ignore
+  results.push(
+    ...(await Promise.allSettled([queues?.stop(), bayesRedis?.stop(), dir ? removeTempDir(dir) : undefined])),
+  );
   const failed = results.find((x) => x.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 });
 
 /** Logs in as the user (their own password, like a mail client) and runs `work`. */
 async function asUser(user: string, work: (c: ImapFlow) => Promise<unknown>): Promise<void> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, auth: { user, pass: passwords.get(user)! }, logger: false }); // prettier-ignore
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: fx.imapPort,
+    secure: false,
+    auth: { user, pass: passwords.get(user)! },
+    logger: false,
+  });
   await c.connect();
   try {
     await work(c);
@@ -114,7 +138,10 @@ async function asUser(user: string, work: (c: ImapFlow) => Promise<unknown>): Pr
 async function move(user: string, from: string, to: string, ids: string[], copy = false): Promise<void> {
   await asUser(user, async (c) => {
     await c.mailboxOpen(from);
-    const uids = await c.search({ or: ids.map((id) => ({ header: { 'message-id': `<${id}@` } })) }, { uid: true }); // prettier-ignore
+    const uids = await c.search(
+      { or: ids.map((id) => ({ header: { 'message-id': `<${id}@` } })) },
+      { uid: true },
+    );
     expect(uids, `${ids.join(',')} in ${from}`).toHaveLength(ids.length);
     const set = (uids as number[]).join(',');
     if (copy) await c.messageCopy(set, to, { uid: true });
@@ -225,11 +252,17 @@ describe('bayes-learn from IMAPSieve moves', () => {
     } finally {
       await source.logout();
     }
-    const run = await runCli(['run', 'imapsync', JSON.stringify({ task: 'migration' }), '--config', configFile], registry); // prettier-ignore
+    const run = await runCli(
+      ['run', 'imapsync', JSON.stringify({ task: 'migration' }), '--config', configFile],
+      registry,
+    );
     expect(run.code, run.err).toBe(0);
     await asUser(group.member, async (c) => {
       await c.mailboxOpen('Junk');
-      const migrated = await c.search({ or: ['mig1', 'mig2', 'b1'].map((id) => ({ header: { 'message-id': `<${id}@` } })) }, { uid: true }); // prettier-ignore
+      const migrated = await c.search(
+        { or: ['mig1', 'mig2', 'b1'].map((id) => ({ header: { 'message-id': `<${id}@` } })) },
+        { uid: true },
+      );
       expect(migrated).toHaveLength(3);
     });
     await untilSettled();
@@ -273,9 +306,18 @@ describe('bayes-learn from IMAPSieve moves', () => {
     expect([before.spam + 4, before.spam + 5]).toContain(now.spam);
     const run = await runCli(['run', 'bayes-stats', '{}', '--config', configFile], registry);
     expect(run.code, run.err).toBe(0);
-    expect(JSON.parse(run.out)).toEqual({ spam: now.spam, ham: now.ham, minLearns: 200, spamNeeded: 200 - now.spam, hamNeeded: 199, active: false }); // prettier-ignore
+    expect(JSON.parse(run.out)).toEqual({
+      spam: now.spam,
+      ham: now.ham,
+      minLearns: 200,
+      spamNeeded: 200 - now.spam,
+      hamNeeded: 199,
+      active: false,
+    });
     const status = await runCli(['status', '--config', configFile], registry);
-    expect(status.out).toContain(`bayes  spam ${now.spam}/200, ham ${now.ham}/200: not active yet, needs ${200 - now.spam} more spam and 199 more ham`); // prettier-ignore
+    expect(status.out).toContain(
+      `bayes  spam ${now.spam}/200, ham ${now.ham}/200: not active yet, needs ${200 - now.spam} more spam and 199 more ham`,
+    );
     expect(status.out).toMatch(/learned {2}1 spam, 0 ham learned/);
     expect(status.out).toContain(`trainers  members of group ${group.group}: ${group.member}`);
   }, 130_000);

@@ -40,12 +40,22 @@ export const includeLine = (i: Install): string => `!include ${i.confDir}/*.conf
  * which our file must override by loading after it.
  */
 export async function installContrib(i: Install, maxMessageKilobytes: number): Promise<void> {
-  await Promise.all([i.confDir, i.sieveDir, i.pipeDir, i.spoolDir].map((d) => mkdir(d, { recursive: true }))); // prettier-ignore
+  await Promise.all([i.confDir, i.sieveDir, i.pipeDir, i.spoolDir].map((d) => mkdir(d, { recursive: true })));
   const sieveConf = await readFile(path.join(DEBIAN_CONF_D, '90-sieve.conf'), 'utf8');
-  if (!sieveConf.includes('  #sieve_plugins =\n')) throw new Error('Debian 90-sieve.conf changed: update test/junk/imapsieve.ts'); // prettier-ignore
-  await writeFile(path.join(i.confDir, '90-sieve.conf'), sieveConf.replace('  #sieve_plugins =\n', '  sieve_plugins = sieve_extprograms\n')); // prettier-ignore
-  await copyFile(path.join(DEBIAN_CONF_D, '90-sieve-extprograms.conf'), path.join(i.confDir, '90-sieve-extprograms.conf')); // prettier-ignore
-  await copyFile(path.join(CONTRIB, '99-mailjobs-imapsieve.conf'), path.join(i.confDir, '99-mailjobs-imapsieve.conf')); // prettier-ignore
+  if (!sieveConf.includes('  #sieve_plugins =\n'))
+    throw new Error('Debian 90-sieve.conf changed: update test/junk/imapsieve.ts');
+  await writeFile(
+    path.join(i.confDir, '90-sieve.conf'),
+    sieveConf.replace('  #sieve_plugins =\n', '  sieve_plugins = sieve_extprograms\n'),
+  );
+  await copyFile(
+    path.join(DEBIAN_CONF_D, '90-sieve-extprograms.conf'),
+    path.join(i.confDir, '90-sieve-extprograms.conf'),
+  );
+  await copyFile(
+    path.join(CONTRIB, '99-mailjobs-imapsieve.conf'),
+    path.join(i.confDir, '99-mailjobs-imapsieve.conf'),
+  );
   for (const name of ['report-spam.sieve', 'report-ham.sieve']) {
     await copyFile(path.join(CONTRIB, name), path.join(i.sieveDir, name));
   }

@@ -36,7 +36,10 @@ async function setup(redisUrl: string) {
   const spool = path.join(dir, prefix);
   const config = path.join(dir, `${prefix}.yaml`);
   const write = (url: string) =>
-    writeFile(config, `redis: { url: "${url}", prefix: ${prefix} }\nbayesLearn: { spoolDir: ${spool}, maxMessageKilobytes: 8 }\n`); // prettier-ignore
+    writeFile(
+      config,
+      `redis: { url: "${url}", prefix: ${prefix} }\nbayesLearn: { spoolDir: ${spool}, maxMessageKilobytes: 8 }\n`,
+    );
   await write(redisUrl);
   const queue = new Queue('bayes-learn', { connection: { url: redis.url }, prefix: queuePrefix(prefix) });
   return { prefix, spool, config, queue, write };
@@ -57,7 +60,17 @@ describe('mailjobs enqueue learn', () => {
   it('queues the message from stdin as a bayes-learn job, once', async () => {
     const s = await setup(redis.url);
     try {
-      const args = [path.join(ROOT, 'src/cli.ts'), 'enqueue', 'learn', '--class', 'spam', '--user', 'alice', '--config', s.config]; // prettier-ignore
+      const args = [
+        path.join(ROOT, 'src/cli.ts'),
+        'enqueue',
+        'learn',
+        '--class',
+        'spam',
+        '--user',
+        'alice',
+        '--config',
+        s.config,
+      ];
       const first = await exec(args, message);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout.trim()).toBe('spooled and queued');
@@ -65,7 +78,14 @@ describe('mailjobs enqueue learn', () => {
       const jobs = await s.queue.getJobs(['waiting', 'prioritized', 'delayed']);
       expect(jobs).toHaveLength(1);
       const data = jobs[0]!.data as BayesLearnPayload;
-      expect(data).toEqual({ class: 'spam', user: 'alice', movedAt: expect.any(Number), bytes: message.length, sha256: messageDigest(message), bodyId: expect.any(String) }); // prettier-ignore
+      expect(data).toEqual({
+        class: 'spam',
+        user: 'alice',
+        movedAt: expect.any(Number),
+        bytes: message.length,
+        sha256: messageDigest(message),
+        bodyId: expect.any(String),
+      });
       // The message waits for the worker in its own key, not in the job.
       const state = connectRedis(redis.url);
       try {
@@ -92,13 +112,18 @@ describe('mailjobs-learn', () => {
       expect(piped.stderr).toBe('');
       // The detached flusher (started before the spooler exits) fails against the missing Redis
       // and leaves the file: once it has exited.
-      const flushers = () => listProcesses().filter((p) => p.argv.includes('--background') && p.argv.includes(s.config)); // prettier-ignore
+      const flushers = () =>
+        listProcesses().filter((p) => p.argv.includes('--background') && p.argv.includes(s.config));
       await expect.poll(() => flushers().map((p) => p.pid), { timeout: 30_000 }).toEqual([]);
       expect((await readdir(s.spool)).filter((n) => n.endsWith('.learn'))).toHaveLength(1);
 
       const failing = await exec([bin, '--flush', '--config', s.config], '');
       expect(failing.code).toBe(1);
-      expect(JSON.parse(failing.stdout)).toMatchObject({ enqueued: 0, left: 1, error: expect.stringContaining('Redis') }); // prettier-ignore
+      expect(JSON.parse(failing.stdout)).toMatchObject({
+        enqueued: 0,
+        left: 1,
+        error: expect.stringContaining('Redis'),
+      });
 
       await s.write(redis.url);
       const flushed = await exec([bin, '--flush', '--config', s.config], '');
@@ -114,7 +139,10 @@ describe('mailjobs-learn', () => {
   it('a message over the limit, or a bad call, is logged on stderr and exits 0 without spooling', async () => {
     const s = await setup(redis.url);
     try {
-      const big = await exec([bin, '--class', 'spam', '--user', 'bob', '--config', s.config], Buffer.alloc(9000, 0x61)); // prettier-ignore
+      const big = await exec(
+        [bin, '--class', 'spam', '--user', 'bob', '--config', s.config],
+        Buffer.alloc(9000, 0x61),
+      );
       expect(big.code).toBe(0);
       expect(big.stderr).toMatch(/not learned: 9000 bytes, over bayesLearn.maxMessageKilobytes \(8\)/);
       const bad = await exec([bin, '--klass', 'spam'], message);

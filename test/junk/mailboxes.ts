@@ -22,11 +22,17 @@ export function textMessage(id: string, subject: string, body: string): Buffer {
   );
 }
 
-const WORDS = 'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed'.split(' '); // prettier-ignore
+const WORDS =
+  'price offer money account bank transfer urgent winner lottery claim prize discount pharmacy watches replica casino bonus investment crypto profit guaranteed'.split(
+    ' ',
+  );
 
 /** A message with plenty of distinct words, so Bayes takes it (`extraBytes` pads it). */
 export function wordyMessage(id: string, extraBytes = 0): Buffer {
-  const body = Array.from({ length: 60 }, (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`).join(' '); // prettier-ignore
+  const body = Array.from(
+    { length: 60 },
+    (_, i) => `${WORDS[(i * 7 + id.length) % WORDS.length]}${i % 5 === 0 ? id : ''}`,
+  ).join(' ');
   return textMessage(id, `Offer ${id}`, `${body}\r\n${'x'.repeat(extraBytes)}`);
 }
 

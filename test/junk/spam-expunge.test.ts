@@ -78,10 +78,19 @@ describe.each(['/', '.'] as const)('spam-expunge with separator "%s"', (sep) => 
   });
 
   it('dry run: reports what would go and changes nothing', async () => {
-    const { code, result, err } = await run(config(fx, 'perUser: { bob: 30, carol: infinite }'), { dryRun: true }); // prettier-ignore
+    const { code, result, err } = await run(config(fx, 'perUser: { bob: 30, carol: infinite }'), {
+      dryRun: true,
+    });
     expect(code, err).toBe(0);
     expect(result).toMatchObject({ dryRun: true, users: 3, old: 3, expunged: 0, examined: 6, infinite: 1 });
-    expect(byUser(result, 'alice')).toMatchObject({ status: 'done', folders: ['Junk'], examined: 4, old: 2, expunged: 0, kept: 4 }); // prettier-ignore
+    expect(byUser(result, 'alice')).toMatchObject({
+      status: 'done',
+      folders: ['Junk'],
+      examined: 4,
+      old: 2,
+      expunged: 0,
+      kept: 4,
+    });
     expect(await idsIn(fx, 'alice', 'Junk')).toEqual(['a0', 'a14', 'a16', 'a20']);
   });
 
@@ -105,7 +114,9 @@ describe.each(['/', '.'] as const)('spam-expunge with separator "%s"', (sep) => 
       expect(await idsIn(fx, u, 'Spam')).toEqual([`${u}-spam-old`]);
     }
     const status = await runCli(['status', '--config', file], registry);
-    expect(status.out).toMatch(/^ {4}all users {2}retention 15 days, 2 per-user override\(s\); last run ok \d+ s ago \(\d\d:\d\d\), 3 users, 3 expunged, 3 kept, 0 without Junk, 0 failed$/m); // prettier-ignore
+    expect(status.out).toMatch(
+      /^ {4}all users {2}retention 15 days, 2 per-user override\(s\); last run ok \d+ s ago \(\d\d:\d\d\), 3 users, 3 expunged, 3 kept, 0 without Junk, 0 failed$/m,
+    );
   });
 
   it('a configured Junk name: users without that folder and refused logins are reported, others cleaned', async () => {

@@ -12,7 +12,14 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDovecot, type DovecotFixture } from '../fixtures/dovecot.js';
 import { makeTempDir, removeTempDir, run } from '../fixtures/service.js';
-import { compileScripts, includeLine, installContrib, installIn, ownSpool, type Install } from './imapsieve.js'; // prettier-ignore
+import {
+  compileScripts,
+  includeLine,
+  installContrib,
+  installIn,
+  ownSpool,
+  type Install,
+} from './imapsieve.js';
 import { wordyMessage } from './mailboxes.js';
 
 const group = `mjs${randomBytes(3).toString('hex')}`;
@@ -43,7 +50,13 @@ afterAll(async () => {
 
 /** alice appends a message to INBOX and moves it into Junk, as a mail client does. */
 async function moveIntoJunk(id: string): Promise<void> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: fx.imapPort, secure: false, auth: { user: 'alice', pass: password }, logger: false }); // prettier-ignore
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: fx.imapPort,
+    secure: false,
+    auth: { user: 'alice', pass: password },
+    logger: false,
+  });
   await c.connect();
   try {
     await c.append('INBOX', wordyMessage(id));
@@ -61,7 +74,9 @@ const spooled = async () => (await readdir(i.spoolDir)).filter((n) => n.endsWith
 it('without mail_access_groups the mail user cannot write the group spool: not learned, logged', async () => {
   await moveIntoJunk('g1');
   // The spooler runs within the MOVE (IMAPSieve pipes before the answer).
-  expect(fx.log()).toContain(`mailjobs learn: user=alice class=spam: not learned: cannot write into ${i.spoolDir}`); // prettier-ignore
+  expect(fx.log()).toContain(
+    `mailjobs learn: user=alice class=spam: not learned: cannot write into ${i.spoolDir}`,
+  );
   expect(await spooled()).toEqual([]);
 });
 
@@ -75,5 +90,7 @@ it('with mail_access_groups = <the spool group>, a move into Junk is spooled, gr
   const file = path.join(i.spoolDir, files[0]!);
   const st = await stat(file);
   expect([st.gid, st.mode & 0o777]).toEqual([(await stat(i.spoolDir)).gid, 0o660]);
-  expect((await readFile(file, 'latin1')).split('\n')[0]).toMatch(/^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}$/); // prettier-ignore
+  expect((await readFile(file, 'latin1')).split('\n')[0]).toMatch(
+    /^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}$/,
+  );
 });

@@ -21,7 +21,14 @@ export async function createSystemGroup(): Promise<SystemGroup> {
   const id = randomBytes(3).toString('hex');
   const member = `mjt${id}`;
   const group = `mjt${id}g`;
-  await must('useradd', ['--system', '--no-create-home', '--no-user-group', '--shell', '/usr/sbin/nologin', member]); // prettier-ignore
+  await must('useradd', [
+    '--system',
+    '--no-create-home',
+    '--no-user-group',
+    '--shell',
+    '/usr/sbin/nologin',
+    member,
+  ]);
   try {
     await must('groupadd', ['--system', group]);
     await must('gpasswd', ['--add', member, group]);

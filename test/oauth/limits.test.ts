@@ -11,12 +11,11 @@ import { RemoteHostSessions } from '../../src/core/host-sessions.js';
 import { stateKey } from '../../src/core/redis.js';
 import { getmailJob } from '../../src/jobs/getmail/index.js';
 import { registry } from '../../src/jobs/registry.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { type DovecotFixture, startDovecot } from '../fixtures/dovecot.js';
 import { type RedisFixture, startRedis } from '../fixtures/redis.js';
 import { runGetmail, writeWorldConfig } from '../getmail/world.js';
 import { type JobClient, openJobClient } from '../helpers/job-client.js';
-import { silentLog } from '../helpers/runtime.js';
+import { startTestWorkers } from '../helpers/runtime.js';
 
 const BACKOFF_MS = 600_000;
 
@@ -76,13 +75,10 @@ async function connectorConfig(name: string): Promise<{ id: string; file: string
 
 async function withWorkers<T>(file: string, use: (client: JobClient) => Promise<T>): Promise<T> {
   const client = await openJobClient(redis.url, file, getmailJob);
-  const workers = startWorkers({
-    jobs: registry.filter((j) => j.name === 'getmail'),
-    config: () => client.config,
-    redisSettings: { url: redis.url },
-    redis: client.redis,
-    log: silentLog,
-  });
+  const workers = startTestWorkers(
+    { config: client.config, redisSettings: { url: redis.url }, redis: client.redis },
+    registry.filter((j) => j.name === 'getmail'),
+  );
   try {
     return await use(client);
   } finally {

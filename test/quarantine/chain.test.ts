@@ -73,7 +73,19 @@ function message(
         ? 'Cheap offer, reply now, only today, click below to claim your prize.\r\n'
         : 'Hello Alice,\r\nthe minutes of Tuesday are attached below, as promised.\r\nRegards\r\n';
   const verdict = kind === 'scored-spam' ? ['X-Test-Verdict: spam'] : [];
-  const data = [...extraHeaders, ...verdict, `From: <sender@example.org>`, `To: <${ALICE}>`, `Subject: test ${id}`, `Message-ID: <${id}>`, 'Date: Sat, 05 Dec 2026 10:00:00 +0000', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=us-ascii', '', body].join('\r\n'); // prettier-ignore
+  const data = [
+    ...extraHeaders,
+    ...verdict,
+    `From: <sender@example.org>`,
+    `To: <${ALICE}>`,
+    `Subject: test ${id}`,
+    `Message-ID: <${id}>`,
+    'Date: Sat, 05 Dec 2026 10:00:00 +0000',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    body,
+  ].join('\r\n');
   return { from, to, data, id, body };
 }
 
@@ -85,7 +97,8 @@ async function copies(user: string, id: string): Promise<string[]> {
     const uids = (await client.search({ header: { 'message-id': id } }, { uid: true })) || [];
     const out: string[] = [];
     if (uids.length === 0) return out;
-    for await (const m of client.fetch(uids, { source: true }, { uid: true })) out.push(m.source?.toString('latin1') ?? ''); // prettier-ignore
+    for await (const m of client.fetch(uids, { source: true }, { uid: true }))
+      out.push(m.source?.toString('latin1') ?? '');
     return out;
   } finally {
     await client.logout();
@@ -119,7 +132,7 @@ async function deliveredOnce(c: Chain, user: string, id: string): Promise<{ raw:
       .poll(async () => (await copies(user, id)).length, { timeout: 60_000, interval: 250 })
       .toBeGreaterThan(0);
   } catch (err) {
-    const logs = `maillog:\n${await maillog(c)}\nrspamd.log:\n${c.rspamd.log(40)}\ndovecot.log:\n${dovecot.log().slice(-3000)}`; // prettier-ignore
+    const logs = `maillog:\n${await maillog(c)}\nrspamd.log:\n${c.rspamd.log(40)}\ndovecot.log:\n${dovecot.log().slice(-3000)}`;
     throw new Error(`${user} did not get ${id}: ${String(err)}\n${logs}`);
   }
   const [raw = ''] = await copies(user, id);
@@ -197,7 +210,11 @@ describe('quarantine on', { timeout: 180_000 }, () => {
   });
 
   it('keeps only the real envelope when the spam came with forged X-Quarantine-* headers; <> for the null sender', async () => {
-    const forged = ['X-Quarantine-To: <evil@example.org>', 'x-quarantine-from: <forged@example.org>', 'X-Quarantine-Queue-Id: FORGED']; // prettier-ignore
+    const forged = [
+      'X-Quarantine-To: <evil@example.org>',
+      'x-quarantine-from: <forged@example.org>',
+      'X-Quarantine-Queue-Id: FORGED',
+    ];
     const m = message('spam', '', [BOB], forged);
     await on.postfix.inject(1, () => m);
 
@@ -221,7 +238,9 @@ describe('quarantine on', { timeout: 180_000 }, () => {
     expect(raw.endsWith(`\r\n\r\n${ham.body}`)).toBe(true);
     // The forged header is removed, and nothing of the spam's verdict carries over (Rspamd 3.4
     // keeps a milter's no_action for the session's next message unless it is said again).
-    expect(headers(raw).map(([n]) => n.toLowerCase())).not.toContainEqual(expect.stringMatching(/^x-quarantine-|^x-rspamd-action$/)); // prettier-ignore
+    expect(headers(raw).map(([n]) => n.toLowerCase())).not.toContainEqual(
+      expect.stringMatching(/^x-quarantine-|^x-rspamd-action$/),
+    );
     expect(await copies(QUARANTINE, ham.id)).toEqual([]);
     await deliveredOnce(on, QUARANTINE, spam.id);
   });

@@ -41,8 +41,16 @@ describe('mailjobs quarantine', () => {
     expect(text.code, text.err).toBe(0);
     const lines = text.out.split('\n');
     expect(lines[0]).toBe('3 quarantined message(s)');
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${id('Pills')}  \\S+Z  1015\\.20  spammer@spam\\.example -> ${s.alice},${s.bob}  Pills$`))); // prettier-ignore
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${id('Bounce spam')}  .* <> -> ${s.bob}  Bounce spam$`))); // prettier-ignore
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^${id('Pills')}  \\S+Z  1015\\.20  spammer@spam\\.example -> ${s.alice},${s.bob}  Pills$`,
+        ),
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^${id('Bounce spam')}  .* <> -> ${s.bob}  Bounce spam$`)),
+    );
     expect(lines).toContainEqual(expect.stringMatching(/ {2}\? -> \? {2}Mystery {2}\[not releasable\]$/));
     expect(text.out).not.toContain('body');
 
@@ -59,12 +67,20 @@ describe('mailjobs quarantine', () => {
 
     const refused = await cli(['quarantine', 'release', id('Mystery'), '--config', file]);
     expect(refused.code).toBe(1);
-    expect(refused.err).toBe(`release of ${id('Mystery')} failed: quarantined message ${id('Mystery')} cannot be released: no original envelope (X-Quarantine-From/To missing); delete it instead`); // prettier-ignore
+    expect(refused.err).toBe(
+      `release of ${id('Mystery')} failed: quarantined message ${id('Mystery')} cannot be released: no original envelope (X-Quarantine-From/To missing); delete it instead`,
+    );
 
     const released = await cli(['quarantine', 'release', id('Pills'), '--config', file]);
     expect(released.code, released.err).toBe(0);
     expect(released.out).toBe(`released ${id('Pills')} to ${s.alice}, ${s.bob}`);
-    expect(released.logs).toContainEqual(expect.objectContaining({ msg: 'quarantined message released', id: id('Pills'), by: expect.stringMatching(/^cli:/) })); // prettier-ignore
+    expect(released.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'quarantined message released',
+        id: id('Pills'),
+        by: expect.stringMatching(/^cli:/),
+      }),
+    );
     const bounce = await cli(['quarantine', 'release', id('Bounce spam'), '--config', file]);
     expect(bounce.code, bounce.err).toBe(0);
     expect((await inbox(w, s.alice)).map((m) => m.subject)).toEqual(['Pills']);
@@ -99,7 +115,9 @@ describe('mailjobs quarantine', () => {
       expect(r.err.split('\n')[0]).toMatch(/^mailjobs quarantine (release|delete|list): /);
       expect(r.err).toContain('usage: mailjobs quarantine');
     }
-    expect((await cli(['quarantine'])).err).toContain('"quarantine" needs one of: quarantine list, quarantine release, quarantine delete'); // prettier-ignore
+    expect((await cli(['quarantine'])).err).toContain(
+      '"quarantine" needs one of: quarantine list, quarantine release, quarantine delete',
+    );
     const help = await cli(['quarantine', 'release', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('usage: mailjobs quarantine release ID [--learn-ham] [--config FILE]');
@@ -107,7 +125,11 @@ describe('mailjobs quarantine', () => {
 
   it('exits 3 when Redis is unreachable', async () => {
     const file = writeConfig(`redis://127.0.0.1:${await freePort()}`, freshPrefix());
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'quarantine', 'list', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] }); // prettier-ignore
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'quarantine', 'list', '--config', file],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const code = await new Promise<number | null>((r) => child.once('exit', r));

@@ -43,12 +43,27 @@ describe('quarantine end to end', { timeout: 300_000 }, () => {
     expect(s.quarantine).toBe(QUARANTINE);
     const file = configFile(w, s, 'notify: each');
     const subject = `Cheap offer ${Date.now()}`;
-    const [head, body] = [[`From: Spammer <spammer@spam.example>`, `To: ${s.alice}, ${s.bob}`, `Subject: ${subject}`, `Message-ID: <e2e.${Date.now()}@spam.example>`, 'Date: Sat, 05 Dec 2026 10:00:00 +0000', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=us-ascii'].join('\r\n'), `${BODY_TEXT}\r\n${GTUBE}\r\n`]; // prettier-ignore
+    const [head, body] = [
+      [
+        `From: Spammer <spammer@spam.example>`,
+        `To: ${s.alice}, ${s.bob}`,
+        `Subject: ${subject}`,
+        `Message-ID: <e2e.${Date.now()}@spam.example>`,
+        'Date: Sat, 05 Dec 2026 10:00:00 +0000',
+        'MIME-Version: 1.0',
+        'Content-Type: text/plain; charset=us-ascii',
+      ].join('\r\n'),
+      `${BODY_TEXT}\r\n${GTUBE}\r\n`,
+    ];
     const data = `${head}\r\n\r\n${body}`;
     // As sent: the header lines together (the chain adds its own above and below), the body as is.
     const intact = (raw: string): boolean =>
       raw.includes(`\r\n${head}\r\n`) && raw.endsWith(`\r\n\r\n${body}`);
-    await injectOverSmtp(w.postfix.smtpPort, 1, () => ({ from: 'spammer@spam.example', to: [s.alice, s.bob], data })); // prettier-ignore
+    await injectOverSmtp(w.postfix.smtpPort, 1, () => ({
+      from: 'spammer@spam.example',
+      to: [s.alice, s.bob],
+      data,
+    }));
 
     // Postfix → Rspamd milter → the quarantine mailbox only.
     const [held] = await waitForMail(w, s.quarantine, 1);
@@ -96,7 +111,9 @@ describe('quarantine end to end', { timeout: 300_000 }, () => {
     expect(released.out).toBe(`released ${id} to ${s.alice}, ${s.bob}`);
     // What the quarantine mailbox held, less the contract and what its own delivery added.
     const kept = withoutHeaders(quarantinedCopy, /^(Return-Path|X-Quarantine-[\w-]+|X-Rspamd-Action):/i);
-    const expected = new RegExp(`^Return-Path: <spammer@spam\\.example>\\r\\nX-Mailjobs-Released: by cli:\\S+ at \\S+Z; quarantine id ${id}\\r\\n${escapeRegExp(kept)}$`); // prettier-ignore
+    const expected = new RegExp(
+      `^Return-Path: <spammer@spam\\.example>\\r\\nX-Mailjobs-Released: by cli:\\S+ at \\S+Z; quarantine id ${id}\\r\\n${escapeRegExp(kept)}$`,
+    );
     for (const user of [s.alice, s.bob]) {
       const box = await waitForMail(w, user, 1);
       expect(box[0]!.source).toMatch(expected);

@@ -86,7 +86,12 @@ describe('the quarantine job', () => {
 
     const status = await cli(['status', 'quarantine', '--config', file]);
     expect(status.code, status.err).toBe(0);
-    expect(status.out).toMatch(new RegExp(`^ {4}${s.quarantine} {2}3 message\\(s\\) in quarantine; last run ok \\d+ s ago \\(\\d\\d:\\d\\d\\), 1 new, 1 notified, 0 expunged$`, 'm')); // prettier-ignore
+    expect(status.out).toMatch(
+      new RegExp(
+        `^ {4}${s.quarantine} {2}3 message\\(s\\) in quarantine; last run ok \\d+ s ago \\(\\d\\d:\\d\\d\\), 1 new, 1 notified, 0 expunged$`,
+        'm',
+      ),
+    );
   });
 
   it('a notification that cannot be sent stays due and goes once Postfix takes it', async () => {
@@ -94,7 +99,11 @@ describe('the quarantine job', () => {
     const down = configFile(w, s, '', { smtpPort: await freePort() });
     await append(w, s.quarantine, quarantined({ to: [s.alice], subject: 'While down', body: BODY }));
     const failed = await runJob(down);
-    expect(failed).toMatchObject({ indexed: 1, notified: 0, mailError: expect.stringMatching(/^smtp 127\.0\.0\.1:\d+: /) }); // prettier-ignore
+    expect(failed).toMatchObject({
+      indexed: 1,
+      notified: 0,
+      mailError: expect.stringMatching(/^smtp 127\.0\.0\.1:\d+: /),
+    });
     expect(await runJob(down)).toMatchObject({ indexed: 0, notified: 0 });
     const up = configFile(w, s);
     expect(await runJob(up)).toMatchObject({ indexed: 0, notified: 1 });
@@ -124,9 +133,22 @@ describe('the quarantine job', () => {
 
   it('expunges what was saved before the retention, and drops it from the index', async () => {
     const s = await setup(w, 'retention');
-    await append(w, s.quarantine, quarantined({ to: [s.alice], subject: 'Old', body: BODY }), new Date(Date.now() - 40 * 86_400_000)); // prettier-ignore
-    await append(w, s.quarantine, quarantined({ to: [s.alice], subject: 'Recent', body: BODY }), new Date(Date.now() - 20 * 86_400_000)); // prettier-ignore
-    expect(await runJob(configFile(w, s, 'notify: off, retentionDays: 60'))).toMatchObject({ indexed: 2, notified: 0 }); // prettier-ignore
+    await append(
+      w,
+      s.quarantine,
+      quarantined({ to: [s.alice], subject: 'Old', body: BODY }),
+      new Date(Date.now() - 40 * 86_400_000),
+    );
+    await append(
+      w,
+      s.quarantine,
+      quarantined({ to: [s.alice], subject: 'Recent', body: BODY }),
+      new Date(Date.now() - 20 * 86_400_000),
+    );
+    expect(await runJob(configFile(w, s, 'notify: off, retentionDays: 60'))).toMatchObject({
+      indexed: 2,
+      notified: 0,
+    });
     const file = configFile(w, s, 'notify: off, retentionDays: 30');
     expect(await runJob(file)).toMatchObject({ expunged: 1, dropped: 1, messages: 1, indexed: 0 });
     expect((await inbox(w, s.quarantine)).map((m) => m.subject)).toEqual(['Recent']);
@@ -138,8 +160,13 @@ describe('the quarantine job', () => {
     const proxy = await TcpProxy.start(w.postfix.smtpPort);
     try {
       const file = configFile(w, s, '', { smtpPort: proxy.port });
-      for (const n of [1, 2, 3]) await append(w, s.quarantine, quarantined({ to: [s.alice], subject: `Killed ${n}`, body: BODY })); // prettier-ignore
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', 'quarantine', '{}', '--config', file], { stdio: 'ignore' }); // prettier-ignore
+      for (const n of [1, 2, 3])
+        await append(w, s.quarantine, quarantined({ to: [s.alice], subject: `Killed ${n}`, body: BODY }));
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'run', 'quarantine', '{}', '--config', file],
+        { stdio: 'ignore' },
+      );
       // The second notification's envelope is on its way: the process dies there.
       const killed = proxy.cutOn((p) => {
         const dies = p.connection === 2 && p.direction === 'up' && /^DATA\r?$/m.test(p.chunk.toString());
@@ -151,7 +178,11 @@ describe('the quarantine job', () => {
       expect(child.signalCode).toBe('SIGKILL');
       expect(await runJob(file)).toMatchObject({ indexed: 0, notified: 2 });
       const mails = await waitForMail(w, s.postmaster, 3);
-      expect(mails.map((m) => m.subject.replace(/^.*quarantined: /, '')).sort()).toEqual(['Killed 1', 'Killed 2', 'Killed 3']); // prettier-ignore
+      expect(mails.map((m) => m.subject.replace(/^.*quarantined: /, '')).sort()).toEqual([
+        'Killed 1',
+        'Killed 2',
+        'Killed 3',
+      ]);
       expect(await runJob(file)).toMatchObject({ notified: 0 });
     } finally {
       await proxy.close();

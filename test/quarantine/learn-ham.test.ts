@@ -10,7 +10,18 @@ import { releaseMessage } from '../../src/jobs/quarantine/release.js';
 import { freePort } from '../fixtures/ports.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { startRspamd, type RspamdFixture } from '../fixtures/rspamd.js';
-import { type World, actionContext, append, configFile, inbox, indexed, quarantined, runJob, setup, startWorld } from './world.js'; // prettier-ignore
+import {
+  type World,
+  actionContext,
+  append,
+  configFile,
+  inbox,
+  indexed,
+  quarantined,
+  runJob,
+  setup,
+  startWorld,
+} from './world.js';
 
 let w: World;
 let bayesRedis: RedisFixture;
@@ -24,13 +35,17 @@ afterAll(async () => {
   await Promise.allSettled([w?.stop(), bayesRedis?.stop()]);
 });
 
-const WORDS = 'meeting budget quarterly report invoice schedule project review planning garden weekend family recipe holiday travel concert library museum'.split(' '); // prettier-ignore
+const WORDS =
+  'meeting budget quarterly report invoice schedule project review planning garden weekend family recipe holiday travel concert library museum'.split(
+    ' ',
+  );
 const BODY = Array.from({ length: 80 }, (_, i) => WORDS[(i * 7) % WORDS.length]).join(' ');
 
 describe('release with learn as ham', () => {
   it('teaches Rspamd the message as ham once; a failed learn does not stop the release', async () => {
     const s = await setup(w, 'ham');
-    const rspamdLine = (url: string) => `rspamd: { controllerUrl: "${url}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`; // prettier-ignore
+    const rspamdLine = (url: string) =>
+      `rspamd: { controllerUrl: "${url}", passwordFile: ${rspamd.passwordFile}, timeoutSeconds: 10 }`;
     const file = configFile(w, s, 'notify: off', { extra: [rspamdLine(rspamd.controllerUrl)] });
     const message = quarantined({ to: [s.alice], subject: 'Family holiday plans', body: BODY });
     await append(w, s.quarantine, message);
@@ -40,11 +55,15 @@ describe('release with learn as ham', () => {
     const ctx = actionContext(file, s);
     const controller = { controllerUrl: rspamd.controllerUrl, password: rspamd.password };
     try {
-      expect(await releaseMessage(first!.id, { by: 'ann', learnHam: true }, ctx)).toMatchObject({ learnHam: 'learned' }); // prettier-ignore
+      expect(await releaseMessage(first!.id, { by: 'ann', learnHam: true }, ctx)).toMatchObject({
+        learnHam: 'learned',
+      });
       // Learns through this controller count at once (the per-class counters lag 30-60 s).
       expect((await stat(controller)).learnedSinceStart).toBe(1);
       // The same message again: bayes-learn's record says it is ham already.
-      expect(await releaseMessage(second!.id, { by: 'ann', learnHam: true }, ctx)).toMatchObject({ learnHam: 'already-learned' }); // prettier-ignore
+      expect(await releaseMessage(second!.id, { by: 'ann', learnHam: true }, ctx)).toMatchObject({
+        learnHam: 'already-learned',
+      });
       expect((await stat(controller)).learnedSinceStart).toBe(1);
       expect(await inbox(w, s.alice)).toHaveLength(2);
       // Rspamd has it as ham: learning it as ham again is its 208, "already learned".

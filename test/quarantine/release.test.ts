@@ -38,7 +38,9 @@ const BODY = 'Dear friend,\r\n.leading dot line\r\n\r\nthe end';
  */
 function released(original: string, trace: RegExp): RegExp {
   const rest = escapeRegExp(withoutHeaders(original, /^X-Quarantine-/i));
-  return new RegExp(`^Return-Path: <spammer@spam\\.example>\\r\\nX-Mailjobs-Released: ${trace.source}\\r\\n${rest}$`); // prettier-ignore
+  return new RegExp(
+    `^Return-Path: <spammer@spam\\.example>\\r\\nX-Mailjobs-Released: ${trace.source}\\r\\n${rest}$`,
+  );
 }
 
 describe('release and delete', () => {
@@ -64,7 +66,14 @@ describe('release and delete', () => {
       expect(await inbox(w, s.quarantine)).toEqual([]);
       expect(await indexed(w, s)).toEqual([]);
       const audit = await new QuarantineStore(ctx.redis, ctx.key).actions();
-      expect(audit).toEqual([expect.objectContaining({ action: 'release', by: 'admin-ann', id: item!.id, recipients: [s.alice, s.bob] })]); // prettier-ignore
+      expect(audit).toEqual([
+        expect.objectContaining({
+          action: 'release',
+          by: 'admin-ann',
+          id: item!.id,
+          recipients: [s.alice, s.bob],
+        }),
+      ]);
       await expect(releaseMessage(item!.id, { by: 'admin-ann' }, ctx)).rejects.toMatchObject({
         code: 'ENOTFOUND',
       });
@@ -83,7 +92,8 @@ describe('release and delete', () => {
       await runJob(viaProxy);
       const [item] = await indexed(w, s);
       const ctx = actionContext(viaProxy, s);
-      const saved = (p: { direction: string; chunk: Buffer }) => p.direction === 'down' && /^250 2\.0\.0 .* Saved/m.test(p.chunk.toString()); // prettier-ignore
+      const saved = (p: { direction: string; chunk: Buffer }) =>
+        p.direction === 'down' && /^250 2\.0\.0 .* Saved/m.test(p.chunk.toString());
       try {
         // 1: Dovecot stores it for alice, the answer is lost: alice is "attempting".
         void proxy.cutOn(saved);
@@ -159,7 +169,7 @@ describe('release and delete', () => {
     try {
       await expect(releaseMessage(item!.id, { by: 'ann' }, ctx)).rejects.toMatchObject({
         code: 'ENOTRELEASABLE',
-        message: `quarantined message ${item!.id} cannot be released: no original envelope (X-Quarantine-From/To missing); delete it instead`, // prettier-ignore
+        message: `quarantined message ${item!.id} cannot be released: no original envelope (X-Quarantine-From/To missing); delete it instead`,
       });
       expect(await inbox(w, s.quarantine)).toHaveLength(1);
       await deleteMessage(item!.id, { by: 'ann' }, ctx);
@@ -190,7 +200,11 @@ describe('release and delete', () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         await expect(releaseMessage(item!.id, { by: 'ann' }, ctx)).rejects.toMatchObject({
           code: 'EREFUSED',
-          message: expect.stringMatching(new RegExp(`not released to ${ghost}: .*550.*; 1 recipient\\(s\\) have it, the message stays in quarantine$`)), // prettier-ignore
+          message: expect.stringMatching(
+            new RegExp(
+              `not released to ${ghost}: .*550.*; 1 recipient\\(s\\) have it, the message stays in quarantine$`,
+            ),
+          ),
         });
       }
       expect(await inbox(w, s.alice)).toHaveLength(1);

@@ -42,7 +42,11 @@ export interface World {
 export async function startWorld(opts: { rspamdQuarantine?: string } = {}): Promise<World> {
   const [redis, dovecot] = await Promise.all([startRedis(), startDovecot()]);
   const chain = opts.rspamdQuarantine
-    ? await startQuarantineChain({ redisUrl: redis.url, lmtpPort: dovecot.lmtpPort, mailbox: opts.rspamdQuarantine }) // prettier-ignore
+    ? await startQuarantineChain({
+        redisUrl: redis.url,
+        lmtpPort: dovecot.lmtpPort,
+        mailbox: opts.rspamdQuarantine,
+      })
     : undefined;
   const postfix = chain?.postfix ?? (await startPostfix({ localLmtpPort: dovecot.lmtpPort }));
   return {
@@ -83,7 +87,6 @@ export function configFile(
   quarantine = '',
   opts: { smtpPort?: number; lmtpPort?: number; extra?: string[] } = {},
 ): string {
-  // prettier-ignore
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-quarantine-'));
   const file = join(dir, 'mailjobs.yaml');
   writeFileSync(
@@ -94,8 +97,8 @@ export function configFile(
       `  imap: { host: 127.0.0.1, port: ${w.dovecot.imapPort}, security: none }`,
       `  lmtp: { host: 127.0.0.1, port: ${opts.lmtpPort ?? w.dovecot.lmtpPort} }`,
       `  masterPasswordFile: ${w.dovecot.masterPasswordFile}`,
-      `alerts: { enabled: false, from: mailjobs@${DOMAIN}, smtp: { host: 127.0.0.1, port: ${opts.smtpPort ?? w.postfix.smtpPort}, timeoutSeconds: 10 } }`, // prettier-ignore
-      `quarantine: { enabled: true, mailbox: ${s.quarantine}, notifyTo: ${s.postmaster}${quarantine ? `, ${quarantine}` : ''} }`, // prettier-ignore
+      `alerts: { enabled: false, from: mailjobs@${DOMAIN}, smtp: { host: 127.0.0.1, port: ${opts.smtpPort ?? w.postfix.smtpPort}, timeoutSeconds: 10 } }`,
+      `quarantine: { enabled: true, mailbox: ${s.quarantine}, notifyTo: ${s.postmaster}${quarantine ? `, ${quarantine}` : ''} }`,
       ...(opts.extra ?? []),
     ].join('\n') + '\n',
   );

@@ -67,7 +67,11 @@ describe('a mistake on the command line', () => {
       [['enqueue'], 'enqueue', 'a job name is required'],
       [['run', 'nope', '{}'], 'run', 'unknown job "nope"; known jobs: echo'],
       [['enqueue', 'echo', '{"target":"x"}', '--role', 'admin'], 'enqueue', "Unknown option '--role'"],
-      [['enqueue', 'echo', '{"target":"x"}', '--wait', '--timeout', 'soon'], 'enqueue', '--timeout must be a whole number of seconds'], // prettier-ignore
+      [
+        ['enqueue', 'echo', '{"target":"x"}', '--wait', '--timeout', 'soon'],
+        'enqueue',
+        '--timeout must be a whole number of seconds',
+      ],
       [['run', 'echo', '{"target":'], 'run', 'the payload is not valid JSON'],
       [['config'], '', '"config" needs one of: config check'],
       [['bogus'], '', 'unknown command "bogus"'],
@@ -145,8 +149,14 @@ describe('enqueue and run refuse what the config does not have', () => {
     const prefix = freshPrefix();
     const file = writeConfig(srv.url, prefix);
     const cases: [string[], string][] = [
-      [['enqueue', 'getmail', '{"account":"nobody@example.com"}'], 'getmail: no connector "nobody@example.com" in the config'], // prettier-ignore
-      [['run', 'getmail', '{"account":"nobody@example.com"}'], 'getmail: no connector "nobody@example.com" in the config'], // prettier-ignore
+      [
+        ['enqueue', 'getmail', '{"account":"nobody@example.com"}'],
+        'getmail: no connector "nobody@example.com" in the config',
+      ],
+      [
+        ['run', 'getmail', '{"account":"nobody@example.com"}'],
+        'getmail: no connector "nobody@example.com" in the config',
+      ],
       [['enqueue', 'imapsync', '{"task":"nothing"}'], `imapsync: no task "nothing" in the config's sync:`],
     ];
     const jobs = await Promise.all(catalog.map((e) => e.load()));

@@ -5,9 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { stateKey } from '../../src/core/redis.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
-import { configFor, freshPrefix, openEvents, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import {
+  configFor,
+  freshPrefix,
+  openEvents,
+  runCli,
+  startTestWorkers,
+  writeConfig,
+} from '../helpers/runtime.js';
 import { echoJob, openGate, testJobs } from '../helpers/test-jobs.js';
 
 const srv = usePrivateRedis();
@@ -25,13 +32,7 @@ async function setup() {
     events,
     enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis: srv.redis, prefix }),
     startWorkers: () =>
-      (workers = startWorkers({
-        jobs: testJobs,
-        config: () => config,
-        redisSettings: { url: srv.url },
-        redis: srv.redis,
-        log: silentLog,
-      })),
+      (workers = startTestWorkers({ config, redisSettings: { url: srv.url }, redis: srv.redis }, testJobs)),
     async close() {
       await workers?.close();
       await events.close();

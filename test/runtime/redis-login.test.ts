@@ -14,10 +14,9 @@ import { ConfigError } from '../../src/core/errors.js';
 import { connectPipeRedis } from '../../src/jobs/bayes-learn/pipe-redis.js';
 import { readPipeSettings } from '../../src/jobs/bayes-learn/pipe-settings.js';
 import { announceRedis, openRuntime } from '../../src/runtime.js';
-import { startWorkers } from '../../src/worker/workers.js';
 import { startRedis, type RedisFixture } from '../fixtures/redis.js';
 import { ADMIN, dashboardConfigLine, httpLogin, startTestDashboard } from '../helpers/dashboard.js';
-import { freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import { freshPrefix, runCli, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { testJobs } from '../helpers/test-jobs.js';
 
 /** The README's ACL user, for the test prefixes (`{t...}`, see freshPrefix). */
@@ -49,8 +48,13 @@ function passwordFile(password: string): string {
 
 /** Workers as `mailjobs worker` starts them, for `configFile`; one echo job through `enqueue --wait`. */
 async function jobEndToEnd(configFile: string) {
-  const rt = await openRuntime({ configFlag: configFile, jobs: testJobs, log: silentLog, startPrivateRedis: false }); // prettier-ignore
-  const set = startWorkers({ jobs: testJobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+  const rt = await openRuntime({
+    configFlag: configFile,
+    jobs: testJobs,
+    log: silentLog,
+    startPrivateRedis: false,
+  });
+  const set = startTestWorkers(rt, testJobs);
   try {
     await set.cancelListening; // the cancel subscriber logged in too
     const payload = JSON.stringify({ target: 'login-check', steps: 2 });
@@ -68,7 +72,9 @@ async function jobEndToEnd(configFile: string) {
 
 /** `mailjobs <args>` as a process: exit code and stderr. */
 async function cliProcess(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }); // prettier-ignore
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -77,15 +83,25 @@ async function cliProcess(args: string[]): Promise<{ code: number | null; stderr
 
 describe('a Redis with an ACL user and a password', () => {
   it('workers, a job end to end, `enqueue --wait` and `status` log in with redis.username and passwordFile', async () => {
-    const file = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
+    const file = writeConfig(
+      acl.url,
+      freshPrefix(),
+      '',
+      `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`,
+    );
     await jobEndToEnd(file);
   });
 
   it('a dashboard session lives in that Redis; /readyz sees the workers, /metrics answers', async () => {
-    const file = writeConfig(acl.url, freshPrefix(), await dashboardConfigLine(), `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
+    const file = writeConfig(
+      acl.url,
+      freshPrefix(),
+      await dashboardConfigLine(),
+      `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`,
+    );
     const dash = await startTestDashboard(file, testJobs);
     const { rt } = dash;
-    const set = startWorkers({ jobs: testJobs, config: () => rt.config, redisSettings: rt.redisSettings, redis: rt.redis, log: silentLog }); // prettier-ignore
+    const set = startTestWorkers(rt, testJobs);
     try {
       const session = await httpLogin(dash.url, ADMIN);
       expect((await session.call('GET', '/connectors')).status).toBe(200);
@@ -94,7 +110,10 @@ describe('a Redis with an ACL user and a password', () => {
         .poll(async () => (await fetch(`${dash.url}/readyz`)).status, { timeout: 10_000 })
         .toBe(200);
       const metrics = await session.call('GET', '/metrics');
-      expect([metrics.status, await metrics.text()]).toEqual([200, expect.stringContaining('mailjobs_queue_workers{queue="echo"} 1')]); // prettier-ignore
+      expect([metrics.status, await metrics.text()]).toEqual([
+        200,
+        expect.stringContaining('mailjobs_queue_workers{queue="echo"} 1'),
+      ]);
     } finally {
       await set.close();
       await dash.close();
@@ -103,7 +122,12 @@ describe('a Redis with an ACL user and a password', () => {
 
   it('without the login, or with a wrong one, every command stops with one line saying what to set', async () => {
     const none = writeConfig(acl.url, freshPrefix());
-    const wrong = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile('not it')}`); // prettier-ignore
+    const wrong = writeConfig(
+      acl.url,
+      freshPrefix(),
+      '',
+      `username: ${ACL.name}, passwordFile: ${passwordFile('not it')}`,
+    );
     const hint = 'set redis.username and redis.passwordFile in the config (or the password in REDIS_URL)';
     for (const args of [['enqueue', 'echo', '{"target":"x"}'], ['worker']]) {
       await expect(runCli([...args, '--config', none], testJobs)).rejects.toThrow(
@@ -123,10 +147,17 @@ describe('a Redis with an ACL user and a password', () => {
     );
     const cli = await cliProcess(['worker', '--config', none]);
     expect(cli.code).toBe(2);
-    expect(cli.stderr.trim().split('\n')).toEqual([`mailjobs: Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`]); // prettier-ignore
+    expect(cli.stderr.trim().split('\n')).toEqual([
+      `mailjobs: Redis at ${acl.url}: NOAUTH Authentication required.: ${hint}`,
+    ]);
   });
   it("mailjobs-learn's producer reads the same login from the config file (and is refused without it)", async () => {
-    const login = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
+    const login = writeConfig(
+      acl.url,
+      freshPrefix(),
+      '',
+      `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`,
+    );
     for (const [file, answer] of [
       [login, 'PONG'],
       [writeConfig(acl.url, freshPrefix()), 'NOAUTH'],
@@ -146,14 +177,19 @@ describe('a Redis with an ACL user and a password', () => {
 describe('a Redis that speaks only TLS', () => {
   it('is reached over rediss:// with redis.tls.caFile (and the client certificate it asks for)', async () => {
     const { cert, key } = tls.tlsFiles!;
-    const file = writeConfig(tls.url, freshPrefix(), '', `tls: { caFile: ${cert}, certFile: ${cert}, keyFile: ${key} }`); // prettier-ignore
+    const file = writeConfig(
+      tls.url,
+      freshPrefix(),
+      '',
+      `tls: { caFile: ${cert}, certFile: ${cert}, keyFile: ${key} }`,
+    );
     expect(tls.url).toMatch(/^rediss:\/\//);
     await jobEndToEnd(file);
   });
 
   it('without the CA file the certificate is refused, in one line', async () => {
     const { cert, key } = tls.tlsFiles!;
-    const file = writeConfig(tls.url, freshPrefix(), '', `tls: { certFile: ${cert}, keyFile: ${key} }`); // prettier-ignore
+    const file = writeConfig(tls.url, freshPrefix(), '', `tls: { certFile: ${cert}, keyFile: ${key} }`);
     const status = await runCli(['status', '--config', file], testJobs);
     expect(status.code).toBe(3);
     expect(status.out).toMatch(
@@ -181,7 +217,12 @@ describe('start-up warning', () => {
     const warning = `Redis at ${open.url} accepts connections without a password over TCP: whoever reaches its port can read and change every job; set requirepass or an ACL user (README: Redis login and TLS)`;
     expect((await warnings(openFile)).filter((w) => /without a password/.test(w))).toEqual([warning]);
     expect((await runCli(['status', '--config', openFile], testJobs)).out).toContain(`warning: ${warning}`);
-    const guarded = writeConfig(acl.url, freshPrefix(), '', `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`); // prettier-ignore
+    const guarded = writeConfig(
+      acl.url,
+      freshPrefix(),
+      '',
+      `username: ${ACL.name}, passwordFile: ${passwordFile(ACL.password)}`,
+    );
     expect((await warnings(guarded)).filter((w) => /without a password/.test(w))).toEqual([]);
   });
 });

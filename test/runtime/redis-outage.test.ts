@@ -65,7 +65,10 @@ it('logs one JSON warn line per Redis outage and one info line when it is back, 
   }
   const back = lines().filter((l) => l.msg === 'redis answers again');
   for (const l of back) expect(l.errors).toBeGreaterThan(1);
-  expect(lines().find((l) => l.msg.startsWith('redis unreachable'))).toMatchObject({ level: 40, redis: redis.url }); // prettier-ignore
+  expect(lines().find((l) => l.msg.startsWith('redis unreachable'))).toMatchObject({
+    level: 40,
+    redis: redis.url,
+  });
   expect(count('redis error')).toBe(0);
 
   // SIGTERM right after Redis came back: the worker stops (test/runtime/shutdown.test.ts has the cases).

@@ -43,8 +43,14 @@ describe('run record', () => {
 
   it('says what a failure was, and a stopped run neither fails nor succeeds', async () => {
     const runs = new RunRecordStore(r.redis, key);
-    await runs.failed('sync-b', 't', 'auth_failed_source: refused', 10, 1000, { code: 'auth_failed_source', permanent: true }); // prettier-ignore
-    expect(await runs.read('sync-b', 't')).toMatchObject({ lastErrorCode: 'auth_failed_source', lastErrorPermanent: true }); // prettier-ignore
+    await runs.failed('sync-b', 't', 'auth_failed_source: refused', 10, 1000, {
+      code: 'auth_failed_source',
+      permanent: true,
+    });
+    expect(await runs.read('sync-b', 't')).toMatchObject({
+      lastErrorCode: 'auth_failed_source',
+      lastErrorPermanent: true,
+    });
     await runs.failed('sync-b', 't', 'timed out', 10, 2000);
     const second = await runs.read('sync-b', 't');
     expect(second).toMatchObject({ lastErrorPermanent: false, consecutiveFailures: 2, failingSince: 1000 });

@@ -10,9 +10,9 @@ import { enqueueJob } from '../../src/client/enqueue.js';
 import { closeQueues, openQueues } from '../../src/core/queues.js';
 import { stateKey } from '../../src/core/redis.js';
 import { acquireTargetLock, type HeldLock, lockValue } from '../../src/core/target-lock.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
-import { configFor, freshPrefix, runCli, silentLog, writeConfig } from '../helpers/runtime.js';
+import { configFor, freshPrefix, runCli, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { echoJob, testJobs } from '../helpers/test-jobs.js';
 
 const srv = usePrivateRedis();
@@ -82,7 +82,7 @@ async function setup() {
     enqueue: (payload: unknown) => enqueueJob(queue, echoJob, payload, { redis: srv.redis, prefix }),
     startWorkers() {
       const config = configFor(srv.url, prefix);
-      workers = startWorkers({ jobs: testJobs, config: () => config, redisSettings: { url: srv.url }, redis: srv.redis, log: silentLog }); // prettier-ignore
+      workers = startTestWorkers({ config, redisSettings: { url: srv.url }, redis: srv.redis }, testJobs);
     },
     async close() {
       await workers?.close();
@@ -130,7 +130,10 @@ describe('triggers and exit codes', () => {
       expect(ran).toMatchObject({ code: 0, err: '' });
       expect(JSON.parse(ran.out)).toMatchObject({ target: 'x', steps: 1 });
 
-      const failed = await runCli(['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', t.file], testJobs); // prettier-ignore
+      const failed = await runCli(
+        ['run', 'echo', '{"target":"x","fail":"permanent"}', '--config', t.file],
+        testJobs,
+      );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo x: told to fail' });
     } finally {
       await t.close();
@@ -163,7 +166,10 @@ describe('triggers and exit codes', () => {
       expect(busy.code).toBe(75);
       expect(busy.err).toMatch(busyLine('run-late', process.pid));
 
-      const failed = await runCli(['enqueue', 'echo', '{"target":"w","fail":"permanent"}', '--wait', '--config', t.file], testJobs); // prettier-ignore
+      const failed = await runCli(
+        ['enqueue', 'echo', '{"target":"w","fail":"permanent"}', '--wait', '--config', t.file],
+        testJobs,
+      );
       expect(failed).toMatchObject({ code: 1, err: 'job failed: echo w: told to fail' });
     } finally {
       await t.close();

@@ -19,10 +19,10 @@ import { collectMetrics } from '../../src/dashboard/metrics.js';
 import { openQueue } from '../../src/core/queues.js';
 import { resolveRedis, stateKey } from '../../src/core/redis.js';
 import { openRuntime } from '../../src/runtime.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { usePrivateRedis } from '../helpers/private-redis.js';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js';
-import { configFor, freshPrefix, silentLog, writeConfig } from '../helpers/runtime.js';
+import { configFor, freshPrefix, silentLog, startTestWorkers, writeConfig } from '../helpers/runtime.js';
 import { TcpProxy, type Passing } from '../helpers/tcp-proxy.js';
 import { testJobs } from '../helpers/test-jobs.js';
 
@@ -94,7 +94,7 @@ async function start(watchdogSeconds: number): Promise<Started> {
     }),
   );
   const redisSettings = await resolveRedis(config.redis, silentLog, { startPrivate: false });
-  const set = startWorkers({ jobs: testJobs, config: () => config, redisSettings, redis: fx.redis, log });
+  const set = startTestWorkers({ config, redisSettings, redis: fx.redis }, testJobs, log);
   await Promise.all(set.workers.map((w) => w.waitUntilReady()));
   const queue = openQueue('echo', fx.url, prefix);
   return {
@@ -120,7 +120,9 @@ it('without the watchdog, a worker whose blocking connection was lost says it ru
   // The worker is alive: its other connection goes on checking for stalled jobs, every
   // lockDuration (5 s). Four checks are 15 s, beyond BullMQ's own 11 s bound on one wait.
   const checksAtEnqueue = stalledChecks();
-  await expect.poll(() => stalledChecks() - checksAtEnqueue, { timeout: 120_000, interval: 500 }).toBeGreaterThanOrEqual(4); // prettier-ignore
+  await expect
+    .poll(() => stalledChecks() - checksAtEnqueue, { timeout: 120_000, interval: 500 })
+    .toBeGreaterThanOrEqual(4);
   expect(await job.getState()).toBe('waiting');
   expect(worker.isRunning()).toBe(true);
   expect(await ranSteps(w.prefix, 'lost')).toBe(0);

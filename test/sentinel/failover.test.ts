@@ -12,9 +12,9 @@ import { connectRedis, type RedisClient } from '../../src/core/redis.js';
 import { registry } from '../../src/jobs/registry.js';
 import { desiredSchedules } from '../../src/scheduler/desired.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { startWorkers, type WorkerSet } from '../../src/worker/workers.js';
+import type { WorkerSet } from '../../src/worker/workers.js';
 import { deliverTo, mailbox, message, useWorld, writeWorldConfig } from '../getmail/world.js';
-import { freshPrefix, silentLog } from '../helpers/runtime.js';
+import { freshPrefix, silentLog, startTestWorkers } from '../helpers/runtime.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { echoJob } from '../helpers/test-jobs.js';
 
@@ -60,7 +60,15 @@ it(
     const prefix = freshPrefix();
     const configFile = writeWorldConfig(
       w,
-      users.map((u) => ({ id: u.account, protocol: 'imap' as const, security: 'starttls' as const, port: proxy.port, user: u.remote.user, password: u.remote.password, deliverTo: u.local.user })), // prettier-ignore
+      users.map((u) => ({
+        id: u.account,
+        protocol: 'imap' as const,
+        security: 'starttls' as const,
+        port: proxy.port,
+        user: u.remote.user,
+        password: u.remote.password,
+        deliverTo: u.local.user,
+      })),
       `schedules: { echo: { everySeconds: ${PERIOD_MS / 1000} } }`,
       prefix,
     );
@@ -75,7 +83,7 @@ it(
 
     // two worker hosts, each with its own connections
     const workerSets: WorkerSet[] = [0, 1].map(() =>
-      startWorkers({ jobs, config: () => config, redisSettings: settings, redis: connect(), log: silentLog }),
+      startTestWorkers({ config, redisSettings: settings, redis: connect() }, jobs),
     );
     cleanups.push(() => Promise.all(workerSets.map((s) => s.close())));
     // two schedulers reconciling at once (as two `mailjobs scheduler` would): the getmail jobs start now
@@ -126,7 +134,9 @@ it(
       expect(new Set(ids).size, u.account).toBe(PER_ACCOUNT);
     }
     const completed = await getmail.getJobs(['completed']);
-    expect(new Set(completed.map((j) => (j.data as { account: string }).account))).toEqual(new Set(users.map((u) => u.account))); // prettier-ignore
+    expect(new Set(completed.map((j) => (j.data as { account: string }).account))).toEqual(
+      new Set(users.map((u) => u.account)),
+    );
 
     // the schedule fires after the failover too, and never twice in one period
     const fires = async () =>
@@ -137,7 +147,7 @@ it(
       .poll(async () => (await fires()).filter((j) => j.timestamp > failedOverAt).length, {
         timeout: 60_000,
         interval: 500,
-      }) // prettier-ignore
+      })
       .toBeGreaterThanOrEqual(2);
     // a scheduler's job id ends with the time of its slot
     const slots = (await fires())

@@ -123,7 +123,12 @@ function heldRow(c) {
     el(
       'tr',
       { class: 'held', 'data-held-for': c.id },
-      el('td', { colspan: 12 }, el('div', { class: 'warning-text' }, `${c.held.length} held: not tried until an admin says so`), el('ul', {}, items)), // prettier-ignore
+      el(
+        'td',
+        { colspan: 12 },
+        el('div', { class: 'warning-text' }, `${c.held.length} held: not tried until an admin says so`),
+        el('ul', {}, items),
+      ),
     ),
   ];
 }

@@ -37,7 +37,16 @@ function row(i) {
     el('td', {}, score(i)),
     el('td', {}, sender(i)),
     el('td', { class: 'detail' }, i.to.length ? i.to.join(', ') : '?'),
-    el('td', {}, el('a', { href: '#', on: { click: (ev) => (ev.preventDefault(), open(i.id)) } }, i.subject || '(no subject)'), i.notReleasable ? el('span', { class: 'muted' }, ' (not releasable)') : ''), // prettier-ignore
+    el(
+      'td',
+      {},
+      el(
+        'a',
+        { href: '#', on: { click: (ev) => (ev.preventDefault(), open(i.id)) } },
+        i.subject || '(no subject)',
+      ),
+      i.notReleasable ? el('span', { class: 'muted' }, ' (not releasable)') : '',
+    ),
     el('td', {}, `${Math.max(1, Math.round(i.size / 1024))} KB`),
   );
 }
@@ -48,18 +57,34 @@ async function load() {
   const list = await getJson('/quarantine/messages', query);
   listBody.replaceChildren(
     ...(list.items.length === 0
-      ? [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, search ? 'No message matches.' : 'The quarantine is empty.'))] // prettier-ignore
+      ? [
+          el(
+            'tr',
+            {},
+            el(
+              'td',
+              { colspan: 6, class: 'muted' },
+              search ? 'No message matches.' : 'The quarantine is empty.',
+            ),
+          ),
+        ]
       : list.items.map(row)),
   );
   const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
-  pageInfo.textContent = `${list.total} message${list.total === 1 ? '' : 's'}${search ? ' matching' : ''}; page ${list.page} of ${pages}`; // prettier-ignore
+  pageInfo.textContent = `${list.total} message${list.total === 1 ? '' : 's'}${search ? ' matching' : ''}; page ${list.page} of ${pages}`;
   prevButton.disabled = page <= 1;
   nextButton.disabled = page >= pages;
   const actions = await getJson('/quarantine/actions');
   actionsBody.replaceChildren(
-    ...actions.map(
-      (a) =>
-      el('tr', {}, el('td', { title: localTime(a.at) }, relativeTime(a.at)), el('td', {}, a.by), el('td', {}, a.action), el('td', {}, `${a.id} ${a.subject ?? ''}`)), // prettier-ignore
+    ...actions.map((a) =>
+      el(
+        'tr',
+        {},
+        el('td', { title: localTime(a.at) }, relativeTime(a.at)),
+        el('td', {}, a.by),
+        el('td', {}, a.action),
+        el('td', {}, `${a.id} ${a.subject ?? ''}`),
+      ),
     ),
   );
 }
@@ -77,7 +102,10 @@ async function open(id) {
       ['Envelope from', sender(item)],
       ['Envelope to', item.to.join(', ') || '?'],
       ['From', item.headerFrom],
-      ['Score', `${score(item)}${item.threshold !== undefined ? ` / ${item.threshold.toFixed(2)}` : ''} (${item.action ?? '?'})`], // prettier-ignore
+      [
+        'Score',
+        `${score(item)}${item.threshold !== undefined ? ` / ${item.threshold.toFixed(2)}` : ''} (${item.action ?? '?'})`,
+      ],
       ['Queue id', item.queueId ?? '?'],
       ['Size', `${item.size} bytes`],
       ...(item.notReleasable ? [['Not releasable', item.notReleasable]] : []),
@@ -103,8 +131,12 @@ async function act(what) {
   buttons.forEach((b) => (b.disabled = true));
   try {
     if (what === 'release') {
-      const r = await postJson(`/quarantine/messages/${encodeURIComponent(id)}/release`, { learnHam: view.querySelector('#learn-ham').checked }); // prettier-ignore
-      say(`released ${id} to ${[...r.alreadyDelivered, ...r.delivered].join(', ')}${r.learnHam ? `; learn as ham: ${r.learnHam}` : ''}`); // prettier-ignore
+      const r = await postJson(`/quarantine/messages/${encodeURIComponent(id)}/release`, {
+        learnHam: view.querySelector('#learn-ham').checked,
+      });
+      say(
+        `released ${id} to ${[...r.alreadyDelivered, ...r.delivered].join(', ')}${r.learnHam ? `; learn as ham: ${r.learnHam}` : ''}`,
+      );
     } else {
       await deleteJson(`/quarantine/messages/${encodeURIComponent(id)}`);
       say(`deleted ${id}`);

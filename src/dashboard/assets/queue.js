@@ -64,13 +64,33 @@ export function drawChart(series) {
     const gy = y((maxCount * i) / 4, maxCount);
     nodes.push(
       svg('line', { x1: PAD.left, x2: W - PAD.right, y1: gy, y2: gy, stroke: '#dde2e8' }),
-      svg('text', { x: PAD.left - 6, y: gy + 4, 'text-anchor': 'end', 'font-size': 11, fill: COLORS.count }, String(Math.round((maxCount * i) / 4))), // prettier-ignore
-      svg('text', { x: W - PAD.right + 6, y: gy + 4, 'font-size': 11, fill: COLORS.bytes }, `${Math.round((maxKb * i) / 4)} KB`), // prettier-ignore
+      svg(
+        'text',
+        { x: PAD.left - 6, y: gy + 4, 'text-anchor': 'end', 'font-size': 11, fill: COLORS.count },
+        String(Math.round((maxCount * i) / 4)),
+      ),
+      svg(
+        'text',
+        { x: W - PAD.right + 6, y: gy + 4, 'font-size': 11, fill: COLORS.bytes },
+        `${Math.round((maxKb * i) / 4)} KB`,
+      ),
     );
   }
   for (let i = 0; i <= 4; i++) {
     const t = from + ((now - from) * i) / 4;
-    nodes.push(svg('text', { x: x(t), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle', 'font-size': 11, fill: '#6b7685' }, clock(t, series.minutes))); // prettier-ignore
+    nodes.push(
+      svg(
+        'text',
+        {
+          x: x(t),
+          y: H - 8,
+          'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle',
+          'font-size': 11,
+          fill: '#6b7685',
+        },
+        clock(t, series.minutes),
+      ),
+    );
   }
   if (pts.length === 0) {
     nodes.push(
@@ -155,9 +175,27 @@ function messageRow(m) {
     el(
       'td',
       { class: 'actions' },
-      el('button', { type: 'button', class: 'secondary', 'data-requires-admin': true, on: { click: (ev) => (busy(ev.target), act('resend', m.queueId)) } }, 'Resend'), // prettier-ignore
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'data-requires-admin': true,
+          on: { click: (ev) => (busy(ev.target), act('resend', m.queueId)) },
+        },
+        'Resend',
+      ),
       ' ',
-      el('button', { type: 'button', class: 'danger', 'data-requires-admin': true, on: { click: (ev) => (busy(ev.target), act('delete', m.queueId)) } }, 'Delete'), // prettier-ignore
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          'data-requires-admin': true,
+          on: { click: (ev) => (busy(ev.target), act('delete', m.queueId)) },
+        },
+        'Delete',
+      ),
     ),
   );
 }

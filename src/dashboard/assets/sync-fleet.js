@@ -34,12 +34,19 @@ function row(t) {
     el(
       'td',
       { 'data-field': 'bytes' },
-      active ? `${size(t.bytes.copied)} / ${size(t.bytes.total)}${t.bytes.totalFinal ? '' : '+'} ${percent(t.bytes.copied, t.bytes.total)}` : '', // prettier-ignore
+      active
+        ? `${size(t.bytes.copied)} / ${size(t.bytes.total)}${t.bytes.totalFinal ? '' : '+'} ${percent(t.bytes.copied, t.bytes.total)}`
+        : '',
     ),
     el('td', { 'data-field': 'messages' }, active ? `${t.messages.done} / ${t.messages.total}` : ''),
     el('td', {}, active && t.bytesPerSecond ? `${size(t.bytesPerSecond)}/s` : ''),
     el('td', {}, t.state === 'running' ? duration(t.etaSeconds) : ''),
-    el('td', { 'data-field': 'last', title: t.lastError ?? '' }, t.lastResult ?? '', t.lastError ? `: ${t.lastError}` : ''), // prettier-ignore
+    el(
+      'td',
+      { 'data-field': 'last', title: t.lastError ?? '' },
+      t.lastResult ?? '',
+      t.lastError ? `: ${t.lastError}` : '',
+    ),
   );
 }
 
@@ -48,7 +55,7 @@ async function refresh() {
   const f = await getJson('/sync/fleet', { filter });
   const t = f.totals;
   fleet.querySelector('[data-field="totals"]').textContent =
-    `${t.done} of ${t.tasks} accounts done · ${t.running} running · ${t.queued} queued · ${t.failed} failed · ${t.notStarted} not started · ${size(t.bytesMoved)} moved · ETA ${duration(t.etaSeconds)}`; // prettier-ignore
+    `${t.done} of ${t.tasks} accounts done · ${t.running} running · ${t.queued} queued · ${t.failed} failed · ${t.notStarted} not started · ${size(t.bytesMoved)} moved · ETA ${duration(t.etaSeconds)}`;
   const body = fleet.querySelector('tbody');
   body.replaceChildren(
     ...(f.tasks.length
@@ -66,7 +73,10 @@ if (fleet) {
     try {
       const { results } = await postJson('/sync/bulk', { action: button.dataset.bulk });
       const errors = results.filter((r) => r.status === 'error');
-      say(`${button.textContent}: ${results.length - errors.length} task(s)${errors.length ? `, ${errors.length} error(s): ${errors[0].error}` : ''}`, errors.length > 0); // prettier-ignore
+      say(
+        `${button.textContent}: ${results.length - errors.length} task(s)${errors.length ? `, ${errors.length} error(s): ${errors[0].error}` : ''}`,
+        errors.length > 0,
+      );
       poller.now();
     } catch (err) {
       say(errorText(err), true);
@@ -86,7 +96,15 @@ if (importForm) {
     const r = await postJson('/sync/import', { csv: text, create: doCreate });
     out.replaceChildren(
       ...r.errors.map((e) => el('li', { class: 'bad' }, `line ${e.line}: ${e.field}: ${e.message}`)),
-      ...(r.errors.length ? [] : r.rows.map((x) => el('li', {}, `line ${x.line}: ${x.remote} → ${x.localUser} (${x.login})${x.exists ? ', replaces the stored task' : ''}`))), // prettier-ignore
+      ...(r.errors.length
+        ? []
+        : r.rows.map((x) =>
+            el(
+              'li',
+              {},
+              `line ${x.line}: ${x.remote} → ${x.localUser} (${x.login})${x.exists ? ', replaces the stored task' : ''}`,
+            ),
+          )),
     );
     create.disabled = r.errors.length > 0 || doCreate;
     status.className = r.errors.length ? 'notice bad' : 'notice';

@@ -342,7 +342,13 @@ if (form) {
     ev.preventDefault();
     const f = form.elements;
     const test = ev.submitter?.value === 'test';
-    const options = { trash: f.trash.checked, deleteOnDestination: f.deleteOnDestination.checked, deleteOnSource: f.deleteOnSource.checked, dryRun: f.dryRun.checked, justFolders: f.justFolders.checked }; // prettier-ignore
+    const options = {
+      trash: f.trash.checked,
+      deleteOnDestination: f.deleteOnDestination.checked,
+      deleteOnSource: f.deleteOnSource.checked,
+      dryRun: f.dryRun.checked,
+      justFolders: f.justFolders.checked,
+    };
     if (lines(f.exclude.value).length) options.exclude = lines(f.exclude.value);
     if (lines(f.include.value).length) options.include = lines(f.include.value);
     if (f.subfolder.value.trim()) options.subfolder = f.subfolder.value.trim();

@@ -43,7 +43,8 @@ export async function oauthOf(
 /** The OAuth account of connector or task `id`, or a 404/409 naming what is wrong. */
 function accountOf(deps: DashboardDeps, kind: OAuthAccount['kind'], id: string): OAuthAccount {
   const known = kind === 'connector' ? deps.rt.config.connectors : deps.rt.config.sync;
-  if (!known.some((x) => x.id === id)) throw new HttpError(404, `no ${kind === 'connector' ? 'connector' : 'sync task'} "${id}" in the config`); // prettier-ignore
+  if (!known.some((x) => x.id === id))
+    throw new HttpError(404, `no ${kind === 'connector' ? 'connector' : 'sync task'} "${id}" in the config`);
   try {
     return findOAuthAccount(deps.rt.config, `${kind}:${id}`);
   } catch (err) {

@@ -30,7 +30,8 @@ const store = (rt: Runtime) => new QuarantineStore(rt.redis, rt.key);
 /** The id of a route, checked (404 for anything that cannot be one). */
 function idParam(params: Record<string, string>): string {
   const id = params.id ?? '';
-  if (!QUARANTINE_ID.test(id)) throw new HttpError(404, `no quarantined message ${JSON.stringify(id.slice(0, 40))}`); // prettier-ignore
+  if (!QUARANTINE_ID.test(id))
+    throw new HttpError(404, `no quarantined message ${JSON.stringify(id.slice(0, 40))}`);
   return id;
 }
 

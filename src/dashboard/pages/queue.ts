@@ -25,7 +25,9 @@ const listQuery = z.object({
   queue: z
     .union([z.string(), z.array(z.string())])
     .optional()
-    .transform((v) => (v === undefined || v === '' ? undefined : (Array.isArray(v) ? v : v.split(',')).filter(Boolean))), // prettier-ignore
+    .transform((v) =>
+      v === undefined || v === '' ? undefined : (Array.isArray(v) ? v : v.split(',')).filter(Boolean),
+    ),
   sender: z.string().optional(),
   recipient: z.string().optional(),
   order: z.enum(['oldest', 'newest']).optional(),

@@ -17,7 +17,15 @@ import { cancelJob, currentJob, enqueueFor, type JobView } from './jobs.js';
 
 const JOB = 'imapsync';
 
-export const FLEET_STATES = ['running', 'queued', 'failed', 'cancelled', 'done', 'not-started', 'disabled'] as const; // prettier-ignore
+export const FLEET_STATES = [
+  'running',
+  'queued',
+  'failed',
+  'cancelled',
+  'done',
+  'not-started',
+  'disabled',
+] as const;
 export type FleetState = (typeof FLEET_STATES)[number];
 /** The filters: a state, or `running` for running and queued alike. */
 export const FLEET_FILTERS = ['all', 'failed', 'running', 'not-started', 'done'] as const;

@@ -147,7 +147,10 @@ const routes: ApiRoute[] = [
     async handle(req, { rt }) {
       const payload = await adhocPayload(rt, req.input as AdhocForm);
       const outcome = await enqueueFor(rt, JOB, payload);
-      rt.log.info({ target: outcome.target, by: req.user.name, testLogin: payload.testLogin === true }, 'ad-hoc sync queued from the dashboard'); // prettier-ignore
+      rt.log.info(
+        { target: outcome.target, by: req.user.name, testLogin: payload.testLogin === true },
+        'ad-hoc sync queued from the dashboard',
+      );
       return outcome;
     },
   },
@@ -167,7 +170,16 @@ const routes: ApiRoute[] = [
     async handle(req, { rt }) {
       const { csv, create } = req.input as z.output<typeof importRequest>;
       const outcome = await importTasks(rt, csv, create);
-      if (create) rt.log.info({ by: req.user.name, created: outcome.created, replaced: outcome.replaced, errors: outcome.errors.length }, 'sync import from the dashboard'); // prettier-ignore
+      if (create)
+        rt.log.info(
+          {
+            by: req.user.name,
+            created: outcome.created,
+            replaced: outcome.replaced,
+            errors: outcome.errors.length,
+          },
+          'sync import from the dashboard',
+        );
       return outcome;
     },
   },

@@ -129,7 +129,8 @@ describe('evaluateRules', () => {
 
 describe('queueGrowing', () => {
   const min = 60_000;
-  const series = (counts: number[], stepMin = 5) => counts.map((count, i) => ({ t: NOW - (counts.length - 1 - i) * stepMin * min, count })); // prettier-ignore
+  const series = (counts: number[], stepMin = 5) =>
+    counts.map((count, i) => ({ t: NOW - (counts.length - 1 - i) * stepMin * min, count }));
 
   it('grew over the whole window and never fell back to where it was', () => {
     expect(queueGrowing(series([10, 12, 12, 15, 20, 30, 40]), 30, NOW)).toBe(true);

@@ -17,8 +17,8 @@ export function bootstrapText(c: Record<string, unknown>): string {
   const what = c.dryRun
     ? `would learn ${n('spamWouldLearn')} spam, ${n('hamWouldLearn')} ham`
     : `learned ${n('spamLearned')} spam, ${n('hamLearned')} ham`;
-  const skipped = `${n('alreadyLearned')} already learned, ${n('superseded')} superseded by a later move, ${n('declined')} declined by Rspamd`; // prettier-ignore
-  const users = `${n('users')} user(s)${n('notTrainers') ? `, ${n('notTrainers')} not trainers` : ''}${n('loginRefused') ? `, ${n('loginRefused')} login refused` : ''}`; // prettier-ignore
+  const skipped = `${n('alreadyLearned')} already learned, ${n('superseded')} superseded by a later move, ${n('declined')} declined by Rspamd`;
+  const users = `${n('users')} user(s)${n('notTrainers') ? `, ${n('notTrainers')} not trainers` : ''}${n('loginRefused') ? `, ${n('loginRefused')} login refused` : ''}`;
   return `${c.dryRun ? 'dry run: ' : ''}${what}; ${skipped}; ${users}`;
 }
 

@@ -12,13 +12,21 @@ describe('trainingSources', () => {
       {
         class: 'ham',
         folder: 'INBOX',
-        query: { seen: true, before: new Date(Date.UTC(2026, 10, 21, 12)), smaller: 65_537, unKeyword: '$Junk', not: { keyword: 'Junk' } }, // prettier-ignore
+        query: {
+          seen: true,
+          before: new Date(Date.UTC(2026, 10, 21, 12)),
+          smaller: 65_537,
+          unKeyword: '$Junk',
+          not: { keyword: 'Junk' },
+        },
       },
     ]);
   });
 
   it('without a Junk folder reads ham only', () => {
-    expect(trainingSources([], { hamMinAgeDays: 0, maxMessageKilobytes: 1, now: 0 }).map((x) => x.class)).toEqual(['ham']); // prettier-ignore
+    expect(
+      trainingSources([], { hamMinAgeDays: 0, maxMessageKilobytes: 1, now: 0 }).map((x) => x.class),
+    ).toEqual(['ham']);
   });
 });
 

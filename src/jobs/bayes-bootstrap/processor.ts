@@ -74,7 +74,12 @@ async function learnBatch(
     ctx.signal.throwIfAborted();
     if (tally.room(cls) === 0) return;
     // When it was filed where it is: a Junk move recorded later wins over what this run sees.
-    const req = { class: cls, message: m.source, digest: messageDigest(m.source), movedAt: Math.max(1, m.savedAt.getTime()) }; // prettier-ignore
+    const req = {
+      class: cls,
+      message: m.source,
+      digest: messageDigest(m.source),
+      movedAt: Math.max(1, m.savedAt.getTime()),
+    };
     if (dryRun) {
       tally.add(cls, settledBy(await store.get(req.digest), req)?.outcome ?? 'would-learn');
       continue;
@@ -82,7 +87,11 @@ async function learnBatch(
     try {
       const learned = await learnOnce(req, ctx);
       tally.add(cls, learned.outcome);
-      if (learned.outcome === 'too-few-words') ctx.log.info({ class: cls, digest: req.digest.slice(0, 16), reason: learned.reason }, 'bayes-bootstrap: Rspamd declined to learn it'); // prettier-ignore
+      if (learned.outcome === 'too-few-words')
+        ctx.log.info(
+          { class: cls, digest: req.digest.slice(0, 16), reason: learned.reason },
+          'bayes-bootstrap: Rspamd declined to learn it',
+        );
     } catch (err) {
       // A Junk move of this very message is being learned right now: that later learn stands.
       if (err instanceof ProtocolError && err.code === 'EBUSY') tally.add(cls, 'superseded');
@@ -102,14 +111,23 @@ async function bootstrapUser(
   const { dovecot, bayesLearn, spamExpunge } = ctx.config;
   let client;
   try {
-    client = await connectImap({ ...dovecot.imap, user: masterUserLogin(user, dovecot.masterUser), password: masterPassword, signal: ctx.signal }); // prettier-ignore
+    client = await connectImap({
+      ...dovecot.imap,
+      user: masterUserLogin(user, dovecot.masterUser),
+      password: masterPassword,
+      signal: ctx.signal,
+    });
   } catch (err) {
     if (err instanceof AuthenticationError) return 'login-refused';
     throw err;
   }
   try {
     const junk = await findJunkFolders(client, spamExpunge.junkFolder);
-    const sources = trainingSources(junk, { hamMinAgeDays: payload.hamMinAgeDays, maxMessageKilobytes: bayesLearn.maxMessageKilobytes, now: Date.now() }); // prettier-ignore
+    const sources = trainingSources(junk, {
+      hamMinAgeDays: payload.hamMinAgeDays,
+      maxMessageKilobytes: bayesLearn.maxMessageKilobytes,
+      now: Date.now(),
+    });
     for (const { class: cls, folder, query } of sources) {
       if (tally.room(cls) === 0) continue;
       const uids = await searchFolder(client, folder, query);
@@ -131,12 +149,21 @@ export async function bayesBootstrap(
   const started = Date.now();
   const secret = ctx.config.dovecot.masterPasswordFile;
   if (!secret) {
-    throw new PermanentJobError('bayes-bootstrap reads mailboxes as Dovecot master user: set dovecot.masterPasswordFile in the config', 'ENOMASTER'); // prettier-ignore
+    throw new PermanentJobError(
+      'bayes-bootstrap reads mailboxes as Dovecot master user: set dovecot.masterPasswordFile in the config',
+      'ENOMASTER',
+    );
   }
   const { trainers, refused } = await bootstrapUsers(payload.users, ctx);
   const tally = new BootstrapTally(payload.max);
-  const perUser: BootstrapUserOutcome[] = refused.map((r) => ({ user: r.user, status: 'not-a-trainer', reason: r.reason, ...tally.nextUser() })); // prettier-ignore
-  for (const r of refused) ctx.log.warn({ user: r.user, reason: r.reason }, 'bayes-bootstrap: not a trainer, skipped'); // prettier-ignore
+  const perUser: BootstrapUserOutcome[] = refused.map((r) => ({
+    user: r.user,
+    status: 'not-a-trainer',
+    reason: r.reason,
+    ...tally.nextUser(),
+  }));
+  for (const r of refused)
+    ctx.log.warn({ user: r.user, reason: r.reason }, 'bayes-bootstrap: not a trainer, skipped');
   const progress = () =>
     ctx
       .progress({
@@ -144,19 +171,24 @@ export async function bayesBootstrap(
         users: trainers.length,
         spam: tally.total.spam,
         ham: tally.total.ham,
-      }) // prettier-ignore
+      })
       .catch(() => undefined); // for the dashboard only: a Redis hiccup must not fail the run
   for (const user of trainers) {
     if (tally.room('spam') === 0 && tally.room('ham') === 0) break;
     const status = await bootstrapUser(user, payload, tally, ctx, secret.reveal());
     const counts = tally.nextUser();
     perUser.push({ user, status, ...counts });
-    ctx.log.info({ user, status, spam: counts.spam, ham: counts.ham, dryRun: payload.dryRun }, 'bayes-bootstrap: user done'); // prettier-ignore
+    ctx.log.info(
+      { user, status, spam: counts.spam, ham: counts.ham, dryRun: payload.dryRun },
+      'bayes-bootstrap: user done',
+    );
     await progress();
   }
   const tried = perUser.filter((u) => u.status !== 'not-a-trainer');
   if (tried.length > 0 && tried.every((u) => u.status === 'login-refused')) {
-    throw new AuthenticationError(`every master-user login was refused (${tried.length} user(s), e.g. ${tried[0]!.user}): check dovecot.masterUser and dovecot.masterPasswordFile, or whether the user exists`); // prettier-ignore
+    throw new AuthenticationError(
+      `every master-user login was refused (${tried.length} user(s), e.g. ${tried[0]!.user}): check dovecot.masterUser and dovecot.masterPasswordFile, or whether the user exists`,
+    );
   }
   const { spam, ham } = tally.total;
   const both = (k: keyof ClassCounts) => spam[k] + ham[k];

@@ -23,7 +23,13 @@ export interface ClassCounts {
   declined: number;
 }
 
-const zero = (): ClassCounts => ({ learned: 0, wouldLearn: 0, alreadyLearned: 0, superseded: 0, declined: 0 }); // prettier-ignore
+const zero = (): ClassCounts => ({
+  learned: 0,
+  wouldLearn: 0,
+  alreadyLearned: 0,
+  superseded: 0,
+  declined: 0,
+});
 
 const FIELD: Record<LearnOnceOutcome | 'would-learn', keyof ClassCounts> = {
   learned: 'learned',

@@ -31,7 +31,10 @@ export async function bootstrapUsers(named: string[] | undefined, ctx: JobContex
   }
   const listed = await listTrainers(trainers);
   if (listed && listed.length === 0) {
-    throw new PermanentJobError(`users: the trainers group ${(trainers as { group: string }).group} has no members`, 'ENOTTRAINER'); // prettier-ignore
+    throw new PermanentJobError(
+      `users: the trainers group ${(trainers as { group: string }).group} has no members`,
+      'ENOTTRAINER',
+    );
   }
   if (listed) return { trainers: listed, refused: [] };
   const { users, doveadm } = ctx.config.spamExpunge;

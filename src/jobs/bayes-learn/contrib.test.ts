@@ -40,10 +40,15 @@ describe('README and contrib/dovecot', () => {
       const spool = path.join(dir, 'spool');
       mkdirSync(spool);
       const learn = (bytes: number, args = [spool, '1']) =>
-        spawnSync('sh', ['contrib/dovecot/sieve-pipe/learn', 'spam', ...args], { input: Buffer.alloc(bytes, 0x61), env: { PATH: process.env.PATH, USER: 'alice' } }); // prettier-ignore
+        spawnSync('sh', ['contrib/dovecot/sieve-pipe/learn', 'spam', ...args], {
+          input: Buffer.alloc(bytes, 0x61),
+          env: { PATH: process.env.PATH, USER: 'alice' },
+        });
       const over = learn(1025);
       expect(over.status).toBe(0);
-      expect(over.stderr.toString()).toBe('mailjobs learn: user=alice class=spam: not learned: over 1024 bytes (bayesLearn.maxMessageKilobytes)\n'); // prettier-ignore
+      expect(over.stderr.toString()).toBe(
+        'mailjobs learn: user=alice class=spam: not learned: over 1024 bytes (bayesLearn.maxMessageKilobytes)\n',
+      );
       expect(readdirSync(spool)).toEqual([]);
       const big = learn(5_000_000); // far over: drained to the end, Dovecot's write never fails
       expect([big.status, big.stderr.toString()]).toEqual([0, over.stderr.toString()]);
@@ -51,14 +56,19 @@ describe('README and contrib/dovecot', () => {
       const fits = learn(1024);
       expect([fits.status, fits.stderr.toString()]).toEqual([0, '']);
       const [file] = readdirSync(spool);
-      expect(readFileSync(path.join(spool, file!), 'latin1')).toMatch(/^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}\na{1024}$/); // prettier-ignore
+      expect(readFileSync(path.join(spool, file!), 'latin1')).toMatch(
+        /^\{"v":1,"class":"spam","user":"alice","movedAt":\d+\}\na{1024}$/,
+      );
       // Settings that make no sense are refused, and the message drained.
       for (const [args, why] of [
         [['spool', '1'], 'the spool must be an absolute path (sieve_env_mailjobs_spool_dir)'],
         [[spool, '08'], 'the size limit must be a number of KiB (sieve_env_mailjobs_max_kilobytes)'],
       ] as const) {
         const bad = learn(10, [...args]);
-        expect([bad.status, bad.stderr.toString()]).toEqual([0, `mailjobs learn: user=alice class=spam: not learned: ${why}\n`]); // prettier-ignore
+        expect([bad.status, bad.stderr.toString()]).toEqual([
+          0,
+          `mailjobs learn: user=alice class=spam: not learned: ${why}\n`,
+        ]);
       }
       expect(readdirSync(spool)).toHaveLength(1);
     } finally {

@@ -43,7 +43,10 @@ export interface FlushResult {
 
 /** A queue on a shared connection; its errors surface through the commands that fail. */
 function openLearnQueue(target: Pick<FlushTarget, 'redis' | 'prefix'>): Queue {
-  const queue = new Queue(bayesLearnContract.name, { connection: target.redis, prefix: queuePrefix(target.prefix) }); // prettier-ignore
+  const queue = new Queue(bayesLearnContract.name, {
+    connection: target.redis,
+    prefix: queuePrefix(target.prefix),
+  });
   // Without a listener BullMQ prints every connection error of a Redis that is away.
   queue.on('error', () => undefined);
   return queue;

@@ -78,9 +78,19 @@ export async function learnOnce(
       timeoutMs: rspamd.timeoutSeconds * 1000,
       signal: ctx.signal,
     });
-    if (!answer.learned && !answer.alreadyLearned) return { outcome: 'too-few-words', ...(answer.reason ? { reason: answer.reason } : {}), relearned: false }; // prettier-ignore
+    if (!answer.learned && !answer.alreadyLearned)
+      return {
+        outcome: 'too-few-words',
+        ...(answer.reason ? { reason: answer.reason } : {}),
+        relearned: false,
+      };
     await store.set(req.digest, { class: req.class, movedAt: req.movedAt });
-    if (answer.alreadyLearned) return { outcome: 'already-learned', ...(answer.reason ? { reason: answer.reason } : {}), relearned: false }; // prettier-ignore
+    if (answer.alreadyLearned)
+      return {
+        outcome: 'already-learned',
+        ...(answer.reason ? { reason: answer.reason } : {}),
+        relearned: false,
+      };
     return { outcome: 'learned', relearned: last !== undefined };
   } finally {
     await lock.release();

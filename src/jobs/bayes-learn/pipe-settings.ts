@@ -81,7 +81,10 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
     const passwordFile = pick(field, path, '', 'must be a path');
     if (!passwordFile) return undefined;
     try {
-      return new Secret(readFileSync(file(passwordFile), 'utf8').replace(/\r?\n$/, ''), `file:${file(passwordFile)}`); // prettier-ignore
+      return new Secret(
+        readFileSync(file(passwordFile), 'utf8').replace(/\r?\n$/, ''),
+        `file:${file(passwordFile)}`,
+      );
     } catch (err) {
       // Left to the spool: the worker's spool watcher queues it with its own login.
       problems.push(`${configFile}: ${field}: cannot read: ${(err as NodeJS.ErrnoException).code}`);
@@ -110,10 +113,18 @@ export function readPipeSettings(configFile: string, env: NodeJS.ProcessEnv = pr
       : cluster.length > 0
         ? { cluster }
         : {
-            url: env.REDIS_URL || pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') || 'redis://127.0.0.1:6379', // prettier-ignore
+            url:
+              env.REDIS_URL ||
+              pick('redis.url', redisUrl, '', 'must start with redis://, rediss:// or unix:/') ||
+              'redis://127.0.0.1:6379',
           };
   const logFile = pick('bayesLearn.logFile', path, '', 'must be a path');
-  const maxKb = pick('bayesLearn.maxMessageKilobytes', kb, DEFAULT_MAX_MESSAGE_KILOBYTES, `must be an integer from 1 to ${MAX_MESSAGE_KILOBYTES_LIMIT}`); // prettier-ignore
+  const maxKb = pick(
+    'bayesLearn.maxMessageKilobytes',
+    kb,
+    DEFAULT_MAX_MESSAGE_KILOBYTES,
+    `must be an integer from 1 to ${MAX_MESSAGE_KILOBYTES_LIMIT}`,
+  );
   return {
     configFile,
     spoolDir: pick('bayesLearn.spoolDir', path, DEFAULT_SPOOL_DIR, 'must be a path'),

@@ -23,7 +23,9 @@ function io(input: Buffer, overrides: Partial<PipeIo> = {}) {
   const calls: string[] = [];
   const value: PipeIo = {
     // in small chunks, as a pipe delivers it
-    stdin: Readable.from(Array.from({ length: Math.ceil(input.length / 100) }, (_, i) => input.subarray(i * 100, i * 100 + 100))), // prettier-ignore
+    stdin: Readable.from(
+      Array.from({ length: Math.ceil(input.length / 100) }, (_, i) => input.subarray(i * 100, i * 100 + 100)),
+    ),
     env: {},
     stderr: (l) => lines.push(l),
     afterSpool: async () => void calls.push('flush'),
@@ -119,7 +121,9 @@ describe('pipe settings', () => {
     expect(s.redis.url).toBeUndefined();
     await writeFile(config, 'redis: { cluster: [{ host: 10.0.0.2, port: 7000 }, { host: x }] }\n');
     expect(readPipeSettings(config, {}).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
-    expect(readPipeSettings(config, {}).problems.join('\n')).toMatch(/redis.cluster: must be a list of \{ host, port \}/); // prettier-ignore
+    expect(readPipeSettings(config, {}).problems.join('\n')).toMatch(
+      /redis.cluster: must be a list of \{ host, port \}/,
+    );
     await writeFile(config, 'redis: { cluster: [{ host: 10.0.0.2, port: 7000 }] }\n');
     expect(readPipeSettings(config, {}).redis).toEqual({ cluster: [{ host: '10.0.0.2', port: 7000 }] });
   });

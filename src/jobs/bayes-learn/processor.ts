@@ -47,10 +47,16 @@ function givenUp(err: unknown, ctx: JobContext): boolean {
 async function loadMessage(payload: BayesLearnPayload, bodies: MessageBodies): Promise<Buffer> {
   const message = await bodies.get(payload.bodyId);
   if (!message) {
-    throw new PermanentJobError('bodyId: the message is no longer in Redis (its key expired or was removed): not learned', 'EBODYGONE'); // prettier-ignore
+    throw new PermanentJobError(
+      'bodyId: the message is no longer in Redis (its key expired or was removed): not learned',
+      'EBODYGONE',
+    );
   }
   if (message.length !== payload.bytes || messageDigest(message) !== payload.sha256) {
-    throw new PermanentJobError('sha256: the stored message does not match the job\'s bytes and sha256: not learned', 'EBODYMISMATCH'); // prettier-ignore
+    throw new PermanentJobError(
+      "sha256: the stored message does not match the job's bytes and sha256: not learned",
+      'EBODYMISMATCH',
+    );
   }
   return message;
 }

@@ -84,7 +84,9 @@ describe('learn spool entries the mail user planted', () => {
     await writeFile(outside, `${head}secret`);
     const link = path.join(dir, '2-link.learn');
     await symlink(outside, link);
-    await expect(readSpooled(link)).rejects.toThrow(new SpoolFormatError('2-link.learn: a symbolic link, not a spool file')); // prettier-ignore
+    await expect(readSpooled(link)).rejects.toThrow(
+      new SpoolFormatError('2-link.learn: a symbolic link, not a spool file'),
+    );
     await quarantine(link);
     expect(await readFile(outside, 'utf8')).toBe(`${head}secret`);
   });

@@ -94,7 +94,8 @@ async function openRegular(file: string): Promise<{ handle: FileHandle; size: nu
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new SpoolFormatError(`${name}: a symbolic link, not a spool file`); // prettier-ignore
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new SpoolFormatError(`${name}: a symbolic link, not a spool file`);
     throw err;
   }
   const s = await handle.stat();
@@ -126,7 +127,10 @@ export async function readSpooled(
 ): Promise<SpooledLearn> {
   const name = path.basename(file);
   const tooBig = (bytes: number) =>
-    new SpoolTooBigError(`${name}: ${bytes} bytes, over bayesLearn.maxMessageKilobytes (${maxMessageBytes / 1024})`, bytes); // prettier-ignore
+    new SpoolTooBigError(
+      `${name}: ${bytes} bytes, over bayesLearn.maxMessageKilobytes (${maxMessageBytes / 1024})`,
+      bytes,
+    );
   const { handle, size } = await openRegular(file);
   let data: Buffer;
   try {
@@ -144,9 +148,15 @@ export async function readSpooled(
     head = undefined;
   }
   const cls = head?.class;
-  if (!head || head.v !== 1 || (cls !== 'spam' && cls !== 'ham') || typeof head.user !== 'string' || typeof head.movedAt !== 'number') {
+  if (
+    !head ||
+    head.v !== 1 ||
+    (cls !== 'spam' && cls !== 'ham') ||
+    typeof head.user !== 'string' ||
+    typeof head.movedAt !== 'number'
+  ) {
     throw new SpoolFormatError(`${name}: not a mailjobs learn spool file`);
-  } // prettier-ignore
+  }
   const message = data.subarray(eol + 1);
   if (message.length > maxMessageBytes) throw tooBig(message.length);
   return { class: cls, user: head.user, movedAt: head.movedAt, message };

@@ -45,7 +45,14 @@ async function scan(url: string, body: string) {
   await spool.close();
   try {
     const signal = new AbortController().signal;
-    return await applyFilters(spool, { from: '', rcpt: 'a@remote.test' }, 't', config.connectors[0]!, config, signal); // prettier-ignore
+    return await applyFilters(
+      spool,
+      { from: '', rcpt: 'a@remote.test' },
+      't',
+      config.connectors[0]!,
+      config,
+      signal,
+    );
   } finally {
     await spool.dispose();
   }

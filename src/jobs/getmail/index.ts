@@ -55,13 +55,23 @@ async function connectorStatus(ctx: StatusContext): Promise<StatusRow[]> {
       const push = pushView(c, pushStates.get(c.id), leaseHolders[i]);
       const store = new SeenUidStore(ctx.redis, ctx.key, c.id, 1);
       const [run, held] = await Promise.all([runs.read('getmail', c.id), store.held()]);
-      const heldNote = held.length > 0 ? `; ${held.length} held (${held.map((h) => `${h.messageId ?? h.key}: ${h.reason}`).join('; ')})` : ''; // prettier-ignore
+      const heldNote =
+        held.length > 0
+          ? `; ${held.length} held (${held.map((h) => `${h.messageId ?? h.key}: ${h.reason}`).join('; ')})`
+          : '';
       return {
         target: c.id,
         summary: `${c.protocol}://${c.host} → ${c.deliverTo}: ${c.enabled ? runPhrase(run, deliveredText) : 'disabled'}${heldNote}`,
         severity: worst(c.enabled ? runSeverity(run) : 'ok', held.length > 0 ? 'warning' : 'ok'),
         ...(run ? { run } : {}),
-        details: { protocol: c.protocol, host: c.host, deliverTo: c.deliverTo, enabled: c.enabled, held, push }, // prettier-ignore
+        details: {
+          protocol: c.protocol,
+          host: c.host,
+          deliverTo: c.deliverTo,
+          enabled: c.enabled,
+          held,
+          push,
+        },
       };
     }),
   );

@@ -38,7 +38,9 @@ export class FetchLedger {
 
   /** What planning needs: seen, in flight, and held (those an admin let through are not held). */
   memory(): Memory {
-    const held = new Set([...this.failures].filter(([, r]) => r.heldAt !== undefined && !r.deliverAnyway).map(([k]) => k)); // prettier-ignore
+    const held = new Set(
+      [...this.failures].filter(([, r]) => r.heldAt !== undefined && !r.deliverAnyway).map(([k]) => k),
+    );
     return { seen: this.seen, inflight: this.inflight, held };
   }
 

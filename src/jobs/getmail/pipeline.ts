@@ -40,7 +40,12 @@ export interface PipelineParts {
 }
 
 /** An admin's "deliver anyway": no scan (the step that failed may be a scanner), null sender. */
-const UNSCANNED: FilterVerdict = { kind: 'deliver', spam: false, headers: [], skipped: ['antivirus', 'antispam'] }; // prettier-ignore
+const UNSCANNED: FilterVerdict = {
+  kind: 'deliver',
+  spam: false,
+  headers: [],
+  skipped: ['antivirus', 'antispam'],
+};
 
 /** RFC 3463 X.2.2, "mailbox full": Dovecot also says it for one message larger than the quota. */
 const MAILBOX_FULL = '5.2.2';
@@ -122,7 +127,9 @@ export class DeliveryPipeline {
           { messageId, failures: record.failures },
           'message held: not tried again until an admin says so',
         );
-        await line(`held after failing ${record.failures} runs in a row: not tried again until an admin retries it or has it delivered anyway`); // prettier-ignore
+        await line(
+          `held after failing ${record.failures} runs in a row: not tried again until an admin retries it or has it delivered anyway`,
+        );
       }
     }
   }
@@ -190,7 +197,10 @@ export class DeliveryPipeline {
     }
     if (verdict.spam) result.spam++;
     if (verdict.skipped?.length && !anyway) {
-      log.info({ messageId, size: spool.size, skipped: verdict.skipped }, 'over the scanner size limit; not scanned'); // prettier-ignore
+      log.info(
+        { messageId, size: spool.size, skipped: verdict.skipped },
+        'over the scanner size limit; not scanned',
+      );
     }
     const added = headerBlock([
       receivedHeader({
@@ -214,7 +224,8 @@ export class DeliveryPipeline {
       );
     } catch (err) {
       // Refused by our own client before sending (no reply code) or by the server: not delivered.
-      const known = err instanceof ProtocolError && (err.responseCode !== undefined || err.code === 'EENVELOPE'); // prettier-ignore
+      const known =
+        err instanceof ProtocolError && (err.responseCode !== undefined || err.code === 'EENVELOPE');
       if (!known) throw err; // outcome unknown: stays in flight
       await ledger.notDelivered(key);
       if (err.responseCode !== undefined && err.responseCode < 500) {

@@ -195,6 +195,11 @@ class FetchRun {
   }
 
   private trace(remote: RemoteSession, folder: RemoteFolder, id: string): string {
-    return traceValue(this.connector.id, remote.protocol === 'pop3' ? undefined : folder.name, folder.validity, id); // prettier-ignore
+    return traceValue(
+      this.connector.id,
+      remote.protocol === 'pop3' ? undefined : folder.name,
+      folder.validity,
+      id,
+    );
   }
 }

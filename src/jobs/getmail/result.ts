@@ -25,5 +25,21 @@ export interface GetmailResult extends Record<string, unknown> {
 }
 
 export function emptyResult(account: string): GetmailResult {
-  return { account, fetched: 0, delivered: 0, spam: 0, infected: 0, discarded: 0, tooBig: 0, failed: 0, recovered: 0, duplicates: 0, deferred: 0, deletedRemote: 0, bytes: 0, durationMs: 0, held: [] }; // prettier-ignore
+  return {
+    account,
+    fetched: 0,
+    delivered: 0,
+    spam: 0,
+    infected: 0,
+    discarded: 0,
+    tooBig: 0,
+    failed: 0,
+    recovered: 0,
+    duplicates: 0,
+    deferred: 0,
+    deletedRemote: 0,
+    bytes: 0,
+    durationMs: 0,
+    held: [],
+  };
 }

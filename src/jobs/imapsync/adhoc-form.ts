@@ -42,7 +42,14 @@ export const ONE_LOGIN = 'give either the user password or an admin login';
 /** The ad-hoc task of a form: passwords sealed for its host, port and user, nothing else changed. */
 export async function sealAdhocTask(box: SecretBox, f: AdhocForm): Promise<AdhocTask> {
   const login = f.admin
-    ? { admin: { user: f.admin.user, password: await box.seal(f.admin.password, sealPurpose(f, 'admin.password')), method: f.admin.method, separator: '*' } } // prettier-ignore
+    ? {
+        admin: {
+          user: f.admin.user,
+          password: await box.seal(f.admin.password, sealPurpose(f, 'admin.password')),
+          method: f.admin.method,
+          separator: '*',
+        },
+      }
     : { password: await box.seal(f.password!, sealPurpose(f, 'password')) };
   return {
     localUser: f.localUser,

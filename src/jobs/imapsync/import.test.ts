@@ -23,8 +23,20 @@ describe('sync import CSV', () => {
     );
     expect(plan.errors).toEqual([]);
     expect(plan.rows).toEqual([
-      { line: 2, target: 'adhoc:john<john@example.com@imap.example.com', localUser: 'john', remote: 'john@example.com@imap.example.com', login: 'password' }, // prettier-ignore
-      { line: 3, target: 'adhoc:jane<jane@example.com@imap.example.com', localUser: 'jane', remote: 'jane@example.com@imap.example.com', login: 'admin admin (separator)' }, // prettier-ignore
+      {
+        line: 2,
+        target: 'adhoc:john<john@example.com@imap.example.com',
+        localUser: 'john',
+        remote: 'john@example.com@imap.example.com',
+        login: 'password',
+      },
+      {
+        line: 3,
+        target: 'adhoc:jane<jane@example.com@imap.example.com',
+        localUser: 'jane',
+        remote: 'jane@example.com@imap.example.com',
+        login: 'admin admin (separator)',
+      },
     ]);
     expect(plan.forms[1]).toMatchObject({
       port: 143,
@@ -71,6 +83,8 @@ describe('sync import CSV', () => {
       'line 1: username: column missing',
     ]);
     expect(planImport('').errors[0]).toMatchObject({ line: 1, field: 'header' });
-    expect(planImport(`${header}\n`).errors.map(errorLine)).toEqual(['line 1: line: no task: the file has a header only']); // prettier-ignore
+    expect(planImport(`${header}\n`).errors.map(errorLine)).toEqual([
+      'line 1: line: no task: the file has a header only',
+    ]);
   });
 });

@@ -104,18 +104,30 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
     }
   }
   if (field !== '' || fields.length > 0) endRecord();
-  return records.filter((r) => !(r.fields.length === 1 && r.fields[0]!.trim() === '') && !r.fields[0]!.startsWith('#')); // prettier-ignore
+  return records.filter(
+    (r) => !(r.fields.length === 1 && r.fields[0]!.trim() === '') && !r.fields[0]!.startsWith('#'),
+  );
 }
 
 /** The column a form field's error belongs to. */
 function columnOf(path: readonly PropertyKey[]): string {
   const [first, second] = path.map(String);
-  if (first === 'admin') return { user: 'adminUser', password: 'adminPassword', method: 'adminMethod' }[second ?? ''] ?? 'adminUser'; // prettier-ignore
+  if (first === 'admin')
+    return (
+      { user: 'adminUser', password: 'adminPassword', method: 'adminMethod' }[second ?? ''] ?? 'adminUser'
+    );
   if (first === 'options') return ['options', ...path.slice(1).map(String)].join('.');
   return first ?? 'line';
 }
 
-const booleanText: Record<string, boolean> = { true: true, yes: true, '1': true, false: false, no: false, '0': false }; // prettier-ignore
+const booleanText: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  '1': true,
+  false: false,
+  no: false,
+  '0': false,
+};
 
 /** One line's cells into the form's shape; a cell that cannot be read is an error of its column. */
 function formInput(cell: (c: Column) => string | undefined, errors: Omit<ImportError, 'line'>[]) {
@@ -137,9 +149,17 @@ function formInput(cell: (c: Column) => string | undefined, errors: Omit<ImportE
     if (b === undefined) errors.push({ field: 'verifyCertificate', message: 'must be true or false' });
     else input.verifyCertificate = b;
   }
-  const [adminUser, adminPassword, adminMethod] = [cell('adminUser'), cell('adminPassword'), cell('adminMethod')]; // prettier-ignore
+  const [adminUser, adminPassword, adminMethod] = [
+    cell('adminUser'),
+    cell('adminPassword'),
+    cell('adminMethod'),
+  ];
   if (adminUser !== undefined || adminPassword !== undefined || adminMethod !== undefined) {
-    input.admin = { user: adminUser ?? '', password: adminPassword ?? '', ...(adminMethod ? { method: adminMethod } : {}) }; // prettier-ignore
+    input.admin = {
+      user: adminUser ?? '',
+      password: adminPassword ?? '',
+      ...(adminMethod ? { method: adminMethod } : {}),
+    };
   }
   const options = cell('options');
   if (options !== undefined) {
@@ -159,11 +179,26 @@ export function planImport(text: string): ImportPlan {
   const rows: ImportRow[] = [];
   const forms: AdhocForm[] = [];
   const header = records.shift();
-  if (!header) return { rows, errors: [{ line: 1, field: 'header', message: `the file is empty; the first line names the columns: ${IMPORT_COLUMNS.join(',')}` }], forms }; // prettier-ignore
+  if (!header)
+    return {
+      rows,
+      errors: [
+        {
+          line: 1,
+          field: 'header',
+          message: `the file is empty; the first line names the columns: ${IMPORT_COLUMNS.join(',')}`,
+        },
+      ],
+      forms,
+    };
   const columns = header.fields.map((f) => f.trim());
   columns.forEach((c) => {
     if (!(IMPORT_COLUMNS as readonly string[]).includes(c))
-      errors.push({ line: header.line, field: c || '(empty)', message: `unknown column; columns: ${IMPORT_COLUMNS.join(', ')}` }); // prettier-ignore
+      errors.push({
+        line: header.line,
+        field: c || '(empty)',
+        message: `unknown column; columns: ${IMPORT_COLUMNS.join(', ')}`,
+      });
   });
   for (const need of ['localUser', 'host', 'username'] as const)
     if (!columns.includes(need)) errors.push({ line: header.line, field: need, message: 'column missing' });
@@ -185,7 +220,8 @@ export function planImport(text: string): ImportPlan {
     const lineErrors: Omit<ImportError, 'line'>[] = [];
     const parsed = adhocForm.safeParse(formInput(cell, lineErrors));
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) lineErrors.push({ field: columnOf(issue.path), message: issue.message }); // prettier-ignore
+      for (const issue of parsed.error.issues)
+        lineErrors.push({ field: columnOf(issue.path), message: issue.message });
     } else if ((parsed.data.password === undefined) === (parsed.data.admin === undefined)) {
       lineErrors.push({ field: 'password', message: ONE_LOGIN });
     }
@@ -195,10 +231,17 @@ export function planImport(text: string): ImportPlan {
       continue;
     }
     const f = parsed.data;
-    const target = adhocTarget({ localUser: f.localUser, remote: { host: f.host, username: f.username } } as AdhocTask); // prettier-ignore
+    const target = adhocTarget({
+      localUser: f.localUser,
+      remote: { host: f.host, username: f.username },
+    } as AdhocTask);
     const twin = seen.get(target);
     if (twin !== undefined) {
-      errors.push({ line, field: 'localUser', message: `the same local user and remote account as line ${twin}` }); // prettier-ignore
+      errors.push({
+        line,
+        field: 'localUser',
+        message: `the same local user and remote account as line ${twin}`,
+      });
       continue;
     }
     seen.set(target, line);

@@ -86,7 +86,21 @@ export class FolderTally {
 
 /** A folder report with every count at zero. */
 export function emptyFolderReport(source: string, destination: string): FolderReport {
-  return { source, destination, onSource: 0, alreadyThere: 0, copied: 0, flagsUpdated: 0, deletedOnDestination: 0, deletedOnSource: 0, refused: 0, tooOld: 0, duplicates: 0, bytes: 0, unchanged: false }; // prettier-ignore
+  return {
+    source,
+    destination,
+    onSource: 0,
+    alreadyThere: 0,
+    copied: 0,
+    flagsUpdated: 0,
+    deletedOnDestination: 0,
+    deletedOnSource: 0,
+    refused: 0,
+    tooOld: 0,
+    duplicates: 0,
+    bytes: 0,
+    unchanged: false,
+  };
 }
 
 /** The running totals of one run; progress and the final result are read from it. */
@@ -94,7 +108,15 @@ export class SyncReport {
   readonly started = Date.now();
   readonly folders: FolderReport[] = [];
   readonly errors: ImapsyncResult['errors'] = [];
-  readonly work: WorkCounters = { headerFetches: 0, flagFetches: 0, bodyFetches: 0, bodyBytes: 0, appendCommands: 0, storeCommands: 0, reconnects: 0 }; // prettier-ignore
+  readonly work: WorkCounters = {
+    headerFetches: 0,
+    flagFetches: 0,
+    bodyFetches: 0,
+    bodyBytes: 0,
+    appendCommands: 0,
+    storeCommands: 0,
+    reconnects: 0,
+  };
   /** Folders being synchronised now, their counts live. */
   readonly running = new Map<string, FolderReport>();
   /** Per folder pass: the bytes this run copies there (copied so far plus still to copy), once listed. */

@@ -77,7 +77,10 @@ describe('imapsync payload', () => {
       '2001:db8::7',
       'localhost',
     ]) {
-      expect(parsePayload(imapsyncContract, { adhoc: { localUser: 'john', remote: { ...remote, host } } }).adhoc!.remote.host).toBe(host); // prettier-ignore
+      expect(
+        parsePayload(imapsyncContract, { adhoc: { localUser: 'john', remote: { ...remote, host } } }).adhoc!
+          .remote.host,
+      ).toBe(host);
     }
   });
 

@@ -55,8 +55,12 @@ describe('parseQuarantineHeaders', () => {
     expect(parseQuarantineHeaders(msg([])).notReleasable).toBe(
       'no original envelope (X-Quarantine-From/To missing)',
     );
-    expect(parseQuarantineHeaders(msg(['X-Quarantine-From: <a@b.example>'])).notReleasable).toMatch(/^no original envelope/); // prettier-ignore
-    expect(parseQuarantineHeaders(msg(['X-Quarantine-To: <a@b.example>'])).notReleasable).toMatch(/^no original envelope/); // prettier-ignore
+    expect(parseQuarantineHeaders(msg(['X-Quarantine-From: <a@b.example>'])).notReleasable).toMatch(
+      /^no original envelope/,
+    );
+    expect(parseQuarantineHeaders(msg(['X-Quarantine-To: <a@b.example>'])).notReleasable).toMatch(
+      /^no original envelope/,
+    );
   });
 
   it('a bad address in From or To makes it not releasable, naming the field', () => {
@@ -111,8 +115,12 @@ describe('releasedMessage', () => {
   });
 
   it("drops the quarantine delivery's Return-Path and Rspamd's X-Rspamd-Action, whatever their case", () => {
-    const raw = Buffer.from('Return-Path: <s@x.example>\r\nReceived: from x\r\nSubject: s\r\nx-rspamd-action: reject\r\nX-Quarantine-To: <a@b.c>\r\n\r\nReturn-Path: body\r\n'); // prettier-ignore
-    expect(releasedMessage(raw, 't').toString()).toBe('X-Mailjobs-Released: t\r\nReceived: from x\r\nSubject: s\r\n\r\nReturn-Path: body\r\n'); // prettier-ignore
+    const raw = Buffer.from(
+      'Return-Path: <s@x.example>\r\nReceived: from x\r\nSubject: s\r\nx-rspamd-action: reject\r\nX-Quarantine-To: <a@b.c>\r\n\r\nReturn-Path: body\r\n',
+    );
+    expect(releasedMessage(raw, 't').toString()).toBe(
+      'X-Mailjobs-Released: t\r\nReceived: from x\r\nSubject: s\r\n\r\nReturn-Path: body\r\n',
+    );
   });
 
   it('keeps LF-only messages LF-only', () => {

@@ -18,7 +18,7 @@ async function quarantineStatus(ctx: StatusContext): Promise<StatusRow[]> {
   const run = await new RunRecordStore(ctx.redis, ctx.key).read('quarantine', 'quarantine');
   const total = await new QuarantineStore(ctx.redis, ctx.key).count();
   const counts = (c: Record<string, unknown>): string =>
-    `${Number(c.indexed ?? 0)} new, ${Number(c.notified ?? 0)} notified, ${Number(c.expunged ?? 0)} expunged${c.mailError ? `; notification fails: ${String(c.mailError)}` : ''}`; // prettier-ignore
+    `${Number(c.indexed ?? 0)} new, ${Number(c.notified ?? 0)} notified, ${Number(c.expunged ?? 0)} expunged${c.mailError ? `; notification fails: ${String(c.mailError)}` : ''}`;
   return [
     {
       target: cfg.mailbox,

@@ -5,7 +5,8 @@ const at = (iso: string): number => Date.parse(iso);
 
 describe('digestDue', () => {
   // Local time of the process: build instants from local wall-clock times.
-  const local = (y: number, mo: number, d: number, h: number, mi = 0): number => new Date(y, mo - 1, d, h, mi).getTime(); // prettier-ignore
+  const local = (y: number, mo: number, d: number, h: number, mi = 0): number =>
+    new Date(y, mo - 1, d, h, mi).getTime();
 
   it('starts the clock on the first run: nothing due', () => {
     expect(digestDue('0 8 * * *', undefined, at('2026-12-05T09:00:00Z'))).toBe(false);

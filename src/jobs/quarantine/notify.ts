@@ -19,7 +19,9 @@ const sender = (i: QuarantineItem): string =>
   i.from === undefined ? '(unknown)' : i.from === '' ? '<> (null sender)' : i.from;
 
 const score = (i: QuarantineItem): string =>
-  i.score === undefined ? '(unknown)' : `${i.score.toFixed(2)}${i.threshold !== undefined ? ` / ${i.threshold.toFixed(2)}` : ''}`; // prettier-ignore
+  i.score === undefined
+    ? '(unknown)'
+    : `${i.score.toFixed(2)}${i.threshold !== undefined ? ` / ${i.threshold.toFixed(2)}` : ''}`;
 
 /** The facts of one message, one per line. */
 export function itemLines(i: QuarantineItem): string[] {

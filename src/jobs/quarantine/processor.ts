@@ -57,15 +57,31 @@ export function toItem(uidValidity: string, m: FetchedHeaders): QuarantineItem {
 
 export async function runQuarantine(payload: QuarantinePayload, ctx: JobContext): Promise<QuarantineResult> {
   const cfg = ctx.config.quarantine;
-  const result: QuarantineResult = { enabled: cfg.enabled, messages: 0, indexed: 0, expunged: 0, dropped: 0, notified: 0 }; // prettier-ignore
+  const result: QuarantineResult = {
+    enabled: cfg.enabled,
+    messages: 0,
+    indexed: 0,
+    expunged: 0,
+    dropped: 0,
+    notified: 0,
+  };
   if (!cfg.enabled) return result;
   const store = new QuarantineStore(ctx.redis, ctx.key);
   const now = Date.now();
   await inQuarantine(ctx.config, ctx.signal, async (s) => {
     const cutoff = new Date(now - cfg.retentionDays * DAY_MS);
-    const old = await expungeOlderThan(s.client, 'INBOX', { cutoff, dryRun: false, batchSize: 500, signal: ctx.signal }); // prettier-ignore
+    const old = await expungeOlderThan(s.client, 'INBOX', {
+      cutoff,
+      dryRun: false,
+      batchSize: 500,
+      signal: ctx.signal,
+    });
     result.expunged = old.expunged;
-    if (old.expunged) ctx.log.info({ expunged: old.expunged, retentionDays: cfg.retentionDays }, 'quarantined messages past retention expunged'); // prettier-ignore
+    if (old.expunged)
+      ctx.log.info(
+        { expunged: old.expunged, retentionDays: cfg.retentionDays },
+        'quarantined messages past retention expunged',
+      );
     const uids = await quarantineUids(s);
     result.messages = uids.length;
     const known = new Set(await store.ids());
@@ -82,7 +98,13 @@ export async function runQuarantine(payload: QuarantinePayload, ctx: JobContext)
       await store.add(items, cfg.notify !== 'off');
       for (const item of items) {
         ctx.log.info(
-          { id: item.id, queueId: item.queueId, score: item.score, recipients: item.to.length, releasable: !item.notReleasable }, // prettier-ignore
+          {
+            id: item.id,
+            queueId: item.queueId,
+            score: item.score,
+            recipients: item.to.length,
+            releasable: !item.notReleasable,
+          },
           'quarantined message indexed',
         );
       }
@@ -104,7 +126,10 @@ async function notify(
   const cfg = ctx.config.quarantine;
   const failed = (err: unknown): void => {
     result.mailError = `${describeRoute(alertRoute(ctx.config))}: ${(err as Error).message}`;
-    ctx.log.warn({ to: cfg.notifyTo, err: result.mailError }, 'quarantine notification not sent; it stays due for the next run'); // prettier-ignore
+    ctx.log.warn(
+      { to: cfg.notifyTo, err: result.mailError },
+      'quarantine notification not sent; it stays due for the next run',
+    );
   };
   if (cfg.notify === 'each') {
     for (const item of await store.dueForNotification()) {

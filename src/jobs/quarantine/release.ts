@@ -50,7 +50,9 @@ function adminName(by: string): string {
 
 function checkId(id: string): void {
   if (!QUARANTINE_ID.test(id)) {
-    throw new InvalidPayloadError(`quarantine id ${JSON.stringify(id.slice(0, 40))} is not of the form <uidvalidity>-<uid>`); // prettier-ignore
+    throw new InvalidPayloadError(
+      `quarantine id ${JSON.stringify(id.slice(0, 40))} is not of the form <uidvalidity>-<uid>`,
+    );
   }
 }
 
@@ -68,7 +70,10 @@ async function withMessageLock<T>(
     120_000,
   );
   if ('heldBy' in lock) {
-    throw new ProtocolError(`quarantined message ${id} is being released or deleted (${describeHolder(lock.heldBy)})`, 'EBUSY'); // prettier-ignore
+    throw new ProtocolError(
+      `quarantined message ${id} is being released or deleted (${describeHolder(lock.heldBy)})`,
+      'EBUSY',
+    );
   }
   try {
     return await work();
@@ -91,7 +96,10 @@ async function sourceOf(s: QuarantineSession, store: QuarantineStore, item: Quar
   const source = s.uidValidity === item.uidValidity ? await fetchSource(s, item.uid) : undefined;
   if (!source) {
     await store.drop([item.id]);
-    throw new PermanentJobError(`quarantined message ${item.id} is no longer in the quarantine mailbox`, 'ENOTFOUND'); // prettier-ignore
+    throw new PermanentJobError(
+      `quarantined message ${item.id} is no longer in the quarantine mailbox`,
+      'ENOTFOUND',
+    );
   }
   return source;
 }
@@ -113,11 +121,18 @@ export async function releaseMessage(
   return withMessageLock(ctx, id, async () => {
     const item = await indexedItem(store, id);
     if (item.notReleasable) {
-      throw new PermanentJobError(`quarantined message ${id} cannot be released: ${item.notReleasable}; delete it instead`, 'ENOTRELEASABLE'); // prettier-ignore
+      throw new PermanentJobError(
+        `quarantined message ${id} cannot be released: ${item.notReleasable}; delete it instead`,
+        'ENOTRELEASABLE',
+      );
     }
     const recordKey = ctx.key('quarantine', 'release', id);
     // The first attempt's trace stays: a retry delivers the same bytes and can find them.
-    await ctx.redis.hsetnx(recordKey, 'trace', `by ${by} at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; quarantine id ${id}`); // prettier-ignore
+    await ctx.redis.hsetnx(
+      recordKey,
+      'trace',
+      `by ${by} at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; quarantine id ${id}`,
+    );
     await ctx.redis.hsetnx(recordKey, 'startedAt', String(Date.now()));
     await ctx.redis.expire(recordKey, RELEASE_RECORD_SECONDS);
     const record = await ctx.redis.hgetall(recordKey);
@@ -128,15 +143,31 @@ export async function releaseMessage(
       const message = releasedMessage(source, trace);
       const refused = await deliverAll(ctx, item, message, { recordKey, record, trace }, outcome);
       if (refused.length) {
-        throw new PermanentJobError(`quarantined message ${id} not released to ${refused.join('; ')}; ${outcome.delivered.length + outcome.alreadyDelivered.length} recipient(s) have it, the message stays in quarantine`, 'EREFUSED'); // prettier-ignore
+        throw new PermanentJobError(
+          `quarantined message ${id} not released to ${refused.join('; ')}; ${outcome.delivered.length + outcome.alreadyDelivered.length} recipient(s) have it, the message stays in quarantine`,
+          'EREFUSED',
+        );
       }
       if (opts.learnHam) outcome.learnHam = await learnAsHam(ctx, id, withoutQuarantineFields(source));
       await expungeUids(s, [item.uid]);
     });
     await store.drop([id]);
-    await store.record({ at: Date.now(), by, action: 'release', id, subject: item.subject, recipients: item.to }); // prettier-ignore
+    await store.record({
+      at: Date.now(),
+      by,
+      action: 'release',
+      id,
+      subject: item.subject,
+      recipients: item.to,
+    });
     ctx.log.info(
-      { id, by, delivered: outcome.delivered.length, alreadyDelivered: outcome.alreadyDelivered.length, learnHam: outcome.learnHam }, // prettier-ignore
+      {
+        id,
+        by,
+        delivered: outcome.delivered.length,
+        alreadyDelivered: outcome.alreadyDelivered.length,
+        learnHam: outcome.learnHam,
+      },
       'quarantined message released',
     );
     return outcome;
@@ -164,7 +195,14 @@ async function deliverAll(
       if (state === 'attempting') {
         // Interrupted after DATA: the recipient's mailbox says whether it arrived.
         const found = await localMessageExists(
-          { ...dovecot.imap, user: rcpt, masterUser: dovecot.masterUser, masterPassword: masterPassword(ctx.config), deliveredSince: new Date(Number(rec.record.startedAt)), ...(ctx.signal ? { signal: ctx.signal } : {}) }, // prettier-ignore
+          {
+            ...dovecot.imap,
+            user: rcpt,
+            masterUser: dovecot.masterUser,
+            masterPassword: masterPassword(ctx.config),
+            deliveredSince: new Date(Number(rec.record.startedAt)),
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          },
           RELEASED_FIELD,
           rec.trace,
         );
@@ -202,7 +240,13 @@ async function learnAsHam(ctx: QuarantineActionContext, id: string, message: Buf
   try {
     const r = await learnOnce(
       { class: 'ham', message, digest: messageDigest(message), movedAt: Date.now() },
-      { config: ctx.config, redis: ctx.redis, key: ctx.key.bind(ctx), jobId: `quarantine-release:${id}`, signal: ctx.signal ?? new AbortController().signal }, // prettier-ignore
+      {
+        config: ctx.config,
+        redis: ctx.redis,
+        key: ctx.key.bind(ctx),
+        jobId: `quarantine-release:${id}`,
+        signal: ctx.signal ?? new AbortController().signal,
+      },
     );
     return r.outcome;
   } catch (err) {

@@ -6,7 +6,9 @@ import { quarantineJob } from './index.js';
 describe('quarantine schedule', () => {
   it('every minute by default; schedules.quarantine overrides or disables it', () => {
     const d = desiredSchedules([quarantineJob], parseConfig('{}', '/x/mailjobs.yaml', {}));
-    expect(d.get('quarantine')).toEqual([expect.objectContaining({ id: 'config:quarantine', payload: {}, everyMs: 60_000 })]); // prettier-ignore
+    expect(d.get('quarantine')).toEqual([
+      expect.objectContaining({ id: 'config:quarantine', payload: {}, everyMs: 60_000 }),
+    ]);
     const off = parseConfig('schedules:\n  quarantine: { enabled: false }\n', '/x/mailjobs.yaml', {});
     expect(desiredSchedules([quarantineJob], off).get('quarantine')).toEqual([]);
   });

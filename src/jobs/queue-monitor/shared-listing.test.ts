@@ -14,7 +14,14 @@ import { SharedQueueListing } from './shared-listing.js';
  */
 function fakeQueue() {
   const dir = mkdtempSync(join(tmpdir(), 'mailjobs-sharedqueue-'));
-  const record = { queue_name: 'deferred', queue_id: 'A00001', arrival_time: 1_700_000_000, message_size: 10, sender: 's@example.org', recipients: [{ address: 'r@example.net' }] }; // prettier-ignore
+  const record = {
+    queue_name: 'deferred',
+    queue_id: 'A00001',
+    arrival_time: 1_700_000_000,
+    message_size: 10,
+    sender: 's@example.org',
+    recipients: [{ address: 'r@example.net' }],
+  };
   writeFileSync(join(dir, 'queue.jsonl'), `${JSON.stringify(record)}\n`);
   writeFileSync(
     join(dir, 'postqueue'),

@@ -21,7 +21,7 @@ function totalsText(c: Record<string, unknown>): string {
 async function lastRunStatus(ctx: StatusContext): Promise<StatusRow[]> {
   const run = await new RunRecordStore(ctx.redis, ctx.key).read('spam-expunge', ALL_USERS);
   const { retentionDays, perUser } = ctx.config.spamExpunge;
-  const policy = `retention ${retentionDays === 'infinite' ? 'infinite' : `${retentionDays} days`}, ${Object.keys(perUser).length} per-user override(s)`; // prettier-ignore
+  const policy = `retention ${retentionDays === 'infinite' ? 'infinite' : `${retentionDays} days`}, ${Object.keys(perUser).length} per-user override(s)`;
   const usersFailed = run?.consecutiveFailures === 0 && Number(run.lastCounts?.errors ?? 0) > 0;
   return [
     {

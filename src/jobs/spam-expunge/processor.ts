@@ -105,7 +105,10 @@ export async function spamExpunge(payload: SpamExpungePayload, ctx: JobContext):
       if (outcome.status === 'error' || outcome.error) {
         ctx.log.warn({ user, err: outcome.error, code: outcome.code }, 'spam-expunge: user failed');
       } else if (outcome.old > 0) {
-        ctx.log.info({ user, folders: outcome.folders, old: outcome.old, expunged: outcome.expunged }, 'junk cleaned'); // prettier-ignore
+        ctx.log.info(
+          { user, folders: outcome.folders, old: outcome.old, expunged: outcome.expunged },
+          'junk cleaned',
+        );
       }
       if (done === users.length || Date.now() - lastProgress > 1000) {
         lastProgress = Date.now();

@@ -38,7 +38,16 @@ export async function cleanUserJunk(
   ctx: JobContext,
   opts: { dryRun: boolean; now: Date; masterPassword: string },
 ): Promise<UserOutcome> {
-  const outcome: UserOutcome = { user, retentionDays: retention, status: 'done', folders: [], examined: 0, old: 0, expunged: 0, kept: 0 }; // prettier-ignore
+  const outcome: UserOutcome = {
+    user,
+    retentionDays: retention,
+    status: 'done',
+    folders: [],
+    examined: 0,
+    old: 0,
+    expunged: 0,
+    kept: 0,
+  };
   const cutoff = cutoffFor(retention, opts.now);
   if (!cutoff) return { ...outcome, status: 'infinite' };
   const { imap, masterUser } = ctx.config.dovecot;

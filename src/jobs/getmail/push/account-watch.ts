@@ -95,10 +95,13 @@ export class AccountWatch {
       failures = round.connected ? 0 : failures + 1;
       const push = this.deps.ctx.config().getmail.push;
       const wait =
-        round.next === 'stop' ? 0
-        : round.next === 'no-idle' ? NO_IDLE_RECHECK_MS
-        : round.next === 'no-slot' ? SLOT_RETRY_MS
-        : backoffMs(failures, push.maxReconnectSeconds * 1000); // prettier-ignore
+        round.next === 'stop'
+          ? 0
+          : round.next === 'no-idle'
+            ? NO_IDLE_RECHECK_MS
+            : round.next === 'no-slot'
+              ? SLOT_RETRY_MS
+              : backoffMs(failures, push.maxReconnectSeconds * 1000);
       if (round.next === 'stop') return;
       await sleep(wait, undefined, { signal: this.abort.signal, ref: false }).catch(() => undefined);
     }
@@ -150,7 +153,15 @@ export class AccountWatch {
         if (reconnect) this.deps.trigger.fire();
         let since = Date.now();
         let lastEventAt: number | undefined;
-        const watching = () => this.state({ phase: 'watching', since, folder, notified, polled, ...(lastEventAt ? { lastEventAt } : {}) }); // prettier-ignore
+        const watching = () =>
+          this.state({
+            phase: 'watching',
+            since,
+            folder,
+            notified,
+            polled,
+            ...(lastEventAt ? { lastEventAt } : {}),
+          });
         await idleOnFolder(
           client,
           folder,

@@ -62,8 +62,14 @@ describe('watch helpers', () => {
     ({ id: 'a@x', protocol: 'imap', enabled: true, folders: ['INBOX'], ...over }) as ConnectorConfig;
 
   it('IDLEs on INBOX when it is fetched, else on the first folder', () => {
-    expect(idleFolderOf(connector({ folders: ['Archive', 'inbox'] }))).toEqual({ folder: 'inbox', others: ['Archive'] }); // prettier-ignore
-    expect(idleFolderOf(connector({ folders: ['News', 'Lists'] }))).toEqual({ folder: 'News', others: ['Lists'] }); // prettier-ignore
+    expect(idleFolderOf(connector({ folders: ['Archive', 'inbox'] }))).toEqual({
+      folder: 'inbox',
+      others: ['Archive'],
+    });
+    expect(idleFolderOf(connector({ folders: ['News', 'Lists'] }))).toEqual({
+      folder: 'News',
+      others: ['Lists'],
+    });
     expect(idleFolderOf(connector({ folders: 'all' }))).toEqual({ folder: 'INBOX', others: 'personal' });
   });
 
