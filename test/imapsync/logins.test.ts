@@ -196,6 +196,8 @@ describe('imapsync cancel and progress', () => {
         skipped: expect.any(Number),
         total,
         bytes: expect.any(Number),
+        bytesTotal: expect.any(Number),
+        bytesTotalFinal: expect.any(Boolean),
         rate: expect.any(Number),
         etaSeconds: expect.toSatisfy((v: unknown) => v === null || typeof v === 'number'),
       });

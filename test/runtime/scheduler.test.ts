@@ -89,11 +89,12 @@ describe('scheduler', () => {
       'config:alerts',
       'config:bayes-stats',
       'config:freshclam',
+      'config:quarantine',
       'config:queue-monitor',
       'config:spam-expunge',
     ]);
     const again = await reconcileWith(prefix, '', registry);
-    expect(again.report).toEqual({ added: [], changed: [], removed: [], unchanged: 5 });
+    expect(again.report).toEqual({ added: [], changed: [], removed: [], unchanged: 6 });
   });
 
   it('two schedulers reconciling at once create each schedule and each first job once', async () => {
