@@ -162,7 +162,13 @@ describe('push with in-process workers', () => {
 
   it('watches again after Redis restarts, and delivers within 5 s', async () => {
     const redis = await startRestartableRedis();
-    const world: World = { ...w, redis: { url: redis.url } as RedisFixture, stop: async () => undefined };
+    const world: World = {
+      ...w,
+      redis: { url: redis.url } as RedisFixture,
+      redisSettings: { url: redis.url },
+      redisYaml: `url: "${redis.url}"`,
+      stop: async () => undefined,
+    };
     const a = await accountPair(w, 'push-redis');
     const prefix = freshPrefix();
     const file = writeWorldConfig(world, [a.spec], PUSH, prefix);
