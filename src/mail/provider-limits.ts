@@ -42,7 +42,9 @@ export function untilNextDayMs(now = new Date()): number {
 
 /** `who` (`IMAP john at imap.gmail.com`) has spent its daily budget: wait till the next day. */
 export function dailyLimitError(who: string, said: string): ThrottledError {
-  const ms = untilNextDayMs();
-  const until = new Date(Date.now() + ms).toISOString();
+  // One reading of the clock for both: read twice, a millisecond tick between them showed 00:00:00.001.
+  const now = new Date();
+  const ms = untilNextDayMs(now);
+  const until = new Date(now.getTime() + ms).toISOString();
   return new ThrottledError(`${who}: daily limit reached, paused until ${until}: ${said}`, ms, true);
 }
